@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { JobId, PolicySnapshotRef, Quality, SemVer, Stage, UtcTimestamp, Window } from './common';
+
+/** Seed 000 §10, plus duplicate suppression (§4). */
+export const AuditEventType = z.enum([
+  'job.run.start',
+  'job.run.end',
+  'job.run.fail',
+  'job.run.retry',
+  'job.run.duplicate_suppressed',
+  'job.run.quarantine.enter',
+  'job.run.quarantine.exit',
+  'job.dangerous_op.challenge',
+  'job.dangerous_op.confirm',
+  'job.dangerous_op.reject',
+  'job.failover',
+  'integrity.record',
+  'gate.record',
+  'support_bundle.created',
+]);
+export type AuditEventType = z.infer<typeof AuditEventType>;
+
+export const ErrorKind = z.enum([
+  'configuration',
+  'permission',
+  'not_found',
+  'validation',
+  'throttling',
+  'dependency',
+  'timeout',
+  'inputs_unpinned',
+  'internal',
+]);
+export type ErrorKind = z.infer<typeof ErrorKind>;
+
+export const AuditEvent = z
+  .strictObject({
+    schemaVersion: z.literal(1),
+    eventId: z.string().min(1),
+    type: AuditEventType,
+    at: UtcTimestamp,
+    stage: Stage,
+    jobId: JobId,
+    jobVersion: SemVer.optional(),
+    jobRunId: z.string().min(1).optional(),
+    actor: z.strictObject({ kind: z.enum(['scheduler', 'operator', 'system']), id: z.string().min(1) }),
+    window: Window.optional(),
+    inputsRefs: z
+      .strictObject({ datasetRefs: z.array(z.string()), policySnapshot: PolicySnapshotRef, replayPointersRef: z.string().optional() })
+      .optional(),
+    status: z.enum(['ok', 'error', 'skipped', 'dry_run']).optional(),
+    quality: Quality.optional(),
+    outputsRefs: z.array(z.string()).optional(),
+    error: z.strictObject({ kind: ErrorKind, name: z.string(), message: z.string() }).optional(),
+    evidenceRefs: z.array(z.string()).optional(),
+    retry: z.strictObject({ count: z.number().int().min(1), reason: z.string() }).optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((event, ctx) => {
+    const required: Partial<Record<AuditEventType, (keyof typeof event)[]>> = {
+      'job.run.start': ['jobVersion', 'jobRunId', 'window', 'inputsRefs'],
+      'job.run.end': ['jobRunId', 'status', 'quality', 'outputsRefs'],
+      'job.run.fail': ['jobRunId', 'error', 'evidenceRefs'],
+      'job.run.retry': ['jobRunId', 'retry'],
+      'job.run.duplicate_suppressed': ['jobRunId'],
+    };
+    for (const field of required[event.type] ?? []) {
+      if (event[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required for ${event.type}` });
+    }
+  });
+export type AuditEvent = z.infer<typeof AuditEvent>;

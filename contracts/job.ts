@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { Environment, JobId, SemVer } from './common';
+import { ScheduleExpression, TimeZone } from './schedule';
+
+export const JobClass = z.enum(['MAINTENANCE', 'VALIDATION', 'RECOVERY', 'REPORTING', 'BACKUP']);
+export type JobClass = z.infer<typeof JobClass>;
+
+export const JobMode = z.enum(['paper', 'shadow', 'live']);
+
+/** Seed 000 §6: the kinds of operation that are dangerous and must pass a human gate. */
+export const DangerousOpKind = z.enum([
+  'retention',
+  'compaction',
+  'deletion',
+  'quarantine_release',
+  'kill_switch_release',
+  'safety_relax',
+  'gate_disable',
+  'secret_rotate',
+  'secret_revoke',
+  'restore',
+  'repair',
+]);
+
+export const Dangerous = z.discriminatedUnion('value', [
+  z.object({ value: z.literal(false) }),
+  z.object({ value: z.literal(true), opKind: DangerousOpKind }),
+]);
+
+export const JobSchedule = z.strictObject({
+  expression: ScheduleExpression,
+  timezone: TimeZone,
+});
+export type JobSchedule = z.infer<typeof JobSchedule>;
+
+export const Capabilities = z.object({
+  /** What the job reads and writes; the CDK grants follow from these, nothing more. */
+  reads: z.array(z.enum(['state', 'evidence'])).default([]),
+  writes: z.array(z.enum(['state', 'evidence'])).default([]),
+  /** Catalog dataset ids the job consumes; pinned into replay_pointers. */
+  datasets: z.array(z.string().min(1)).default([]),
+});
+
+/** A job as declared once in policy/catalog.json. Stage files only switch it on and tune it. */
+export const CatalogJob = z.strictObject({
+  jobId: JobId,
+  jobVersion: SemVer,
+  jobClass: JobClass,
+  owner: z.string().min(1),
+  description: z.string().min(1),
+  mode: JobMode.default('live'),
+  /** Without a time zone, the stage policy's default applies (Asia/Tokyo unless it says otherwise). */
+  schedule: JobSchedule.partial({ timezone: true }),
+  capabilities: Capabilities.default({ reads: [], writes: [], datasets: [] }),
+  dangerous: Dangerous.default({ value: false }),
+  /** The span of time one run covers, starting at its scheduled time. */
+  windowMinutes: z.number().int().positive().max(60 * 24 * 31).default(60),
+  /** Job-specific parameters; built-in jobs validate theirs (see contracts/builtin-jobs). */
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+export type CatalogJob = z.infer<typeof CatalogJob>;
+
+/** A job resolved for one stage: the catalog entry with the stage's switches applied. */
+export const JobDefinition = CatalogJob.extend({
+  schedule: JobSchedule,
+  environment: Environment,
+  /** Opt-in (seed 001): a job runs on its schedule only where a stage enables it. */
+  enabled: z.boolean().default(false),
+});
+export type JobDefinition = z.infer<typeof JobDefinition>;

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { Environment, JobId, Stage } from './common';
+import { CatalogJob, JobMode } from './job';
+import { JobSchedule } from './job';
+import { TimeZone } from './schedule';
+
+/** Seed 000 §13: frequencies, windows, retries, thresholds, recipients and retention are policy, not code. */
+export const RetryPolicy = z.strictObject({
+  maxAttempts: z.number().int().min(0).max(10),
+  intervalSeconds: z.number().int().min(1).max(3600),
+  backoffRate: z.number().min(1).max(10),
+  maxDelaySeconds: z.number().int().min(1).max(86400),
+});
+
+export const StagePolicy = z.strictObject({
+  $schema: z.string().optional(),
+  stage: Stage,
+  environment: Environment,
+  /** Default time zone for schedules that do not name one (seed 001: Asia/Tokyo). */
+  timezone: TimeZone.default('Asia/Tokyo'),
+  retry: RetryPolicy,
+  thresholds: z.strictObject({
+    /** Consecutive failures after which a job is quarantined. */
+    quarantineAfterConsecutiveFailures: z.number().int().min(1).max(100),
+  }),
+  recipients: z.strictObject({
+    email: z.array(z.email()).default([]),
+  }),
+  retention: z.strictObject({
+    evidenceDays: z.number().int().min(1).max(36500),
+    objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+    logDays: z.number().int().min(1).max(3653),
+    idempotencyHours: z.number().int().min(1).max(24 * 30),
+  }),
+  scheduler: z.strictObject({
+    /** EventBridge Scheduler retry policy for a tick whose delivery failed. */
+    maximumRetryAttempts: z.number().int().min(0).max(185),
+    maximumEventAgeSeconds: z.number().int().min(60).max(86400),
+    /** Local scheduler only: after a restart, ticks older than this are not caught up. */
+    catchUpMinutes: z.number().int().min(0).max(1440),
+  }),
+  /** Per-job switches. A job absent here is declared but disabled in this stage. */
+  jobs: z
+    .record(
+      JobId,
+      z.strictObject({
+        enabled: z.boolean().default(false),
+        mode: JobMode.optional(),
+        schedule: JobSchedule.partial().optional(),
+        params: z.record(z.string(), z.unknown()).optional(),
+      }),
+    )
+    .default({}),
+});
+export type StagePolicy = z.infer<typeof StagePolicy>;
+
+export const Catalog = z.strictObject({
+  $schema: z.string().optional(),
+  jobs: z.array(CatalogJob).min(1),
+});
+export type Catalog = z.infer<typeof Catalog>;

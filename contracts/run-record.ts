@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { JobId, PolicySnapshotRef, Quality, SemVer, Sha256Hex, Stage, UtcTimestamp, Window } from './common';
+import { ErrorKind } from './audit-event';
+
+/** Seed 002: one record per run, as the run log keeps it. */
+export const RunStatus = z.enum(['ok', 'error', 'skipped', 'dry_run']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const Diagnostic = z.strictObject({
+  level: z.enum(['info', 'warning', 'error']),
+  code: z.string().min(1),
+  message: z.string(),
+});
+export type Diagnostic = z.infer<typeof Diagnostic>;
+
+export const RunRecord = z.strictObject({
+  schemaVersion: z.literal(1),
+  stage: Stage,
+  jobId: JobId,
+  jobVersion: SemVer,
+  jobRunId: z.string().min(1),
+  scheduledTime: UtcTimestamp,
+  window: Window,
+  trigger: z.string().min(1),
+  executionId: z.string().min(1),
+  status: RunStatus,
+  quality: Quality,
+  startedAt: UtcTimestamp,
+  endedAt: UtcTimestamp,
+  duration_ms: z.number().int().min(0),
+  attempts: z.number().int().min(0),
+  artefacts: z.array(z.strictObject({ name: z.string(), sha256: Sha256Hex, size: z.number().int().min(0) })),
+  diagnostics: z.array(Diagnostic),
+  error: z.strictObject({ kind: ErrorKind, name: z.string(), message: z.string() }).nullable(),
+  policySnapshot: PolicySnapshotRef,
+});
+export type RunRecord = z.infer<typeof RunRecord>;

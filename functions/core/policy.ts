@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import {
+  builtinJobParams,
+  Catalog,
+  JobDefinition,
+  StagePolicy,
+  type Stage,
+  type PolicySnapshotRef,
+} from '../../contracts';
+import { ValidationError } from './errors';
+import { canonicalJson, sha256Hex } from './hashing';
+
+/** The policy in force for one stage: the stage's settings and the catalog resolved against them. */
+export interface ResolvedPolicy {
+  stage: Stage;
+  settings: StagePolicy;
+  jobs: JobDefinition[];
+  snapshot: PolicySnapshotRef;
+}
+
+/** Where policy files come from: the directory on disk locally, the files bundled into a Lambda. */
+export interface PolicySource {
+  /** Raw text of a file in policy/, or undefined when it does not exist. */
+  read(fileName: string): string | undefined;
+  describe(fileName: string): string;
+}
+
+function issuesOf(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+}
+
+function parseFile<T extends z.ZodType>(source: PolicySource, fileName: string, schema: T): z.infer<T> {
+  const where = source.describe(fileName);
+  const text = source.read(fileName);
+  if (text === undefined) throw new ValidationError(where, [{ path: '', message: 'file not found' }]);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ValidationError(where, [{ path: '', message: `not valid JSON (${(cause as Error).message})` }], { cause });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ValidationError(where, issuesOf(parsed.error), { cause: parsed.error });
+  return parsed.data;
+}
+
+export function loadPolicy(source: PolicySource, stage: Stage): ResolvedPolicy {
+  const catalog = parseFile(source, 'catalog.json', Catalog);
+  const settings = parseFile(source, `${stage}.json`, StagePolicy);
+  const stageFile = source.describe(`${stage}.json`);
+  const catalogFile = source.describe('catalog.json');
+  if (settings.stage !== stage) {
+    throw new ValidationError(stageFile, [{ path: 'stage', message: `says '${settings.stage}' but the file is for stage '${stage}'` }]);
+  }
+  const seen = new Map<string, number>();
+  catalog.jobs.forEach((job, index) => {
+    const earlier = seen.get(job.jobId);
+    if (earlier !== undefined) {
+      throw new ValidationError(catalogFile, [{ path: `jobs.${index}.jobId`, message: `'${job.jobId}' is already declared at jobs.${earlier}: job ids are never reused` }]);
+    }
+    seen.set(job.jobId, index);
+  });
+  for (const jobId of Object.keys(settings.jobs)) {
+    if (!seen.has(jobId)) throw new ValidationError(stageFile, [{ path: `jobs.${jobId}`, message: 'is not declared in catalog.json (no hidden jobs)' }]);
+  }
+  const jobs = catalog.jobs.map((entry, index) => {
+    const switches = settings.jobs[entry.jobId];
+    const merged = {
+      ...entry,
+      environment: settings.environment,
+      enabled: switches?.enabled ?? false,
+      mode: switches?.mode ?? entry.mode,
+      schedule: { timezone: settings.timezone, ...entry.schedule, ...switches?.schedule },
+      params: { ...entry.params, ...switches?.params },
+    };
+    const paramsSchema = builtinJobParams[entry.jobId];
+    if (paramsSchema) {
+      const params = paramsSchema.safeParse(merged.params);
+      if (!params.success) {
+        const where = switches?.params ? stageFile : catalogFile;
+        const prefix = switches?.params ? `jobs.${entry.jobId}.params` : `jobs.${index}.params`;
+        throw new ValidationError(where, issuesOf(params.error).map((i) => ({ ...i, path: `${prefix}.${i.path}` })));
+      }
+      merged.params = params.data as Record<string, unknown>;
+    }
+    const job = JobDefinition.safeParse(merged);
+    if (!job.success) throw new ValidationError(stageFile, issuesOf(job.error).map((i) => ({ ...i, path: `jobs.${entry.jobId}.${i.path}` })));
+    return job.data;
+  });
+  const snapshot = { stage, sha256: sha256Hex(canonicalJson({ settings, jobs })) };
+  return { stage, settings, jobs, snapshot };
+}
+
+export function findJob(policy: ResolvedPolicy, jobId: string): JobDefinition | undefined {
+  return policy.jobs.find((job) => job.jobId === jobId);
+}
