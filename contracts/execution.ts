@@ -53,6 +53,7 @@ export const ExecuteResult = z.object({
 export type ExecuteResult = z.infer<typeof ExecuteResult>;
 
 export const ExecuteEvent = z.object({ run: RunContext });
+export type ExecuteEvent = z.infer<typeof ExecuteEvent>;
 export const FinalizeEvent = z.object({ run: RunContext, result: ExecuteResult });
 
 /** The Catch of any step puts {Error, Cause} at $.error; RecordFailure gets the whole state. */

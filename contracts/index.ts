@@ -33,3 +33,4 @@ export const publishedContracts: Record<string, z.ZodType> = {
   integrity_report: IntegrityReport,
   execution_input: ExecutionInput,
 };
+export * from './handler-env';

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { Stage } from './common';
+
+/**
+ * The environment every opsrail Lambda reads, parsed once at cold start. CDK builds it from the same
+ * schema (so a missing variable fails the synth) and the local runtime passes the same shape in-process.
+ */
+export const HandlerEnv = z.object({
+  OPSRAIL_STAGE: Stage,
+  STATE_TABLE_NAME: z.string().min(1),
+  IDEMPOTENCY_TABLE_NAME: z.string().min(1),
+  EVIDENCE_BUCKET_NAME: z.string().min(1),
+  AWS_REGION: z.string().min(1),
+  OPSRAIL_CODE_VERSION: z.string().min(1),
+  POWERTOOLS_SERVICE_NAME: z.string().min(1).default('opsrail'),
+  POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  /** Local stack only: read policy/ from this directory instead of the copy bundled into the function. */
+  OPSRAIL_POLICY_DIR: z.string().min(1).optional(),
+  /** Local stack only: endpoints of DynamoDB Local and the local S3 endpoint. */
+  AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
+  AWS_ENDPOINT_URL_S3: z.url().optional(),
+  OPSRAIL_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+});
+export type HandlerEnv = z.infer<typeof HandlerEnv>;

@@ -1,0 +1,52 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { HandlerEnv } from '../../contracts';
+import { systemClock } from '../core/clock';
+import { ValidationError } from '../core/errors';
+import { loadPolicy } from '../core/policy';
+import type { RunDependencies } from '../core/run';
+import { jobRegistry } from '../jobs/registry';
+import type { JobImplementation } from '../jobs/types';
+import { DynamoDbStateStore } from './dynamodb-state-store';
+import { bundledPolicySource, directoryPolicySource } from './policy-sources';
+import { S3EvidenceStore } from './s3-evidence-store';
+
+export function parseHandlerEnv(raw: Record<string, string | undefined>): HandlerEnv {
+  const parsed = HandlerEnv.safeParse(raw);
+  if (!parsed.success) {
+    throw new ValidationError('environment', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })), { cause: parsed.error });
+  }
+  return parsed.data;
+}
+
+export function awsClients(env: HandlerEnv): { dynamodb: DynamoDBClient; s3: S3Client } {
+  return {
+    dynamodb: new DynamoDBClient({ region: env.AWS_REGION, ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}) }),
+    s3: new S3Client({
+      region: env.AWS_REGION,
+      forcePathStyle: env.OPSRAIL_S3_FORCE_PATH_STYLE === 'true',
+      ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}),
+    }),
+  };
+}
+
+export interface Dependencies extends RunDependencies {
+  env: HandlerEnv;
+  dynamodb: DynamoDBClient;
+}
+
+/** Everything a handler needs, built once per cold start (or once per local runtime). */
+export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = []): Dependencies {
+  const { dynamodb, s3 } = awsClients(env);
+  const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
+  return {
+    env,
+    dynamodb,
+    policy: loadPolicy(source, env.OPSRAIL_STAGE),
+    state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
+    evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
+    clock: systemClock,
+    jobs: jobRegistry(extraJobs),
+    codeVersion: env.OPSRAIL_CODE_VERSION,
+  };
+}

@@ -1,0 +1,31 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { buildDependencies, parseHandlerEnv, type Dependencies } from './dependencies';
+
+export type StepHandler<R> = (event: unknown, context: Context) => Promise<R>;
+
+/** One logger per function; Powertools reads the service name and level from the environment. */
+export function stepLogger(deps: Dependencies, step: string): Logger {
+  return new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME, logLevel: deps.env.POWERTOOLS_LOG_LEVEL, persistentKeys: { step, stage: deps.env.OPSRAIL_STAGE } });
+}
+
+/** The exported Lambda handler: parses the environment once, at the first invocation, then reuses it. */
+export function lambdaHandler<R>(create: (deps: Dependencies) => StepHandler<R>): StepHandler<R> {
+  let handler: StepHandler<R> | undefined;
+  return (event, context) => {
+    handler ??= create(buildDependencies(parseHandlerEnv(process.env)));
+    return handler(event, context);
+  };
+}
+
+/** Logs a step's failure with its typed name and rethrows it unchanged: Step Functions matches on the name. */
+export async function logged<R>(logger: Logger, what: Record<string, unknown>, fn: () => Promise<R>): Promise<R> {
+  try {
+    const result = await fn();
+    logger.info('step completed', what);
+    return result;
+  } catch (error) {
+    logger.warn('step failed', { ...what, errorName: (error as Error).name, errorMessage: (error as Error).message });
+    throw error;
+  }
+}

@@ -1,0 +1,58 @@
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { sha256Base64 } from '../core/hashing';
+import type { EvidenceStore } from '../core/ports';
+import { wrapAwsError } from './aws-errors';
+
+const CONFLICT_RETRIES = 3;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class S3EvidenceStore implements EvidenceStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  /**
+   * Write-once: `If-None-Match: *` makes S3 refuse to replace an object (412), which a retry of the same
+   * write reads as "already there". A 409 means a concurrent conditional write was in flight: try again.
+   * The SHA-256 checksum makes S3 reject a body corrupted in transit, and satisfies Object Lock's
+   * integrity-header requirement.
+   */
+  async putObject(key: string, body: Uint8Array, contentType: string): Promise<'written' | 'already_exists'> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentType: contentType,
+            IfNoneMatch: '*',
+            ChecksumAlgorithm: 'SHA256',
+            ChecksumSHA256: sha256Base64(body),
+          }),
+        );
+        return 'written';
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 412) return 'already_exists';
+        if (status === 409 && attempt < CONFLICT_RETRIES) {
+          await sleep(100 * 2 ** attempt);
+          continue;
+        }
+        throw wrapAwsError(`S3 PutObject s3://${this.bucket}/${key}`, error);
+      }
+    }
+  }
+
+  async getObject(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name === 'NoSuchKey' || name === 'NotFound') return undefined;
+      throw wrapAwsError(`S3 GetObject s3://${this.bucket}/${key}`, error);
+    }
+  }
+}

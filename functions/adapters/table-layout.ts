@@ -1,0 +1,18 @@
+/**
+ * Key layout of the two tables, shared by the CDK constructs, the local stack's table creation and the
+ * adapters, so the three can never disagree.
+ */
+export const stateTable = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Schema changes are additive only: an older reader must still read every item. */
+  keys: {
+    run: (jobRunId: string) => ({ pk: `RUN#${jobRunId}`, sk: 'RUN' }),
+    duplicate: (jobRunId: string, executionId: string) => ({ pk: `RUN#${jobRunId}`, sk: `DUP#${executionId}` }),
+    jobState: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'STATE' }),
+    schedulerCursor: (jobId: string) => ({ pk: `SCHED#${jobId}`, sk: 'CURSOR' }),
+  },
+} as const;
+
+/** The layout Powertools idempotency expects by default. */
+export const idempotencyTable = { partitionKey: 'id', ttlAttribute: 'expiration' } as const;

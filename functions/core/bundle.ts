@@ -1,0 +1,98 @@
+import type { EvidenceManifest, JobOutput, ManifestObject, ReplayPointers, RunContext, RunRecord, IntegrityReport } from '../../contracts';
+import type { ChainLink, RunItem, SealedOutcome } from './ports';
+import { sha256Hex } from './hashing';
+
+export interface BundleObject {
+  name: string;
+  contentType: string;
+  body: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const json = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
+
+/**
+ * Every object of a run's bundle except the manifest. A pure function of what is stored about the run,
+ * so a retried Finalize produces the same bytes and write-once storage accepts the retry as a no-op.
+ */
+export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs: JobOutput[], codeVersion: string): BundleObject[] {
+  const run: RunContext = item;
+  const outputObjects: BundleObject[] = outputs.map((o) => ({ name: `outputs/${o.name}`, contentType: o.contentType, body: encoder.encode(o.body) }));
+  const replayPointers: ReplayPointers = {
+    schemaVersion: 1,
+    jobId: run.jobId,
+    jobVersion: run.jobVersion,
+    jobRunId: run.jobRunId,
+    scheduledTime: run.scheduledTime,
+    window: run.window,
+    datasetRefs: run.datasetRefs,
+    policySnapshot: run.policySnapshot,
+    jobConfigSha256: run.jobConfigSha256,
+    codeVersion,
+    trigger: run.trigger,
+    executionId: run.executionId,
+  };
+  const integrityReport: IntegrityReport = sealed.integrityReport ?? {
+    schemaVersion: 1,
+    jobRunId: run.jobRunId,
+    generatedAt: sealed.endedAt,
+    status: sealed.quality,
+    subject: 'run',
+    checked: { bundles: 0, objects: outputObjects.length },
+    bundles: [],
+    findings: [],
+  };
+  const runRecord: RunRecord = {
+    schemaVersion: 1,
+    stage: run.stage,
+    jobId: run.jobId,
+    jobVersion: run.jobVersion,
+    jobRunId: run.jobRunId,
+    scheduledTime: run.scheduledTime,
+    window: run.window,
+    trigger: run.trigger,
+    executionId: run.executionId,
+    status: sealed.status,
+    quality: sealed.quality,
+    startedAt: sealed.startedAt,
+    endedAt: sealed.endedAt,
+    duration_ms: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    attempts: sealed.attempts,
+    artefacts: outputObjects.map((o) => ({ name: o.name, sha256: sha256Hex(o.body), size: o.body.byteLength })),
+    diagnostics: sealed.diagnostics,
+    error: sealed.error,
+    policySnapshot: run.policySnapshot,
+  };
+  const audit = [...item.audit, ...sealed.events];
+  return [
+    { name: 'audit.jsonl', contentType: 'application/x-ndjson', body: encoder.encode(audit.map((e) => JSON.stringify(e)).join('\n') + '\n') },
+    { name: 'replay_pointers.json', contentType: 'application/json', body: json(replayPointers) },
+    { name: 'integrity_report.json', contentType: 'application/json', body: json(integrityReport) },
+    { name: 'run_record.json', contentType: 'application/json', body: json(runRecord) },
+    ...outputObjects,
+  ];
+}
+
+export function describeObjects(objects: BundleObject[]): ManifestObject[] {
+  return objects.map((o) => ({ name: o.name, sha256: sha256Hex(o.body), size: o.body.byteLength, contentType: o.contentType }));
+}
+
+export function buildManifest(run: RunContext, objects: ManifestObject[], link: Pick<ChainLink, 'sequence' | 'previous'>, createdAt: string): Uint8Array {
+  const manifest: EvidenceManifest = {
+    schemaVersion: 1,
+    stage: run.stage,
+    jobId: run.jobId,
+    jobVersion: run.jobVersion,
+    jobRunId: run.jobRunId,
+    sequence: link.sequence,
+    window: run.window,
+    policySnapshot: run.policySnapshot,
+    createdAt,
+    prefix: run.evidencePrefix,
+    objects,
+    previousManifest: link.previous,
+  };
+  return json(manifest);
+}
+
+export const MANIFEST_NAME = 'manifest.json';

@@ -1,0 +1,11 @@
+import type { z } from 'zod';
+import { ValidationError } from './errors';
+
+/** Parses a step's event; a malformed one fails with the field named, before anything is written. */
+export function parseEvent<T extends z.ZodType>(schema: T, event: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) {
+    throw new ValidationError(what, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })), { cause: parsed.error });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,26 @@
+import type { Stage } from '../../contracts';
+
+/** Scheduler precision is one minute, so a tick is identified by its minute. */
+export function tickOf(scheduledTime: Date): Date {
+  return new Date(Math.floor(scheduledTime.getTime() / 60_000) * 60_000);
+}
+
+const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const compact = (d: Date): string => isoSeconds(d).replace(/[-:]/g, '');
+
+/** `<jobId>/<window start, UTC ISO>`: a second delivery of the same tick is the same run. */
+export function deriveJobRunId(jobId: string, scheduledTime: Date): string {
+  return `${jobId}/${isoSeconds(tickOf(scheduledTime))}`;
+}
+
+export function parseJobRunId(jobRunId: string): { jobId: string; tick: Date } | undefined {
+  const match = /^([a-z][a-z0-9_]{1,62})\/(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)$/.exec(jobRunId);
+  return match ? { jobId: match[1] as string, tick: new Date(match[2] as string) } : undefined;
+}
+
+/** Hive-style prefix (DESIGN.md "Evidence"): Athena projects stage, dt and job_id from it. */
+export function evidencePrefix(stage: Stage, jobId: string, windowStart: Date): string {
+  return `stage=${stage}/dt=${windowStart.toISOString().slice(0, 10)}/job_id=${jobId}/run=${compact(windowStart)}/`;
+}
+
+export { isoSeconds };

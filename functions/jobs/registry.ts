@@ -1,0 +1,14 @@
+import { evidenceIntegrityCheck } from './evidence-integrity-check';
+import type { JobImplementation, JobRegistry } from './types';
+
+export const builtinJobs: readonly JobImplementation[] = [evidenceIntegrityCheck];
+
+/** The built-in jobs plus a user's own; a job id may be implemented once. */
+export function jobRegistry(extra: readonly JobImplementation[] = []): JobRegistry {
+  const registry = new Map<string, JobImplementation>();
+  for (const job of [...builtinJobs, ...extra]) {
+    if (registry.has(job.jobId)) throw new Error(`job '${job.jobId}' is implemented twice`);
+    registry.set(job.jobId, job);
+  }
+  return registry;
+}

@@ -1,0 +1,186 @@
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { HandlerEnv } from '../contracts';
+import { idempotencyTable, stateTable } from '../functions/adapters/table-layout';
+import { startDynamoDbLocal } from './dynamodb-local';
+import { startS3Endpoint } from './s3-endpoint';
+import packageJson from '../package.json' with { type: 'json' };
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+export const DEFAULT_POLICY_DIR = join(REPO_ROOT, 'policy');
+
+/** $OPSRAIL_HOME, default .opsrail/ in the working directory: all local data lives there. */
+export function opsrailHome(): string {
+  return resolve(process.env.OPSRAIL_HOME ?? '.opsrail');
+}
+
+export interface LocalNames {
+  stateTable: string;
+  idempotencyTable: string;
+  evidenceBucket: string;
+}
+
+export const localNames = (prefix = 'opsrail-local'): LocalNames => ({
+  stateTable: `${prefix}-state`,
+  idempotencyTable: `${prefix}-idempotency`,
+  evidenceBucket: `${prefix}-evidence`,
+});
+
+export interface LocalStack {
+  env: HandlerEnv;
+  home: string;
+  /** true when this process started the stack (and stops it); false when it attached to a running one. */
+  owner: boolean;
+  stop(): Promise<void>;
+}
+
+interface StackFile {
+  pid: number;
+  dynamodbEndpoint: string;
+  s3Endpoint: string;
+}
+
+/** The only key pair s3rver accepts; DynamoDB Local accepts any. */
+const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+
+function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNames, policyDir: string): HandlerEnv {
+  return {
+    OPSRAIL_STAGE: 'local',
+    STATE_TABLE_NAME: names.stateTable,
+    IDEMPOTENCY_TABLE_NAME: names.idempotencyTable,
+    EVIDENCE_BUCKET_NAME: names.evidenceBucket,
+    AWS_REGION: 'us-east-1',
+    OPSRAIL_CODE_VERSION: `${packageJson.version}-local`,
+    POWERTOOLS_SERVICE_NAME: 'opsrail',
+    POWERTOOLS_LOG_LEVEL: (process.env.OPSRAIL_LOG_LEVEL as HandlerEnv['POWERTOOLS_LOG_LEVEL']) ?? 'SILENT',
+    OPSRAIL_POLICY_DIR: policyDir,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    OPSRAIL_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(1500) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the tables and the bucket with the same key layout as the CDK constructs, if missing. */
+export async function provision(env: HandlerEnv): Promise<void> {
+  const dynamodb = new DynamoDBClient({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
+  const s3 = new S3Client({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true });
+  const tables = [
+    { name: env.STATE_TABLE_NAME, keys: [{ AttributeName: stateTable.partitionKey, KeyType: 'HASH' as const }, { AttributeName: stateTable.sortKey, KeyType: 'RANGE' as const }], ttl: null },
+    { name: env.IDEMPOTENCY_TABLE_NAME, keys: [{ AttributeName: idempotencyTable.partitionKey, KeyType: 'HASH' as const }], ttl: idempotencyTable.ttlAttribute },
+  ];
+  for (const table of tables) {
+    try {
+      await dynamodb.send(new DescribeTableCommand({ TableName: table.name }));
+      continue;
+    } catch {
+      // not there yet
+    }
+    try {
+      await dynamodb.send(
+        new CreateTableCommand({
+          TableName: table.name,
+          KeySchema: table.keys,
+          AttributeDefinitions: table.keys.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' as const })),
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      if (table.ttl) await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: table.name, TimeToLiveSpecification: { AttributeName: table.ttl, Enabled: true } }));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+  }
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: env.EVIDENCE_BUCKET_NAME }));
+  } catch {
+    await s3.send(new CreateBucketCommand({ Bucket: env.EVIDENCE_BUCKET_NAME, ObjectLockEnabledForBucket: true }));
+  }
+  dynamodb.destroy();
+  s3.destroy();
+}
+
+export interface StartOptions {
+  home?: string;
+  policyDir?: string;
+  names?: LocalNames;
+  /** Use this DynamoDB endpoint (the test runner's) instead of starting one. */
+  dynamodbEndpoint?: string;
+  /** Attach to a stack another process (npm start) is running in the same home, if there is one. */
+  attach?: boolean;
+}
+
+/**
+ * The embedded local stack: DynamoDB Local and a local S3 endpoint with their data under
+ * $OPSRAIL_HOME, the tables and bucket provisioned, and the environment the handlers read.
+ */
+export async function startLocalStack(options: StartOptions = {}): Promise<LocalStack> {
+  const home = options.home ?? opsrailHome();
+  const names = options.names ?? localNames();
+  const policyDir = options.policyDir ?? process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR;
+  // The local stack's own credentials, never a real account's: nothing local can reach AWS by mistake.
+  Object.assign(process.env, LOCAL_CREDENTIALS);
+  for (const key of ['AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete process.env[key];
+  mkdirSync(home, { recursive: true });
+  const stackFile = join(home, 'stack.json');
+
+  if (options.attach !== false && !options.dynamodbEndpoint && existsSync(stackFile)) {
+    const running = JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile;
+    if (running.pid !== process.pid && alive(running.pid) && (await answers(running.dynamodbEndpoint)) && (await answers(running.s3Endpoint))) {
+      const env = handlerEnv({ dynamodb: running.dynamodbEndpoint, s3: running.s3Endpoint }, names, policyDir);
+      await provision(env);
+      return { env, home, owner: false, stop: async () => {} };
+    }
+  }
+
+  const dynamodb = options.dynamodbEndpoint
+    ? { endpoint: options.dynamodbEndpoint, stop: async () => {} }
+    : await startDynamoDbLocal({ dbPath: (mkdirSync(join(home, 'dynamodb'), { recursive: true }), join(home, 'dynamodb')) });
+  const s3Dir = join(home, 's3');
+  mkdirSync(s3Dir, { recursive: true });
+  let s3: Awaited<ReturnType<typeof startS3Endpoint>>;
+  try {
+    s3 = await startS3Endpoint(s3Dir);
+  } catch (error) {
+    await dynamodb.stop();
+    throw error;
+  }
+  const env = handlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir);
+  const ownsFile = !options.dynamodbEndpoint;
+  try {
+    await provision(env);
+    if (ownsFile) writeFileSync(stackFile, JSON.stringify({ pid: process.pid, dynamodbEndpoint: dynamodb.endpoint, s3Endpoint: s3.endpoint } satisfies StackFile));
+  } catch (error) {
+    await s3.stop();
+    await dynamodb.stop();
+    throw error;
+  }
+  return {
+    env,
+    home,
+    owner: true,
+    stop: async () => {
+      if (ownsFile) rmSync(stackFile, { force: true });
+      await s3.stop();
+      await dynamodb.stop();
+    },
+  };
+}

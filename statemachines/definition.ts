@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const JOB_RUN_ASL_PATH = join(import.meta.dirname, 'job-run.asl.json');
+
+/** The Lambda-backed steps of the job-run state machine: state name → placeholder → function folder. */
+export const jobRunSteps = [
+  { state: 'Preflight', placeholder: 'PreflightFunctionArn', functionDir: 'preflight' },
+  { state: 'Execute', placeholder: 'ExecuteFunctionArn', functionDir: 'execute' },
+  { state: 'Finalize', placeholder: 'FinalizeFunctionArn', functionDir: 'finalize' },
+  { state: 'RecordFailure', placeholder: 'RecordFailureFunctionArn', functionDir: 'record-failure' },
+] as const;
+
+export type JobRunStep = (typeof jobRunSteps)[number];
+
+/** Placeholders the ASL file uses, read from the file itself. */
+export function placeholdersIn(definition: string): string[] {
+  return [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string))].sort();
+}
+
+/**
+ * Fills the ${Placeholders} the way CloudFormation's DefinitionSubstitutions does. CDK hands the same
+ * map to CloudFormation; the local runtime calls this. Every placeholder must be given.
+ */
+export function substitute(definition: string, substitutions: Record<string, string>): string {
+  const missing = placeholdersIn(definition).filter((p) => !(p in substitutions));
+  if (missing.length) throw new Error(`state machine placeholders without a value: ${missing.join(', ')}`);
+  return definition.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => substitutions[name] as string);
+}
+
+export function readJobRunDefinition(): string {
+  return readFileSync(JOB_RUN_ASL_PATH, 'utf8');
+}
