@@ -1,0 +1,28 @@
+import { App } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { Stage } from '../contracts';
+import { directoryPolicySource } from '../functions/adapters/policy-sources';
+import { loadPolicy } from '../functions/core/policy';
+import { OpsrailStack } from './opsrail-stack';
+import { REPO_ROOT } from './paths';
+
+export const DEPLOYABLE_STAGES = ['dev', 'stage', 'prod'] as const;
+
+export class UnknownStageError extends Error {
+  override name = 'UnknownStageError';
+}
+
+/** Builds the app for `-c stage=…`; the local stage is for the embedded stack, not for AWS. */
+export function buildApp(app: App, options: { policyDir?: string } = {}): OpsrailStack {
+  const requested = app.node.tryGetContext('stage') ?? 'dev';
+  const stage = Stage.safeParse(requested);
+  if (!stage.success || !(DEPLOYABLE_STAGES as readonly string[]).includes(stage.data)) {
+    throw new UnknownStageError(`unknown stage '${String(requested)}': use -c stage=${DEPLOYABLE_STAGES.join('|')}`);
+  }
+  const policy = loadPolicy(directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')), stage.data);
+  return new OpsrailStack(app, `opsrail-${stage.data}`, {
+    policy,
+    description: `opsrail ${stage.data}: scheduled operations jobs with idempotent runs and write-once evidence`,
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+}

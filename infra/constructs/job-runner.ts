@@ -1,0 +1,79 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { HandlerEnv } from '../../contracts';
+import { JOB_RUN_ASL_PATH, jobRunSteps, type JobRunStep } from '../../statemachines/definition';
+import type { Evidence } from './evidence';
+import { OpsrailFunction, retentionFor } from './opsrail-function';
+import type { StateStorage } from './state-storage';
+
+export interface JobRunnerProps {
+  stage: string;
+  environment: HandlerEnv;
+  logRetentionDays: number;
+  removalPolicy: RemovalPolicy;
+  storage: StateStorage;
+  evidence: Evidence;
+}
+
+const stepSettings: Record<JobRunStep['functionDir'], { description: string; timeout: Duration }> = {
+  preflight: { description: 'opsrail Preflight: pins inputs and claims the run', timeout: Duration.seconds(30) },
+  execute: { description: "opsrail Execute: runs the job's logic once (Powertools idempotency)", timeout: Duration.minutes(14) },
+  finalize: { description: 'opsrail Finalize: writes the write-once evidence bundle and job state', timeout: Duration.minutes(4) },
+  'record-failure': { description: 'opsrail RecordFailure: evidences a failed run and counts the failure', timeout: Duration.minutes(4) },
+};
+
+/** The four step functions, each with only the grants it uses, and the job-run state machine. */
+export class JobRunner extends Construct {
+  readonly functions: Record<JobRunStep['functionDir'], OpsrailFunction>;
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: JobRunnerProps) {
+    super(scope, id);
+    const make = (step: JobRunStep) =>
+      new OpsrailFunction(this, step.state, {
+        functionDir: step.functionDir,
+        ...stepSettings[step.functionDir],
+        environment: props.environment,
+        logRetentionDays: props.logRetentionDays,
+        removalPolicy: props.removalPolicy,
+      });
+    const fns = Object.fromEntries(jobRunSteps.map((s) => [s.functionDir, make(s)])) as Record<JobRunStep['functionDir'], OpsrailFunction>;
+    this.functions = fns;
+    const { stateTable, idempotencyTable } = props.storage;
+    const { bucket } = props.evidence;
+
+    // Preflight: claims runs and records duplicates.
+    stateTable.grantReadWriteData(fns.preflight);
+    // Execute: counts attempts, runs the job (the built-in integrity check reads job state and evidence).
+    stateTable.grantReadWriteData(fns.execute);
+    idempotencyTable.grantReadWriteData(fns.execute);
+    bucket.grantRead(fns.execute);
+    // Finalize and RecordFailure: the only writers of evidence (PutObject only: no delete, no overwrite).
+    for (const writer of [fns.finalize, fns['record-failure']]) {
+      stateTable.grantReadWriteData(writer);
+      bucket.grantPut(writer);
+    }
+
+    const logs = new LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `/aws/vendedlogs/states/opsrail-${props.stage}-job-run`,
+      retention: retentionFor(props.logRetentionDays),
+      removalPolicy: props.removalPolicy,
+    });
+    this.stateMachine = new StateMachine(this, 'JobRun', {
+      stateMachineName: `opsrail-${props.stage}-job-run`,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromFile(JOB_RUN_ASL_PATH),
+      definitionSubstitutions: jobRunSubstitutions(fns),
+      tracingEnabled: true,
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+    });
+    for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
+  }
+}
+
+/** The ASL's placeholders → function ARNs: the same keys the local runtime fills with local ARNs. */
+export function jobRunSubstitutions(fns: Record<JobRunStep['functionDir'], { functionArn: string }>): Record<string, string> {
+  return Object.fromEntries(jobRunSteps.map((s) => [s.placeholder, fns[s.functionDir].functionArn]));
+}

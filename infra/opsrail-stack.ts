@@ -1,0 +1,61 @@
+import { RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { HandlerEnv } from '../contracts';
+import type { ResolvedPolicy } from '../functions/core/policy';
+import { Evidence } from './constructs/evidence';
+import { JobRunner } from './constructs/job-runner';
+import { JobScheduling } from './constructs/job-scheduling';
+import { StateStorage } from './constructs/state-storage';
+import packageJson from '../package.json' with { type: 'json' };
+
+export interface OpsrailStackProps extends StackProps {
+  policy: ResolvedPolicy;
+}
+
+/** One stack per stage, built from policy/<stage>.json and the catalog. */
+export class OpsrailStack extends Stack {
+  readonly storage: StateStorage;
+  readonly evidence: Evidence;
+  readonly runner: JobRunner;
+  readonly scheduling: JobScheduling;
+
+  constructor(scope: Construct, id: string, props: OpsrailStackProps) {
+    super(scope, id, props);
+    const { policy } = props;
+    const stage = policy.stage;
+    const isProd = stage === 'prod';
+    // prod keeps its data when the stack goes; other stages may be torn down.
+    const removalPolicy = isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    Tags.of(this).add('opsrail:stage', stage);
+    Tags.of(this).add('opsrail:policy-sha256', policy.snapshot.sha256);
+
+    this.storage = new StateStorage(this, 'StateStorage', { stage, removalPolicy, deletionProtection: isProd });
+    this.evidence = new Evidence(this, 'Evidence', { stage, retention: policy.settings.retention, removalPolicy });
+    const environment: HandlerEnv = {
+      OPSRAIL_STAGE: stage,
+      STATE_TABLE_NAME: this.storage.stateTable.tableName,
+      IDEMPOTENCY_TABLE_NAME: this.storage.idempotencyTable.tableName,
+      EVIDENCE_BUCKET_NAME: this.evidence.bucket.bucketName,
+      AWS_REGION: this.region,
+      OPSRAIL_CODE_VERSION: packageJson.version,
+      POWERTOOLS_SERVICE_NAME: 'opsrail',
+      POWERTOOLS_LOG_LEVEL: isProd ? 'INFO' : 'DEBUG',
+      OPSRAIL_S3_FORCE_PATH_STYLE: 'false',
+    };
+    this.runner = new JobRunner(this, 'Runner', {
+      stage,
+      environment,
+      logRetentionDays: policy.settings.retention.logDays,
+      removalPolicy,
+      storage: this.storage,
+      evidence: this.evidence,
+    });
+    this.scheduling = new JobScheduling(this, 'Scheduling', {
+      stage,
+      jobs: policy.jobs,
+      scheduler: policy.settings.scheduler,
+      stateMachine: this.runner.stateMachine,
+      removalPolicy,
+    });
+  }
+}
