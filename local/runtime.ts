@@ -107,7 +107,9 @@ export class LocalRuntime {
     } catch (error) {
       const item = await this.deps.state.getRun(jobRunId).catch(() => undefined);
       const summary = item?.executionId === executionId ? (item.summary ?? null) : null;
-      return { kind: 'failed', executionId, jobRunId, error: `${(error as Error).name}: ${(error as Error).message}`, summary };
+      // The Fail state's own error (e.g. JobRunFailed) is the cause of the interpreter's ExecutionError.
+      const failure = ((error as Error).cause as Error | undefined) ?? (error as Error);
+      return { kind: 'failed', executionId, jobRunId, error: `${failure.name}: ${failure.message}`, summary };
     }
   }
 }

@@ -62,15 +62,32 @@ export class DuplicateRunError extends OpsrailError {
   }
 }
 
-/** Thrown by a job's own logic to fail the run deliberately with a kind of its choosing. */
+const NAME_OF_KIND: Record<ErrorKind, string> = {
+  configuration: 'ConfigurationError',
+  permission: 'PermissionError',
+  not_found: 'NotFoundError',
+  validation: 'ValidationError',
+  throttling: 'ThrottlingError',
+  dependency: 'DependencyError',
+  timeout: 'TimeoutError',
+  inputs_unpinned: 'InputsUnpinnedError',
+  internal: 'InternalError',
+};
+
+/**
+ * Thrown by a job's own logic to fail the run with a kind of its choosing. Its name is the kind's
+ * error name, so the ASL's Retry and Catch treat it exactly like the adapters' typed errors.
+ */
 export class JobFailedError extends OpsrailError {
-  readonly retryable = false;
+  readonly retryable: boolean;
   constructor(
     readonly kind: ErrorKind,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.name = NAME_OF_KIND[kind];
+    this.retryable = kind === 'throttling' || kind === 'dependency' || kind === 'timeout';
   }
 }
 
@@ -80,15 +97,7 @@ export function errorKindOf(error: unknown): ErrorKind {
 
 /** Maps an error name seen by Step Functions (Catch → $.error.Error) back to its kind. */
 export function errorKindFromName(name: string): ErrorKind {
-  const byName: Record<string, ErrorKind> = {
-    ConfigurationError: 'configuration',
-    ValidationError: 'validation',
-    NotFoundError: 'not_found',
-    PermissionError: 'permission',
-    ThrottlingError: 'throttling',
-    DependencyError: 'dependency',
-    'States.Timeout': 'timeout',
-    'States.TaskFailed': 'internal',
-  };
-  return byName[name] ?? 'internal';
+  const kind = (Object.keys(NAME_OF_KIND) as ErrorKind[]).find((k) => NAME_OF_KIND[k] === name);
+  if (kind) return kind;
+  return name === 'States.Timeout' ? 'timeout' : 'internal';
 }

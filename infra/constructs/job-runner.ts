@@ -3,7 +3,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { HandlerEnv } from '../../contracts';
-import { JOB_RUN_ASL_PATH, jobRunSteps, type JobRunStep } from '../../statemachines/definition';
+import { jobRunSteps, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
 import type { Evidence } from './evidence';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
 import type { StateStorage } from './state-storage';
@@ -64,7 +64,8 @@ export class JobRunner extends Construct {
     this.stateMachine = new StateMachine(this, 'JobRun', {
       stateMachineName: `opsrail-${props.stage}-job-run`,
       stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromFile(JOB_RUN_ASL_PATH),
+      // Inline (not an S3 asset) so the definition reads as-is in the template and the console.
+      definitionBody: DefinitionBody.fromString(readJobRunDefinition()),
       definitionSubstitutions: jobRunSubstitutions(fns),
       tracingEnabled: true,
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },

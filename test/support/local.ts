@@ -1,0 +1,61 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_POLICY_DIR, localNames, startLocalStack, type LocalStack } from '../../local/stack';
+import { startDynamoDbLocal } from '../../local/dynamodb-local';
+
+/**
+ * A local stack for one test file: the test run's DynamoDB Local (OPSRAIL_TEST_DYNAMODB_ENDPOINT, started
+ * once by test/run.ts) with tables of its own, and its own local S3 endpoint and home.
+ */
+export async function testStack(options: { policyDir?: string } = {}): Promise<LocalStack> {
+  let endpoint = process.env.OPSRAIL_TEST_DYNAMODB_ENDPOINT;
+  let stopDynamo = async () => {};
+  if (!endpoint) {
+    // Running a single file by hand: bring a DynamoDB Local of its own.
+    const own = await startDynamoDbLocal({ dbPath: null });
+    endpoint = own.endpoint;
+    stopDynamo = own.stop;
+  }
+  const stack = await startLocalStack({
+    home: mkdtempSync(join(tmpdir(), 'opsrail-test-')),
+    names: localNames(`t${randomBytes(4).toString('hex')}`),
+    dynamodbEndpoint: endpoint,
+    policyDir: options.policyDir ?? DEFAULT_POLICY_DIR,
+    attach: false,
+  });
+  return { ...stack, stop: async () => (await stack.stop(), await stopDynamo()) };
+}
+
+/** A copy of policy/ with `edit` applied to the named files (parsed JSON in, JSON out). */
+export function policyFixture(edits: Record<string, (json: any) => unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'opsrail-policy-'));
+  cpSync(DEFAULT_POLICY_DIR, dir, { recursive: true });
+  for (const [file, edit] of Object.entries(edits)) {
+    const path = join(dir, file);
+    writeFileSync(path, `${JSON.stringify(edit(JSON.parse(readFileSync(path, 'utf8'))), null, 2)}\n`);
+  }
+  return dir;
+}
+
+/** Adds test jobs to a catalog and enables them in the local stage. */
+export function withTestJobs(jobs: { jobId: string; jobClass?: string }[]): string {
+  return policyFixture({
+    'catalog.json': (catalog) => ({
+      ...catalog,
+      jobs: [
+        ...catalog.jobs,
+        ...jobs.map((j) => ({
+          jobId: j.jobId,
+          jobVersion: '0.1.0',
+          jobClass: j.jobClass ?? 'MAINTENANCE',
+          owner: 'tests',
+          description: `test job ${j.jobId}`,
+          schedule: { expression: 'rate(1 hour)' },
+        })),
+      ],
+    }),
+    'local.json': (policy) => ({ ...policy, jobs: { ...policy.jobs, ...Object.fromEntries(jobs.map((j) => [j.jobId, { enabled: true }])) } }),
+  });
+}
