@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp, UnknownStageError } from '../../infra/app';
+import { placeholdersIn } from '../../statemachines/definition';
+import { policyFixture } from '../support/local';
+
+/** A catalog with one job enabled in dev and one declared but left disabled. */
+const policyDir = policyFixture({
+  'catalog.json': (c) => ({
+    ...c,
+    jobs: [...c.jobs, { jobId: 'weekly_report', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 'sre', description: 'weekly digest', schedule: { expression: 'cron(10 9 ? * MON *)', timezone: 'Europe/London' } }],
+  }),
+});
+
+function synth(stage: string): Template {
+  const app = new App({ context: { stage } });
+  return Template.fromStack(buildApp(app, { policyDir }));
+}
+
+const dev = synth('dev');
+const prod = synth('prod');
+
+describe('CDK stack per stage', () => {
+  test('the evidence bucket has Object Lock with the policy retention: GOVERNANCE in dev, COMPLIANCE in prod', () => {
+    dev.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
+    });
+    prod.hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 400 } } } });
+  });
+
+  test('the evidence bucket refuses requests without TLS', () => {
+    const policies = dev.findResources('AWS::S3::BucketPolicy');
+    const denies = Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+    assert.equal(denies.length, 2, 'evidence and access-log buckets both deny plain HTTP');
+  });
+
+  test('one schedule per enabled job, none for disabled ones, each in its time zone, starting the state machine with the tick time', () => {
+    const schedules = Object.values(dev.findResources('AWS::Scheduler::Schedule')) as any[];
+    assert.deepEqual(schedules.map((s) => s.Properties.Name), ['opsrail-dev-evidence_integrity_check']);
+    const [schedule] = schedules;
+    assert.equal(schedule.Properties.ScheduleExpression, 'cron(0 * * * ? *)');
+    assert.equal(schedule.Properties.ScheduleExpressionTimezone, 'Asia/Tokyo');
+    assert.deepEqual(schedule.Properties.FlexibleTimeWindow, { Mode: 'OFF' });
+    assert.deepEqual(JSON.parse(schedule.Properties.Target.Input), { jobId: 'evidence_integrity_check', scheduledTime: '<aws.scheduler.scheduled-time>', trigger: 'schedule' });
+    assert.deepEqual(schedule.Properties.Target.Arn, { Ref: Object.keys(dev.findResources('AWS::StepFunctions::StateMachine'))[0] });
+    assert.ok(schedule.Properties.Target.DeadLetterConfig.Arn);
+    assert.deepEqual(schedule.Properties.Target.RetryPolicy, { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 });
+    // prod's policy enables nothing: no schedules at all.
+    prod.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
+  test('every state machine placeholder is substituted with a function of this stack', () => {
+    const [machine] = Object.values(dev.findResources('AWS::StepFunctions::StateMachine')) as any[];
+    const definition = machine.Properties.DefinitionString as string;
+    assert.equal(typeof definition, 'string');
+    const placeholders = placeholdersIn(definition);
+    assert.deepEqual(placeholders, ['ExecuteFunctionArn', 'FinalizeFunctionArn', 'PreflightFunctionArn', 'RecordFailureFunctionArn']);
+    assert.deepEqual(Object.keys(machine.Properties.DefinitionSubstitutions).sort(), placeholders);
+    const functions = dev.findResources('AWS::Lambda::Function');
+    for (const value of Object.values(machine.Properties.DefinitionSubstitutions) as any[]) {
+      assert.ok(value['Fn::GetAtt'][0] in functions, `${JSON.stringify(value)} is not a function of the stack`);
+    }
+    assert.deepEqual(machine.Properties.LoggingConfiguration.Level, 'ALL');
+    assert.deepEqual(machine.Properties.TracingConfiguration, { Enabled: true });
+  });
+
+  test('every Lambda runs nodejs24.x on arm64 with X-Ray tracing', () => {
+    const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as any[];
+    assert.equal(functions.length, 4);
+    for (const fn of functions) {
+      assert.equal(fn.Properties.Runtime, 'nodejs24.x');
+      assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+      assert.deepEqual(fn.Properties.TracingConfig, { Mode: 'Active' });
+      assert.equal(fn.Properties.Environment.Variables.OPSRAIL_STAGE, 'dev');
+    }
+  });
+
+  test('tables: point-in-time recovery, idempotency TTL on expiration; prod retains them with deletion protection', () => {
+    dev.resourcePropertiesCountIs('AWS::DynamoDB::Table', { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }, 2);
+    dev.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true } });
+    prod.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtectionEnabled: true }) });
+    dev.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+
+  test('an unknown stage is a clear error', () => {
+    assert.throws(() => buildApp(new App({ context: { stage: 'qa' } }), { policyDir }), (e: unknown) => e instanceof UnknownStageError && /unknown stage 'qa'.*dev\|stage\|prod/.test((e as Error).message));
+  });
+});
