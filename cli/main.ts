@@ -1,14 +1,15 @@
 import { parseArgs } from 'node:util';
 import { Stage, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
-import { OpsrailError, ValidationError } from '../functions/core/errors';
-import { loadPolicy, findJob, type ResolvedPolicy } from '../functions/core/policy';
-import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import { systemClock } from '../functions/core/clock';
-import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack';
+import { DangerousOpRequiresApprovalError, engageKillSwitch, releaseKillSwitch, releaseQuarantine, setSafetyMode, statusReport, type ControlDependencies, type ExecutionController, type ScheduleController, type StatusReport } from '../functions/core/controls';
+import { OpsrailError, ValidationError } from '../functions/core/errors';
+import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
+import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import type { ExecutionOutcome } from '../local/runtime';
+import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
 
-/** Exit codes, as the issue tracker and the README fix them. */
+/** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
 
 class UsageError extends Error {
@@ -18,11 +19,18 @@ class UsageError extends Error {
 const USAGE = `usage: opsrail <command> [options]
 
 commands:
-  jobs [--json] [--stage S]                  every job: version, class, enabled, dangerous, schedule, next 3 runs
-  run <jobId> [--at <ISO time>] [--json]     one run on the local stack (scheduled time = --at, default now)
-  start                                      the local stack and its scheduler, until Ctrl-C (npm start)
+  jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
+  run <jobId> [--at <ISO time>] [--json]          one run on the local stack (scheduled time = --at, default now)
+  status [--json] [--stage S]                     safety mode, kill-switches, quarantined jobs, each job's last and next run
+  kill engage [jobId] --as NAME --reason TEXT     stop now: refuse new runs, stop running ones, disable schedules
+  kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
+  safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
+  quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
+  start                                           the local stack and its scheduler, until Ctrl-C (npm start)
 
-exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused or duplicate, 4 quality DEGRADED or UNKNOWN
+--stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
+with your AWS credentials (status, kill, safety).
+exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or duplicate, 4 quality DEGRADED or UNKNOWN
 environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package)`;
 
 function policyFor(stage: string | undefined): ResolvedPolicy {
@@ -69,11 +77,17 @@ async function jobsCommand(args: string[]): Promise<number> {
 }
 
 export function exitCodeOf(outcome: ExecutionOutcome): number {
-  if (outcome.kind === 'duplicate_suppressed') return EXIT.refused;
-  if (outcome.kind === 'failed') return EXIT.failed;
-  if (outcome.summary.status === 'skipped') return EXIT.refused;
-  // UNKNOWN is never reported as success.
-  return outcome.summary.quality === 'OK' ? EXIT.ok : EXIT.degraded;
+  switch (outcome.kind) {
+    case 'duplicate_suppressed':
+    case 'refused':
+    case 'stopped':
+      return EXIT.refused;
+    case 'failed':
+      return EXIT.failed;
+    case 'completed':
+      // UNKNOWN is never reported as success.
+      return outcome.summary.quality === 'OK' ? EXIT.ok : EXIT.degraded;
+  }
 }
 
 async function runCommand(args: string[]): Promise<number> {
@@ -93,14 +107,14 @@ async function runCommand(args: string[]): Promise<number> {
     const runtime = new LocalRuntime(stack.env);
     const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual' });
     const code = exitCodeOf(outcome);
-    const summary = outcome.kind === 'completed' ? outcome.summary : outcome.kind === 'failed' ? outcome.summary : null;
+    const summary = 'summary' in outcome ? outcome.summary : null;
     const report = {
-      jobRunId: outcome.kind === 'completed' ? outcome.summary.jobRunId : outcome.jobRunId,
+      jobRunId: outcome.jobRunId,
       outcome: outcome.kind,
       status: summary?.status ?? (outcome.kind === 'duplicate_suppressed' ? 'duplicate_suppressed' : 'error'),
       quality: summary?.quality ?? null,
       evidencePrefix: summary?.evidencePrefix ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}` : null,
-      error: outcome.kind === 'failed' ? (summary?.error ?? { kind: 'internal', name: 'ExecutionFailed', message: outcome.error }) : null,
+      error: summary?.error ?? (outcome.kind === 'failed' ? { kind: 'internal', name: 'ExecutionFailed', message: outcome.error } : null),
       executionId: outcome.executionId,
       exitCode: code,
     };
@@ -109,13 +123,114 @@ async function runCommand(args: string[]): Promise<number> {
       console.log(`jobRunId: ${report.jobRunId}`);
       console.log(`status:   ${report.status}${report.quality ? ` (quality ${report.quality})` : ''}`);
       if (report.evidencePrefix) console.log(`evidence: ${report.evidencePrefix}`);
-      if (report.error) console.log(`error:    ${report.error.name}: ${report.error.message}`);
-      if (outcome.kind === 'duplicate_suppressed') console.log('this tick already ran: duplicate_suppressed recorded, nothing written');
+      if (report.error) console.log(`${outcome.kind === 'refused' ? 'refused: ' : 'error:   '} ${report.error.kind}: ${report.error.message}`);
+      if (outcome.kind === 'duplicate_suppressed') console.log('this window already ran: duplicate_suppressed recorded, nothing written');
     }
     return code;
   } finally {
     await stack.stop();
   }
+}
+
+type Controls = ControlDependencies & { executions: ExecutionController; schedules: ScheduleController; note?: string };
+
+/** Runs `fn` against the stage's controls: the embedded stack for local, the deployed stage otherwise. */
+async function withControls<T>(stage: string | undefined, fn: (deps: Controls) => Promise<T>): Promise<T> {
+  const policy = policyFor(stage);
+  if (policy.stage !== 'local') {
+    const { awsControlDependencies, defaultAwsClients } = await import('./aws');
+    return fn(await awsControlDependencies(policy, defaultAwsClients()));
+  }
+  const stack = await startLocalStack();
+  try {
+    const { buildDependencies } = await import('../functions/adapters/dependencies');
+    const deps = buildDependencies(stack.env);
+    return await fn({
+      ...deps,
+      // The process running the executions (npm start) polls the kill-switches and aborts them itself.
+      executions: { stopRunning: async () => [] },
+      schedules: { disable: async () => [] },
+      note: stack.owner ? undefined : 'running executions of the local stack (npm start) stop within a second',
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
+function actorOptions(args: string[]) {
+  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, reason: { type: 'string' }, stage: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+  if (!values.as) throw new UsageError('--as NAME is required: every control change is audited with who made it');
+  if (!values.reason) throw new UsageError('--reason TEXT is required: every control change is audited with why');
+  return { positionals, actor: { by: values.as, reason: values.reason }, stage: values.stage, json: values.json };
+}
+
+async function killCommand(args: string[]): Promise<number> {
+  const { positionals, actor, stage, json } = actorOptions(args);
+  const [action, jobId, ...rest] = positionals;
+  if (rest.length || (action !== 'engage' && action !== 'release')) throw new UsageError('kill engage|release [jobId]');
+  return withControls(stage, async (deps) => {
+    if (action === 'release') return releaseKillSwitch(deps, jobId ?? null, actor);
+    const result = await engageKillSwitch(deps, jobId ?? null, actor);
+    if (json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(`kill-switch engaged: ${jobId ?? 'global'} by ${actor.by} at ${result.killSwitch.changedAt} (${actor.reason})`);
+      console.log(`stopped executions: ${result.stoppedExecutions.length ? result.stoppedExecutions.join(', ') : 'none here'}${deps.note ? ` (${deps.note})` : ''}`);
+      console.log(`disabled schedules: ${result.disabledSchedules.length ? result.disabledSchedules.join(', ') : 'none'}`);
+    }
+    return EXIT.ok;
+  });
+}
+
+async function safetyCommand(args: string[]): Promise<number> {
+  const { positionals, actor, stage } = actorOptions(args);
+  if (positionals.length !== 1) throw new UsageError('safety SAFE|EMERGENCY_STOP');
+  return withControls(stage, async (deps) => {
+    const state = await setSafetyMode(deps, positionals[0] as string, actor);
+    console.log(`safety mode ${state.mode} (set by ${state.changedBy} at ${state.changedAt}: ${state.reason})`);
+    return EXIT.ok;
+  });
+}
+
+async function quarantineCommand(args: string[]): Promise<number> {
+  const { positionals, actor, stage } = actorOptions(args);
+  if (positionals[0] !== 'release' || positionals.length !== 2) throw new UsageError('quarantine release <jobId>');
+  return withControls(stage, (deps) => releaseQuarantine(deps, positionals[1] as string, actor));
+}
+
+function printStatus(report: StatusReport): void {
+  const s = report.safety;
+  console.log(`stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`);
+  console.log(`kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`);
+  console.log(`quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`);
+  const datasets = Object.values(report.datasets);
+  if (datasets.length) console.log(`datasets:      ${datasets.map((d) => `${d.datasetId} ${d.status} (${d.recordedAt})`).join('; ')}`);
+  if (report.openRuns.length) console.log(`open runs:     ${report.openRuns.map((r) => `${r.jobRunId} (lease until ${r.leaseExpiresAt})`).join('; ')}`);
+  console.log(
+    table([
+      ['JOB', 'ENABLED', 'STATE', 'LAST RUN', 'LAST STATUS', 'QUALITY', 'CONSEC. FAILURES', 'RUNS', 'NEXT RUN'],
+      ...report.jobs.map((j) => [
+        j.jobId,
+        String(j.enabled),
+        j.quarantined ? 'QUARANTINED' : j.killed ? 'KILLED' : 'active',
+        j.lastRunAt ?? '-',
+        j.lastStatus ?? '-',
+        j.lastQuality ?? '-',
+        String(j.consecutiveFailures),
+        String(j.runCount),
+        j.nextRun ?? '-',
+      ]),
+    ]),
+  );
+}
+
+async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
+  return withControls(values.stage, async (deps) => {
+    const report = await statusReport(deps);
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else printStatus(report);
+    return EXIT.ok;
+  });
 }
 
 async function startCommand(args: string[]): Promise<number> {
@@ -127,20 +242,19 @@ async function startCommand(args: string[]): Promise<number> {
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, systemClock, {
     onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
-    onOutcome: (d, o) =>
-      log(
-        o.kind === 'completed'
-          ? `done     ${o.summary.jobRunId} status=${o.summary.status} quality=${o.summary.quality} evidence=${o.summary.evidencePrefix}`
-          : o.kind === 'failed'
-            ? `failed   ${o.jobRunId} ${o.summary?.error ? `${o.summary.error.name}: ${o.summary.error.message}` : o.error}`
-            : `skipped  ${o.jobRunId} duplicate_suppressed`,
-      ),
+    onOutcome: (_d, o) => {
+      const s = 'summary' in o ? o.summary : null;
+      log(`${o.kind.padEnd(9)} ${o.jobRunId}${s ? ` status=${s.status} quality=${s.quality}${s.error ? ` ${s.error.kind}: ${s.error.message}` : ''} evidence=${s.evidencePrefix}` : o.kind === 'failed' ? ` ${o.error}` : ''}`);
+    },
+    onSkipped: (jobId, tick, why) => log(`skip     ${jobId} tick ${tick}: ${why}`),
     onMissed: (jobId, from, to) => log(`missed   ${jobId}: ticks between ${from} and ${to} are past the catch-up window and were not run`),
     onError: (e) => log(`error    ${(e as Error).message}`),
   });
   console.log(`opsrail local stack (home ${stack.home})`);
   console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
   console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
+  const resumed = await scheduler.resumeOpenRuns();
+  if (resumed.length) console.log(`resumed ${resumed.length} run(s) left open by an earlier stop: ${resumed.map((r) => `${r.jobId}@${r.scheduledTime}`).join(', ')}`);
   const enabled = scheduler.enabledJobs();
   console.log(`scheduling ${enabled.length} enabled job(s); Ctrl-C stops`);
   for (const job of enabled) console.log(`  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`);
@@ -159,29 +273,34 @@ async function startCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  jobs: jobsCommand,
+  run: runCommand,
+  status: statusCommand,
+  kill: killCommand,
+  safety: safetyCommand,
+  quarantine: quarantineCommand,
+  start: startCommand,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
-    switch (command) {
-      case 'jobs':
-        return await jobsCommand(args);
-      case 'run':
-        return await runCommand(args);
-      case 'start':
-        return await startCommand(args);
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        return command === undefined ? EXIT.usage : EXIT.ok;
-      default:
-        throw new UsageError(`unknown command '${command}'`);
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      console.log(USAGE);
+      return command === undefined ? EXIT.usage : EXIT.ok;
     }
+    const handler = COMMANDS[command];
+    if (!handler) throw new UsageError(`unknown command '${command}'`);
+    return await handler(args);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`opsrail: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
+    }
+    if (error instanceof DangerousOpRequiresApprovalError) {
+      console.error(`opsrail: refused: ${error.message}`);
+      return EXIT.refused;
     }
     if (error instanceof ValidationError) {
       console.error(`opsrail: invalid input: ${error.message}`);
@@ -191,5 +310,3 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.failed;
   }
 }
-
-export { opsrailHome };

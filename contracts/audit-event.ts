@@ -17,6 +17,10 @@ export const AuditEventType = z.enum([
   'integrity.record',
   'gate.record',
   'support_bundle.created',
+  // Operator actions that are not runs (seed 004: who, why and when).
+  'safety.mode.change',
+  'kill_switch.engage',
+  'kill_switch.release',
 ]);
 export type AuditEventType = z.infer<typeof AuditEventType>;
 
@@ -30,8 +34,18 @@ export const ErrorKind = z.enum([
   'timeout',
   'inputs_unpinned',
   'internal',
+  // Refusals: the run was claimed and evidenced but its job never ran.
+  'refused_safety',
+  'refused_kill_switch',
+  'refused_quarantine',
+  'refused_integrity',
+  // An operator (kill-switch) or the platform (timeout) stopped a started execution.
+  'stopped',
 ]);
+
+/** Kinds that refuse a run before its job runs: not failures of the job, so they never count toward quarantine. */
 export type ErrorKind = z.infer<typeof ErrorKind>;
+export const REFUSAL_KINDS = ['inputs_unpinned', 'refused_safety', 'refused_kill_switch', 'refused_quarantine', 'refused_integrity'] as const satisfies readonly ErrorKind[];
 
 export const AuditEvent = z
   .strictObject({
@@ -40,7 +54,8 @@ export const AuditEvent = z
     type: AuditEventType,
     at: UtcTimestamp,
     stage: Stage,
-    jobId: JobId,
+    /** Absent only for events about the whole stage (global kill-switch, safety mode). */
+    jobId: JobId.optional(),
     jobVersion: SemVer.optional(),
     jobRunId: z.string().min(1).optional(),
     actor: z.strictObject({ kind: z.enum(['scheduler', 'operator', 'system']), id: z.string().min(1) }),
@@ -63,7 +78,13 @@ export const AuditEvent = z
       'job.run.fail': ['jobRunId', 'error', 'evidenceRefs'],
       'job.run.retry': ['jobRunId', 'retry'],
       'job.run.duplicate_suppressed': ['jobRunId'],
+      'job.run.quarantine.enter': ['jobId', 'details'],
+      'job.run.quarantine.exit': ['jobId', 'details'],
+      'safety.mode.change': ['details'],
+      'kill_switch.engage': ['details'],
+      'kill_switch.release': ['details'],
     };
+    if (event.type.startsWith('job.') && event.jobId === undefined) ctx.addIssue({ code: 'custom', path: ['jobId'], message: `jobId is required for ${event.type}` });
     for (const field of required[event.type] ?? []) {
       if (event[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required for ${event.type}` });
     }

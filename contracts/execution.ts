@@ -79,3 +79,21 @@ export const RunSummary = z.object({
   error: z.object({ kind: z.string(), name: z.string(), message: z.string() }).nullable(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
+
+/**
+ * EventBridge "Step Functions Execution Status Change" for an execution that ended without reaching
+ * Finalize or RecordFailure (stopped by a kill-switch, timed out): the ExecutionEnded function
+ * evidences it. The local runtime sends the same event when it aborts an execution.
+ */
+export const ExecutionStatusChangeEvent = z.object({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  source: z.literal('aws.states'),
+  detail: z.object({
+    executionArn: z.string().min(1),
+    stateMachineArn: z.string().min(1),
+    status: z.enum(['ABORTED', 'TIMED_OUT', 'FAILED']),
+    input: z.string().nullable(),
+    cause: z.string().nullable().optional(),
+  }),
+});
+export type ExecutionStatusChangeEvent = z.infer<typeof ExecutionStatusChangeEvent>;

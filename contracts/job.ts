@@ -33,12 +33,29 @@ export const JobSchedule = z.strictObject({
 });
 export type JobSchedule = z.infer<typeof JobSchedule>;
 
+/**
+ * How a run's window (start/end UTC) follows from its scheduled time:
+ * - tick: [tick, tick + minutes), one run per tick;
+ * - trailing: [tick - minutes, tick), the period just ended;
+ * - calendar: a whole hour, day, ISO week or month in the job's time zone, `offset` units before the
+ *   one holding the tick (-1: the previous, complete one). Two ticks in one such unit are one run
+ *   (seed 001: once per day, once per ISO week).
+ */
+export const WindowPolicy = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('tick'), minutes: z.number().int().positive().max(60 * 24 * 31) }),
+  z.strictObject({ kind: z.literal('trailing'), minutes: z.number().int().positive().max(60 * 24 * 31) }),
+  z.strictObject({ kind: z.literal('calendar'), unit: z.enum(['hour', 'day', 'iso_week', 'month']), offset: z.number().int().min(-12).max(0).default(-1) }),
+]);
+export type WindowPolicy = z.infer<typeof WindowPolicy>;
+
 export const Capabilities = z.object({
   /** What the job reads and writes; the CDK grants follow from these, nothing more. */
   reads: z.array(z.enum(['state', 'evidence'])).default([]),
   writes: z.array(z.enum(['state', 'evidence'])).default([]),
-  /** Catalog dataset ids the job consumes; pinned into replay_pointers. */
+  /** Data-catalog dataset ids the job consumes; pinned into replay_pointers. */
   datasets: z.array(z.string().min(1)).default([]),
+  /** Datasets this job repairs: it may run while their integrity is FAIL or UNKNOWN (seed 000 §5). */
+  repairs: z.array(z.string().min(1)).default([]),
 });
 
 /** A job as declared once in policy/catalog.json. Stage files only switch it on and tune it. */
@@ -51,10 +68,10 @@ export const CatalogJob = z.strictObject({
   mode: JobMode.default('live'),
   /** Without a time zone, the stage policy's default applies (Asia/Tokyo unless it says otherwise). */
   schedule: JobSchedule.partial({ timezone: true }),
-  capabilities: Capabilities.default({ reads: [], writes: [], datasets: [] }),
+  capabilities: Capabilities.default({ reads: [], writes: [], datasets: [], repairs: [] }),
   dangerous: Dangerous.default({ value: false }),
-  /** The span of time one run covers, starting at its scheduled time. */
-  windowMinutes: z.number().int().positive().max(60 * 24 * 31).default(60),
+  /** The span of time one run covers, derived from its scheduled time; the run id is keyed by its start. */
+  window: WindowPolicy.default({ kind: 'tick', minutes: 60 }),
   /** Job-specific parameters; built-in jobs validate theirs (see contracts/builtin-jobs). */
   params: z.record(z.string(), z.unknown()).default({}),
 });

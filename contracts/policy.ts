@@ -22,7 +22,14 @@ export const StagePolicy = z.strictObject({
   thresholds: z.strictObject({
     /** Consecutive failures after which a job is quarantined. */
     quarantineAfterConsecutiveFailures: z.number().int().min(1).max(100),
+    /**
+     * How long a run claim holds. A later delivery of the same tick may take over a claim whose holder
+     * died once it expires; keep it longer than the longest step (Execute's timeout).
+     */
+    runLeaseSeconds: z.number().int().min(60).max(86400),
   }),
+  /** The data catalog: the dataset ids jobs may pin. A job naming one not listed here is refused (inputs_unpinned). */
+  datasets: z.array(z.strictObject({ datasetId: z.string().min(1), description: z.string().min(1) })).default([]),
   recipients: z.strictObject({
     email: z.array(z.email()).default([]),
   }),

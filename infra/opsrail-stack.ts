@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { HandlerEnv } from '../contracts';
 import type { ResolvedPolicy } from '../functions/core/policy';
@@ -49,7 +49,11 @@ export class OpsrailStack extends Stack {
       removalPolicy,
       storage: this.storage,
       evidence: this.evidence,
+      retry: policy.settings.retry,
     });
+    // The CLI (opsrail kill/safety/status --stage) finds the bucket through this output.
+    new CfnOutput(this, 'EvidenceBucketName', { value: this.evidence.bucket.bucketName });
+    new CfnOutput(this, 'StateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
     this.scheduling = new JobScheduling(this, 'Scheduling', {
       stage,
       jobs: policy.jobs,

@@ -1,21 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
-import { ExecutionInput, type RunSummary } from '../contracts';
+import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionInput, type HandlerEnv, type RunSummary, type StagePolicy } from '../contracts';
 import { buildDependencies, type Dependencies } from '../functions/adapters/dependencies';
 import type { StepHandler } from '../functions/adapters/lambda';
-import { deriveJobRunId } from '../functions/core/ids';
-import type { JobImplementation } from '../functions/jobs/types';
+import type { Clock } from '../functions/core/clock';
+import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
 import { createExecuteHandler } from '../functions/execute/handler';
 import { createFinalizeHandler } from '../functions/finalize/handler';
 import { createPreflightHandler } from '../functions/preflight/handler';
 import { createRecordFailureHandler } from '../functions/record-failure/handler';
-import { jobRunSteps, readJobRunDefinition, substitute, type JobRunStep } from '../statemachines/definition';
-import type { HandlerEnv } from '../contracts';
+import type { JobImplementation } from '../functions/jobs/types';
+import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, substitute, type JobRunStep } from '../statemachines/definition';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 const STATE_MACHINE_NAME = 'opsrail-local-job-run';
+const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${STATE_MACHINE_NAME}`;
 
 const handlerFactories: Record<JobRunStep['functionDir'], (deps: Dependencies) => StepHandler<unknown>> = {
   preflight: createPreflightHandler,
@@ -25,18 +26,26 @@ const handlerFactories: Record<JobRunStep['functionDir'], (deps: Dependencies) =
 };
 
 /** The same placeholder map CDK fills with real ARNs, filled with local ones. */
-export function localSubstitutions(): Record<string, string> {
-  return Object.fromEntries(jobRunSteps.map((s) => [s.placeholder, `arn:aws:lambda:${REGION}:${ACCOUNT}:function:opsrail-local-${s.functionDir}`]));
+export function localSubstitutions(retry: StagePolicy['retry']): Record<string, string> {
+  return jobRunSubstitutions(retry, (step) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:opsrail-local-${step.functionDir}`);
 }
 
 export type ExecutionOutcome =
-  | { kind: 'completed'; executionId: string; summary: RunSummary }
+  | { kind: 'completed'; executionId: string; jobRunId: string; summary: RunSummary }
+  | { kind: 'refused'; executionId: string; jobRunId: string; summary: RunSummary }
   | { kind: 'duplicate_suppressed'; executionId: string; jobRunId: string }
+  | { kind: 'stopped'; executionId: string; jobRunId: string; summary: RunSummary | null }
   | { kind: 'failed'; executionId: string; jobRunId: string; error: string; summary: RunSummary | null };
 
 export interface RunOptions {
   /** Milliseconds to wait between retries instead of the ASL's (tests only; the Retry rules still apply). */
   retryPauseMs?: number;
+}
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  /** How often running executions check the kill-switches (ms). */
+  killSwitchPollMs?: number;
 }
 
 /** Lambda's context object, as far as the handlers and Powertools use it. */
@@ -58,26 +67,78 @@ function lambdaContext(functionName: string, timeoutSeconds: number): Context {
   };
 }
 
+interface Running {
+  jobId: string;
+  input: ExecutionInput;
+  abort: () => void;
+}
+
 /**
  * Runs statemachines/job-run.asl.json with aws-local-stepfunctions, every Task overridden by the real
  * handler module in-process, against the local stack's DynamoDB and S3 through the normal SDK clients.
+ * Like StopExecution in AWS, an engaged kill-switch aborts running executions; the ExecutionEnded
+ * handler then evidences them, as the EventBridge rule does in AWS.
  */
 export class LocalRuntime {
   readonly deps: Dependencies;
   private readonly machine: StateMachine;
   private readonly definition: Record<string, unknown>;
   private readonly handlers: Record<string, StepHandler<unknown>>;
+  private readonly executionEnded: StepHandler<unknown>;
+  private readonly running = new Map<string, Running>();
+  private watchdog: NodeJS.Timeout | undefined;
 
-  constructor(env: HandlerEnv, extraJobs: readonly JobImplementation[] = []) {
-    this.deps = buildDependencies(env, extraJobs);
-    this.definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions())) as Record<string, unknown>;
+  constructor(
+    env: HandlerEnv,
+    extraJobs: readonly JobImplementation[] = [],
+    private readonly options: RuntimeOptions = {},
+  ) {
+    this.deps = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    this.definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings.retry))) as Record<string, unknown>;
     this.machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
     this.handlers = Object.fromEntries(jobRunSteps.map((s) => [s.state, handlerFactories[s.functionDir](this.deps)]));
+    this.executionEnded = createExecutionEndedHandler(this.deps);
+  }
+
+  /** The executable definition (placeholders filled), as the interpreter runs it. */
+  get substitutedDefinition(): Record<string, unknown> {
+    return this.definition;
   }
 
   private timeoutOf(state: string): number {
     const states = this.definition.States as Record<string, { TimeoutSeconds?: number }>;
     return states[state]?.TimeoutSeconds ?? 60;
+  }
+
+  /** Aborts running executions of a job (or all of them): the local StopExecution. */
+  stopRunning(jobId: string | null): string[] {
+    const stopped: string[] = [];
+    for (const [executionId, running] of this.running) {
+      if (jobId === null || running.jobId === jobId) {
+        running.abort();
+        stopped.push(executionId);
+      }
+    }
+    return stopped;
+  }
+
+  private async checkKillSwitches(): Promise<void> {
+    const controls = await this.deps.state.getControls();
+    if (controls.globalKillSwitch?.engaged) this.stopRunning(null);
+    for (const [jobId, ks] of Object.entries(controls.jobKillSwitches)) if (ks.engaged) this.stopRunning(jobId);
+  }
+
+  private track(executionId: string, running: Running): void {
+    this.running.set(executionId, running);
+    this.watchdog ??= setInterval(() => void this.checkKillSwitches().catch(() => undefined), this.options.killSwitchPollMs ?? 1000);
+  }
+
+  private untrack(executionId: string): void {
+    this.running.delete(executionId);
+    if (this.running.size === 0 && this.watchdog) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
   }
 
   async run(rawInput: unknown, options: RunOptions = {}): Promise<ExecutionOutcome> {
@@ -90,26 +151,50 @@ export class LocalRuntime {
         (stepInput: unknown) => (this.handlers[s.state] as StepHandler<unknown>)(stepInput, lambdaContext(`opsrail-local-${s.functionDir}`, this.timeoutOf(s.state))) as Promise<never>,
       ]),
     );
-    const retryIntervalOverrides =
-      options.retryPauseMs === undefined ? undefined : Object.fromEntries(jobRunSteps.map((s) => [s.state, options.retryPauseMs as number]));
+    // RecordRefusal runs the RecordFailure function, as its Resource says.
+    overrides.RecordRefusal = overrides.RecordFailure as (typeof overrides)[string];
+    const retryIntervalOverrides = options.retryPauseMs === undefined ? undefined : Object.fromEntries(jobRunSteps.map((s) => [s.state, options.retryPauseMs as number]));
     const execution = this.machine.run(input, {
       overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
       context: {
         Execution: { Id: executionId, Name: name, Input: input, StartTime: new Date().toISOString(), RoleArn: `arn:aws:iam::${ACCOUNT}:role/local` },
-        StateMachine: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${STATE_MACHINE_NAME}`, Name: STATE_MACHINE_NAME },
+        StateMachine: { Id: STATE_MACHINE_ARN, Name: STATE_MACHINE_NAME },
       },
     });
-    const jobRunId = deriveJobRunId(input.jobId, new Date(input.scheduledTime));
+    this.track(executionId, { jobId: input.jobId, input, abort: () => execution.abort() });
     try {
       const output = (await execution.result) as Record<string, unknown>;
-      if (output.suppressed) return { kind: 'duplicate_suppressed', executionId, jobRunId };
-      return { kind: 'completed', executionId, summary: output as unknown as RunSummary };
+      const jobRunId = (output.run as { jobRunId?: string } | undefined)?.jobRunId;
+      if (output.suppressed) return { kind: 'duplicate_suppressed', executionId, jobRunId: await this.jobRunIdOf(input, jobRunId) };
+      if (output.refusal) {
+        const summary = output.refusal as RunSummary;
+        return { kind: 'refused', executionId, jobRunId: summary.jobRunId, summary };
+      }
+      const summary = output as unknown as RunSummary;
+      return { kind: 'completed', executionId, jobRunId: summary.jobRunId, summary };
     } catch (error) {
+      const jobRunId = await this.jobRunIdOf(input);
+      if (error instanceof ExecutionAbortedError) {
+        const summary = (await this.executionEnded(
+          { 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', detail: { executionArn: executionId, stateMachineArn: STATE_MACHINE_ARN, status: 'ABORTED', input: JSON.stringify(input), cause: 'stopped: kill-switch engaged' } },
+          lambdaContext('opsrail-local-execution-ended', 300),
+        ).catch(() => null)) as RunSummary | null;
+        return { kind: 'stopped', executionId, jobRunId: summary?.jobRunId ?? jobRunId, summary };
+      }
       const item = await this.deps.state.getRun(jobRunId).catch(() => undefined);
       const summary = item?.executionId === executionId ? (item.summary ?? null) : null;
       // The Fail state's own error (e.g. JobRunFailed) is the cause of the interpreter's ExecutionError.
       const failure = ((error as Error).cause as Error | undefined) ?? (error as Error);
       return { kind: 'failed', executionId, jobRunId, error: `${failure.name}: ${failure.message}`, summary };
+    } finally {
+      this.untrack(executionId);
     }
+  }
+
+  /** The run id the input maps to (derived by the same pinning as Preflight, so windows are respected). */
+  private async jobRunIdOf(input: ExecutionInput, known?: string): Promise<string> {
+    if (known) return known;
+    const { deriveRunIdentity } = await import('../functions/core/run');
+    return deriveRunIdentity(this.deps.policy, input).jobRunId;
   }
 }

@@ -15,6 +15,7 @@ export interface SchedulerEvents {
   onDispatch?(dispatch: Dispatch): void;
   onOutcome?(dispatch: Dispatch, outcome: ExecutionOutcome): void;
   onMissed?(jobId: string, from: string, to: string): void;
+  onSkipped?(jobId: string, tick: string, why: string): void;
   onError?(error: unknown): void;
 }
 
@@ -40,11 +41,38 @@ export class LocalScheduler {
     return this.policy.jobs.filter((job) => job.enabled);
   }
 
-  /** Dispatches every tick that is due; returns what it dispatched. */
+  private dispatch(dispatch: Dispatch, trigger: 'schedule' | 'manual'): void {
+    this.events.onDispatch?.(dispatch);
+    const execution = this.runtime
+      .run({ ...dispatch, trigger })
+      .then((outcome) => this.events.onOutcome?.(dispatch, outcome))
+      .catch((error: unknown) => this.events.onError?.(error));
+    const tracked = execution.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /**
+   * Seed 003, restartable: a run left claimed by a stopped (or killed) process is delivered again once
+   * its lease has expired; Preflight takes it over, and Powertools idempotency keeps the job's effect single.
+   */
+  async resumeOpenRuns(): Promise<Dispatch[]> {
+    const now = this.clock.now().getTime();
+    const resumed: Dispatch[] = [];
+    for (const open of await this.state.listOpenRuns()) {
+      if (Date.parse(open.leaseExpiresAt) >= now || !this.policy.jobs.some((j) => j.jobId === open.jobId)) continue;
+      const dispatch = { jobId: open.jobId, scheduledTime: open.scheduledTime };
+      this.dispatch(dispatch, open.trigger === 'manual' ? 'manual' : 'schedule');
+      resumed.push(dispatch);
+    }
+    return resumed;
+  }
+
+  /** Dispatches every tick that is due (and resumes abandoned runs); returns what it dispatched. */
   async tick(): Promise<Dispatch[]> {
     const now = this.clock.now();
     const catchUpFloor = new Date(now.getTime() - this.policy.settings.scheduler.catchUpMinutes * 60_000);
-    const dispatched: Dispatch[] = [];
+    const dispatched: Dispatch[] = [...(await this.resumeOpenRuns())];
+    const controls = await this.state.getControls();
     for (const job of this.enabledJobs()) {
       const cursor = await this.state.getSchedulerCursor(job.jobId);
       if (!cursor) {
@@ -57,18 +85,15 @@ export class LocalScheduler {
         this.events.onMissed?.(job.jobId, cursor, isoSeconds(catchUpFloor));
         from = catchUpFloor;
       }
+      // An engaged kill-switch disables the job's schedule, as it does in EventBridge Scheduler.
+      const killed = controls.globalKillSwitch?.engaged || controls.jobKillSwitches[job.jobId]?.engaged;
       for (const at of scheduledTimes(job.schedule, from, now, MAX_TICKS_PER_JOB_PER_PASS)) {
         const dispatch = { jobId: job.jobId, scheduledTime: isoSeconds(at) };
-        this.events.onDispatch?.(dispatch);
-        const execution = this.runtime
-          .run({ ...dispatch, trigger: 'schedule' })
-          .then((outcome) => this.events.onOutcome?.(dispatch, outcome))
-          .catch((error: unknown) => this.events.onError?.(error));
-        const tracked = execution.finally(() => this.inFlight.delete(tracked));
-        this.inFlight.add(tracked);
+        if (killed) this.events.onSkipped?.(job.jobId, dispatch.scheduledTime, 'kill-switch engaged: schedule disabled');
+        else this.dispatch(dispatch, 'schedule');
         // The cursor moves after the dispatch: at-least-once, like EventBridge; the claim makes it once.
         await this.state.setSchedulerCursor(job.jobId, dispatch.scheduledTime);
-        dispatched.push(dispatch);
+        if (!killed) dispatched.push(dispatch);
       }
     }
     return dispatched;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StagePolicy } from '../contracts';
 
 export const JOB_RUN_ASL_PATH = join(import.meta.dirname, 'job-run.asl.json');
 
@@ -30,4 +31,18 @@ export function substitute(definition: string, substitutions: Record<string, str
 
 export function readJobRunDefinition(): string {
   return readFileSync(JOB_RUN_ASL_PATH, 'utf8');
+}
+
+/**
+ * The one map of the job-run machine's placeholders: function ARNs, and the retry rules from policy.
+ * CDK passes it as DefinitionSubstitutions (with ARN tokens); the local runtime fills the file with it.
+ */
+export function jobRunSubstitutions(retry: StagePolicy['retry'], functionArn: (step: JobRunStep) => string): Record<string, string> {
+  return {
+    ...Object.fromEntries(jobRunSteps.map((step) => [step.placeholder, functionArn(step)])),
+    RetryIntervalSeconds: String(retry.intervalSeconds),
+    RetryMaxAttempts: String(retry.maxAttempts),
+    RetryBackoffRate: String(retry.backoffRate),
+    RetryMaxDelaySeconds: String(retry.maxDelaySeconds),
+  };
 }

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HandlerEnv } from '../../contracts';
-import { systemClock } from '../core/clock';
+import { systemClock, type Clock } from '../core/clock';
 import { ValidationError } from '../core/errors';
 import { loadPolicy } from '../core/policy';
 import type { RunDependencies } from '../core/run';
@@ -36,7 +36,7 @@ export interface Dependencies extends RunDependencies {
 }
 
 /** Everything a handler needs, built once per cold start (or once per local runtime). */
-export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = []): Dependencies {
+export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = [], overrides: { clock?: Clock } = {}): Dependencies {
   const { dynamodb, s3 } = awsClients(env);
   const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
   return {
@@ -45,7 +45,7 @@ export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplem
     policy: loadPolicy(source, env.OPSRAIL_STAGE),
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
-    clock: systemClock,
+    clock: overrides.clock ?? systemClock,
     jobs: jobRegistry(extraJobs),
     codeVersion: env.OPSRAIL_CODE_VERSION,
   };

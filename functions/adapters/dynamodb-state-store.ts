@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { AuditEvent, RunContext, RunSummary } from '../../contracts';
-import type { ChainLink, JobState, RunItem, SealedOutcome, StateStore } from '../core/ports';
+import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
+import type { ChainLink, Controls, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
 import { stateTable } from './table-layout';
 
@@ -9,6 +9,17 @@ const { keys } = stateTable;
 
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+/** Which items of a cancelled transaction failed their condition (undefined: not a cancelled transaction). */
+function cancelledConditions(error: unknown): boolean[] | undefined {
+  if (!(error instanceof TransactionCanceledException) && (error as { name?: string })?.name !== 'TransactionCanceledException') return undefined;
+  return ((error as TransactionCanceledException).CancellationReasons ?? []).map((r) => r.Code === 'ConditionalCheckFailed');
+}
+
+const strip = <T>(item: Record<string, unknown>): T => {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as T;
+};
 
 export class DynamoDbStateStore implements StateStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -28,17 +39,102 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  async claimRun(run: RunContext, startEvent: AuditEvent): Promise<boolean> {
-    const item: RunItem = { ...run, phase: 'claimed', audit: [startEvent], attempts: 0 };
+  async claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean> {
+    const item: RunItem = { ...run, phase: 'claimed', audit: [startEvent], attempts: 0, leaseExpiresAt };
+    const open: OpenRun = { jobRunId: run.jobRunId, jobId: run.jobId, scheduledTime: run.scheduledTime, trigger: run.trigger, executionId: run.executionId, leaseExpiresAt };
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { ...keys.run(run.jobRunId), ...item }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: { ...keys.run(run.jobRunId), ...item }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.tableName, Item: { ...keys.openRun(run.jobRunId), ...open } } },
+          ],
+        }),
       );
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (cancelledConditions(error)?.[0]) return false;
       throw wrapAwsError(`DynamoDB claimRun on ${this.tableName}`, error);
     }
+  }
+
+  async takeOverRun(jobRunId: string, from: { executionId: string; leaseExpiresAt: string }, to: { executionId: string; leaseExpiresAt: string; event: AuditEvent }): Promise<boolean> {
+    const values = { ':old': from.executionId, ':oldLease': from.leaseExpiresAt, ':new': to.executionId, ':lease': to.leaseExpiresAt };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.run(jobRunId),
+                UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease, audit = list_append(audit, :events)',
+                ConditionExpression: 'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed AND attribute_not_exists(sealed)',
+                ExpressionAttributeValues: { ...values, ':events': [to.event], ':claimed': 'claimed' },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.openRun(jobRunId),
+                UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease',
+                ExpressionAttributeValues: { ':new': to.executionId, ':lease': to.leaseExpiresAt },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (cancelledConditions(error)?.[0]) return false;
+      throw wrapAwsError(`DynamoDB takeOverRun on ${this.tableName}`, error);
+    }
+  }
+
+  async listOpenRuns(): Promise<OpenRun[]> {
+    const items = await this.queryPartition('listOpenRuns', keys.openPartition);
+    return items.map((item) => strip<OpenRun>(item));
+  }
+
+  private async queryPartition(operation: string, pk: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call(operation, () =>
+        this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey: start })),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  async appendAudit(jobRunId: string, events: AuditEvent[]): Promise<void> {
+    await this.call('appendAudit', () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(jobRunId),
+          UpdateExpression: 'SET audit = list_append(audit, :events)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':events': events },
+        }),
+      ),
+    );
+  }
+
+  async recordAttemptFailure(jobRunId: string, reason: string): Promise<void> {
+    await this.call('recordAttemptFailure', () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(jobRunId),
+          UpdateExpression: 'SET lastAttemptError = :reason',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':reason': reason.slice(0, 1000) },
+        }),
+      ),
+    );
   }
 
   async getRun(jobRunId: string): Promise<RunItem | undefined> {
@@ -68,7 +164,7 @@ export class DynamoDbStateStore implements StateStore {
     return (out.Items ?? []).map((item) => item.event as AuditEvent);
   }
 
-  async countExecuteAttempt(jobRunId: string): Promise<number> {
+  async countExecuteAttempt(jobRunId: string): Promise<{ attempts: number; lastAttemptError?: string }> {
     const out = await this.call('countExecuteAttempt', () =>
       this.doc.send(
         new UpdateCommand({
@@ -77,11 +173,12 @@ export class DynamoDbStateStore implements StateStore {
           UpdateExpression: 'ADD attempts :one',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: { ':one': 1 },
-          ReturnValues: 'UPDATED_NEW',
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
-    return Number(out.Attributes?.attempts ?? 1);
+    const lastAttemptError = out.Attributes?.lastAttemptError as string | undefined;
+    return { attempts: Number(out.Attributes?.attempts ?? 1), ...(lastAttemptError ? { lastAttemptError } : {}) };
   }
 
   async sealOutcome(jobRunId: string, outcome: SealedOutcome): Promise<SealedOutcome> {
@@ -133,17 +230,27 @@ export class DynamoDbStateStore implements StateStore {
       );
       return 'linked';
     } catch (error) {
-      if (error instanceof TransactionCanceledException || (error as { name?: string })?.name === 'TransactionCanceledException') {
-        const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
-        if (reasons[1]?.Code === 'ConditionalCheckFailed') return 'already';
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'conflict';
-      }
+      const failed = cancelledConditions(error);
+      if (failed?.[1]) return 'already';
+      if (failed?.[0]) return 'conflict';
       throw wrapAwsError(`DynamoDB linkChain on ${this.tableName}`, error);
     }
   }
 
-  async completeRun(summary: RunSummary, endedAt: string): Promise<boolean> {
-    const failed = summary.status === 'error';
+  async completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean> {
+    const set = ['jobId = :jobId', 'lastRunAt = :at', 'lastStatus = :status', 'lastQuality = :quality'];
+    const values: Record<string, unknown> = { ':jobId': summary.jobId, ':at': endedAt, ':status': summary.status, ':quality': summary.quality, ':one': 1 };
+    if (effect.kind === 'success') {
+      set.push('consecutiveFailures = :zero', 'lastSuccessAt = :at');
+      values[':zero'] = 0;
+    } else if (effect.kind === 'failure') {
+      set.push('consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one');
+      values[':zero'] = 0;
+      if (effect.quarantine) {
+        set.push('quarantine = :quarantine');
+        values[':quarantine'] = effect.quarantine;
+      }
+    }
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -157,27 +264,48 @@ export class DynamoDbStateStore implements StateStore {
                 ExpressionAttributeValues: { ':summary': summary, ':finalized': 'finalized' },
               },
             },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.jobState(summary.jobId),
-                UpdateExpression: failed
-                  ? 'SET jobId = :jobId, lastRunAt = :at, lastStatus = :status, lastQuality = :quality, consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one ADD runCount :one'
-                  : 'SET jobId = :jobId, lastRunAt = :at, lastStatus = :status, lastQuality = :quality, consecutiveFailures = :zero ADD runCount :one',
-                ExpressionAttributeValues: { ':jobId': summary.jobId, ':at': endedAt, ':status': summary.status, ':quality': summary.quality, ':zero': 0, ':one': 1 },
-              },
-            },
+            { Update: { TableName: this.tableName, Key: keys.jobState(summary.jobId), UpdateExpression: `SET ${set.join(', ')} ADD runCount :one`, ExpressionAttributeValues: values } },
+            { Delete: { TableName: this.tableName, Key: keys.openRun(summary.jobRunId) } },
           ],
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof TransactionCanceledException || (error as { name?: string })?.name === 'TransactionCanceledException') {
-        const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return false;
-      }
+      if (cancelledConditions(error)?.[0]) return false;
       throw wrapAwsError(`DynamoDB completeRun on ${this.tableName}`, error);
     }
+  }
+
+  async releaseQuarantine(jobId: string): Promise<Quarantine | null> {
+    const out = await this.call('releaseQuarantine', () =>
+      this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.jobState(jobId), UpdateExpression: 'REMOVE quarantine SET consecutiveFailures = :zero', ExpressionAttributeValues: { ':zero': 0 }, ReturnValues: 'UPDATED_OLD' })),
+    );
+    return (out.Attributes?.quarantine as Quarantine | undefined) ?? null;
+  }
+
+  async getControls(): Promise<Controls> {
+    const controls: Controls = { safety: null, globalKillSwitch: null, jobKillSwitches: {}, datasets: {} };
+    for (const item of await this.queryPartition('getControls', keys.controlPartition)) {
+      const sk = item.sk as string;
+      const value = strip<Record<string, unknown>>(item);
+      if (sk === 'SAFETY') controls.safety = value as SafetyState;
+      else if (sk === 'KILL#GLOBAL') controls.globalKillSwitch = value as KillSwitch;
+      else if (sk.startsWith('KILL#JOB#')) controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as KillSwitch;
+      else if (sk.startsWith('DATASET#')) controls.datasets[sk.slice('DATASET#'.length)] = value as DatasetIntegrity;
+    }
+    return controls;
+  }
+
+  async setSafetyState(state: SafetyState): Promise<void> {
+    await this.call('setSafetyState', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.safety(), ...state } })));
+  }
+
+  async setKillSwitch(killSwitch: KillSwitch): Promise<void> {
+    await this.call('setKillSwitch', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.killSwitch(killSwitch.jobId), ...killSwitch } })));
+  }
+
+  async setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void> {
+    await this.call('setDatasetIntegrity', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.datasetIntegrity(integrity.datasetId), ...integrity } })));
   }
 
   async getJobState(jobId: string): Promise<JobState | undefined> {

@@ -11,6 +11,14 @@ export const stateTable = {
     duplicate: (jobRunId: string, executionId: string) => ({ pk: `RUN#${jobRunId}`, sk: `DUP#${executionId}` }),
     jobState: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'STATE' }),
     schedulerCursor: (jobId: string) => ({ pk: `SCHED#${jobId}`, sk: 'CURSOR' }),
+    /** One partition holds every control (safety mode, kill-switches, dataset integrity): Preflight reads it in one query. */
+    controlPartition: 'CONTROL',
+    safety: () => ({ pk: 'CONTROL', sk: 'SAFETY' }),
+    killSwitch: (jobId: string | null) => ({ pk: 'CONTROL', sk: jobId ? `KILL#JOB#${jobId}` : 'KILL#GLOBAL' }),
+    datasetIntegrity: (datasetId: string) => ({ pk: 'CONTROL', sk: `DATASET#${datasetId}` }),
+    /** Runs claimed and not finalized, so a restarted stack can find and finish them. */
+    openPartition: 'OPEN',
+    openRun: (jobRunId: string) => ({ pk: 'OPEN', sk: jobRunId }),
   },
 } as const;
 

@@ -1,4 +1,4 @@
-import type { ErrorKind } from '../../contracts';
+import { REFUSAL_KINDS, type ErrorKind } from '../../contracts';
 
 /**
  * Typed errors. The class name is what Step Functions sees as the error name (Lambda reports
@@ -45,6 +45,12 @@ export class PermissionError extends OpsrailError {
 export class ThrottlingError extends OpsrailError {
   readonly kind = 'throttling' as const;
   readonly retryable = true;
+  /** A dependency's Retry-After, in seconds: the next attempt must not come sooner. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
 }
 
 /** A dependency (AWS service, local endpoint, remote API) failed in a way that may pass. */
@@ -72,7 +78,65 @@ const NAME_OF_KIND: Record<ErrorKind, string> = {
   timeout: 'TimeoutError',
   inputs_unpinned: 'InputsUnpinnedError',
   internal: 'InternalError',
+  refused_safety: 'SafetyRefusedError',
+  refused_kill_switch: 'KillSwitchEngagedError',
+  refused_quarantine: 'QuarantinedError',
+  refused_integrity: 'IntegrityRefusedError',
+  stopped: 'ExecutionStoppedError',
 };
+
+/** The error name Step Functions sees for a kind (Retry and Catch in the ASL match these). */
+export const errorNameOf = (kind: ErrorKind): string => NAME_OF_KIND[kind];
+
+/** Preflight refuses the run: it is claimed and evidenced, but the job does not run. */
+export class RunRefusedError extends OpsrailError {
+  readonly retryable = false;
+  constructor(
+    readonly kind: (typeof REFUSAL_KINDS)[number],
+    message: string,
+  ) {
+    super(message);
+    this.name = NAME_OF_KIND[kind];
+  }
+}
+
+export const isRefusal = (kind: ErrorKind): boolean => (REFUSAL_KINDS as readonly string[]).includes(kind);
+
+/**
+ * The error a job should throw for an HTTP answer from a dependency (seed 004): 400/422 validation,
+ * 401/403 permission, 404/410 not found — never retried; 408/429 and 5xx retried with backoff, and
+ * a Retry-After (seconds or an HTTP date) is carried so the retry honours it.
+ */
+export function errorForHttpStatus(status: number, message: string, retryAfter?: string | null, now: Date = new Date()): OpsrailError {
+  const text = `HTTP ${status}: ${message}`;
+  if (status === 429 || status === 503) {
+    const retryAfterSeconds = parseRetryAfter(retryAfter, now);
+    if (status === 429) return new ThrottlingError(text, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+    return new JobFailedError('dependency', text, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+  }
+  if (status === 408 || status === 504) return new JobFailedError('timeout', text);
+  if (status >= 500) return new DependencyError(text);
+  if (status === 401 || status === 403) return new PermissionError(text);
+  if (status === 404 || status === 410) return new NotFoundError(text);
+  if (status === 400 || status === 409 || status === 422) return new JobFailedError('validation', text);
+  return new JobFailedError('validation', text);
+}
+
+export function parseRetryAfter(value: string | null | undefined, now: Date): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now.getTime()) / 1000));
+}
+
+/** A dependency asked to wait longer than policy (or the Lambda's time) allows: retrying sooner would not honour it. */
+export class RetryAfterTooLongError extends OpsrailError {
+  readonly kind = 'throttling' as const;
+  readonly retryable = false;
+}
+
+/** Seconds a failed attempt asks the next one to wait, if any. */
+export const retryAfterOf = (error: unknown): number | undefined => (error as { retryAfterSeconds?: number })?.retryAfterSeconds;
 
 /**
  * Thrown by a job's own logic to fail the run with a kind of its choosing. Its name is the kind's
@@ -80,16 +144,21 @@ const NAME_OF_KIND: Record<ErrorKind, string> = {
  */
 export class JobFailedError extends OpsrailError {
   readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly kind: ErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = NAME_OF_KIND[kind];
-    this.retryable = kind === 'throttling' || kind === 'dependency' || kind === 'timeout';
+    this.retryable = RETRYABLE_KINDS.includes(kind);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
+
+/** The kinds the ASL retries (Retry), all others go straight to Catch. */
+export const RETRYABLE_KINDS: readonly ErrorKind[] = ['throttling', 'dependency', 'timeout'];
 
 export function errorKindOf(error: unknown): ErrorKind {
   return error instanceof OpsrailError ? error.kind : 'internal';
@@ -99,5 +168,6 @@ export function errorKindOf(error: unknown): ErrorKind {
 export function errorKindFromName(name: string): ErrorKind {
   const kind = (Object.keys(NAME_OF_KIND) as ErrorKind[]).find((k) => NAME_OF_KIND[k] === name);
   if (kind) return kind;
+  if (name === 'RetryAfterTooLongError') return 'throttling';
   return name === 'States.Timeout' ? 'timeout' : 'internal';
 }

@@ -1,4 +1,7 @@
 import type {
+  DatasetIntegrity,
+  KillSwitch,
+  SafetyState,
   AuditEvent,
   Diagnostic,
   ErrorKind,
@@ -28,14 +31,20 @@ export interface SealedOutcome {
   diagnostics: Diagnostic[];
   error: { kind: ErrorKind; name: string; message: string } | null;
   integrityReport: IntegrityReport | null;
-  /** Audit events that close the run (integrity.record, job.run.end or job.run.fail). */
+  /** Audit events that close the run (integrity.record, job.run.end or job.run.fail, quarantine.enter). */
   events: AuditEvent[];
+  /** How the run moves its job's counters, decided once with the outcome. */
+  effect: RunEffect;
 }
 
 export interface RunItem extends RunContext {
   phase: 'claimed' | 'finalized';
   audit: AuditEvent[];
   attempts: number;
+  /** Until when the claiming execution holds the run; afterwards a later delivery may take it over. */
+  leaseExpiresAt: string;
+  /** Why the last attempt of the job's logic failed (the reason of the next job.run.retry). */
+  lastAttemptError?: string;
   sealed?: SealedOutcome;
   chain?: ChainLink;
   summary?: RunSummary;
@@ -48,8 +57,40 @@ export interface JobState {
   lastQuality?: Quality;
   consecutiveFailures: number;
   runCount: number;
+  lastSuccessAt?: string;
   chainHead?: ChainLink;
+  quarantine?: Quarantine;
 }
+
+export interface Quarantine {
+  since: string;
+  jobRunId: string;
+  reason: string;
+}
+
+/** Everything Preflight must know before letting a job run, read in one query. */
+export interface Controls {
+  safety: SafetyState | null;
+  globalKillSwitch: KillSwitch | null;
+  jobKillSwitches: Record<string, KillSwitch>;
+  datasets: Record<string, DatasetIntegrity>;
+}
+
+export interface OpenRun {
+  jobRunId: string;
+  jobId: string;
+  scheduledTime: string;
+  trigger: string;
+  executionId: string;
+  leaseExpiresAt: string;
+}
+
+/** How a finished run moves its job's counters. */
+export type RunEffect =
+  | { kind: 'success' }
+  | { kind: 'failure'; quarantine: Quarantine | null }
+  /** Refused, stopped, or completed with quality DEGRADED/UNKNOWN: neither success nor a job failure. */
+  | { kind: 'neutral' };
 
 export interface JobStateReader {
   getJobState(jobId: string): Promise<JobState | undefined>;
@@ -58,12 +99,18 @@ export interface JobStateReader {
 /** The state table. Every write that decides something is conditional. */
 export interface StateStore extends JobStateReader {
   /** true when this call claimed the run; false when it was already claimed. */
-  claimRun(run: RunContext, startEvent: AuditEvent): Promise<boolean>;
+  claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean>;
+  /** Takes over a claim whose lease expired, from the execution that held it; false if anything moved. */
+  takeOverRun(jobRunId: string, from: { executionId: string; leaseExpiresAt: string }, to: { executionId: string; leaseExpiresAt: string; event: AuditEvent }): Promise<boolean>;
+  /** Runs claimed and not yet finalized. */
+  listOpenRuns(): Promise<OpenRun[]>;
+  appendAudit(jobRunId: string, events: AuditEvent[]): Promise<void>;
+  recordAttemptFailure(jobRunId: string, reason: string): Promise<void>;
   getRun(jobRunId: string): Promise<RunItem | undefined>;
   recordDuplicate(event: AuditEvent & { jobRunId: string }, executionId: string): Promise<void>;
   listDuplicates(jobRunId: string): Promise<AuditEvent[]>;
-  /** Counts one real execution attempt of the run's job logic and returns the new count. */
-  countExecuteAttempt(jobRunId: string): Promise<number>;
+  /** Counts one real execution attempt of the run's job logic; returns the new count and why the last one failed. */
+  countExecuteAttempt(jobRunId: string): Promise<{ attempts: number; lastAttemptError?: string }>;
   /** Stores the outcome unless one is already sealed; returns whichever is stored. */
   sealOutcome(jobRunId: string, outcome: SealedOutcome): Promise<SealedOutcome>;
   /**
@@ -72,7 +119,12 @@ export interface StateStore extends JobStateReader {
    */
   linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'>;
   /** Marks the run finalized and updates the job state, once. false when it was already finalized. */
-  completeRun(summary: RunSummary, endedAt: string): Promise<boolean>;
+  completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean>;
+  releaseQuarantine(jobId: string): Promise<Quarantine | null>;
+  getControls(): Promise<Controls>;
+  setSafetyState(state: SafetyState): Promise<void>;
+  setKillSwitch(killSwitch: KillSwitch): Promise<void>;
+  setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void>;
   getSchedulerCursor(jobId: string): Promise<string | undefined>;
   setSchedulerCursor(jobId: string, tick: string): Promise<void>;
 }

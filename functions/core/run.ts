@@ -1,14 +1,14 @@
-import { RunContext } from '../../contracts';
-import type { AuditEvent, ExecuteResult, ExecutionInput, JobDefinition, JobOutput, RunSummary } from '../../contracts';
+import { RunContext, type AuditEvent, type ExecuteResult, type ExecutionInput, type JobDefinition, type JobOutput, type RunSummary } from '../../contracts';
 import type { JobRegistry } from '../jobs/types';
 import { runEvent } from './audit';
 import { buildBundleObjects, buildManifest, describeObjects, MANIFEST_NAME } from './bundle';
 import type { Clock } from './clock';
-import { ConfigurationError, DuplicateRunError, errorKindFromName, OpsrailError } from './errors';
+import { ConfigurationError, DuplicateRunError, errorKindFromName, isRefusal, OpsrailError, RunRefusedError } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
 import { deriveJobRunId, evidencePrefix, isoSeconds, tickOf } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
-import type { ChainLink, EvidenceStore, RunItem, SealedOutcome, StateStore } from './ports';
+import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, SealedOutcome, StateStore } from './ports';
+import { runWindow } from './window';
 
 export interface RunDependencies {
   policy: ResolvedPolicy;
@@ -19,20 +19,24 @@ export interface RunDependencies {
   codeVersion: string;
 }
 
-/** Pins what a run works from: its id, window, evidence prefix, policy snapshot and config hash. */
+/** A scheduled time further ahead than this is a guess about data that does not exist yet. */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/** Pins what a run works from: its id (job + window start), window, evidence prefix, policy snapshot, config hash. */
 function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionInput, executionId: string, now: Date): { run: RunContext; start: AuditEvent } {
   const tick = tickOf(new Date(request.scheduledTime));
-  const windowEnd = new Date(tick.getTime() + job.windowMinutes * 60_000);
+  const window = runWindow(job, tick);
+  const windowStart = new Date(window.start);
   const run: RunContext = {
     stage: policy.stage,
     jobId: job.jobId,
     jobVersion: job.jobVersion,
-    jobRunId: deriveJobRunId(job.jobId, tick),
+    jobRunId: deriveJobRunId(job.jobId, windowStart),
     scheduledTime: isoSeconds(tick),
     trigger: request.trigger,
     executionId,
-    window: { start: isoSeconds(tick), end: isoSeconds(windowEnd) },
-    evidencePrefix: evidencePrefix(policy.stage, job.jobId, tick),
+    window,
+    evidencePrefix: evidencePrefix(policy.stage, job.jobId, windowStart),
     policySnapshot: policy.snapshot,
     jobConfigSha256: sha256Hex(canonicalJson(job)),
     datasetRefs: [...job.capabilities.datasets].sort(),
@@ -42,13 +46,16 @@ function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionIn
     actor: actorOf(request.trigger),
     window: run.window,
     inputsRefs: { datasetRefs: run.datasetRefs, policySnapshot: run.policySnapshot, replayPointersRef: `${run.evidencePrefix}replay_pointers.json` },
-    details: { executionId, scheduledTime: run.scheduledTime },
+    details: { executionId, scheduledTime: run.scheduledTime, codeVersion: 'pinned in replay_pointers', jobConfigSha256: run.jobConfigSha256 },
   });
   return { run, start };
 }
 
-function pickRunContext(item: RunItem): RunContext {
-  return RunContext.parse(item);
+/** The run id and evidence prefix an execution input maps to, without claiming anything. */
+export function deriveRunIdentity(policy: ResolvedPolicy, request: ExecutionInput): { jobRunId: string; evidencePrefix: string } {
+  const job = requireJob(policy, request.jobId);
+  const window = runWindow(job, tickOf(new Date(request.scheduledTime)));
+  return { jobRunId: deriveJobRunId(job.jobId, new Date(window.start)), evidencePrefix: evidencePrefix(policy.stage, job.jobId, new Date(window.start)) };
 }
 
 const actorOf = (trigger: string): AuditEvent['actor'] => ({ kind: trigger === 'schedule' ? 'scheduler' : 'operator', id: trigger });
@@ -59,21 +66,82 @@ function requireJob(policy: ResolvedPolicy, jobId: string): JobDefinition {
   return job;
 }
 
-/** Step 1. Pins the run's inputs and claims it; a second delivery of the same tick stops here. */
+/** Seed 000 §3.1 and §11: a run whose inputs cannot be pinned unambiguously is refused, never run on a guess. */
+function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunContext, now: Date): RunRefusedError | null {
+  const known = new Set(policy.settings.datasets.map((d) => d.datasetId));
+  const unknown = run.datasetRefs.filter((d) => !known.has(d));
+  if (unknown.length) return new RunRefusedError('inputs_unpinned', `dataset refs not in the ${policy.stage} data catalog: ${unknown.join(', ')}`);
+  if (Date.parse(run.scheduledTime) > now.getTime() + FUTURE_TOLERANCE_MS) {
+    return new RunRefusedError('inputs_unpinned', `scheduled time ${run.scheduledTime} is in the future: its inputs do not exist yet`);
+  }
+  if (job.window.kind !== 'tick' && Date.parse(run.window.end) > now.getTime()) {
+    return new RunRefusedError('inputs_unpinned', `window ${run.window.start}..${run.window.end} is not complete yet`);
+  }
+  return null;
+}
+
+/** Seed 000 §5 and §8, seed 004: kill-switches, quarantine, safety mode and dataset integrity, in that order. */
+export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: JobState | undefined): RunRefusedError | null {
+  const kill = controls.globalKillSwitch?.engaged ? controls.globalKillSwitch : controls.jobKillSwitches[job.jobId]?.engaged ? controls.jobKillSwitches[job.jobId] : null;
+  if (kill) return new RunRefusedError('refused_kill_switch', `${kill.jobId ? `kill-switch of ${kill.jobId}` : 'global kill-switch'} engaged by ${kill.changedBy} at ${kill.changedAt}: ${kill.reason}`);
+  if (jobState?.quarantine) return new RunRefusedError('refused_quarantine', `job ${job.jobId} is quarantined since ${jobState.quarantine.since} (${jobState.quarantine.reason}); releasing it is a dangerous op`);
+  const mode = controls.safety?.mode ?? 'NORMAL';
+  if (mode === 'SAFE' && job.dangerous.value) return new RunRefusedError('refused_safety', `safety mode SAFE refuses dangerous jobs (${job.jobId}: ${job.dangerous.opKind})`);
+  if (mode === 'EMERGENCY_STOP' && (job.dangerous.value || !['VALIDATION', 'REPORTING'].includes(job.jobClass))) {
+    return new RunRefusedError('refused_safety', `safety mode EMERGENCY_STOP lets only non-dangerous VALIDATION and REPORTING jobs run (${job.jobId} is ${job.jobClass}${job.dangerous.value ? ', dangerous' : ''})`);
+  }
+  // Integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the dataset.
+  const validatesOnly = job.jobClass === 'VALIDATION' && job.capabilities.writes.length === 0;
+  for (const datasetId of job.capabilities.datasets) {
+    const status = controls.datasets[datasetId]?.status ?? 'UNKNOWN';
+    if ((status === 'FAIL' || status === 'UNKNOWN') && !validatesOnly && !job.capabilities.repairs.includes(datasetId)) {
+      return new RunRefusedError('refused_integrity', `integrity of dataset ${datasetId} is ${status}: only its repair or validation may run`);
+    }
+  }
+  return null;
+}
+
+async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, job: JobDefinition, run: RunContext): Promise<RunContext> {
+  const [controls, jobState] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId)]);
+  const refusal = safetyRefusal(job, controls, jobState) ?? inputsRefusal(deps.policy, job, run, deps.clock.now());
+  if (refusal) throw refusal;
+  return run;
+}
+
+/**
+ * Step 1. Pins the run's inputs, claims it (with a lease), then admits it or refuses it. A second
+ * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its lease
+ * has expired the later delivery takes the run over (seed 003: restartable, never left claimed for ever).
+ */
 export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
   const job = requireJob(deps.policy, request.jobId);
   if (request.trigger === 'schedule' && !job.enabled) {
     throw new ConfigurationError(`job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`);
   }
-  const { run, start } = pinRun(deps.policy, job, request, executionId, deps.clock.now());
-  if (await deps.state.claimRun(run, start)) return run;
-  // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
+  const now = deps.clock.now();
+  const { run, start } = pinRun(deps.policy, job, request, executionId, now);
+  const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
+  if (await deps.state.claimRun(run, start, lease)) return admit(deps, job, run);
+
   const existing = await deps.state.getRun(run.jobRunId);
-  if (existing && existing.executionId === executionId && existing.phase === 'claimed') return pickRunContext(existing);
+  // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
+  if (existing && existing.executionId === executionId && existing.phase === 'claimed') return admit(deps, job, RunContext.parse(existing));
+  if (existing && existing.phase === 'claimed' && !existing.sealed && Date.parse(existing.leaseExpiresAt) < now.getTime()) {
+    const takeovers = existing.audit.filter((e) => e.type === 'job.run.retry').length;
+    const event = runEvent(existing, 'job.run.retry', now, {
+      actor: actorOf(request.trigger),
+      eventIdSuffix: `takeover-${executionId}`,
+      retry: { count: takeovers + 1, reason: `lease of execution ${existing.executionId} expired at ${existing.leaseExpiresAt}; taken over` },
+      details: { previousExecutionId: existing.executionId, executionId },
+    });
+    if (await deps.state.takeOverRun(run.jobRunId, existing, { executionId, leaseExpiresAt: lease, event })) {
+      return admit(deps, job, RunContext.parse({ ...existing, executionId }));
+    }
+  }
   const duplicate = runEvent(run, 'job.run.duplicate_suppressed', run.claimedAt, {
     actor: actorOf(request.trigger),
     eventIdSuffix: executionId,
-    details: { executionId, trigger: request.trigger },
+    details: { executionId, trigger: request.trigger, heldBy: existing?.executionId ?? null },
   });
   await deps.state.recordDuplicate({ ...duplicate, jobRunId: run.jobRunId }, executionId);
   throw new DuplicateRunError(run.jobRunId);
@@ -84,9 +152,19 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   const job = requireJob(deps.policy, run.jobId);
   const implementation = deps.jobs.get(job.jobId);
   if (!implementation) throw new ConfigurationError(`job '${job.jobId}' is declared in the catalog but has no implementation`);
-  const attempts = await deps.state.countExecuteAttempt(run.jobRunId);
+  const { attempts, lastAttemptError } = await deps.state.countExecuteAttempt(run.jobRunId);
+  if (attempts > 1) {
+    const retry = runEvent(run, 'job.run.retry', deps.clock.now(), { eventIdSuffix: `attempt-${attempts}`, retry: { count: attempts - 1, reason: lastAttemptError ?? 'the previous attempt did not complete' } });
+    await deps.state.appendAudit(run.jobRunId, [retry]);
+  }
   const startedAt = deps.clock.now().toISOString();
-  const result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence });
+  let result;
+  try {
+    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence });
+  } catch (error) {
+    await deps.state.recordAttemptFailure(run.jobRunId, `${(error as Error).name}: ${(error as Error).message}`);
+    throw error;
+  }
   return {
     status: job.mode === 'live' ? 'ok' : 'dry_run',
     quality: result.quality,
@@ -107,6 +185,15 @@ async function getClaimedRun(state: StateStore, jobRunId: string): Promise<RunIt
 
 const MAX_CHAIN_ATTEMPTS = 10;
 
+class ChainContentionError extends OpsrailError {
+  readonly kind = 'throttling' as const;
+  readonly retryable = true;
+  constructor(jobRunId: string) {
+    super(`run ${jobRunId}: the job's evidence chain kept moving; try again`);
+    this.name = 'ThrottlingError';
+  }
+}
+
 /** Reserves this run's place in its job's hash chain; retried while other runs of the job move the head. */
 async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => Uint8Array): Promise<ChainLink> {
   for (let attempt = 0; attempt < MAX_CHAIN_ATTEMPTS; attempt++) {
@@ -118,27 +205,20 @@ async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (lin
     if (outcome === 'linked') return link;
     if (outcome === 'already') return (await getClaimedRun(state, item.jobRunId)).chain as ChainLink;
   }
-  throw new OpsrailRetryableChainError(item.jobRunId);
-}
-
-class OpsrailRetryableChainError extends OpsrailError {
-  readonly kind = 'throttling' as const;
-  readonly retryable = true;
-  constructor(jobRunId: string) {
-    super(`run ${jobRunId}: the job's evidence chain kept moving; try again`);
-  }
+  throw new ChainContentionError(item.jobRunId);
 }
 
 /**
- * Steps 4 and Fail: seals the outcome, writes the bundle write-once (objects first, manifest last) and
- * updates the job state. Every part is safe to repeat: a retried call finishes what an earlier one began.
+ * Finalize and the failure paths: seals the outcome, writes the bundle write-once (objects first,
+ * manifest last) and updates the job state. Every part is safe to repeat: a retried call finishes what
+ * an earlier one began, with the same bytes.
  */
 export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion'>, jobRunId: string, proposed: SealedOutcome, outputs: JobOutput[]): Promise<RunSummary> {
-  let item = await getClaimedRun(deps.state, jobRunId);
+  const item = await getClaimedRun(deps.state, jobRunId);
   if (item.summary) return item.summary;
   const sealed = item.sealed ?? (await deps.state.sealOutcome(jobRunId, proposed));
-  // Outputs of a run that did not succeed are not trusted evidence: a failed run's bundle carries none.
-  const objects = buildBundleObjects(item, sealed, sealed.status === 'error' ? [] : outputs, deps.codeVersion);
+  // Outputs of a run that did not succeed are not trusted evidence: a failed or refused run's bundle carries none.
+  const objects = buildBundleObjects(item, sealed, sealed.status === 'ok' || sealed.status === 'dry_run' ? outputs : [], deps.codeVersion);
   const described = describeObjects(objects);
   const manifestFor = (link: Pick<ChainLink, 'sequence' | 'previous'>) => buildManifest(item, described, link, sealed.endedAt);
   const link = item.chain ?? (await linkIntoChain(deps.state, item, manifestFor));
@@ -153,21 +233,19 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
     manifestKey: link.manifestKey,
     error: sealed.error,
   };
-  if (!(await deps.state.completeRun(summary, sealed.endedAt))) {
-    item = await getClaimedRun(deps.state, jobRunId);
-    return item.summary ?? summary;
-  }
+  if (!(await deps.state.completeRun(summary, sealed.endedAt, sealed.effect))) return (await getClaimedRun(deps.state, jobRunId)).summary ?? summary;
   return summary;
 }
 
-export async function finalizeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
+export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
+  const job = findJob(deps.policy, run.jobId);
   const events = [];
   if (result.integrityReport) {
     events.push(
       runEvent(run, 'integrity.record', result.endedAt, {
         quality: result.integrityReport.status,
         evidenceRefs: [`${run.evidencePrefix}integrity_report.json`],
-        details: { checked: result.integrityReport.checked, findings: result.integrityReport.findings.length },
+        details: { checked: result.integrityReport.checked, findings: result.integrityReport.findings.length, datasets: job?.capabilities.datasets ?? [] },
       }),
     );
   }
@@ -179,6 +257,8 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'state' | 'evidenc
       evidenceRefs: [`${run.evidencePrefix}${MANIFEST_NAME}`],
     }),
   );
+  // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is (seed 000 §5, §11).
+  const effect: RunEffect = result.quality === 'OK' ? { kind: 'success' } : { kind: 'neutral' };
   const outcome: SealedOutcome = {
     status: result.status,
     quality: result.quality,
@@ -189,31 +269,48 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'state' | 'evidenc
     error: null,
     integrityReport: result.integrityReport,
     events,
+    effect,
   };
-  return closeRun(deps, run.jobRunId, outcome, result.outputs);
+  const summary = await closeRun(deps, run.jobRunId, outcome, result.outputs);
+  // A validation job's verdict is the integrity of the datasets it validates (seed 000 §5).
+  if (job && job.jobClass === 'VALIDATION' && result.integrityReport) {
+    const status = result.integrityReport.status === 'OK' ? 'OK' : result.integrityReport.status === 'DEGRADED' ? 'FAIL' : 'UNKNOWN';
+    for (const datasetId of job.capabilities.datasets) {
+      await deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId, status, recordedBy: run.jobRunId, recordedAt: result.endedAt });
+    }
+  }
+  return summary;
+}
+
+export interface FailureInput {
+  jobId: string;
+  scheduledTime: string;
+  trigger?: string | undefined;
+  run?: RunContext | undefined;
+  error: { Error: string; Cause?: string | undefined };
 }
 
 /**
- * The Fail path: any step's error lands here. A run that was never claimed (Preflight itself failed)
- * is claimed now, so the tick is consumed and evidenced rather than silently retried by a redelivery.
+ * The Fail, refusal and stop paths: any step's error lands here. A run that was never claimed (Preflight
+ * itself failed) is claimed now, so the window is consumed and evidenced rather than silently retried.
+ * Refusals end as `skipped`; only failures of the job itself count toward quarantine.
  */
-export async function recordFailure(
-  deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion'>,
-  input: { jobId: string; scheduledTime: string; trigger?: string | undefined; run?: RunContext | undefined; error: { Error: string; Cause?: string | undefined } },
-  executionId: string,
-): Promise<RunSummary> {
-  const error = { kind: errorKindFromName(input.error.Error), name: input.error.Error, message: causeMessage(input.error.Cause) };
+export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion'>, input: FailureInput, executionId: string): Promise<RunSummary> {
+  const kind = errorKindFromName(input.error.Error);
+  const error = { kind, name: input.error.Error, message: causeMessage(input.error.Cause) };
+  const job = findJob(deps.policy, input.jobId);
   let run = input.run;
   if (!run) {
-    const job = findJob(deps.policy, input.jobId);
     if (!job || Number.isNaN(Date.parse(input.scheduledTime))) {
       // Nothing to attach evidence to: the input itself was bad. The execution fails with this error.
       throw new ConfigurationError(`cannot record failure of '${input.jobId}' at '${input.scheduledTime}': ${error.name}: ${error.message}`);
     }
     const request = { jobId: job.jobId, scheduledTime: input.scheduledTime, trigger: input.trigger === 'manual' ? ('manual' as const) : ('schedule' as const) };
-    const pinned = pinRun(deps.policy, job, request, executionId, deps.clock.now());
+    const now = deps.clock.now();
+    const pinned = pinRun(deps.policy, job, request, executionId, now);
     run = pinned.run;
-    if (!(await deps.state.claimRun(pinned.run, pinned.start))) {
+    const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
+    if (!(await deps.state.claimRun(pinned.run, pinned.start, lease))) {
       const owner = await getClaimedRun(deps.state, pinned.run.jobRunId);
       // Another execution owns this run: its outcome is its own to record, never ours to overwrite.
       if (owner.executionId !== executionId) {
@@ -223,17 +320,34 @@ export async function recordFailure(
     }
   }
   const item = await getClaimedRun(deps.state, run.jobRunId);
+  if (item.executionId !== executionId) {
+    throw new ConfigurationError(`run ${item.jobRunId} was taken over by execution ${item.executionId}; ${error.name}: ${error.message}`);
+  }
   const endedAt = deps.clock.now().toISOString();
+  const refused = isRefusal(kind);
+  const events = [runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${MANIFEST_NAME}`], details: { refused, executionId } })];
+  let effect: RunEffect = { kind: 'neutral' };
+  if (!refused && kind !== 'stopped') {
+    const state = await deps.state.getJobState(run.jobId);
+    const failures = (state?.consecutiveFailures ?? 0) + 1;
+    const threshold = deps.policy.settings.thresholds.quarantineAfterConsecutiveFailures;
+    const quarantine = !state?.quarantine && failures >= threshold ? { since: endedAt, jobRunId: run.jobRunId, reason: `${failures} consecutive failures (threshold ${threshold})` } : null;
+    if (quarantine) {
+      events.push(runEvent(run, 'job.run.quarantine.enter', endedAt, { details: { ...quarantine, consecutiveFailures: failures, threshold } }));
+    }
+    effect = { kind: 'failure', quarantine };
+  }
   const outcome: SealedOutcome = {
-    status: 'error',
+    status: refused ? 'skipped' : 'error',
     quality: 'UNKNOWN',
     startedAt: item.claimedAt,
     endedAt,
     attempts: item.attempts,
-    diagnostics: [{ level: 'error', code: error.kind, message: `${error.name}: ${error.message}` }],
+    diagnostics: [{ level: refused ? 'warning' : 'error', code: error.kind, message: `${error.name}: ${error.message}` }],
     error,
     integrityReport: null,
-    events: [runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${MANIFEST_NAME}`] })],
+    events,
+    effect,
   };
   return closeRun(deps, run.jobRunId, outcome, []);
 }

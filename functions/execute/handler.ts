@@ -2,6 +2,7 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
 import { ExecuteEvent, type ExecuteResult } from '../../contracts';
+import { OpsrailError, retryAfterOf, RetryAfterTooLongError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
 import { executeJob } from '../core/run';
 import type { Dependencies } from '../adapters/dependencies';
@@ -28,10 +29,33 @@ export function createExecuteHandler(deps: Dependencies): StepHandler<ExecuteRes
     config,
     keyPrefix: 'opsrail.execute',
   });
+  const { maxDelaySeconds } = deps.policy.settings.retry;
   return async (event, context) => {
     const parsed = parseEvent(ExecuteEvent, event, 'Execute event');
-    return logged(logger, { jobRunId: parsed.run.jobRunId }, () => execute(parsed, context));
+    try {
+      return await logged(logger, { jobRunId: parsed.run.jobRunId }, () => execute(parsed, context));
+    } catch (error) {
+      throw await honourRetryAfter(error, maxDelaySeconds, context.getRemainingTimeInMillis());
+    }
   };
+}
+
+const SAFETY_MARGIN_MS = 5_000;
+
+/**
+ * A dependency's Retry-After is honoured by waiting it out here, before the error reaches Step Functions,
+ * whose own jittered backoff then comes on top: the next attempt is never sooner than asked. A wait
+ * longer than policy's maximum delay (or than this invocation has left) is not retried at all.
+ */
+export async function honourRetryAfter(error: unknown, maxDelaySeconds: number, remainingMs: number): Promise<unknown> {
+  const seconds = retryAfterOf(error);
+  if (seconds === undefined || !(error instanceof OpsrailError) || !error.retryable) return error;
+  const waitMs = seconds * 1000;
+  if (waitMs > maxDelaySeconds * 1000 || waitMs > remainingMs - SAFETY_MARGIN_MS) {
+    return new RetryAfterTooLongError(`dependency asked to retry after ${seconds}s, more than the ${maxDelaySeconds}s policy allows: ${error.message}`, { cause: error });
+  }
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  return error;
 }
 
 export const handler = lambdaHandler(createExecuteHandler);

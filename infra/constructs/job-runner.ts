@@ -2,8 +2,8 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { HandlerEnv } from '../../contracts';
-import { jobRunSteps, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
+import type { HandlerEnv, StagePolicy } from '../../contracts';
+import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
 import type { Evidence } from './evidence';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
 import type { StateStorage } from './state-storage';
@@ -15,6 +15,7 @@ export interface JobRunnerProps {
   removalPolicy: RemovalPolicy;
   storage: StateStorage;
   evidence: Evidence;
+  retry: StagePolicy['retry'];
 }
 
 const stepSettings: Record<JobRunStep['functionDir'], { description: string; timeout: Duration }> = {
@@ -66,7 +67,7 @@ export class JobRunner extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       // Inline (not an S3 asset) so the definition reads as-is in the template and the console.
       definitionBody: DefinitionBody.fromString(readJobRunDefinition()),
-      definitionSubstitutions: jobRunSubstitutions(fns),
+      definitionSubstitutions: jobRunSubstitutions(props.retry, (step) => fns[step.functionDir].functionArn),
       tracingEnabled: true,
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
     });
@@ -74,7 +75,3 @@ export class JobRunner extends Construct {
   }
 }
 
-/** The ASL's placeholders → function ARNs: the same keys the local runtime fills with local ARNs. */
-export function jobRunSubstitutions(fns: Record<JobRunStep['functionDir'], { functionArn: string }>): Record<string, string> {
-  return Object.fromEntries(jobRunSteps.map((s) => [s.placeholder, fns[s.functionDir].functionArn]));
-}

@@ -56,18 +56,24 @@ describe('CDK stack per stage', () => {
     prod.resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
 
-  test('every state machine placeholder is substituted with a function of this stack', () => {
+  test('every state machine placeholder is substituted: functions of this stack, retry rules from policy', () => {
     const [machine] = Object.values(dev.findResources('AWS::StepFunctions::StateMachine')) as any[];
     const definition = machine.Properties.DefinitionString as string;
     assert.equal(typeof definition, 'string');
     const placeholders = placeholdersIn(definition);
-    assert.deepEqual(placeholders, ['ExecuteFunctionArn', 'FinalizeFunctionArn', 'PreflightFunctionArn', 'RecordFailureFunctionArn']);
-    assert.deepEqual(Object.keys(machine.Properties.DefinitionSubstitutions).sort(), placeholders);
+    assert.deepEqual(placeholders, ['ExecuteFunctionArn', 'FinalizeFunctionArn', 'PreflightFunctionArn', 'RecordFailureFunctionArn', 'RetryBackoffRate', 'RetryIntervalSeconds', 'RetryMaxAttempts', 'RetryMaxDelaySeconds']);
+    const substitutions = machine.Properties.DefinitionSubstitutions;
+    assert.deepEqual(Object.keys(substitutions).sort(), placeholders);
     const functions = dev.findResources('AWS::Lambda::Function');
-    for (const value of Object.values(machine.Properties.DefinitionSubstitutions) as any[]) {
-      assert.ok(value['Fn::GetAtt'][0] in functions, `${JSON.stringify(value)} is not a function of the stack`);
+    for (const name of placeholders.filter((p) => p.endsWith('FunctionArn'))) {
+      assert.ok(substitutions[name]['Fn::GetAtt'][0] in functions, `${name} is not a function of the stack`);
     }
-    assert.deepEqual(machine.Properties.LoggingConfiguration.Level, 'ALL');
+    // policy/dev.json retry: 3 attempts, 2 s, backoff 2, at most 60 s.
+    assert.deepEqual([substitutions.RetryMaxAttempts, substitutions.RetryIntervalSeconds, substitutions.RetryBackoffRate, substitutions.RetryMaxDelaySeconds], ['3', '2', '2', '60']);
+    // Filled in, the definition is valid JSON (as CloudFormation will make it).
+    const filled = JSON.parse(definition.replace(/\$\{([A-Za-z]+)\}/g, (_m, name: string) => (typeof substitutions[name] === 'string' ? substitutions[name] : `arn:aws:lambda:us-east-1:111111111111:function:${name}`)));
+    assert.equal(filled.States.Execute.Retry[0].JitterStrategy, 'FULL');
+    assert.equal(machine.Properties.LoggingConfiguration.Level, 'ALL');
     assert.deepEqual(machine.Properties.TracingConfiguration, { Enabled: true });
   });
 

@@ -46,12 +46,14 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
       error: null,
       integrityReport: null,
       events: [],
+      effect: { kind: status === 'ok' ? 'success' : 'failure', quarantine: null } as SealedOutcome['effect'],
     });
+    const LEASE = '2026-03-01T00:20:00Z';
 
     test('claimRun claims once; a second claim of the same run is refused', async () => {
       const { run, start } = newRun();
-      assert.equal(await store.claimRun(run, start), true);
-      assert.equal(await store.claimRun({ ...run, executionId: 'other' }, start), false);
+      assert.equal(await store.claimRun(run, start, LEASE), true);
+      assert.equal(await store.claimRun({ ...run, executionId: 'other' }, start, LEASE), false);
       const item = await store.getRun(run.jobRunId);
       assert.equal(item?.executionId, run.executionId);
       assert.equal(item?.phase, 'claimed');
@@ -60,15 +62,16 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
 
     test('concurrent claims of one run: exactly one wins', async () => {
       const { run, start } = newRun();
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.claimRun({ ...run, executionId: `e${i}` }, start)));
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.claimRun({ ...run, executionId: `e${i}` }, start, LEASE)));
       assert.equal(results.filter(Boolean).length, 1);
     });
 
     test('countExecuteAttempt counts up; sealOutcome keeps the first outcome', async () => {
       const { run, start } = newRun();
-      await store.claimRun(run, start);
-      assert.equal(await store.countExecuteAttempt(run.jobRunId), 1);
-      assert.equal(await store.countExecuteAttempt(run.jobRunId), 2);
+      await store.claimRun(run, start, LEASE);
+      assert.deepEqual(await store.countExecuteAttempt(run.jobRunId), { attempts: 1 });
+      await store.recordAttemptFailure(run.jobRunId, 'DependencyError: 503');
+      assert.deepEqual(await store.countExecuteAttempt(run.jobRunId), { attempts: 2, lastAttemptError: 'DependencyError: 503' });
       assert.equal((await store.sealOutcome(run.jobRunId, outcome('ok'))).status, 'ok');
       assert.equal((await store.sealOutcome(run.jobRunId, outcome('error'))).status, 'ok');
     });
@@ -76,8 +79,8 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
     test('linkChain moves the head only from the expected sequence, once per run', async () => {
       const a = newRun('chain_job');
       const b = newRun('chain_job');
-      await store.claimRun(a.run, a.start);
-      await store.claimRun(b.run, b.start);
+      await store.claimRun(a.run, a.start, LEASE);
+      await store.claimRun(b.run, b.start, LEASE);
       const link = (sequence: number, key: string) => ({ sequence, manifestKey: key, manifestSha256: 'c'.repeat(64), previous: null });
 
       assert.equal(await store.linkChain('chain_job', a.run.jobRunId, 0, link(1, 'a')), 'linked');
@@ -89,21 +92,74 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
 
     test('completeRun updates the job state once: failures count up, a success resets them', async () => {
       const runs = [newRun('count_job'), newRun('count_job'), newRun('count_job')];
-      for (const r of runs) await store.claimRun(r.run, r.start);
+      for (const r of runs) await store.claimRun(r.run, r.start, LEASE);
       const summary = (r: { run: RunContext }, status: 'ok' | 'error') => ({ jobRunId: r.run.jobRunId, jobId: 'count_job', status, quality: 'OK' as const, evidencePrefix: null, manifestKey: null, error: null });
 
-      assert.equal(await store.completeRun(summary(runs[0]!, 'error'), '2026-03-01T00:00:02Z'), true);
-      assert.equal(await store.completeRun(summary(runs[0]!, 'error'), '2026-03-01T00:00:02Z'), false);
-      await store.completeRun(summary(runs[1]!, 'error'), '2026-03-01T00:00:03Z');
+      const failure = { kind: 'failure', quarantine: null } as const;
+      assert.equal(await store.completeRun(summary(runs[0]!, 'error'), '2026-03-01T00:00:02Z', failure), true);
+      assert.equal(await store.completeRun(summary(runs[0]!, 'error'), '2026-03-01T00:00:02Z', failure), false);
+      await store.completeRun(summary(runs[1]!, 'error'), '2026-03-01T00:00:03Z', failure);
       assert.equal((await store.getJobState('count_job'))?.consecutiveFailures, 2);
-      await store.completeRun(summary(runs[2]!, 'ok'), '2026-03-01T00:00:04Z');
+      await store.completeRun(summary(runs[2]!, 'ok'), '2026-03-01T00:00:04Z', { kind: 'success' });
 
       const state = await store.getJobState('count_job');
       assert.equal(state?.consecutiveFailures, 0);
       assert.equal(state?.runCount, 3);
       assert.equal(state?.lastStatus, 'ok');
       assert.equal(state?.lastRunAt, '2026-03-01T00:00:04Z');
+      assert.equal(state?.lastSuccessAt, '2026-03-01T00:00:04Z');
       assert.equal((await store.getRun(runs[0]!.run.jobRunId))?.phase, 'finalized');
+    });
+
+    test('a neutral run (refused, stopped, or quality not OK) leaves the failure count alone; a failure can enter quarantine', async () => {
+      const runs = [newRun('neutral_job'), newRun('neutral_job'), newRun('neutral_job')];
+      for (const r of runs) await store.claimRun(r.run, r.start, LEASE);
+      const summary = (r: { run: RunContext }, status: 'ok' | 'error' | 'skipped') => ({ jobRunId: r.run.jobRunId, jobId: 'neutral_job', status, quality: 'UNKNOWN' as const, evidencePrefix: null, manifestKey: null, error: null });
+      await store.completeRun(summary(runs[0]!, 'error'), 't1', { kind: 'failure', quarantine: null });
+      await store.completeRun(summary(runs[1]!, 'ok'), 't2', { kind: 'neutral' });
+      assert.equal((await store.getJobState('neutral_job'))?.consecutiveFailures, 1);
+      assert.equal((await store.getJobState('neutral_job'))?.lastSuccessAt, undefined);
+
+      const quarantine = { since: 't3', jobRunId: runs[2]!.run.jobRunId, reason: '2 consecutive failures' };
+      await store.completeRun(summary(runs[2]!, 'error'), 't3', { kind: 'failure', quarantine });
+
+      assert.deepEqual((await store.getJobState('neutral_job'))?.quarantine, quarantine);
+      assert.deepEqual(await store.releaseQuarantine('neutral_job'), quarantine);
+      const released = await store.getJobState('neutral_job');
+      assert.equal(released?.quarantine, undefined);
+      assert.equal(released?.consecutiveFailures, 0);
+    });
+
+    test('open runs are listed until finalized; an expired claim is taken over once, by its expected holder only', async () => {
+      const { run, start } = newRun('lease_job');
+      await store.claimRun(run, start, LEASE);
+      assert.ok((await store.listOpenRuns()).some((o) => o.jobRunId === run.jobRunId && o.executionId === run.executionId));
+      const event = { ...start, eventId: `${run.jobRunId}#takeover`, type: 'job.run.retry', retry: { count: 1, reason: 'lease expired' } } as AuditEvent;
+
+      assert.equal(await store.takeOverRun(run.jobRunId, { executionId: 'someone-else', leaseExpiresAt: LEASE }, { executionId: 'new', leaseExpiresAt: 'L2', event }), false);
+      assert.equal(await store.takeOverRun(run.jobRunId, { executionId: run.executionId, leaseExpiresAt: LEASE }, { executionId: 'new', leaseExpiresAt: 'L2', event }), true);
+      assert.equal(await store.takeOverRun(run.jobRunId, { executionId: run.executionId, leaseExpiresAt: LEASE }, { executionId: 'third', leaseExpiresAt: 'L3', event }), false);
+
+      const item = await store.getRun(run.jobRunId);
+      assert.equal(item?.executionId, 'new');
+      assert.deepEqual(item?.audit.map((e) => e.type), ['job.run.start', 'job.run.retry']);
+      await store.completeRun({ jobRunId: run.jobRunId, jobId: 'lease_job', status: 'ok', quality: 'OK', evidencePrefix: null, manifestKey: null, error: null }, 't', { kind: 'success' });
+      assert.ok(!(await store.listOpenRuns()).some((o) => o.jobRunId === run.jobRunId));
+    });
+
+    test('controls: safety mode, kill-switches and dataset integrity are read back in one call', async () => {
+      const change = { reason: 'incident 42', changedBy: 'alice', changedAt: '2026-03-01T00:00:00Z' };
+      await store.setSafetyState({ schemaVersion: 1, mode: 'SAFE', ...change });
+      await store.setKillSwitch({ schemaVersion: 1, jobId: null, engaged: true, ...change });
+      await store.setKillSwitch({ schemaVersion: 1, jobId: 'some_job', engaged: true, ...change });
+      await store.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'ds.one', status: 'FAIL', recordedBy: 'x', recordedAt: change.changedAt });
+
+      const controls = await store.getControls();
+
+      assert.equal(controls.safety?.mode, 'SAFE');
+      assert.equal(controls.globalKillSwitch?.engaged, true);
+      assert.equal(controls.jobKillSwitches.some_job?.changedBy, 'alice');
+      assert.equal(controls.datasets['ds.one']?.status, 'FAIL');
     });
 
     test('the scheduler cursor only moves forward', async () => {

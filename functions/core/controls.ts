@@ -1,0 +1,182 @@
+import { AuditEvent, SafetyMode, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
+import type { Clock } from './clock';
+import { OpsrailError, ValidationError } from './errors';
+import { sha256Hex } from './hashing';
+import { isoSeconds } from './ids';
+import { findJob, type ResolvedPolicy } from './policy';
+import type { Controls, EvidenceStore, JobState, OpenRun, StateStore } from './ports';
+import { nextRunTimes } from './schedule';
+
+/** Stops running executions: StopExecution in AWS, an abort of the interpreter locally. */
+export interface ExecutionController {
+  stopRunning(jobId: string | null, reason: string): Promise<string[]>;
+}
+
+/** Disables schedules: EventBridge Scheduler in AWS; locally the scheduler loop skips killed jobs by itself. */
+export interface ScheduleController {
+  disable(jobId: string | null): Promise<string[]>;
+}
+
+export interface ControlDependencies {
+  policy: ResolvedPolicy;
+  state: StateStore;
+  evidence: EvidenceStore;
+  clock: Clock;
+}
+
+/**
+ * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
+ * (seed 000 §6): it needs a named human's approval through the approval gate, never a plain command.
+ */
+export class DangerousOpRequiresApprovalError extends OpsrailError {
+  readonly kind = 'validation' as const;
+  readonly retryable = false;
+  constructor(operation: string) {
+    super(`${operation} is a dangerous op: it needs a second person's approval through the approval gate, which this version of opsrail does not have yet; refusing`);
+  }
+}
+
+export interface Actor {
+  by: string;
+  reason: string;
+}
+
+function requireActor(actor: Actor): void {
+  const issues = [];
+  if (!actor.by.trim()) issues.push({ path: 'by', message: 'who is acting must be named (--as)' });
+  if (!actor.reason.trim()) issues.push({ path: 'reason', message: 'a reason is required (--reason)' });
+  if (issues.length) throw new ValidationError('control request', issues);
+}
+
+function requireKnownJob(policy: ResolvedPolicy, jobId: string | null): JobDefinition | null {
+  if (jobId === null) return null;
+  const job = findJob(policy, jobId);
+  if (!job) throw new ValidationError('control request', [{ path: 'jobId', message: `'${jobId}' is not in the catalog of stage '${policy.stage}'` }]);
+  return job;
+}
+
+/** Operator actions are evidence too: one write-once object per event, beside the runs of that day. */
+export async function recordControlEvent(deps: ControlDependencies, type: AuditEventType, actor: Actor, details: Record<string, unknown>, jobId?: string): Promise<AuditEvent> {
+  const at = deps.clock.now();
+  const event = AuditEvent.parse({
+    schemaVersion: 1,
+    eventId: `control#${type}#${isoSeconds(at)}#${sha256Hex(JSON.stringify(details)).slice(0, 12)}`,
+    type,
+    at: at.toISOString(),
+    stage: deps.policy.stage,
+    ...(jobId ? { jobId } : {}),
+    actor: { kind: 'operator', id: actor.by },
+    details: { ...details, reason: actor.reason },
+  });
+  const key = `stage=${deps.policy.stage}/dt=${event.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${sha256Hex(event.eventId).slice(0, 12)}.json`;
+  await deps.evidence.putObject(key, new TextEncoder().encode(`${JSON.stringify(event)}\n`), 'application/json');
+  return event;
+}
+
+export interface KillSwitchResult {
+  killSwitch: KillSwitch;
+  stoppedExecutions: string[];
+  disabledSchedules: string[];
+}
+
+/**
+ * Engaging is immediate (seed 004): the switch is written first, so every Preflight from then on refuses;
+ * then running executions are stopped and schedules disabled.
+ */
+export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, actor: Actor): Promise<KillSwitchResult> {
+  requireActor(actor);
+  requireKnownJob(deps.policy, jobId);
+  const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: actor.reason, changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
+  await deps.state.setKillSwitch(killSwitch);
+  const stoppedExecutions = await deps.executions.stopRunning(jobId, `kill-switch engaged by ${actor.by}: ${actor.reason}`);
+  const disabledSchedules = await deps.schedules.disable(jobId);
+  await recordControlEvent(deps, 'kill_switch.engage', actor, { scope: jobId ?? 'global', stoppedExecutions, disabledSchedules }, jobId ?? undefined);
+  return { killSwitch, stoppedExecutions, disabledSchedules };
+}
+
+export async function releaseKillSwitch(_deps: ControlDependencies, jobId: string | null, actor: Actor): Promise<never> {
+  requireActor(actor);
+  throw new DangerousOpRequiresApprovalError(`releasing the ${jobId ? `kill-switch of ${jobId}` : 'global kill-switch'}`);
+}
+
+const SAFETY_RANK: Record<SafetyMode, number> = { NORMAL: 0, SAFE: 1, EMERGENCY_STOP: 2 };
+
+/** Moving toward EMERGENCY_STOP takes effect at once; moving toward NORMAL is a dangerous op. */
+export async function setSafetyMode(deps: ControlDependencies, mode: string, actor: Actor): Promise<SafetyState> {
+  const parsed = SafetyMode.safeParse(mode);
+  if (!parsed.success) throw new ValidationError('control request', [{ path: 'mode', message: `must be one of ${SafetyMode.options.join(', ')}` }]);
+  requireActor(actor);
+  const current = (await deps.state.getControls()).safety;
+  const from = current?.mode ?? 'NORMAL';
+  if (SAFETY_RANK[parsed.data] < SAFETY_RANK[from]) throw new DangerousOpRequiresApprovalError(`relaxing the safety mode from ${from} to ${parsed.data}`);
+  if (current && parsed.data === from) return current;
+  const state: SafetyState = { schemaVersion: 1, mode: parsed.data, reason: actor.reason, changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
+  await deps.state.setSafetyState(state);
+  await recordControlEvent(deps, 'safety.mode.change', actor, { from, to: parsed.data });
+  return state;
+}
+
+export async function releaseQuarantine(_deps: ControlDependencies, jobId: string, actor: Actor): Promise<never> {
+  requireActor(actor);
+  throw new DangerousOpRequiresApprovalError(`releasing the quarantine of ${jobId}`);
+}
+
+export interface StatusReport {
+  stage: string;
+  safety: { mode: SafetyMode; changedBy: string | null; changedAt: string | null; reason: string | null };
+  killSwitches: KillSwitch[];
+  quarantined: { jobId: string; since: string; reason: string }[];
+  datasets: Controls['datasets'];
+  jobs: {
+    jobId: string;
+    enabled: boolean;
+    lastRunAt: string | null;
+    lastStatus: string | null;
+    lastQuality: string | null;
+    lastSuccessAt: string | null;
+    consecutiveFailures: number;
+    runCount: number;
+    quarantined: boolean;
+    killed: boolean;
+    nextRun: string | null;
+  }[];
+  openRuns: OpenRun[];
+}
+
+export async function statusReport(deps: ControlDependencies): Promise<StatusReport> {
+  const [controls, openRuns, states] = await Promise.all([
+    deps.state.getControls(),
+    deps.state.listOpenRuns(),
+    Promise.all(deps.policy.jobs.map(async (job) => [job.jobId, await deps.state.getJobState(job.jobId)] as [string, JobState | undefined])),
+  ]);
+  const stateOf = new Map(states);
+  const killSwitches = [controls.globalKillSwitch, ...Object.values(controls.jobKillSwitches)].filter((k): k is KillSwitch => !!k?.engaged);
+  const now = deps.clock.now();
+  return {
+    stage: deps.policy.stage,
+    safety: { mode: controls.safety?.mode ?? 'NORMAL', changedBy: controls.safety?.changedBy ?? null, changedAt: controls.safety?.changedAt ?? null, reason: controls.safety?.reason ?? null },
+    killSwitches,
+    quarantined: deps.policy.jobs.flatMap((job) => {
+      const q = stateOf.get(job.jobId)?.quarantine;
+      return q ? [{ jobId: job.jobId, since: q.since, reason: q.reason }] : [];
+    }),
+    datasets: controls.datasets,
+    jobs: deps.policy.jobs.map((job) => {
+      const s = stateOf.get(job.jobId);
+      return {
+        jobId: job.jobId,
+        enabled: job.enabled,
+        lastRunAt: s?.lastRunAt ?? null,
+        lastStatus: s?.lastStatus ?? null,
+        lastQuality: s?.lastQuality ?? null,
+        lastSuccessAt: s?.lastSuccessAt ?? null,
+        consecutiveFailures: s?.consecutiveFailures ?? 0,
+        runCount: s?.runCount ?? 0,
+        quarantined: !!s?.quarantine,
+        killed: !!controls.globalKillSwitch?.engaged || !!controls.jobKillSwitches[job.jobId]?.engaged,
+        nextRun: job.enabled ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null) : null,
+      };
+    }),
+    openRuns,
+  };
+}
