@@ -6,6 +6,13 @@ export const EvidenceIntegrityCheckParams = z.strictObject({
   bundlesPerJob: z.number().int().min(1).max(1000).default(5),
 });
 
+export const EndpointHealthCheckParams = z.strictObject({
+  url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+});
+
 export const builtinJobParams: Record<string, z.ZodType> = {
   evidence_integrity_check: EvidenceIntegrityCheckParams,
+  endpoint_health_check: EndpointHealthCheckParams,
 };

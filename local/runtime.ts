@@ -69,7 +69,7 @@ function lambdaContext(functionName: string, timeoutSeconds: number): Context {
 
 interface Running {
   jobId: string;
-  input: ExecutionInput;
+  startedAt: number;
   abort: () => void;
 }
 
@@ -110,11 +110,11 @@ export class LocalRuntime {
     return states[state]?.TimeoutSeconds ?? 60;
   }
 
-  /** Aborts running executions of a job (or all of them): the local StopExecution. */
-  stopRunning(jobId: string | null): string[] {
+  /** Aborts running executions of a job (or all of them) started before `before`: the local StopExecution. */
+  stopRunning(jobId: string | null, before: number = Number.POSITIVE_INFINITY): string[] {
     const stopped: string[] = [];
     for (const [executionId, running] of this.running) {
-      if (jobId === null || running.jobId === jobId) {
+      if ((jobId === null || running.jobId === jobId) && running.startedAt < before) {
         running.abort();
         stopped.push(executionId);
       }
@@ -124,8 +124,9 @@ export class LocalRuntime {
 
   private async checkKillSwitches(): Promise<void> {
     const controls = await this.deps.state.getControls();
-    if (controls.globalKillSwitch?.engaged) this.stopRunning(null);
-    for (const [jobId, ks] of Object.entries(controls.jobKillSwitches)) if (ks.engaged) this.stopRunning(jobId);
+    // Only executions already running when the switch was engaged are stopped; later ones are refused by Preflight.
+    if (controls.globalKillSwitch?.engaged) this.stopRunning(null, Date.parse(controls.globalKillSwitch.changedAt));
+    for (const [jobId, ks] of Object.entries(controls.jobKillSwitches)) if (ks.engaged) this.stopRunning(jobId, Date.parse(ks.changedAt));
   }
 
   private track(executionId: string, running: Running): void {
@@ -161,7 +162,7 @@ export class LocalRuntime {
         StateMachine: { Id: STATE_MACHINE_ARN, Name: STATE_MACHINE_NAME },
       },
     });
-    this.track(executionId, { jobId: input.jobId, input, abort: () => execution.abort() });
+    this.track(executionId, { jobId: input.jobId, startedAt: Date.now(), abort: () => execution.abort() });
     try {
       const output = (await execution.result) as Record<string, unknown>;
       const jobRunId = (output.run as { jobRunId?: string } | undefined)?.jobRunId;

@@ -80,7 +80,7 @@ function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunConte
   return null;
 }
 
-/** Seed 000 §5 and §8, seed 004: kill-switches, quarantine, safety mode and dataset integrity, in that order. */
+/** Seed 000 §5, §6 and §8, seed 004: kill-switches, quarantine, safety mode and dangerous ops, in that order. */
 export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: JobState | undefined): RunRefusedError | null {
   const kill = controls.globalKillSwitch?.engaged ? controls.globalKillSwitch : controls.jobKillSwitches[job.jobId]?.engaged ? controls.jobKillSwitches[job.jobId] : null;
   if (kill) return new RunRefusedError('refused_kill_switch', `${kill.jobId ? `kill-switch of ${kill.jobId}` : 'global kill-switch'} engaged by ${kill.changedBy} at ${kill.changedAt}: ${kill.reason}`);
@@ -90,7 +90,15 @@ export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: 
   if (mode === 'EMERGENCY_STOP' && (job.dangerous.value || !['VALIDATION', 'REPORTING'].includes(job.jobClass))) {
     return new RunRefusedError('refused_safety', `safety mode EMERGENCY_STOP lets only non-dangerous VALIDATION and REPORTING jobs run (${job.jobId} is ${job.jobClass}${job.dangerous.value ? ', dangerous' : ''})`);
   }
-  // Integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the dataset.
+  // Seed 000 §6: no automation confirms a dangerous op by itself. Until the approval gate exists, refuse.
+  if (job.dangerous.value) {
+    return new RunRefusedError('refused_safety', `${job.jobId} is a dangerous op (${job.dangerous.opKind}): it needs a named human's approval through the approval gate, which this version does not have; refused`);
+  }
+  return null;
+}
+
+/** Seed 000 §5: integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the dataset. */
+function integrityRefusal(job: JobDefinition, controls: Controls): RunRefusedError | null {
   const validatesOnly = job.jobClass === 'VALIDATION' && job.capabilities.writes.length === 0;
   for (const datasetId of job.capabilities.datasets) {
     const status = controls.datasets[datasetId]?.status ?? 'UNKNOWN';
@@ -103,7 +111,8 @@ export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: 
 
 async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, job: JobDefinition, run: RunContext): Promise<RunContext> {
   const [controls, jobState] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId)]);
-  const refusal = safetyRefusal(job, controls, jobState) ?? inputsRefusal(deps.policy, job, run, deps.clock.now());
+  // Safety first (kill-switch, quarantine, mode, dangerous), then pinning, then the integrity of what was pinned.
+  const refusal = safetyRefusal(job, controls, jobState) ?? inputsRefusal(deps.policy, job, run, deps.clock.now()) ?? integrityRefusal(job, controls);
   if (refusal) throw refusal;
   return run;
 }

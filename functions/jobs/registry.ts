@@ -1,7 +1,8 @@
+import { endpointHealthCheck } from './endpoint-health-check';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
 import type { JobImplementation, JobRegistry } from './types';
 
-export const builtinJobs: readonly JobImplementation[] = [evidenceIntegrityCheck];
+export const builtinJobs: readonly JobImplementation[] = [evidenceIntegrityCheck, endpointHealthCheck];
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */
 export function jobRegistry(extra: readonly JobImplementation[] = []): JobRegistry {

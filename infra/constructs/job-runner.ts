@@ -1,4 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -28,6 +30,7 @@ const stepSettings: Record<JobRunStep['functionDir'], { description: string; tim
 /** The four step functions, each with only the grants it uses, and the job-run state machine. */
 export class JobRunner extends Construct {
   readonly functions: Record<JobRunStep['functionDir'], OpsrailFunction>;
+  readonly executionEnded: OpsrailFunction;
   readonly stateMachine: StateMachine;
 
   constructor(scope: Construct, id: string, props: JobRunnerProps) {
@@ -72,6 +75,28 @@ export class JobRunner extends Construct {
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
     });
     for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
+
+    // An execution stopped by a kill-switch (StopExecution) or timed out never reaches RecordFailure:
+    // Step Functions' own status-change event brings it to ExecutionEnded, which evidences it.
+    this.executionEnded = new OpsrailFunction(this, 'ExecutionEnded', {
+      functionDir: 'execution-ended',
+      description: 'opsrail ExecutionEnded: evidences executions that were stopped or timed out',
+      timeout: Duration.minutes(4),
+      environment: props.environment,
+      logRetentionDays: props.logRetentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    stateTable.grantReadWriteData(this.executionEnded);
+    bucket.grantPut(this.executionEnded);
+    new Rule(this, 'ExecutionEndedRule', {
+      description: `opsrail ${props.stage}: job runs that ended ABORTED, TIMED_OUT or FAILED`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [new LambdaFunction(this.executionEnded, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+    });
   }
 }
 

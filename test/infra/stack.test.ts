@@ -79,7 +79,7 @@ describe('CDK stack per stage', () => {
 
   test('every Lambda runs nodejs24.x on arm64 with X-Ray tracing', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as any[];
-    assert.equal(functions.length, 4);
+    assert.equal(functions.length, 5);
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs24.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
@@ -93,6 +93,23 @@ describe('CDK stack per stage', () => {
     dev.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true } });
     prod.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtectionEnabled: true }) });
     dev.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+
+  test('executions that end ABORTED (kill-switch), TIMED_OUT or FAILED go to ExecutionEnded', () => {
+    const [machineId] = Object.keys(dev.findResources('AWS::StepFunctions::StateMachine'));
+    dev.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [{ Ref: machineId }] },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExecutionEnded'), 'Arn'] } })],
+    });
+  });
+
+  test('the CLI finds the deployed stage through the stack outputs', () => {
+    dev.hasOutput('EvidenceBucketName', {});
+    dev.hasOutput('StateMachineArn', {});
   });
 
   test('an unknown stage is a clear error', () => {

@@ -40,22 +40,22 @@ export function policyFixture(edits: Record<string, (json: any) => unknown> = {}
 }
 
 /** Adds test jobs to a catalog and enables them in the local stage. */
-export function withTestJobs(jobs: { jobId: string; jobClass?: string }[]): string {
+export function withTestJobs(jobs: ({ jobId: string; jobClass?: string } & Record<string, unknown>)[], policyEdit: (policy: any) => any = (p) => p): string {
   return policyFixture({
     'catalog.json': (catalog) => ({
       ...catalog,
       jobs: [
         ...catalog.jobs,
         ...jobs.map((j) => ({
-          jobId: j.jobId,
           jobVersion: '0.1.0',
-          jobClass: j.jobClass ?? 'MAINTENANCE',
+          jobClass: 'MAINTENANCE',
           owner: 'tests',
           description: `test job ${j.jobId}`,
           schedule: { expression: 'rate(1 hour)' },
+          ...j,
         })),
       ],
     }),
-    'local.json': (policy) => ({ ...policy, jobs: { ...policy.jobs, ...Object.fromEntries(jobs.map((j) => [j.jobId, { enabled: true }])) } }),
+    'local.json': (policy) => policyEdit({ ...policy, jobs: { ...policy.jobs, ...Object.fromEntries(jobs.map((j) => [j.jobId, { enabled: true }])) } }),
   });
 }
