@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startLocalStack, type LocalStack } from '../../local/stack';
+
+const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
+
+describe('opsrail status, kill and safety on a running local stack', () => {
+  let stack: LocalStack;
+  const home = mkdtempSync(join(tmpdir(), 'opsrail-cli-controls-'));
+  // As with `npm start` in another terminal: the CLI attaches to the stack this process runs.
+  before(async () => (stack = await startLocalStack({ home, attach: false })));
+  after(async () => stack.stop());
+
+  const opsrail = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, [BIN, ...args], { env: { ...process.env, OPSRAIL_HOME: home }, timeout: 120_000 }, (error, stdout, stderr) =>
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  test('status starts NORMAL with nothing engaged and lists every job with its next run', async () => {
+    const { code, stdout } = await opsrail('status', '--json');
+    assert.equal(code, 0);
+    const report = JSON.parse(stdout);
+    assert.equal(report.safety.mode, 'NORMAL');
+    assert.deepEqual(report.killSwitches, []);
+    assert.deepEqual(report.quarantined, []);
+    const check = report.jobs.find((j: { jobId: string }) => j.jobId === 'evidence_integrity_check');
+    assert.equal(check.enabled, true);
+    assert.match(check.nextRun, /^\d{4}-\d{2}-\d{2}T\d{2}:00:00/);
+  });
+
+  test('safety toward EMERGENCY_STOP is immediate and audited; toward NORMAL it is refused (exit 3) and says why', async () => {
+    assert.equal((await opsrail('safety', 'SAFE', '--as', 'alice', '--reason', 'incident 7')).code, 0);
+    const relax = await opsrail('safety', 'NORMAL', '--as', 'alice', '--reason', 'over');
+    assert.equal(relax.code, 3);
+    assert.match(relax.stderr, /dangerous op.*approval/);
+    const status = JSON.parse((await opsrail('status', '--json')).stdout);
+    assert.deepEqual([status.safety.mode, status.safety.changedBy, status.safety.reason], ['SAFE', 'alice', 'incident 7']);
+    assert.equal((await opsrail('safety', 'SAFE')).code, 2, 'who and why are required');
+    assert.equal((await opsrail('safety', 'CALM', '--as', 'a', '--reason', 'r')).code, 2);
+  });
+
+  test('kill engage refuses the job’s next run (exit 3); release is a dangerous op', async () => {
+    const engage = await opsrail('kill', 'engage', 'endpoint_health_check', '--as', 'bob', '--reason', 'flapping');
+    assert.equal(engage.code, 0, engage.stderr);
+    assert.match(engage.stdout, /kill-switch engaged: endpoint_health_check by bob/);
+
+    const refused = await opsrail('run', 'endpoint_health_check', '--at', '2026-01-02T00:00:00Z', '--json');
+
+    assert.equal(refused.code, 3);
+    const report = JSON.parse(refused.stdout);
+    assert.deepEqual([report.outcome, report.status, report.error.kind], ['refused', 'skipped', 'refused_kill_switch']);
+    assert.equal((await opsrail('kill', 'release', 'endpoint_health_check', '--as', 'bob', '--reason', 'fixed')).code, 3);
+    assert.equal((await opsrail('kill', 'engage', 'no_such_job', '--as', 'bob', '--reason', 'x')).code, 2);
+    const status = await opsrail('status');
+    assert.match(status.stdout, /kill-switches: endpoint_health_check \(by bob/);
+    assert.match(status.stdout, /endpoint_health_check\s+false\s+KILLED/);
+  });
+});
