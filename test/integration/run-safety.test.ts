@@ -12,7 +12,7 @@ import { exitCodeOf } from '../../cli/main';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import { LocalScheduler } from '../../local/scheduler';
 import type { LocalStack } from '../../local/stack';
-import { readVerifiedBundle } from '../support/evidence';
+import { listKeys, readVerifiedBundle } from '../support/evidence';
 import { blindJob, countingJob, failingJob, scriptedHttpJob, waitingJob } from '../support/jobs';
 import { policyFixture, testStack, withTestJobs } from '../support/local';
 
@@ -288,6 +288,14 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     const dispatched = await scheduler.tick();
     assert.ok(!dispatched.some((d) => d.jobId === 'safe_waiting'), 'the schedule of a killed job is disabled');
     await assert.rejects(releaseKillSwitch(runtime.deps, 'safe_waiting', { by: 'carol', reason: 'done' }), DangerousOpRequiresApprovalError);
+    // Who, why and when (seed 004), as write-once evidence beside the day's runs.
+    const today = new Date().toISOString().slice(0, 10);
+    const keys = await listKeys(stack.env, `stage=local/dt=${today}/control/`);
+    const events = await Promise.all(keys.map(async (k) => AuditEvent.parse(JSON.parse(new TextDecoder().decode(await runtime.deps.evidence.getObject(k))))));
+    const engage = events.find((e) => e.type === 'kill_switch.engage' && e.jobId === 'safe_waiting');
+    assert.equal(engage?.actor.id, 'carol');
+    assert.equal(engage?.details?.reason, 'runaway job');
+    assert.ok(events.some((e) => e.type === 'safety.mode.change' && e.details?.to === 'EMERGENCY_STOP' && e.actor.id === 'alice'));
   });
 
   test('a claim whose holder died is taken over after its lease, with one effect in total', async () => {
