@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { join } from 'node:path';
 import { Stage } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
@@ -20,6 +21,8 @@ export function buildApp(app: App, options: { policyDir?: string } = {}): Opsrai
     throw new UnknownStageError(`unknown stage '${String(requested)}': use -c stage=${DEPLOYABLE_STAGES.join('|')}`);
   }
   const policy = loadPolicy(directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')), stage.data);
+  // The checks security reviewers run: AwsSolutions, as a validation plugin that fails the synth.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return new OpsrailStack(app, `opsrail-${stage.data}`, {
     policy,
     description: `opsrail ${stage.data}: scheduled operations jobs with idempotent runs and write-once evidence`,

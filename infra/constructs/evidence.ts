@@ -1,8 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, type IGrantable, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectLockRetention, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { StagePolicy } from '../../contracts';
+import { stackLogicalId } from './opsrail-function';
 
 export interface EvidenceProps {
   stage: string;
@@ -19,9 +21,11 @@ export class Evidence extends Construct {
   readonly bucket: Bucket;
   readonly key: Key;
   readonly accessLogs: Bucket;
+  private readonly stage: string;
 
   constructor(scope: Construct, id: string, props: EvidenceProps) {
     super(scope, id);
+    this.stage = props.stage;
     this.key = new Key(this, 'Key', {
       description: `opsrail ${props.stage} evidence encryption`,
       enableKeyRotation: true,
@@ -52,5 +56,32 @@ export class Evidence extends Construct {
       lifecycleRules: [{ noncurrentVersionExpiration: retentionDays }],
       removalPolicy: props.removalPolicy,
     });
+  }
+
+  /** The stage's objects: key names are made per run, so object access is by prefix. */
+  private objectsArn(): string {
+    return `${this.bucket.bucketArn}/stage=${this.stage}/*`;
+  }
+
+  private acknowledgeObjectPrefix(grantee: IGrantable): void {
+    const role = grantee.grantPrincipal as IRole;
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stackLogicalId(this.bucket)}.Arn>/stage=${this.stage}/*]`,
+      reason: `Evidence objects are named per run under stage=${this.stage}/: access is scoped to that prefix of this one bucket.`,
+    });
+  }
+
+  /** PutObject only (never delete, never overwrite: If-None-Match and Object Lock), plus the KMS data key to encrypt. */
+  grantWriteObjects(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.objectsArn()] }));
+    this.key.grant(grantee, 'kms:GenerateDataKey');
+    this.acknowledgeObjectPrefix(grantee);
+  }
+
+  /** GetObject of the stage's evidence, and Decrypt to read it. */
+  grantReadObjects(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.objectsArn()] }));
+    this.key.grant(grantee, 'kms:Decrypt');
+    this.acknowledgeObjectPrefix(grantee);
   }
 }

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -46,18 +47,18 @@ export class JobRunner extends Construct {
     const fns = Object.fromEntries(jobRunSteps.map((s) => [s.functionDir, make(s)])) as Record<JobRunStep['functionDir'], OpsrailFunction>;
     this.functions = fns;
     const { stateTable, idempotencyTable } = props.storage;
-    const { bucket } = props.evidence;
+    const evidence = props.evidence;
 
     // Preflight: claims runs and records duplicates.
     stateTable.grantReadWriteData(fns.preflight);
     // Execute: counts attempts, runs the job (the built-in integrity check reads job state and evidence).
     stateTable.grantReadWriteData(fns.execute);
     idempotencyTable.grantReadWriteData(fns.execute);
-    bucket.grantRead(fns.execute);
+    evidence.grantReadObjects(fns.execute);
     // Finalize and RecordFailure: the only writers of evidence (PutObject only: no delete, no overwrite).
     for (const writer of [fns.finalize, fns['record-failure']]) {
       stateTable.grantReadWriteData(writer);
-      bucket.grantPut(writer);
+      evidence.grantWriteObjects(writer);
     }
 
     const logs = new LogGroup(this, 'ExecutionLogs', {
@@ -74,7 +75,11 @@ export class JobRunner extends Construct {
       tracingEnabled: true,
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
     });
-    for (const fn of Object.values(fns)) fn.grantInvoke(this.stateMachine);
+    // Exactly these four functions (unqualified ARNs: no versions or aliases are published).
+    this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: Object.values(fns).map((fn) => fn.functionArn) }));
+    Validations.of(this.stateMachine.role).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Execution logging to CloudWatch Logs (logs:CreateLogDelivery and kin) and X-Ray tracing support no resource-level permissions.' },
+    );
 
     // An execution stopped by a kill-switch (StopExecution) or timed out never reaches RecordFailure:
     // Step Functions' own status-change event brings it to ExecutionEnded, which evidences it.
@@ -87,7 +92,7 @@ export class JobRunner extends Construct {
       removalPolicy: props.removalPolicy,
     });
     stateTable.grantReadWriteData(this.executionEnded);
-    bucket.grantPut(this.executionEnded);
+    evidence.grantWriteObjects(this.executionEnded);
     new Rule(this, 'ExecutionEndedRule', {
       description: `opsrail ${props.stage}: job runs that ended ABORTED, TIMED_OUT or FAILED`,
       eventPattern: {

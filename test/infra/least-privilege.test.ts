@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp } from '../../infra/app';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** Every statement of the policies attached to a role whose logical id starts with `rolePrefix`. */
+function statementsFor(template: Template, rolePrefix: string): Statement[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+  return policies
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref.startsWith(rolePrefix)))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+describe('cdk-nag and least privilege', () => {
+  for (const stage of ['dev', 'stage', 'prod']) {
+    test(`${stage}: cdk-nag AwsSolutions passes as a validation plugin (a finding would fail the synth)`, () => {
+      const outdir = mkdtempSync(join(tmpdir(), `opsrail-synth-${stage}-`));
+      const app = new App({ context: { stage }, outdir });
+      buildApp(app);
+
+      assert.doesNotThrow(() => app.synth());
+      const template = JSON.parse(readFileSync(join(outdir, `opsrail-${stage}.template.json`), 'utf8'));
+      assert.equal(template.Resources ? Object.values(template.Resources).some((r: any) => r.Type === 'AWS::StepFunctions::StateMachine') : false, true);
+    });
+  }
+
+  const template = Template.fromStack(buildApp(new App({ context: { stage: 'dev' } })));
+
+  test('only Finalize, RecordFailure and ExecutionEnded may write evidence, and only PutObject under the stage prefix', () => {
+    for (const writer of ['RunnerFinalizeRole', 'RunnerRecordFailureRole', 'RunnerExecutionEndedRole']) {
+      const puts = statementsFor(template, writer).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+      assert.deepEqual(puts.flatMap(actionsOf), ['s3:PutObject'], writer);
+      assert.match(JSON.stringify(puts[0]?.Resource), /\/stage=dev\/\*/);
+    }
+    for (const other of ['RunnerPreflightRole', 'RunnerExecuteRole', 'SchedulingSchedulerRole']) {
+      const writes = statementsFor(template, other).flatMap(actionsOf).filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*');
+      assert.deepEqual(writes, [], `${other} must not write evidence`);
+    }
+  });
+
+  test('Preflight touches no evidence at all; Execute only reads it', () => {
+    assert.deepEqual(statementsFor(template, 'RunnerPreflightRole').flatMap(actionsOf).filter((a) => a.startsWith('s3:') || a.startsWith('kms:')), []);
+    assert.deepEqual(statementsFor(template, 'RunnerExecuteRole').flatMap(actionsOf).filter((a) => a.startsWith('s3:') || a.startsWith('kms:')).sort(), ['kms:Decrypt', 's3:GetObject']);
+  });
+
+  test('no function has an AWS managed policy; the state machine may invoke exactly its four functions', () => {
+    for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    const invokes = statementsFor(template, 'RunnerJobRunRole').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    assert.equal(invokes.length, 1);
+    assert.deepEqual(((invokes[0]?.Resource as any[]) ?? []).map((r) => r['Fn::GetAtt'][0]).sort(), ['RunnerExecute38AEDDC4', 'RunnerFinalize1524B6C4', 'RunnerPreflight00847019', 'RunnerRecordFailure18CAA123']);
+  });
+
+  test('the scheduler role may only start this state machine (and send to its dead-letter queue)', () => {
+    const actions = statementsFor(template, 'SchedulingSchedulerRole').flatMap(actionsOf).sort();
+    assert.deepEqual(actions, ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'states:StartExecution']);
+  });
+});
