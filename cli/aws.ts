@@ -12,6 +12,7 @@ import { systemClock } from '../functions/core/clock';
 import type { ControlDependencies, ExecutionController, ScheduleController } from '../functions/core/controls';
 import { ConfigurationError } from '../functions/core/errors';
 import type { ResolvedPolicy } from '../functions/core/policy';
+import { createRedactor } from '../functions/core/redaction';
 
 /** Names the CDK stack gives a stage's resources (infra/ sets them; the CLI finds them by the same names). */
 export const stageResourceNames = (stage: Stage) => ({
@@ -61,6 +62,7 @@ export async function awsControlDependencies(policy: ResolvedPolicy, clients: Aw
   if (!stateMachineArn) throw new ConfigurationError(`state machine ${names.stateMachine} not found: is stage '${policy.stage}' deployed?`);
   return {
     policy,
+    redactor: createRedactor(policy.settings.redaction),
     state: new DynamoDbStateStore(clients.dynamodb, names.stateTable),
     evidence: new S3EvidenceStore(clients.s3, bucket),
     clock: systemClock,

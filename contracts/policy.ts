@@ -46,6 +46,23 @@ export const StagePolicy = z.strictObject({
     /** Local scheduler only: after a restart, ticks older than this are not caught up. */
     catchUpMinutes: z.number().int().min(0).max(1440),
   }),
+  /** Redaction before any write or log line (seed 001): the built-in patterns plus these. */
+  redaction: z
+    .strictObject({
+      placeholder: z.string().min(1).max(64).default('[REDACTED]'),
+      patterns: z
+        .array(
+          z.string().superRefine((source, ctx) => {
+            try {
+              new RegExp(source, 'g');
+            } catch (error) {
+              ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+            }
+          }),
+        )
+        .default([]),
+    })
+    .default({ placeholder: '[REDACTED]', patterns: [] }),
   /** Per-job switches. A job absent here is declared but disabled in this stage. */
   jobs: z
     .record(

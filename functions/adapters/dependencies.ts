@@ -4,6 +4,8 @@ import { HandlerEnv } from '../../contracts';
 import { systemClock, type Clock } from '../core/clock';
 import { ValidationError } from '../core/errors';
 import { loadPolicy } from '../core/policy';
+import { createRedactor } from '../core/redaction';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { RunDependencies } from '../core/run';
 import { jobRegistry } from '../jobs/registry';
 import type { JobImplementation } from '../jobs/types';
@@ -39,10 +41,15 @@ export interface Dependencies extends RunDependencies {
 export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = [], overrides: { clock?: Clock } = {}): Dependencies {
   const { dynamodb, s3 } = awsClients(env);
   const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
+  const policy = loadPolicy(source, env.OPSRAIL_STAGE);
+  const redactor = createRedactor(policy.settings.redaction);
+  const jobLogger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: env.POWERTOOLS_LOG_LEVEL, persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' } });
   return {
     env,
     dynamodb,
-    policy: loadPolicy(source, env.OPSRAIL_STAGE),
+    policy,
+    redactor,
+    log: (message, details) => jobLogger.info(message, details ?? {}),
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
     clock: overrides.clock ?? systemClock,

@@ -4,9 +4,19 @@ import { buildDependencies, parseHandlerEnv, type Dependencies } from './depende
 
 export type StepHandler<R> = (event: unknown, context: Context) => Promise<R>;
 
-/** One logger per function; Powertools reads the service name and level from the environment. */
-export function stepLogger(deps: Dependencies, step: string): Logger {
-  return new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME, logLevel: deps.env.POWERTOOLS_LOG_LEVEL, persistentKeys: { step, stage: deps.env.OPSRAIL_STAGE } });
+export interface StepLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** One structured (Powertools) logger per function; every line passes the redactor first. */
+export function stepLogger(deps: Dependencies, step: string): StepLogger {
+  const logger = new Logger({ serviceName: deps.env.POWERTOOLS_SERVICE_NAME, logLevel: deps.env.POWERTOOLS_LOG_LEVEL, persistentKeys: { step, stage: deps.env.OPSRAIL_STAGE } });
+  const { redactor } = deps;
+  return {
+    info: (message, attributes = {}) => logger.info(redactor.text(message), redactor.value(attributes)),
+    warn: (message, attributes = {}) => logger.warn(redactor.text(message), redactor.value(attributes)),
+  };
 }
 
 /** The exported Lambda handler: parses the environment once, at the first invocation, then reuses it. */
@@ -19,7 +29,7 @@ export function lambdaHandler<R>(create: (deps: Dependencies) => StepHandler<R>)
 }
 
 /** Logs a step's failure with its typed name and rethrows it unchanged: Step Functions matches on the name. */
-export async function logged<R>(logger: Logger, what: Record<string, unknown>, fn: () => Promise<R>): Promise<R> {
+export async function logged<R>(logger: StepLogger, what: Record<string, unknown>, fn: () => Promise<R>): Promise<R> {
   try {
     const result = await fn();
     logger.info('step completed', what);

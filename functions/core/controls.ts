@@ -6,6 +6,7 @@ import { isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
 import type { Controls, EvidenceStore, JobState, OpenRun, StateStore } from './ports';
 import { nextRunTimes } from './schedule';
+import type { Redactor } from './redaction';
 
 /** Stops running executions: StopExecution in AWS, an abort of the interpreter locally. */
 export interface ExecutionController {
@@ -22,6 +23,7 @@ export interface ControlDependencies {
   state: StateStore;
   evidence: EvidenceStore;
   clock: Clock;
+  redactor: Redactor;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function recordControlEvent(deps: ControlDependencies, type: AuditE
     stage: deps.policy.stage,
     ...(jobId ? { jobId } : {}),
     actor: { kind: 'operator', id: actor.by },
-    details: { ...details, reason: actor.reason },
+    details: deps.redactor.value({ ...details, reason: actor.reason }),
   });
   const key = `stage=${deps.policy.stage}/dt=${event.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${sha256Hex(event.eventId).slice(0, 12)}.json`;
   await deps.evidence.putObject(key, new TextEncoder().encode(`${JSON.stringify(event)}\n`), 'application/json');
@@ -86,7 +88,7 @@ export interface KillSwitchResult {
 export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, actor: Actor): Promise<KillSwitchResult> {
   requireActor(actor);
   requireKnownJob(deps.policy, jobId);
-  const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: actor.reason, changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
+  const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: deps.redactor.text(actor.reason), changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
   await deps.state.setKillSwitch(killSwitch);
   const stoppedExecutions = await deps.executions.stopRunning(jobId, `kill-switch engaged by ${actor.by}: ${actor.reason}`);
   const disabledSchedules = await deps.schedules.disable(jobId);
@@ -110,7 +112,7 @@ export async function setSafetyMode(deps: ControlDependencies, mode: string, act
   const from = current?.mode ?? 'NORMAL';
   if (SAFETY_RANK[parsed.data] < SAFETY_RANK[from]) throw new DangerousOpRequiresApprovalError(`relaxing the safety mode from ${from} to ${parsed.data}`);
   if (current && parsed.data === from) return current;
-  const state: SafetyState = { schemaVersion: 1, mode: parsed.data, reason: actor.reason, changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
+  const state: SafetyState = { schemaVersion: 1, mode: parsed.data, reason: deps.redactor.text(actor.reason), changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
   await deps.state.setSafetyState(state);
   await recordControlEvent(deps, 'safety.mode.change', actor, { from, to: parsed.data });
   return state;

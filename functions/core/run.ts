@@ -9,6 +9,7 @@ import { deriveJobRunId, evidencePrefix, isoSeconds, tickOf } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
 import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, SealedOutcome, StateStore } from './ports';
 import { runWindow } from './window';
+import { redactError, type Redactor } from './redaction';
 
 export interface RunDependencies {
   policy: ResolvedPolicy;
@@ -17,7 +18,12 @@ export interface RunDependencies {
   clock: Clock;
   jobs: JobRegistry;
   codeVersion: string;
+  redactor: Redactor;
+  /** Where a job's own log lines go (already redacted on the way). */
+  log: JobLog;
 }
+
+export type JobLog = (message: string, details?: Record<string, unknown>) => void;
 
 /** A scheduled time further ahead than this is a guess about data that does not exist yet. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -168,21 +174,25 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   }
   const startedAt = deps.clock.now().toISOString();
   let result;
+  const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
   try {
-    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence });
+    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log });
   } catch (error) {
+    // The error travels to Step Functions, its history and the logs: no secret may travel with it.
+    redactError(error, deps.redactor);
     await deps.state.recordAttemptFailure(run.jobRunId, `${(error as Error).name}: ${(error as Error).message}`);
     throw error;
   }
+  // Redacted here, before the result reaches the state machine, the idempotency record or the evidence.
   return {
     status: job.mode === 'live' ? 'ok' : 'dry_run',
     quality: result.quality,
     startedAt,
     endedAt: deps.clock.now().toISOString(),
     attempts,
-    outputs: result.outputs,
+    outputs: result.outputs.map((o) => ({ ...o, body: deps.redactor.text(o.body) })),
     integrityReport: result.integrityReport,
-    diagnostics: result.diagnostics,
+    diagnostics: deps.redactor.value(result.diagnostics),
   };
 }
 
@@ -222,12 +232,16 @@ async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (lin
  * manifest last) and updates the job state. Every part is safe to repeat: a retried call finishes what
  * an earlier one began, with the same bytes.
  */
-export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion'>, jobRunId: string, proposed: SealedOutcome, outputs: JobOutput[]): Promise<RunSummary> {
+export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion' | 'redactor'>, jobRunId: string, proposed: SealedOutcome, outputs: JobOutput[]): Promise<RunSummary> {
   const item = await getClaimedRun(deps.state, jobRunId);
   if (item.summary) return item.summary;
-  const sealed = item.sealed ?? (await deps.state.sealOutcome(jobRunId, proposed));
+  const sealed = item.sealed ?? (await deps.state.sealOutcome(jobRunId, deps.redactor.value(proposed)));
   // Outputs of a run that did not succeed are not trusted evidence: a failed or refused run's bundle carries none.
-  const objects = buildBundleObjects(item, sealed, sealed.status === 'ok' || sealed.status === 'dry_run' ? outputs : [], deps.codeVersion);
+  // Every object but the manifest passes the redactor once more on its way out (it is deterministic, so retries match).
+  const objects = buildBundleObjects(item, sealed, sealed.status === 'ok' || sealed.status === 'dry_run' ? outputs : [], deps.codeVersion).map((o) => ({
+    ...o,
+    body: new TextEncoder().encode(deps.redactor.text(new TextDecoder().decode(o.body))),
+  }));
   const described = describeObjects(objects);
   const manifestFor = (link: Pick<ChainLink, 'sequence' | 'previous'>) => buildManifest(item, described, link, sealed.endedAt);
   const link = item.chain ?? (await linkIntoChain(deps.state, item, manifestFor));
@@ -246,7 +260,7 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
   return summary;
 }
 
-export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
+export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
   const job = findJob(deps.policy, run.jobId);
   const events = [];
   if (result.integrityReport) {
@@ -304,9 +318,9 @@ export interface FailureInput {
  * itself failed) is claimed now, so the window is consumed and evidenced rather than silently retried.
  * Refusals end as `skipped`; only failures of the job itself count toward quarantine.
  */
-export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion'>, input: FailureInput, executionId: string): Promise<RunSummary> {
+export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor'>, input: FailureInput, executionId: string): Promise<RunSummary> {
   const kind = errorKindFromName(input.error.Error);
-  const error = { kind, name: input.error.Error, message: causeMessage(input.error.Cause) };
+  const error = { kind, name: input.error.Error, message: deps.redactor.text(causeMessage(input.error.Cause)) };
   const job = findJob(deps.policy, input.jobId);
   let run = input.run;
   if (!run) {

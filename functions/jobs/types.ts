@@ -10,6 +10,8 @@ export interface JobContext {
   clock: Clock;
   state: JobStateReader;
   evidence: EvidenceReader;
+  /** The job's own log: redacted, then written with the step's structured logger. */
+  log: (message: string, details?: Record<string, unknown>) => void;
 }
 
 export interface JobResult {

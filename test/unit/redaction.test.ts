@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BUILTIN_PATTERNS, createRedactor } from '../../functions/core/redaction';
+import { CANARIES, CUSTOM_PATTERN } from '../support/canaries';
+
+const redactor = createRedactor({ placeholder: '[REDACTED]', patterns: [CUSTOM_PATTERN] });
+
+test('every canary is replaced by the placeholder, in plain text and inside JSON', () => {
+  for (const [name, canary] of Object.entries(CANARIES)) {
+    const text = `before ${canary} after`;
+    assert.ok(!redactor.text(text).includes(canary), name);
+    assert.match(redactor.text(text), /\[REDACTED\]/, name);
+    const json = JSON.stringify({ note: text });
+    const redacted = redactor.text(json);
+    assert.doesNotThrow(() => JSON.parse(redacted), `${name}: JSON stays valid`);
+    assert.ok(!JSON.parse(redacted).note.includes(canary), name);
+  }
+  assert.ok(Object.keys(BUILTIN_PATTERNS).length >= 7);
+});
+
+test('evidence is not mistaken for a secret: digests, ids, keys, ARNs and timestamps stay', () => {
+  const evidence = [
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    'evidence_integrity_check/2026-01-01T00:00:00Z',
+    'stage=local/dt=2026-01-01/job_id=evidence_integrity_check/run=20260101T000000Z/manifest.json',
+    'arn:aws:states:us-east-1:000000000000:execution:opsrail-local-job-run:559076c8-4348-4c29-a91e-26449a41db52',
+    'arn:aws:secretsmanager:eu-west-1:111111111111:secret:opsrail/dev/slack-webhook-AbCdEf',
+    '2026-11-21T19:40:35.472Z',
+  ];
+  for (const value of evidence) assert.equal(redactor.text(value), value);
+});
+
+test('value() redacts every string of a structure and keeps its shape', () => {
+  const out = redactor.value({ a: [CANARIES.email, 3, { b: CANARIES.slack_token }], n: null, ok: true });
+  assert.deepEqual(out, { a: ['[REDACTED]', 3, { b: '[REDACTED]' }], n: null, ok: true });
+});
