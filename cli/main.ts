@@ -114,6 +114,7 @@ async function runCommand(args: string[]): Promise<number> {
       status: summary?.status ?? (outcome.kind === 'duplicate_suppressed' ? 'duplicate_suppressed' : 'error'),
       quality: summary?.quality ?? null,
       evidencePrefix: summary?.evidencePrefix ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}` : null,
+      manifestKey: summary?.manifestKey ?? null,
       error: summary?.error ?? (outcome.kind === 'failed' ? { kind: 'internal', name: 'ExecutionFailed', message: outcome.error } : null),
       executionId: outcome.executionId,
       exitCode: code,
@@ -122,7 +123,7 @@ async function runCommand(args: string[]): Promise<number> {
     else {
       console.log(`jobRunId: ${report.jobRunId}`);
       console.log(`status:   ${report.status}${report.quality ? ` (quality ${report.quality})` : ''}`);
-      if (report.evidencePrefix) console.log(`evidence: ${report.evidencePrefix}`);
+      if (report.manifestKey) console.log(`evidence: s3://${stack.env.EVIDENCE_BUCKET_NAME}/${report.manifestKey}`);
       if (report.error) console.log(`${outcome.kind === 'refused' ? 'refused: ' : 'error:   '} ${report.error.kind}: ${report.error.message}`);
       if (outcome.kind === 'duplicate_suppressed') console.log('this window already ran: duplicate_suppressed recorded, nothing written');
     }

@@ -26,6 +26,7 @@ export const RunContext = z.object({
   policySnapshot: PolicySnapshotRef,
   jobConfigSha256: Sha256Hex,
   datasetRefs: z.array(z.string()),
+  outputDatasetId: z.string().min(1),
   claimedAt: UtcTimestamp,
 });
 export type RunContext = z.infer<typeof RunContext>;
@@ -36,6 +37,8 @@ export const JobOutput = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'output names are plain file names'),
   contentType: z.string().min(1),
   body: z.string(),
+  /** Rows (JSON Lines) for a queryable table instead of a plain output file. */
+  table: z.enum(['expected_ticks']).optional(),
 });
 export type JobOutput = z.infer<typeof JobOutput>;
 

@@ -18,7 +18,7 @@ import { CatalogJob, JobDefinition } from './job';
 import { EvidenceManifest } from './manifest';
 import { Catalog, StagePolicy } from './policy';
 import { ReplayPointers } from './replay-pointers';
-import { RunRecord } from './run-record';
+import { Lineage, RunRecord } from './run-record';
 import { ExecutionInput } from './execution';
 import { SafetyState, KillSwitch } from './safety-state';
 
@@ -29,6 +29,7 @@ export const publishedContracts: Record<string, z.ZodType> = {
   catalog: Catalog,
   stage_policy: StagePolicy,
   run_record: RunRecord,
+  lineage: Lineage,
   audit_event: AuditEvent,
   evidence_manifest: EvidenceManifest,
   replay_pointers: ReplayPointers,

@@ -54,6 +54,8 @@ export const Capabilities = z.object({
   writes: z.array(z.enum(['state', 'evidence'])).default([]),
   /** Data-catalog dataset ids the job consumes; pinned into replay_pointers. */
   datasets: z.array(z.string().min(1)).default([]),
+  /** The dataset id of what the job produces (lineage); default `opsrail.outputs.<jobId>`. */
+  produces: z.string().min(1).optional(),
   /** Datasets this job repairs: it may run while their integrity is FAIL or UNKNOWN (seed 000 §5). */
   repairs: z.array(z.string().min(1)).default([]),
 });

@@ -35,3 +35,17 @@ export const RunRecord = z.strictObject({
   policySnapshot: PolicySnapshotRef,
 });
 export type RunRecord = z.infer<typeof RunRecord>;
+
+/** Seed 000 §9.1: where a run's output came from. */
+export const Lineage = z.strictObject({
+  schemaVersion: z.literal(1),
+  inputDatasetIds: z.array(z.string()),
+  outputDatasetId: z.string().min(1),
+  transformId: JobId,
+  transformVersion: SemVer,
+  jobRunId: z.string().min(1),
+  window: Window,
+  policySnapshot: PolicySnapshotRef,
+  replayPointersRef: z.string().min(1),
+});
+export type Lineage = z.infer<typeof Lineage>;

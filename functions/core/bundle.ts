@@ -1,4 +1,5 @@
-import type { EvidenceManifest, JobOutput, ManifestObject, ReplayPointers, RunContext, RunRecord, IntegrityReport } from '../../contracts';
+import type { EvidenceManifest, JobOutput, Lineage, ManifestObject, ReplayPointers, RunContext, RunRecord, IntegrityReport } from '../../contracts';
+import { objectName, outputName } from './layout';
 import type { ChainLink, RunItem, SealedOutcome } from './ports';
 import { sha256Hex } from './hashing';
 
@@ -9,7 +10,8 @@ export interface BundleObject {
 }
 
 const encoder = new TextEncoder();
-const json = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value, null, 2)}\n`);
+/** One line per JSON document (Athena's JSON SerDe reads a record per line). */
+const json = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
 
 /**
  * Every object of a run's bundle except the manifest. A pure function of what is stored about the run,
@@ -17,7 +19,8 @@ const json = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(va
  */
 export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs: JobOutput[], codeVersion: string): BundleObject[] {
   const run: RunContext = item;
-  const outputObjects: BundleObject[] = outputs.map((o) => ({ name: `outputs/${o.name}`, contentType: o.contentType, body: encoder.encode(o.body) }));
+  const at = run.window.start;
+  const outputObjects: BundleObject[] = outputs.map((o) => ({ name: outputName(at, o.name, o.table), contentType: o.contentType, body: encoder.encode(o.body) }));
   const replayPointers: ReplayPointers = {
     schemaVersion: 1,
     jobId: run.jobId,
@@ -63,12 +66,24 @@ export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs
     error: sealed.error,
     policySnapshot: run.policySnapshot,
   };
+  const lineage: Lineage = {
+    schemaVersion: 1,
+    inputDatasetIds: run.datasetRefs,
+    outputDatasetId: run.outputDatasetId,
+    transformId: run.jobId,
+    transformVersion: run.jobVersion,
+    jobRunId: run.jobRunId,
+    window: run.window,
+    policySnapshot: run.policySnapshot,
+    replayPointersRef: `${run.evidencePrefix}${objectName('replay_pointers', at)}`,
+  };
   const audit = [...item.audit, ...sealed.events];
   return [
-    { name: 'audit.jsonl', contentType: 'application/x-ndjson', body: encoder.encode(audit.map((e) => JSON.stringify(e)).join('\n') + '\n') },
-    { name: 'replay_pointers.json', contentType: 'application/json', body: json(replayPointers) },
-    { name: 'integrity_report.json', contentType: 'application/json', body: json(integrityReport) },
-    { name: 'run_record.json', contentType: 'application/json', body: json(runRecord) },
+    { name: objectName('audit', at), contentType: 'application/x-ndjson', body: encoder.encode(audit.map((e) => JSON.stringify(e)).join('\n') + '\n') },
+    { name: objectName('replay_pointers', at), contentType: 'application/json', body: json(replayPointers) },
+    { name: objectName('integrity_report', at), contentType: 'application/json', body: json(integrityReport) },
+    { name: objectName('run_record', at), contentType: 'application/json', body: json(runRecord) },
+    { name: objectName('lineage', at), contentType: 'application/json', body: json(lineage) },
     ...outputObjects,
   ];
 }
@@ -95,4 +110,3 @@ export function buildManifest(run: RunContext, objects: ManifestObject[], link: 
   return json(manifest);
 }
 
-export const MANIFEST_NAME = 'manifest.json';

@@ -6,7 +6,6 @@ export function tickOf(scheduledTime: Date): Date {
 }
 
 const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const compact = (d: Date): string => isoSeconds(d).replace(/[-:]/g, '');
 
 /** `<jobId>/<window start, UTC ISO>`: a second delivery of the same tick is the same run. */
 export function deriveJobRunId(jobId: string, scheduledTime: Date): string {
@@ -18,9 +17,9 @@ export function parseJobRunId(jobRunId: string): { jobId: string; tick: Date } |
   return match ? { jobId: match[1] as string, tick: new Date(match[2] as string) } : undefined;
 }
 
-/** Hive-style prefix (DESIGN.md "Evidence"): Athena projects stage, dt and job_id from it. */
+/** Hive-style partition prefix (DESIGN.md "Evidence"): Athena projects stage, dt and job_id from it. */
 export function evidencePrefix(stage: Stage, jobId: string, windowStart: Date): string {
-  return `stage=${stage}/dt=${windowStart.toISOString().slice(0, 10)}/job_id=${jobId}/run=${compact(windowStart)}/`;
+  return `stage=${stage}/dt=${windowStart.toISOString().slice(0, 10)}/job_id=${jobId}/`;
 }
 
 export { isoSeconds };

@@ -1,7 +1,8 @@
 import { RunContext, type AuditEvent, type ExecuteResult, type ExecutionInput, type JobDefinition, type JobOutput, type RunSummary } from '../../contracts';
 import type { JobRegistry } from '../jobs/types';
 import { runEvent } from './audit';
-import { buildBundleObjects, buildManifest, describeObjects, MANIFEST_NAME } from './bundle';
+import { buildBundleObjects, buildManifest, describeObjects } from './bundle';
+import { objectName, outputName } from './layout';
 import type { Clock } from './clock';
 import { ConfigurationError, DuplicateRunError, errorKindFromName, isRefusal, OpsrailError, RunRefusedError } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
@@ -46,12 +47,13 @@ function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionIn
     policySnapshot: policy.snapshot,
     jobConfigSha256: sha256Hex(canonicalJson(job)),
     datasetRefs: [...job.capabilities.datasets].sort(),
+    outputDatasetId: job.capabilities.produces ?? `opsrail.outputs.${job.jobId}`,
     claimedAt: now.toISOString(),
   };
   const start = runEvent(run, 'job.run.start', run.claimedAt, {
     actor: actorOf(request.trigger),
     window: run.window,
-    inputsRefs: { datasetRefs: run.datasetRefs, policySnapshot: run.policySnapshot, replayPointersRef: `${run.evidencePrefix}replay_pointers.json` },
+    inputsRefs: { datasetRefs: run.datasetRefs, policySnapshot: run.policySnapshot, replayPointersRef: `${run.evidencePrefix}${objectName('replay_pointers', run.window.start)}` },
     details: { executionId, scheduledTime: run.scheduledTime, codeVersion: 'pinned in replay_pointers', jobConfigSha256: run.jobConfigSha256 },
   });
   return { run, start };
@@ -219,7 +221,7 @@ async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (lin
     const head = (await state.getJobState(item.jobId))?.chainHead;
     const sequence = (head?.sequence ?? 0) + 1;
     const previous = head ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence } : null;
-    const link: ChainLink = { sequence, previous, manifestKey: `${item.evidencePrefix}${MANIFEST_NAME}`, manifestSha256: sha256Hex(manifestFor({ sequence, previous })) };
+    const link: ChainLink = { sequence, previous, manifestKey: `${item.evidencePrefix}${objectName('manifest', item.window.start)}`, manifestSha256: sha256Hex(manifestFor({ sequence, previous })) };
     const outcome = await state.linkChain(item.jobId, item.jobRunId, head?.sequence ?? 0, link);
     if (outcome === 'linked') return link;
     if (outcome === 'already') return (await getClaimedRun(state, item.jobRunId)).chain as ChainLink;
@@ -267,7 +269,7 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     events.push(
       runEvent(run, 'integrity.record', result.endedAt, {
         quality: result.integrityReport.status,
-        evidenceRefs: [`${run.evidencePrefix}integrity_report.json`],
+        evidenceRefs: [`${run.evidencePrefix}${objectName('integrity_report', run.window.start)}`],
         details: { checked: result.integrityReport.checked, findings: result.integrityReport.findings.length, datasets: job?.capabilities.datasets ?? [] },
       }),
     );
@@ -276,8 +278,8 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     runEvent(run, 'job.run.end', result.endedAt, {
       status: result.status,
       quality: result.quality,
-      outputsRefs: result.outputs.map((o) => `${run.evidencePrefix}outputs/${o.name}`),
-      evidenceRefs: [`${run.evidencePrefix}${MANIFEST_NAME}`],
+      outputsRefs: result.outputs.map((o) => `${run.evidencePrefix}${outputName(run.window.start, o.name, o.table)}`),
+      evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
     }),
   );
   // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is (seed 000 §5, §11).
@@ -348,7 +350,7 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   }
   const endedAt = deps.clock.now().toISOString();
   const refused = isRefusal(kind);
-  const events = [runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${MANIFEST_NAME}`], details: { refused, executionId } })];
+  const events = [runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } })];
   let effect: RunEffect = { kind: 'neutral' };
   if (!refused && kind !== 'stopped') {
     const state = await deps.state.getJobState(run.jobId);

@@ -36,7 +36,8 @@ describe('opsrail CLI on the embedded local stack', () => {
     assert.equal(first.code, 4, first.stderr);
     const firstReport = JSON.parse(first.stdout);
     assert.deepEqual([firstReport.jobRunId, firstReport.status, firstReport.quality], ['evidence_integrity_check/2026-01-01T00:00:00Z', 'ok', 'UNKNOWN']);
-    assert.equal(firstReport.evidencePrefix, 's3://opsrail-local-evidence/stage=local/dt=2026-01-01/job_id=evidence_integrity_check/run=20260101T000000Z/');
+    assert.equal(firstReport.evidencePrefix, 's3://opsrail-local-evidence/stage=local/dt=2026-01-01/job_id=evidence_integrity_check/');
+    assert.equal(firstReport.manifestKey, 'stage=local/dt=2026-01-01/job_id=evidence_integrity_check/manifest/run=20260101T000000Z.json');
 
     const again = await opsrail(['run', 'evidence_integrity_check', '--at', '2026-01-01T00:00:00Z', '--json'], env);
     assert.equal(again.code, 3, again.stderr);

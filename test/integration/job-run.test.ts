@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AuditEvent, RunRecord, IntegrityReport } from '../../contracts';
+import { AuditEvent, IntegrityReport, Lineage, RunRecord } from '../../contracts';
 import { ValidationError } from '../../functions/core/errors';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import { LocalRuntime } from '../../local/runtime';
@@ -31,15 +31,25 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
     assert.ok(outcome.kind === 'completed');
     assert.equal(outcome.summary.jobRunId, 'test_counter/2026-02-01T10:00:00Z');
     assert.deepEqual([outcome.summary.status, outcome.summary.quality], ['ok', 'OK']);
-    assert.equal(outcome.summary.evidencePrefix, 'stage=local/dt=2026-02-01/job_id=test_counter/run=20260201T100000Z/');
+    assert.equal(outcome.summary.evidencePrefix, 'stage=local/dt=2026-02-01/job_id=test_counter/');
+    assert.equal(outcome.summary.manifestKey, 'stage=local/dt=2026-02-01/job_id=test_counter/manifest/run=20260201T100000Z.json');
     const bundle = await readVerifiedBundle(runtime.deps.evidence, outcome.summary.manifestKey as string);
-    assert.deepEqual(bundle.manifest.objects.map((o) => o.name).sort(), ['audit.jsonl', 'integrity_report.json', 'outputs/effect.txt', 'replay_pointers.json', 'run_record.json']);
+    assert.deepEqual(bundle.manifest.objects.map((o) => o.name).sort(), [
+      'audit/run=20260201T100000Z.jsonl',
+      'integrity_report/run=20260201T100000Z.json',
+      'lineage/run=20260201T100000Z.json',
+      'outputs/run=20260201T100000Z/effect.txt',
+      'replay_pointers/run=20260201T100000Z.json',
+      'run_record/run=20260201T100000Z.json',
+    ]);
+    const lineage = Lineage.parse(JSON.parse(bundle.objects['lineage.json'] as string));
+    assert.deepEqual([lineage.transformId, lineage.transformVersion, lineage.outputDatasetId, lineage.replayPointersRef], ['test_counter', '0.1.0', 'opsrail.outputs.test_counter', 'stage=local/dt=2026-02-01/job_id=test_counter/replay_pointers/run=20260201T100000Z.json']);
     assert.equal(bundle.manifest.sequence, 1);
     assert.equal(bundle.manifest.previousManifest, null);
     assert.deepEqual(auditOf(bundle.objects['audit.jsonl'] as string).map((e) => e.type), ['job.run.start', 'job.run.end']);
     const record = RunRecord.parse(JSON.parse(bundle.objects['run_record.json'] as string));
     assert.equal(record.attempts, 1);
-    assert.equal(record.artefacts[0]?.name, 'outputs/effect.txt');
+    assert.equal(record.artefacts[0]?.name, 'outputs/run=20260201T100000Z/effect.txt');
     const state = await runtime.deps.state.getJobState('test_counter');
     assert.equal(state?.runCount, 1);
     assert.equal(state?.lastStatus, 'ok');
@@ -73,6 +83,7 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
     const first = await runtime.run(input);
     assert.ok(first.kind === 'completed');
     const keysBefore = await listKeys(stack.env, first.summary.evidencePrefix as string);
+    assert.ok(keysBefore.length >= 7);
     const manifestBefore = await runtime.deps.evidence.getObject(first.summary.manifestKey as string);
 
     const second = await runtime.run({ ...input, scheduledTime: '2026-02-02T10:00:30Z' });
@@ -96,7 +107,7 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
     assert.equal(counter.effects.filter((id) => id === 'test_counter/2026-02-03T10:00:00Z').length, 1);
     assert.equal((await runtime.deps.state.listDuplicates('test_counter/2026-02-03T10:00:00Z')).length, 2);
     const keys = await listKeys(stack.env, 'stage=local/dt=2026-02-03/job_id=test_counter/');
-    assert.equal(keys.filter((k) => k.endsWith('manifest.json')).length, 1);
+    assert.equal(keys.filter((k) => k.includes('/manifest/')).length, 1);
   });
 
   test('a failing job ends in Fail with job.run.fail, is not retried, and consecutiveFailures grows by one per run', async () => {
@@ -136,7 +147,7 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
   });
 
   test('evidence objects are write-once: a second write of a key is refused and the first body stays', async () => {
-    const key = 'stage=local/dt=2026-02-06/job_id=test_counter/run=20260206T000000Z/probe.txt';
+    const key = 'stage=local/dt=2026-02-06/job_id=test_counter/outputs/run=20260206T000000Z/probe.txt';
     assert.equal(await runtime.deps.evidence.putObject(key, new TextEncoder().encode('first'), 'text/plain'), 'written');
 
     const second = await runtime.deps.evidence.putObject(key, new TextEncoder().encode('second'), 'text/plain');

@@ -76,10 +76,10 @@ describe('no secret reaches storage or logs: a canary per pattern through output
     const everything = [...stored, ...printed, JSON.stringify(ok), JSON.stringify(failed)].join('\n');
 
     assert.ok(printed.some((line) => line.includes('talking to the API')), 'the job log was written (DEBUG level)');
-    assert.ok(keys.some((k) => k.endsWith('outputs/report.json')));
+    assert.ok(keys.some((k) => k.endsWith('/report.json')));
     assert.ok(everything.includes('[REDACTED]'));
     for (const [i, fragment] of fragments.entries()) assert.ok(!everything.includes(fragment), `canary ${Object.keys(CANARIES)[i]} leaked`);
-    const report = stored.find((s) => s.includes('outputs/report.json\n'));
+    const report = stored.find((s) => s.includes('/report.json\n'));
     assert.doesNotThrow(() => JSON.parse(report!.split('\n').slice(1).join('\n')), 'a redacted JSON output is still JSON');
   });
 });

@@ -31,6 +31,7 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
         policySnapshot: { stage: 'local', sha256: 'a'.repeat(64) },
         jobConfigSha256: 'b'.repeat(64),
         datasetRefs: [],
+        outputDatasetId: `opsrail.outputs.${jobId}`,
         claimedAt: '2026-03-01T00:00:01Z',
       };
       const start = { schemaVersion: 1, eventId: `${jobRunId}#job.run.start`, type: 'job.run.start', at: run.claimedAt, stage: 'local', jobId, jobRunId, actor: { kind: 'system', id: 'test' } } as AuditEvent;

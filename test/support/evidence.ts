@@ -22,12 +22,15 @@ export async function readVerifiedBundle(evidence: EvidenceReader, manifestKey: 
   const bytes = await evidence.getObject(manifestKey);
   if (!bytes) throw new Error(`no manifest at ${manifestKey}`);
   const manifest = EvidenceManifest.parse(JSON.parse(new TextDecoder().decode(bytes)));
+  // Keyed by a short name: `audit.jsonl`, `run_record.json`, `outputs/effect.txt` (the kind, not the run's file).
   const objects: Record<string, string> = {};
   for (const object of manifest.objects) {
     const body = await evidence.getObject(`${manifest.prefix}${object.name}`);
     if (!body) throw new Error(`missing ${object.name}`);
     if (body.byteLength !== object.size || sha256Hex(body) !== object.sha256) throw new Error(`${object.name} does not match its manifest entry`);
-    objects[object.name] = new TextDecoder().decode(body);
+    const [folder, file] = object.name.split('/') as [string, string];
+    const short = folder === 'outputs' ? `outputs/${object.name.split('/').slice(2).join('/')}` : `${folder}.${file.split('.').pop()}`;
+    objects[short] = new TextDecoder().decode(body);
   }
   return { manifest, manifestSha256: sha256Hex(bytes), objects };
 }
