@@ -26,6 +26,7 @@ commands:
   kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
   safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
   quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
+  verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
@@ -274,7 +275,26 @@ async function startCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function verifyCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { all: { type: 'boolean', default: false }, job: { type: 'string' }, json: { type: 'boolean', default: false }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (values.all === (positionals.length === 1) || positionals.length > 1) throw new UsageError('verify <jobRunId>, or verify --all [--job <jobId>]');
+  if (values.job && !values.all) throw new UsageError('--job goes with --all');
+  const { verifyEvidence } = await import('../functions/core/verify');
+  const { parseJobRunId } = await import('../functions/core/ids');
+  if (positionals[0] && !parseJobRunId(positionals[0])) throw new UsageError(`'${positionals[0]}' is not a jobRunId (<jobId>/<window start, UTC>, e.g. evidence_integrity_check/2026-01-01T00:00:00Z)`);
+  return withControls(values.stage, async (deps) => {
+    const report = await verifyEvidence(deps, positionals[0] ? { jobRunId: positionals[0] } : values.job ? { jobId: values.job } : {});
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      for (const p of report.problems) console.log(`${p.kind.padEnd(18)} ${p.key}: ${p.detail}`);
+      console.log(`${report.ok ? 'verified' : 'FAILED'}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s)`);
+    }
+    return report.ok ? EXIT.ok : EXIT.failed;
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  verify: verifyCommand,
   jobs: jobsCommand,
   run: runCommand,
   status: statusCommand,

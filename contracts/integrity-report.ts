@@ -8,6 +8,8 @@ export const IntegrityFindingKind = z.enum([
   'unreadable_manifest',
   'chain_break',
   'sequence_gap',
+  'misplaced_manifest',
+  'unfinished_run',
 ]);
 
 export const IntegrityReport = z.strictObject({

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sha256Base64 } from '../core/hashing';
 import type { EvidenceStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
@@ -54,5 +54,21 @@ export class S3EvidenceStore implements EvidenceStore {
       if (name === 'NoSuchKey' || name === 'NotFound') return undefined;
       throw wrapAwsError(`S3 GetObject s3://${this.bucket}/${key}`, error);
     }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      } catch (error) {
+        throw wrapAwsError(`S3 ListObjectsV2 s3://${this.bucket}/${prefix}`, error);
+      }
+      keys.push(...(page.Contents ?? []).map((c) => c.Key as string));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
   }
 }

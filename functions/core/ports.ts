@@ -132,6 +132,8 @@ export interface StateStore extends JobStateReader {
 export interface EvidenceReader {
   /** The object's bytes, or undefined when there is no such object. */
   getObject(key: string): Promise<Uint8Array | undefined>;
+  /** Every key under a prefix, in key order. */
+  list(prefix: string): Promise<string[]>;
 }
 
 export interface EvidenceStore extends EvidenceReader {

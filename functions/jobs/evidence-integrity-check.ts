@@ -1,73 +1,48 @@
-import { EvidenceIntegrityCheckParams, EvidenceManifest, type IntegrityReport, type Quality } from '../../contracts';
-import { sha256Hex } from '../core/hashing';
+import { EvidenceIntegrityCheckParams, type IntegrityReport, type Quality } from '../../contracts';
+import { checkBundleObjects, loadManifest, type Problem } from '../core/verify';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
-type Finding = IntegrityReport['findings'][number];
 type BundleResult = IntegrityReport['bundles'][number];
 
 /**
  * Walks each job's hash chain back from its head (kept in the state table), re-reading the most recent
- * bundles: every object's SHA-256 and size against its manifest, every manifest against the hash the
- * next link (or the head) recorded for it, and the sequence numbers between them.
+ * bundles with the same checks as `opsrail verify`: every object's SHA-256 and size against its
+ * manifest, every manifest against the hash the next link (or the head) recorded for it, and the
+ * sequence numbers between them.
  */
 async function checkEvidence(context: JobContext): Promise<JobResult> {
   const { bundlesPerJob } = EvidenceIntegrityCheckParams.parse(context.job.params);
-  const findings: Finding[] = [];
+  const problems: Problem[] = [];
   const bundles: BundleResult[] = [];
   let objectsChecked = 0;
 
   for (const job of context.policy.jobs) {
     const head = (await context.state.getJobState(job.jobId))?.chainHead;
-    let expected: { key: string; sha256: string; sequence: number } | null = head
-      ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence }
-      : null;
+    let expected: { key: string; sha256: string; sequence: number } | null = head ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence } : null;
     for (let walked = 0; expected && walked < bundlesPerJob; walked++) {
-      const before = findings.length;
+      const before = problems.length;
       const bundle: BundleResult = { jobId: job.jobId, jobRunId: '', manifestKey: expected.key, sequence: expected.sequence, status: 'OK' };
       bundles.push(bundle);
-      const bytes = await context.evidence.getObject(expected.key);
-      if (!bytes) {
-        findings.push({ kind: 'missing_object', key: expected.key, detail: `manifest of sequence ${expected.sequence} is missing` });
+      const loaded = await loadManifest(context.evidence, expected.key, problems);
+      if (!loaded) {
         bundle.status = 'DEGRADED';
-        break; // the chain cannot be followed past a missing manifest
+        break; // the chain cannot be followed past a missing or unreadable manifest
       }
-      if (sha256Hex(bytes) !== expected.sha256) {
-        findings.push({ kind: 'chain_break', key: expected.key, detail: `manifest hash ${sha256Hex(bytes)} differs from the ${expected.sha256} recorded by the next link` });
-      }
-      let manifest: EvidenceManifest;
-      try {
-        manifest = EvidenceManifest.parse(JSON.parse(new TextDecoder().decode(bytes)));
-      } catch (error) {
-        findings.push({ kind: 'unreadable_manifest', key: expected.key, detail: (error as Error).message.slice(0, 500) });
-        bundle.status = 'DEGRADED';
-        break;
-      }
+      const { manifest } = loaded;
       bundle.jobRunId = manifest.jobRunId;
-      if (manifest.sequence !== expected.sequence) {
-        findings.push({ kind: 'sequence_gap', key: expected.key, detail: `sequence ${manifest.sequence}, expected ${expected.sequence}` });
-      }
-      for (const object of manifest.objects) {
-        const key = `${manifest.prefix}${object.name}`;
-        objectsChecked++;
-        const body = await context.evidence.getObject(key);
-        if (!body) findings.push({ kind: 'missing_object', key, detail: 'listed in the manifest but not stored' });
-        else if (body.byteLength !== object.size) findings.push({ kind: 'size_mismatch', key, detail: `${body.byteLength} bytes, manifest says ${object.size}` });
-        else if (sha256Hex(body) !== object.sha256) findings.push({ kind: 'hash_mismatch', key, detail: `sha256 ${sha256Hex(body)}, manifest says ${object.sha256}` });
-      }
+      if (loaded.sha256 !== expected.sha256) problems.push({ kind: 'hash_mismatch', key: expected.key, detail: `manifest bytes hash to ${loaded.sha256}; the next link recorded ${expected.sha256}` });
+      if (manifest.sequence !== expected.sequence) problems.push({ kind: 'sequence_gap', key: expected.key, detail: `sequence ${manifest.sequence}, expected ${expected.sequence}` });
+      objectsChecked += await checkBundleObjects(context.evidence, manifest, problems);
       const previous = manifest.previousManifest;
-      if (previous && previous.sequence !== manifest.sequence - 1) {
-        findings.push({ kind: 'sequence_gap', key: expected.key, detail: `links to sequence ${previous.sequence}, expected ${manifest.sequence - 1}` });
-      }
-      if (!previous && manifest.sequence !== 1) {
-        findings.push({ kind: 'chain_break', key: expected.key, detail: `sequence ${manifest.sequence} has no previous manifest` });
-      }
-      if (findings.length > before) bundle.status = 'DEGRADED';
+      if (previous && previous.sequence !== manifest.sequence - 1) problems.push({ kind: 'sequence_gap', key: expected.key, detail: `links to sequence ${previous.sequence}, expected ${manifest.sequence - 1}` });
+      if (!previous && manifest.sequence !== 1) problems.push({ kind: 'chain_break', key: expected.key, detail: `sequence ${manifest.sequence} has no previous manifest` });
+      if (problems.length > before) bundle.status = 'DEGRADED';
       expected = previous;
     }
   }
 
   // Nothing checked proves nothing: UNKNOWN, never OK.
-  const status: Quality = bundles.length === 0 ? 'UNKNOWN' : findings.length > 0 ? 'DEGRADED' : 'OK';
+  const status: Quality = bundles.length === 0 ? 'UNKNOWN' : problems.length > 0 ? 'DEGRADED' : 'OK';
   const report: IntegrityReport = {
     schemaVersion: 1,
     jobRunId: context.run.jobRunId,
@@ -76,12 +51,12 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
     subject: 'evidence',
     checked: { bundles: bundles.length, objects: objectsChecked },
     bundles,
-    findings,
+    findings: problems,
   };
   const summary = [
     `evidence_integrity_check ${context.run.jobRunId}: ${status}`,
-    `bundles checked: ${bundles.length}, objects checked: ${objectsChecked}, findings: ${findings.length}`,
-    ...findings.map((f) => `- ${f.kind} ${f.key}: ${f.detail}`),
+    `bundles checked: ${bundles.length}, objects checked: ${objectsChecked}, findings: ${problems.length}`,
+    ...problems.map((f) => `- ${f.kind} ${f.key}: ${f.detail}`),
   ].join('\n');
   return {
     quality: status,
@@ -90,7 +65,7 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
     diagnostics:
       status === 'UNKNOWN'
         ? [{ level: 'warning', code: 'no_evidence', message: 'no evidence bundles to check yet' }]
-        : findings.map((f) => ({ level: 'error' as const, code: f.kind, message: `${f.key}: ${f.detail}` })),
+        : problems.map((f) => ({ level: 'error' as const, code: f.kind, message: `${f.key}: ${f.detail}` })),
   };
 }
 

@@ -1,0 +1,157 @@
+import { AuditEvent, EvidenceManifest } from '../../contracts';
+import { sha256Hex } from './hashing';
+import { parseJobRunId, evidencePrefix } from './ids';
+import { objectName } from './layout';
+import type { ResolvedPolicy } from './policy';
+import type { EvidenceReader, JobStateReader, StateStore } from './ports';
+import type { Clock } from './clock';
+
+export type ProblemKind = 'hash_mismatch' | 'size_mismatch' | 'missing_object' | 'unreadable_manifest' | 'misplaced_manifest' | 'chain_break' | 'sequence_gap' | 'unfinished_run';
+
+/** Something wrong with the evidence, named by the object key it is about. */
+export interface Problem {
+  kind: ProblemKind;
+  key: string;
+  detail: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  manifests: number;
+  objects: number;
+  problems: Problem[];
+}
+
+interface LoadedManifest {
+  key: string;
+  bytes: Uint8Array;
+  sha256: string;
+  manifest: EvidenceManifest;
+}
+
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** Reads and parses a manifest; a manifest stored under another run's key (e.g. two swapped) is reported. */
+export async function loadManifest(evidence: EvidenceReader, key: string, problems: Problem[]): Promise<LoadedManifest | undefined> {
+  const bytes = await evidence.getObject(key);
+  if (!bytes) {
+    problems.push({ kind: 'missing_object', key, detail: 'manifest not found' });
+    return undefined;
+  }
+  let manifest: EvidenceManifest;
+  try {
+    manifest = EvidenceManifest.parse(JSON.parse(decode(bytes)));
+  } catch (error) {
+    problems.push({ kind: 'unreadable_manifest', key, detail: (error as Error).message.slice(0, 300) });
+    return undefined;
+  }
+  const expectedKey = `${manifest.prefix}${objectName('manifest', manifest.window.start)}`;
+  if (expectedKey !== key) problems.push({ kind: 'misplaced_manifest', key, detail: `holds the manifest of ${manifest.jobRunId} (sequence ${manifest.sequence}), which belongs at ${expectedKey}` });
+  return { key, bytes, sha256: sha256Hex(bytes), manifest };
+}
+
+/** Every object a manifest lists, against its recorded size and SHA-256; and the run's audit trail closes. */
+export async function checkBundleObjects(evidence: EvidenceReader, manifest: EvidenceManifest, problems: Problem[]): Promise<number> {
+  let checked = 0;
+  for (const object of manifest.objects) {
+    const key = `${manifest.prefix}${object.name}`;
+    checked++;
+    const body = await evidence.getObject(key);
+    if (!body) problems.push({ kind: 'missing_object', key, detail: `listed in ${manifest.jobRunId}'s manifest but not stored` });
+    else if (body.byteLength !== object.size) problems.push({ kind: 'size_mismatch', key, detail: `${body.byteLength} bytes, manifest says ${object.size}` });
+    else if (sha256Hex(body) !== object.sha256) problems.push({ kind: 'hash_mismatch', key, detail: `sha256 ${sha256Hex(body)}, manifest says ${object.sha256}` });
+    else if (object.name.startsWith('audit/')) {
+      const types = decode(body).trim().split('\n').map((line) => AuditEvent.safeParse(JSON.parse(line)).data?.type);
+      const starts = types.filter((t) => t === 'job.run.start').length;
+      const ends = types.filter((t) => t === 'job.run.end' || t === 'job.run.fail').length;
+      if (starts !== 1 || ends !== 1) problems.push({ kind: 'unfinished_run', key, detail: `${starts} job.run.start and ${ends} job.run.end/fail: every start needs exactly one end or fail` });
+    }
+  }
+  return checked;
+}
+
+/**
+ * The chain of one job's manifests, in sequence order: consecutive sequence numbers from 1, each link
+ * naming the previous manifest's key and the SHA-256 of its bytes, and the state table's chain head
+ * naming the last one. A manifest whose bytes changed is named by the link that no longer matches it.
+ */
+function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manifestSha256: string; sequence: number } | undefined, problems: Problem[]): void {
+  chain.sort((a, b) => a.manifest.sequence - b.manifest.sequence);
+  chain.forEach((current, i) => {
+    const { manifest } = current;
+    const expectedSequence = i === 0 ? 1 : chain[i - 1]!.manifest.sequence + 1;
+    if (manifest.sequence !== expectedSequence) {
+      problems.push({ kind: 'sequence_gap', key: current.key, detail: `sequence ${manifest.sequence} follows ${i === 0 ? 'nothing' : chain[i - 1]!.manifest.sequence}: expected ${expectedSequence}` });
+    }
+    const link = manifest.previousManifest;
+    const previous = chain[i - 1];
+    if (!link) {
+      if (i > 0 || manifest.sequence !== 1) problems.push({ kind: 'chain_break', key: current.key, detail: 'has no link to a previous manifest' });
+      return;
+    }
+    if (!previous || previous.key !== link.key) {
+      if (!chain.some((m) => m.key === link.key)) problems.push({ kind: 'missing_object', key: link.key, detail: `manifest of sequence ${link.sequence}, linked from ${current.key}, is missing` });
+      else problems.push({ kind: 'chain_break', key: current.key, detail: `links to ${link.key}, but the manifest before it is ${previous?.key ?? 'none'}` });
+    } else if (previous.sha256 !== link.sha256) {
+      problems.push({ kind: 'hash_mismatch', key: previous.key, detail: `manifest bytes hash to ${previous.sha256}; the next manifest recorded ${link.sha256}` });
+    }
+  });
+  const last = chain[chain.length - 1];
+  if (head && last) {
+    if (head.manifestKey !== last.key) {
+      if (!chain.some((m) => m.key === head.manifestKey)) problems.push({ kind: 'missing_object', key: head.manifestKey, detail: `chain head (sequence ${head.sequence}) is missing` });
+      else problems.push({ kind: 'chain_break', key: last.key, detail: `the state table's chain head is ${head.manifestKey}, not the last manifest` });
+    } else if (head.manifestSha256 !== last.sha256) {
+      problems.push({ kind: 'hash_mismatch', key: last.key, detail: `manifest bytes hash to ${last.sha256}; the state table's chain head recorded ${head.manifestSha256}` });
+    }
+  }
+}
+
+export interface VerifyDependencies {
+  policy: ResolvedPolicy;
+  evidence: EvidenceReader;
+  state: JobStateReader & Pick<StateStore, 'listOpenRuns'>;
+  clock: Clock;
+}
+
+/** `opsrail verify --all [--job J]` or `opsrail verify <jobRunId>`: everything is recomputed from the bytes. */
+export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: string } | { jobRunId: string }): Promise<VerifyReport> {
+  const problems: Problem[] = [];
+  let only: { jobId: string; manifestKey: string } | undefined;
+  if ('jobRunId' in scope) {
+    const parsed = parseJobRunId(scope.jobRunId);
+    if (!parsed) throw new Error(`'${scope.jobRunId}' is not a jobRunId (<jobId>/<window start, UTC>)`);
+    only = { jobId: parsed.jobId, manifestKey: `${evidencePrefix(deps.policy.stage, parsed.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}` };
+  }
+  const jobFilter = only?.jobId ?? ('jobId' in scope ? scope.jobId : undefined);
+  const keys = await deps.evidence.list(`stage=${deps.policy.stage}/`);
+  const manifestKeys = keys.filter((k) => /\/job_id=[^/]+\/manifest\/run=[^/]+\.json$/.test(k) && (!jobFilter || k.includes(`/job_id=${jobFilter}/`)));
+  const missing: Problem | undefined = only && !manifestKeys.includes(only.manifestKey) ? { kind: 'missing_object', key: only.manifestKey, detail: 'no manifest for this run' } : undefined;
+
+  const byJob = new Map<string, LoadedManifest[]>();
+  let objects = 0;
+  for (const key of manifestKeys) {
+    const loaded = await loadManifest(deps.evidence, key, problems);
+    if (!loaded) continue;
+    const jobId = /\/job_id=([^/]+)\//.exec(key)?.[1] as string;
+    byJob.set(jobId, [...(byJob.get(jobId) ?? []), loaded]);
+    if (!only || key === only.manifestKey) objects += await checkBundleObjects(deps.evidence, loaded.manifest, problems);
+  }
+  for (const [jobId, chain] of byJob) checkChain(chain, (await deps.state.getJobState(jobId))?.chainHead, problems);
+  // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
+  const now = deps.clock.now().getTime();
+  for (const open of await deps.state.listOpenRuns()) {
+    if (Date.parse(open.leaseExpiresAt) >= now || (jobFilter && open.jobId !== jobFilter)) continue;
+    const parsed = parseJobRunId(open.jobRunId);
+    if (!parsed) continue;
+    const key = `${evidencePrefix(deps.policy.stage, open.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}`;
+    problems.push({ kind: 'unfinished_run', key, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
+  }
+
+  // For one run: its own objects, and the links that vouch for its manifest.
+  const run = only && byJob.get(only.jobId)?.find((m) => m.key === only.manifestKey);
+  const relevant = only ? new Set([only.manifestKey, ...(run ? run.manifest.objects.map((o) => `${run.manifest.prefix}${o.name}`) : [])]) : undefined;
+  const unfinished = problems.some((p) => p.kind === 'unfinished_run' && p.key === only?.manifestKey);
+  const reported = relevant ? [...(missing && !unfinished ? [missing] : []), ...problems.filter((p) => relevant.has(p.key))] : problems;
+  return { ok: reported.length === 0, manifests: only ? (run ? 1 : 0) : manifestKeys.length, objects, problems: reported };
+}
