@@ -27,6 +27,7 @@ commands:
   safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
   quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
   verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies
+  support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
@@ -293,7 +294,26 @@ async function verifyCommand(args: string[]): Promise<number> {
   });
 }
 
+async function supportBundleCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, out: { type: 'string' }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw new UsageError('support-bundle <jobRunId> --as NAME [--out DIR]');
+  if (!values.as) throw new UsageError('--as NAME is required: creating a support bundle is audited with who did it');
+  const { createSupportBundle } = await import('../functions/core/support-bundle');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  return withControls(values.stage, async (deps) => {
+    const bundle = await createSupportBundle(deps, positionals[0] as string, values.as as string);
+    const dir = resolve(values.out ?? join(process.env.OPSRAIL_HOME ?? '.opsrail', 'support-bundles'));
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, bundle.fileName);
+    writeFileSync(path, bundle.archive);
+    console.log(`${path} (${bundle.manifest.files.length} files, redacted; support_bundle.created audited)`);
+    return EXIT.ok;
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  'support-bundle': supportBundleCommand,
   verify: verifyCommand,
   jobs: jobsCommand,
   run: runCommand,
