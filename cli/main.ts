@@ -28,6 +28,7 @@ commands:
   quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
   verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies
   support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
+  query "<SQL>" | query --named <name> [--json]   the Athena tables and named queries, locally with DuckDB
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
@@ -312,7 +313,29 @@ async function supportBundleCommand(args: string[]): Promise<number> {
   });
 }
 
+async function queryCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { named: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+  if (!!values.named === (positionals.length === 1) || positionals.length > 1) throw new UsageError('query "<SQL>", or query --named <name>');
+  const { loadNamedQueries } = await import('../contracts/named-queries');
+  if (values.named && !loadNamedQueries().some((q) => q.name === values.named)) {
+    throw new UsageError(`no named query '${values.named}'; known: ${loadNamedQueries().map((q) => q.name).join(', ')}`);
+  }
+  const { mirrorEvidence, queryEvidence, runNamedQuery } = await import('../local/query');
+  return withControls('local', async (deps) => {
+    const root = await mirrorEvidence(deps.evidence, deps.policy.stage);
+    const rows = values.named ? await runNamedQuery(root, values.named) : await queryEvidence(root, positionals[0] as string);
+    if (values.json) console.log(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) console.log('(no rows)');
+    else {
+      const columns = Object.keys(rows[0]!);
+      console.log(table([columns, ...rows.map((r) => columns.map((c) => (r[c] === null ? 'NULL' : typeof r[c] === 'object' ? JSON.stringify(r[c]) : String(r[c]))))]));
+    }
+    return EXIT.ok;
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  query: queryCommand,
   'support-bundle': supportBundleCommand,
   verify: verifyCommand,
   jobs: jobsCommand,

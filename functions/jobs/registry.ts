@@ -1,8 +1,9 @@
 import { endpointHealthCheck } from './endpoint-health-check';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
+import { scheduleLedger } from './schedule-ledger';
 import type { JobImplementation, JobRegistry } from './types';
 
-export const builtinJobs: readonly JobImplementation[] = [evidenceIntegrityCheck, endpointHealthCheck];
+export const builtinJobs: readonly JobImplementation[] = [evidenceIntegrityCheck, endpointHealthCheck, scheduleLedger];
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */
 export function jobRegistry(extra: readonly JobImplementation[] = []): JobRegistry {

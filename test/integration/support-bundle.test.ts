@@ -52,7 +52,7 @@ describe('opsrail support-bundle: the run’s evidence chain and state, redacted
     assert.equal(JSON.parse(readFileSync(join(dir, 'state/job_state.json'), 'utf8')).runCount, 2);
     assert.equal(readFileSync(join(dir, 'state/duplicates.jsonl'), 'utf8').trim().split('\n').length, 1);
     const everything = manifest.files.map((f) => readFileSync(join(dir, f.name), 'utf8')).join('\n');
-    assert.ok(!everything.includes(CANARIES.slack_token) && !everything.includes(CANARIES.email), 'redacted');
+    assert.ok(!everything.includes(CANARIES.slack_token!) && !everything.includes(CANARIES.email!), "redacted");
     assert.match(readFileSync(join(dir, 'state/run.json'), 'utf8'), /\[REDACTED\] for \[REDACTED\]/);
   });
 

@@ -1,0 +1,53 @@
+-- The questions operators ask of the evidence: the single source for Athena named queries (CDK) and for
+-- `opsrail query --named` (DuckDB, after a small tested translation). Written in Athena's (Trino) SQL.
+-- Each query starts with a "-- name:" line and a "-- description:" line.
+
+-- name: failures_by_job
+-- description: Failed runs per job over the last 7 days.
+SELECT job_id, count(*) AS failures, max(endedat) AS last_failure_at
+FROM run_records
+WHERE status = 'error' AND dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')
+GROUP BY job_id
+ORDER BY failures DESC, job_id;
+
+-- name: success_rate_and_p95_duration
+-- description: Per job over the last 7 days: runs, share that succeeded with quality OK, and p95 duration (refusals excluded).
+SELECT job_id,
+       count(*) AS runs,
+       round(CAST(count_if(status IN ('ok', 'dry_run') AND quality = 'OK') AS double) / count(*), 4) AS success_rate,
+       approx_percentile(duration_ms, 0.95) AS p95_duration_ms
+FROM run_records
+WHERE status <> 'skipped' AND dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')
+GROUP BY job_id
+ORDER BY job_id;
+
+-- name: retries_by_job
+-- description: Retries per job over the last 7 days, and how many runs needed them.
+SELECT job_id, count(*) AS retries, count(DISTINCT jobrunid) AS runs_with_retries
+FROM audit_events
+WHERE type = 'job.run.retry' AND dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')
+GROUP BY job_id
+ORDER BY retries DESC, job_id;
+
+-- name: dangerous_op_decisions
+-- description: Every decision on a dangerous op, and who decided.
+SELECT "at", job_id, jobrunid, type AS decision, actor.id AS decided_by
+FROM audit_events
+WHERE type IN ('job.dangerous_op.confirm', 'job.dangerous_op.reject')
+ORDER BY "at" DESC, jobrunid;
+
+-- name: quarantine_history
+-- description: Every quarantine entry and exit, oldest first.
+SELECT "at", job_id, type AS event, jobrunid, details
+FROM audit_events
+WHERE type IN ('job.run.quarantine.enter', 'job.run.quarantine.exit')
+ORDER BY "at", job_id;
+
+-- name: missed_ticks
+-- description: Scheduled ticks (recorded by schedule_ledger from the schedules) that never produced a run.
+SELECT e.jobid AS job_id, e.jobrunid, min(e.scheduledtime) AS first_tick
+FROM expected_ticks e
+LEFT JOIN run_records r ON r.jobrunid = e.jobrunid
+WHERE r.jobrunid IS NULL
+GROUP BY e.jobid, e.jobrunid
+ORDER BY first_tick, job_id;
