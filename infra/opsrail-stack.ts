@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import type { HandlerEnv } from '../contracts';
 import type { ResolvedPolicy } from '../functions/core/policy';
 import { Evidence } from './constructs/evidence';
+import { EvidenceQuery } from './constructs/evidence-query';
 import { JobRunner } from './constructs/job-runner';
 import { JobScheduling } from './constructs/job-scheduling';
 import { StateStorage } from './constructs/state-storage';
@@ -18,6 +19,7 @@ export class OpsrailStack extends Stack {
   readonly evidence: Evidence;
   readonly runner: JobRunner;
   readonly scheduling: JobScheduling;
+  readonly query: EvidenceQuery;
 
   constructor(scope: Construct, id: string, props: OpsrailStackProps) {
     super(scope, id, props);
@@ -54,6 +56,7 @@ export class OpsrailStack extends Stack {
     // The CLI (opsrail kill/safety/status --stage) finds the bucket through this output.
     new CfnOutput(this, 'EvidenceBucketName', { value: this.evidence.bucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
+    this.query = new EvidenceQuery(this, 'Query', { stage, jobIds: policy.jobs.map((j) => j.jobId), evidence: this.evidence, removalPolicy });
     this.scheduling = new JobScheduling(this, 'Scheduling', {
       stage,
       jobs: policy.jobs,

@@ -4,6 +4,8 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp, UnknownStageError } from '../../infra/app';
 import { placeholdersIn } from '../../statemachines/definition';
+import { directoryPolicySource } from '../../functions/adapters/policy-sources';
+import { loadPolicy } from '../../functions/core/policy';
 import { policyFixture } from '../support/local';
 
 /** A catalog with one job enabled in dev and one declared but left disabled. */
@@ -38,13 +40,17 @@ describe('CDK stack per stage', () => {
   test('the evidence bucket refuses requests without TLS', () => {
     const policies = dev.findResources('AWS::S3::BucketPolicy');
     const denies = Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
-    assert.equal(denies.length, 2, 'evidence and access-log buckets both deny plain HTTP');
+    assert.equal(denies.length, Object.keys(dev.findResources('AWS::S3::Bucket')).length, 'every bucket (evidence, access logs, Athena results) denies plain HTTP');
+    assert.equal(denies.length, 3);
   });
 
   test('one schedule per enabled job, none for disabled ones, each in its time zone, starting the state machine with the tick time', () => {
     const schedules = Object.values(dev.findResources('AWS::Scheduler::Schedule')) as any[];
-    assert.deepEqual(schedules.map((s) => s.Properties.Name), ['opsrail-dev-evidence_integrity_check']);
-    const [schedule] = schedules;
+    // No hidden jobs: the schedules are exactly the enabled jobs of the catalog, nothing else.
+    const enabled = loadPolicy(directoryPolicySource(policyDir), 'dev').jobs.filter((j) => j.enabled).map((j) => `opsrail-dev-${j.jobId}`);
+    assert.deepEqual(schedules.map((s) => s.Properties.Name).sort(), enabled.sort());
+    assert.ok(!enabled.includes('opsrail-dev-weekly_report'), 'a declared but disabled job has no schedule');
+    const schedule = schedules.find((s) => s.Properties.Name === 'opsrail-dev-evidence_integrity_check');
     assert.equal(schedule.Properties.ScheduleExpression, 'cron(0 * * * ? *)');
     assert.equal(schedule.Properties.ScheduleExpressionTimezone, 'Asia/Tokyo');
     assert.deepEqual(schedule.Properties.FlexibleTimeWindow, { Mode: 'OFF' });
