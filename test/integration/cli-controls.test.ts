@@ -61,4 +61,27 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     assert.match(status.stdout, /kill-switches: endpoint_health_check \(by bob/);
     assert.match(status.stdout, /endpoint_health_check\s+false\s+KILLED/);
   });
+
+  test('verify --all exits 0 on untouched evidence; query --named answers from it', async () => {
+    // The refused run of the previous test left a bundle: the check verifies it, so quality OK.
+    const run = await opsrail('run', 'evidence_integrity_check', '--at', '2026-01-03T00:00:00Z');
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+
+    const verify = await opsrail('verify', '--all');
+    assert.equal(verify.code, 0, verify.stdout);
+    assert.match(verify.stdout, /verified: \d+ manifest\(s\), \d+ object\(s\), 0 problem\(s\)/);
+    const one = await opsrail('verify', 'evidence_integrity_check/2026-01-03T00:00:00Z');
+    assert.equal(one.code, 0);
+    const missing = await opsrail('verify', 'evidence_integrity_check/2026-01-04T00:00:00Z');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /missing_object +stage=local\/dt=2026-01-04\/job_id=evidence_integrity_check\/manifest\/run=20260104T000000Z\.json/);
+    assert.equal((await opsrail('verify')).code, 2);
+
+    const query = await opsrail('query', '--named', 'success_rate_and_p95_duration', '--json');
+    assert.equal(query.code, 0, query.stderr);
+    assert.ok(JSON.parse(query.stdout).some((r: { job_id: string }) => r.job_id === 'evidence_integrity_check'));
+    const adHoc = await opsrail('query', "SELECT count(*) AS n FROM run_records WHERE job_id = 'endpoint_health_check'", '--json');
+    assert.equal(Number(JSON.parse(adHoc.stdout)[0].n), 1);
+    assert.equal((await opsrail('query', '--named', 'no_such_query')).code, 2);
+  });
 });
