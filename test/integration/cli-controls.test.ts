@@ -64,13 +64,15 @@ describe('opsrail status, kill and safety on a running local stack', () => {
 
   test('verify --all exits 0 on untouched evidence; query --named answers from it', async () => {
     // The refused run of the previous test left a bundle: the check verifies it, so quality OK.
-    const run = await opsrail('run', 'evidence_integrity_check', '--at', '2026-01-03T00:00:00Z');
+    // An hour ago, so the named queries' 7-day window sees it.
+    const at = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const run = await opsrail('run', 'evidence_integrity_check', '--at', at);
     assert.equal(run.code, 0, run.stdout + run.stderr);
 
     const verify = await opsrail('verify', '--all');
     assert.equal(verify.code, 0, verify.stdout);
     assert.match(verify.stdout, /verified: \d+ manifest\(s\), \d+ object\(s\), 0 problem\(s\)/);
-    const one = await opsrail('verify', 'evidence_integrity_check/2026-01-03T00:00:00Z');
+    const one = await opsrail('verify', `evidence_integrity_check/${at}`);
     assert.equal(one.code, 0);
     const missing = await opsrail('verify', 'evidence_integrity_check/2026-01-04T00:00:00Z');
     assert.equal(missing.code, 1);
