@@ -20,5 +20,7 @@ export const HandlerEnv = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
   AWS_ENDPOINT_URL_S3: z.url().optional(),
   OPSRAIL_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  /** Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local stack). */
+  OPSRAIL_METRICS: z.enum(['emf', 'off']).default('emf'),
 });
 export type HandlerEnv = z.infer<typeof HandlerEnv>;

@@ -27,6 +27,8 @@ export const StagePolicy = z.strictObject({
      * died once it expires; keep it longer than the longest step (Execute's timeout).
      */
     runLeaseSeconds: z.number().int().min(60).max(86400),
+    /** Dead-man's switch: an enabled job with no successful run within its schedule's interval plus this grace alarms. */
+    deadManGraceMinutes: z.number().int().min(1).max(1440),
   }),
   /** The data catalog: the dataset ids jobs may pin. A job naming one not listed here is refused (inputs_unpinned). */
   datasets: z.array(z.strictObject({ datasetId: z.string().min(1), description: z.string().min(1) })).default([]),

@@ -4,6 +4,8 @@ import type { HandlerEnv } from '../contracts';
 import type { ResolvedPolicy } from '../functions/core/policy';
 import { Evidence } from './constructs/evidence';
 import { EvidenceQuery } from './constructs/evidence-query';
+import { Notifications } from './constructs/notifications';
+import { Observability } from './constructs/observability';
 import { JobRunner } from './constructs/job-runner';
 import { JobScheduling } from './constructs/job-scheduling';
 import { StateStorage } from './constructs/state-storage';
@@ -20,6 +22,8 @@ export class OpsrailStack extends Stack {
   readonly runner: JobRunner;
   readonly scheduling: JobScheduling;
   readonly query: EvidenceQuery;
+  readonly notifications: Notifications;
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: OpsrailStackProps) {
     super(scope, id, props);
@@ -43,6 +47,7 @@ export class OpsrailStack extends Stack {
       POWERTOOLS_SERVICE_NAME: 'opsrail',
       POWERTOOLS_LOG_LEVEL: isProd ? 'INFO' : 'DEBUG',
       OPSRAIL_S3_FORCE_PATH_STYLE: 'false',
+      OPSRAIL_METRICS: 'emf',
     };
     this.runner = new JobRunner(this, 'Runner', {
       stage,
@@ -64,5 +69,16 @@ export class OpsrailStack extends Stack {
       stateMachine: this.runner.stateMachine,
       removalPolicy,
     });
+    this.notifications = new Notifications(this, 'Notifications', { stage, emails: policy.settings.recipients.email, removalPolicy });
+    this.observability = new Observability(this, 'Observability', {
+      stage,
+      jobs: policy.jobs,
+      deadManGraceMinutes: policy.settings.thresholds.deadManGraceMinutes,
+      stateMachine: this.runner.stateMachine,
+      deadLetterQueue: this.scheduling.deadLetterQueue,
+      topic: this.notifications.topic,
+    });
+    new CfnOutput(this, 'SlackWebhookSecretRef', { value: this.notifications.slackWebhook.secretArn });
+    new CfnOutput(this, 'ApprovalSigningKeySecretRef', { value: this.notifications.approvalSigningKey.secretArn });
   }
 }

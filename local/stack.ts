@@ -59,6 +59,8 @@ function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNam
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     OPSRAIL_S3_FORCE_PATH_STYLE: 'true',
+    // EMF lines would only clutter a terminal: locally the evidence and `opsrail query` are the metrics.
+    OPSRAIL_METRICS: 'off',
   };
 }
 

@@ -12,6 +12,7 @@ import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
 import { S3EvidenceStore } from './s3-evidence-store';
+import { noRunMetrics, PowertoolsRunMetrics } from './run-metrics';
 
 export function parseHandlerEnv(raw: Record<string, string | undefined>): HandlerEnv {
   const parsed = HandlerEnv.safeParse(raw);
@@ -50,6 +51,7 @@ export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplem
     policy,
     redactor,
     log: (message, details) => jobLogger.info(message, details ?? {}),
+    metrics: env.OPSRAIL_METRICS === 'emf' ? new PowertoolsRunMetrics(env.POWERTOOLS_SERVICE_NAME, env.OPSRAIL_STAGE) : noRunMetrics,
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
     clock: overrides.clock ?? systemClock,

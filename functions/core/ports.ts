@@ -142,3 +142,19 @@ export interface EvidenceStore extends EvidenceReader {
 }
 
 export type { JobOutput };
+
+/** What a finished run tells the metrics (once per run). */
+export interface RunMetricsRecord {
+  jobId: string;
+  succeeded: boolean;
+  failed: boolean;
+  refused: boolean;
+  errorKind: string | null;
+  attempts: number;
+  durationMs: number;
+  quarantineEntered: boolean;
+}
+
+export interface RunMetrics {
+  record(run: RunMetricsRecord): void;
+}

@@ -8,7 +8,7 @@ import { ConfigurationError, DuplicateRunError, errorKindFromName, isRefusal, Op
 import { canonicalJson, sha256Hex } from './hashing';
 import { deriveJobRunId, evidencePrefix, isoSeconds, tickOf } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
-import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, SealedOutcome, StateStore } from './ports';
+import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, RunMetrics, SealedOutcome, StateStore } from './ports';
 import { runWindow } from './window';
 import { redactError, type Redactor } from './redaction';
 
@@ -22,6 +22,7 @@ export interface RunDependencies {
   redactor: Redactor;
   /** Where a job's own log lines go (already redacted on the way). */
   log: JobLog;
+  metrics: RunMetrics;
 }
 
 export type JobLog = (message: string, details?: Record<string, unknown>) => void;
@@ -234,7 +235,7 @@ async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (lin
  * manifest last) and updates the job state. Every part is safe to repeat: a retried call finishes what
  * an earlier one began, with the same bytes.
  */
-export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion' | 'redactor'>, jobRunId: string, proposed: SealedOutcome, outputs: JobOutput[]): Promise<RunSummary> {
+export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics'>, jobRunId: string, proposed: SealedOutcome, outputs: JobOutput[]): Promise<RunSummary> {
   const item = await getClaimedRun(deps.state, jobRunId);
   if (item.summary) return item.summary;
   const sealed = item.sealed ?? (await deps.state.sealOutcome(jobRunId, deps.redactor.value(proposed)));
@@ -259,10 +260,21 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
     error: sealed.error,
   };
   if (!(await deps.state.completeRun(summary, sealed.endedAt, sealed.effect))) return (await getClaimedRun(deps.state, jobRunId)).summary ?? summary;
+  // Once per run: only the call that completed it reports it.
+  deps.metrics.record({
+    jobId: item.jobId,
+    succeeded: sealed.effect.kind === 'success',
+    failed: sealed.effect.kind === 'failure',
+    refused: sealed.status === 'skipped',
+    errorKind: sealed.error?.kind ?? null,
+    attempts: sealed.attempts,
+    durationMs: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    quarantineEntered: sealed.effect.kind === 'failure' && sealed.effect.quarantine !== null,
+  });
   return summary;
 }
 
-export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
+export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
   const job = findJob(deps.policy, run.jobId);
   const events = [];
   if (result.integrityReport) {
@@ -320,7 +332,7 @@ export interface FailureInput {
  * itself failed) is claimed now, so the window is consumed and evidenced rather than silently retried.
  * Refusals end as `skipped`; only failures of the job itself count toward quarantine.
  */
-export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor'>, input: FailureInput, executionId: string): Promise<RunSummary> {
+export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics'>, input: FailureInput, executionId: string): Promise<RunSummary> {
   const kind = errorKindFromName(input.error.Error);
   const error = { kind, name: input.error.Error, message: deps.redactor.text(causeMessage(input.error.Cause)) };
   const job = findJob(deps.policy, input.jobId);

@@ -65,7 +65,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
       (policy) => ({
         ...policy,
         retry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },
-        thresholds: { quarantineAfterConsecutiveFailures: 3, runLeaseSeconds: 60 },
+        thresholds: { quarantineAfterConsecutiveFailures: 3, runLeaseSeconds: 60, deadManGraceMinutes: 30 },
         datasets: [...policy.datasets, { datasetId: 'test.metrics', description: 'm' }, { datasetId: 'test.broken', description: 'b' }],
       }),
     );

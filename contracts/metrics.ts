@@ -1,0 +1,18 @@
+/**
+ * The run metrics (CloudWatch, embedded metric format via Powertools Metrics): the handlers emit them,
+ * the dashboard and the alarms read them, both from these names.
+ */
+export const METRIC_NAMESPACE = 'opsrail';
+export const RUN_METRICS = {
+  completed: 'RunCompleted',
+  succeeded: 'RunSucceeded',
+  failed: 'RunFailed',
+  refused: 'RunRefused',
+  retries: 'RunRetries',
+  durationMs: 'RunDurationMs',
+  quarantineEntered: 'QuarantineEntered',
+} as const;
+/** Dimensions of every run metric (the alarm on a job must name exactly these). */
+export const RUN_METRIC_DIMENSIONS = ['service', 'stage', 'jobId'] as const;
+/** RunFailed is also emitted per error class, with this extra dimension. */
+export const ERROR_KIND_DIMENSION = 'errorKind';
