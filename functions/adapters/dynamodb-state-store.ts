@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
 import type { ChainLink, Controls, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
@@ -39,56 +39,59 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  async claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean> {
-    const item: RunItem = { ...run, phase: 'claimed', audit: [startEvent], attempts: 0, leaseExpiresAt };
-    const open: OpenRun = { jobRunId: run.jobRunId, jobId: run.jobId, scheduledTime: run.scheduledTime, trigger: run.trigger, executionId: run.executionId, leaseExpiresAt };
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: this.tableName, Item: { ...keys.run(run.jobRunId), ...item }, ConditionExpression: 'attribute_not_exists(pk)' } },
-            { Put: { TableName: this.tableName, Item: { ...keys.openRun(run.jobRunId), ...open } } },
-          ],
+  /** An update of a claimed run's item (which must exist). */
+  private updateRun(operation: string, jobRunId: string, updateExpression: string, values: Record<string, unknown>, returnValues?: 'ALL_NEW') {
+    return this.call(operation, () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(jobRunId),
+          UpdateExpression: updateExpression,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: values,
+          ...(returnValues ? { ReturnValues: returnValues } : {}),
         }),
-      );
-      return true;
+      ),
+    );
+  }
+
+  /** A transaction: null when it committed, else which of its items failed their condition. */
+  private async transact(operation: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<boolean[] | null> {
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+      return null;
     } catch (error) {
-      if (cancelledConditions(error)?.[0]) return false;
-      throw wrapAwsError(`DynamoDB claimRun on ${this.tableName}`, error);
+      const failed = cancelledConditions(error);
+      if (failed?.some(Boolean)) return failed;
+      throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
     }
   }
 
+  async claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean> {
+    const item: RunItem = { ...run, phase: 'claimed', audit: [startEvent], attempts: 0, leaseExpiresAt };
+    const open: OpenRun = { jobRunId: run.jobRunId, jobId: run.jobId, scheduledTime: run.scheduledTime, trigger: run.trigger, executionId: run.executionId, leaseExpiresAt };
+    const failed = await this.transact('claimRun', [
+      { Put: { TableName: this.tableName, Item: { ...keys.run(run.jobRunId), ...item }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.tableName, Item: { ...keys.openRun(run.jobRunId), ...open } } },
+    ]);
+    return failed === null;
+  }
+
   async takeOverRun(jobRunId: string, from: { executionId: string; leaseExpiresAt: string }, to: { executionId: string; leaseExpiresAt: string; event: AuditEvent }): Promise<boolean> {
-    const values = { ':old': from.executionId, ':oldLease': from.leaseExpiresAt, ':new': to.executionId, ':lease': to.leaseExpiresAt };
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.run(jobRunId),
-                UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease, audit = list_append(audit, :events)',
-                ConditionExpression: 'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed AND attribute_not_exists(sealed)',
-                ExpressionAttributeValues: { ...values, ':events': [to.event], ':claimed': 'claimed' },
-              },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.openRun(jobRunId),
-                UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease',
-                ExpressionAttributeValues: { ':new': to.executionId, ':lease': to.leaseExpiresAt },
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (cancelledConditions(error)?.[0]) return false;
-      throw wrapAwsError(`DynamoDB takeOverRun on ${this.tableName}`, error);
-    }
+    const lease = { ':new': to.executionId, ':lease': to.leaseExpiresAt };
+    const failed = await this.transact('takeOverRun', [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.run(jobRunId),
+          UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease, audit = list_append(audit, :events)',
+          ConditionExpression: 'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed AND attribute_not_exists(sealed)',
+          ExpressionAttributeValues: { ...lease, ':old': from.executionId, ':oldLease': from.leaseExpiresAt, ':events': [to.event], ':claimed': 'claimed' },
+        },
+      },
+      { Update: { TableName: this.tableName, Key: keys.openRun(jobRunId), UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease', ExpressionAttributeValues: lease } },
+    ]);
+    return failed === null;
   }
 
   async listOpenRuns(): Promise<OpenRun[]> {
@@ -110,31 +113,11 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async appendAudit(jobRunId: string, events: AuditEvent[]): Promise<void> {
-    await this.call('appendAudit', () =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.run(jobRunId),
-          UpdateExpression: 'SET audit = list_append(audit, :events)',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':events': events },
-        }),
-      ),
-    );
+    await this.updateRun('appendAudit', jobRunId, 'SET audit = list_append(audit, :events)', { ':events': events });
   }
 
   async recordAttemptFailure(jobRunId: string, reason: string): Promise<void> {
-    await this.call('recordAttemptFailure', () =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.run(jobRunId),
-          UpdateExpression: 'SET lastAttemptError = :reason',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':reason': reason.slice(0, 1000) },
-        }),
-      ),
-    );
+    await this.updateRun('recordAttemptFailure', jobRunId, 'SET lastAttemptError = :reason', { ':reason': reason.slice(0, 1000) });
   }
 
   async getRun(jobRunId: string): Promise<RunItem | undefined> {
@@ -165,18 +148,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async countExecuteAttempt(jobRunId: string): Promise<{ attempts: number; lastAttemptError?: string }> {
-    const out = await this.call('countExecuteAttempt', () =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.run(jobRunId),
-          UpdateExpression: 'ADD attempts :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const out = await this.updateRun('countExecuteAttempt', jobRunId, 'ADD attempts :one', { ':one': 1 }, 'ALL_NEW');
     const lastAttemptError = out.Attributes?.lastAttemptError as string | undefined;
     return { attempts: Number(out.Attributes?.attempts ?? 1), ...(lastAttemptError ? { lastAttemptError } : {}) };
   }
@@ -202,39 +174,30 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'> {
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.jobState(jobId),
-                UpdateExpression: 'SET chainHead = :link, jobId = :jobId',
-                ConditionExpression: expectedSequence === 0 ? 'attribute_not_exists(chainHead)' : 'chainHead.#seq = :expected',
-                ExpressionAttributeValues: { ':link': link, ':jobId': jobId, ...(expectedSequence === 0 ? {} : { ':expected': expectedSequence }) },
-                ...(expectedSequence === 0 ? {} : { ExpressionAttributeNames: { '#seq': 'sequence' } }),
-              },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.run(jobRunId),
-                UpdateExpression: 'SET chain = :link',
-                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(chain)',
-                ExpressionAttributeValues: { ':link': link },
-              },
-            },
-          ],
-        }),
-      );
-      return 'linked';
-    } catch (error) {
-      const failed = cancelledConditions(error);
-      if (failed?.[1]) return 'already';
-      if (failed?.[0]) return 'conflict';
-      throw wrapAwsError(`DynamoDB linkChain on ${this.tableName}`, error);
-    }
+    const first = expectedSequence === 0;
+    const failed = await this.transact('linkChain', [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.jobState(jobId),
+          UpdateExpression: 'SET chainHead = :link, jobId = :jobId',
+          ConditionExpression: first ? 'attribute_not_exists(chainHead)' : 'chainHead.#seq = :expected',
+          ExpressionAttributeValues: { ':link': link, ':jobId': jobId, ...(first ? {} : { ':expected': expectedSequence }) },
+          ...(first ? {} : { ExpressionAttributeNames: { '#seq': 'sequence' } }),
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.run(jobRunId),
+          UpdateExpression: 'SET chain = :link',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(chain)',
+          ExpressionAttributeValues: { ':link': link },
+        },
+      },
+    ]);
+    if (failed === null) return 'linked';
+    return failed[1] ? 'already' : 'conflict';
   }
 
   async completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean> {
@@ -251,29 +214,20 @@ export class DynamoDbStateStore implements StateStore {
         values[':quarantine'] = effect.quarantine;
       }
     }
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.run(summary.jobRunId),
-                UpdateExpression: 'SET summary = :summary, phase = :finalized',
-                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(summary)',
-                ExpressionAttributeValues: { ':summary': summary, ':finalized': 'finalized' },
-              },
-            },
-            { Update: { TableName: this.tableName, Key: keys.jobState(summary.jobId), UpdateExpression: `SET ${set.join(', ')} ADD runCount :one`, ExpressionAttributeValues: values } },
-            { Delete: { TableName: this.tableName, Key: keys.openRun(summary.jobRunId) } },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (cancelledConditions(error)?.[0]) return false;
-      throw wrapAwsError(`DynamoDB completeRun on ${this.tableName}`, error);
-    }
+    const failed = await this.transact('completeRun', [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.run(summary.jobRunId),
+          UpdateExpression: 'SET summary = :summary, phase = :finalized',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(summary)',
+          ExpressionAttributeValues: { ':summary': summary, ':finalized': 'finalized' },
+        },
+      },
+      { Update: { TableName: this.tableName, Key: keys.jobState(summary.jobId), UpdateExpression: `SET ${set.join(', ')} ADD runCount :one`, ExpressionAttributeValues: values } },
+      { Delete: { TableName: this.tableName, Key: keys.openRun(summary.jobRunId) } },
+    ]);
+    return failed === null;
   }
 
   async releaseQuarantine(jobId: string): Promise<Quarantine | null> {

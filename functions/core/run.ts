@@ -55,7 +55,7 @@ function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionIn
     actor: actorOf(request.trigger),
     window: run.window,
     inputsRefs: { datasetRefs: run.datasetRefs, policySnapshot: run.policySnapshot, replayPointersRef: `${run.evidencePrefix}${objectName('replay_pointers', run.window.start)}` },
-    details: { executionId, scheduledTime: run.scheduledTime, codeVersion: 'pinned in replay_pointers', jobConfigSha256: run.jobConfigSha256 },
+    details: { executionId, scheduledTime: run.scheduledTime, jobConfigSha256: run.jobConfigSha256 },
   });
   return { run, start };
 }
