@@ -85,7 +85,7 @@ export class DynamoDbStateStore implements StateStore {
           TableName: this.tableName,
           Key: keys.run(jobRunId),
           UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease, audit = list_append(audit, :events)',
-          ConditionExpression: 'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed AND attribute_not_exists(sealed)',
+          ConditionExpression: 'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed',
           ExpressionAttributeValues: { ...lease, ':old': from.executionId, ':oldLease': from.leaseExpiresAt, ':events': [to.event], ':claimed': 'claimed' },
         },
       },

@@ -144,7 +144,7 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
   const existing = await deps.state.getRun(run.jobRunId);
   // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
   if (existing && existing.executionId === executionId && existing.phase === 'claimed') return admit(deps, job, RunContext.parse(existing));
-  if (existing && existing.phase === 'claimed' && !existing.sealed && Date.parse(existing.leaseExpiresAt) < now.getTime()) {
+  if (existing && existing.phase === 'claimed' && Date.parse(existing.leaseExpiresAt) < now.getTime()) {
     const takeovers = existing.audit.filter((e) => e.type === 'job.run.retry').length;
     const event = runEvent(existing, 'job.run.retry', now, {
       actor: actorOf(request.trigger),
@@ -153,6 +153,9 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
       details: { previousExecutionId: existing.executionId, executionId },
     });
     if (await deps.state.takeOverRun(run.jobRunId, existing, { executionId, leaseExpiresAt: lease, event })) {
+      // Its holder died after deciding how the run ended: finish that, never run the job again.
+      // A success goes the normal way (Execute replays its stored result); anything else to RecordFailure.
+      if (existing.sealed && existing.sealed.status !== 'ok' && existing.sealed.status !== 'dry_run') throw new RunAlreadyClosedError(existing.jobRunId, existing.sealed.status);
       return admit(deps, job, RunContext.parse({ ...existing, executionId }));
     }
   }
@@ -206,6 +209,15 @@ async function getClaimedRun(state: StateStore, jobRunId: string): Promise<RunIt
 }
 
 const MAX_CHAIN_ATTEMPTS = 10;
+
+/** A taken-over run whose outcome (not a success) was already sealed: RecordFailure finishes it from that outcome. */
+class RunAlreadyClosedError extends OpsrailError {
+  readonly kind = 'internal' as const;
+  readonly retryable = false;
+  constructor(jobRunId: string, status: string) {
+    super(`run ${jobRunId} already ended with status ${status}; finishing its evidence`);
+  }
+}
 
 class ChainContentionError extends OpsrailError {
   readonly kind = 'throttling' as const;

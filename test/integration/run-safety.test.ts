@@ -323,4 +323,28 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.match(audit.find((e) => e.type === 'job.run.retry')?.retry?.reason ?? '', /lease of execution exec-A expired/);
     assert.ok(!(await restarted.deps.state.listOpenRuns()).some((o) => o.jobRunId === 'safe_lease/2026-06-15T00:00:00Z'), 'never left claimed');
   });
+
+  test('a run whose holder died after sealing a failure is finished from that outcome, without running the job again', async () => {
+    const deliver = { jobId: 'safe_failing', scheduledTime: '2026-06-16T00:00:00Z', trigger: 'manual' as const };
+    await runtime.deps.state.releaseQuarantine('safe_failing');
+    const run = await createPreflightHandler(runtime.deps)({ executionId: 'exec-B', request: deliver }, {} as never);
+    const calls = failing.calls;
+    // Holder B decided the run failed (sealed), then died before writing the bundle.
+    await runtime.deps.state.sealOutcome(run.jobRunId, {
+      status: 'error', quality: 'UNKNOWN', startedAt: run.claimedAt, endedAt: run.claimedAt, attempts: 1,
+      diagnostics: [], error: { kind: 'validation', name: 'ValidationError', message: 'sealed by the dead holder' }, integrityReport: null,
+      events: [], effect: { kind: 'failure', quarantine: null },
+    });
+
+    const afterLease: Clock = { now: () => new Date(Date.now() + 61_000) };
+    const restarted = new LocalRuntime(stack.env, [failing], { clock: afterLease });
+    const outcome = await restarted.run(deliver);
+
+    assert.equal(outcome.kind, 'failed');
+    assert.ok(outcome.kind === 'failed');
+    assert.equal(outcome.summary?.error?.message, 'sealed by the dead holder', 'the sealed outcome, not a new one');
+    assert.equal(failing.calls, calls, 'the job did not run again');
+    assert.ok(!(await restarted.deps.state.listOpenRuns()).some((o) => o.jobRunId === run.jobRunId), 'never left claimed');
+    await readVerifiedBundle(restarted.deps.evidence, outcome.summary?.manifestKey as string);
+  });
 });
