@@ -22,6 +22,8 @@ export const DangerousOpKind = z.enum([
   'repair',
 ]);
 
+export type DangerousOpKind = z.infer<typeof DangerousOpKind>;
+
 export const Dangerous = z.discriminatedUnion('value', [
   z.object({ value: z.literal(false) }),
   z.object({ value: z.literal(true), opKind: DangerousOpKind }),

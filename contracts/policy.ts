@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Environment, JobId, Stage } from './common';
-import { CatalogJob, JobMode } from './job';
+import { CatalogJob, DangerousOpKind, JobMode } from './job';
 import { JobSchedule } from './job';
 import { TimeZone } from './schedule';
 
@@ -48,6 +48,17 @@ export const StagePolicy = z.strictObject({
     /** Local scheduler only: after a restart, ticks older than this are not caught up. */
     catchUpMinutes: z.number().int().min(0).max(1440),
   }),
+  /** The human gate for dangerous ops (seed 000 §6). */
+  approvals: z
+    .strictObject({
+      /** How long a request waits for a decision; the link expires with it. */
+      timeoutSeconds: z.number().int().min(60).max(7 * 86400),
+      /** Who may approve each kind of dangerous op (never the requester). */
+      approversByOpKind: z.partialRecord(DangerousOpKind, z.array(z.string().min(1)).min(1)),
+      /** Where approval links point (the approval page). */
+      linkBaseUrl: z.url(),
+    })
+    .default({ timeoutSeconds: 3600, approversByOpKind: {}, linkBaseUrl: 'http://127.0.0.1:8787' }),
   /** Redaction before any write or log line (seed 001): the built-in patterns plus these. */
   redaction: z
     .strictObject({

@@ -19,6 +19,10 @@ export const stateTable = {
     /** Runs claimed and not finalized, so a restarted stack can find and finish them. */
     openPartition: 'OPEN',
     openRun: (jobRunId: string) => ({ pk: 'OPEN', sk: jobRunId }),
+    approval: (approvalId: string) => ({ pk: `APPROVAL#${approvalId}`, sk: 'APPROVAL' }),
+    /** Approvals still waiting for a decision, so `opsrail approvals` can list them. */
+    pendingApprovalPartition: 'PENDING_APPROVAL',
+    pendingApproval: (approvalId: string) => ({ pk: 'PENDING_APPROVAL', sk: approvalId }),
   },
 } as const;
 

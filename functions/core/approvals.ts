@@ -1,0 +1,227 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ApprovalRecord, type DangerousOpKind, type RunContext } from '../../contracts';
+import type { Clock } from './clock';
+import { recordControlEvent, type ControlDependencies } from './controls';
+import { ConfigurationError } from './errors';
+import { sha256Hex } from './hashing';
+import { runEvent } from './audit';
+
+export interface ApprovalAttempt {
+  at: string;
+  method: string;
+  identity: string | null;
+  userAgent: string | null;
+  outcome: string;
+}
+
+/** Where approvals live (the state table). Every decision is a conditional PENDING → decided write. */
+export interface ApprovalStore {
+  /** false when a record with this id exists already (a retried request). */
+  putApproval(record: ApprovalRecord, taskToken: string): Promise<boolean>;
+  getApproval(approvalId: string): Promise<{ record: ApprovalRecord; taskToken: string; attempts: ApprovalAttempt[] } | undefined>;
+  /** false when the approval was no longer PENDING (decided already: single use). */
+  decideApproval(approvalId: string, decision: Pick<ApprovalRecord, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>, from?: ApprovalRecord['status']): Promise<boolean>;
+  recordApprovalAttempt(approvalId: string, attempt: ApprovalAttempt): Promise<void>;
+  setDeliveries(approvalId: string, deliveries: ApprovalRecord['deliveries']): Promise<void>;
+  listPendingApprovals(): Promise<ApprovalRecord[]>;
+}
+
+/** Resolves the waiting Step Functions task: SendTaskSuccess/Failure in AWS. */
+export interface TaskCallbacks {
+  succeed(taskToken: string, output: Record<string, unknown>): Promise<'sent' | 'task_gone'>;
+  fail(taskToken: string, error: string, cause: string): Promise<'sent' | 'task_gone'>;
+}
+
+export interface Announcer {
+  channel: 'slack' | 'sns';
+  announce(message: { subject: string; text: string; link: string }): Promise<{ ok: boolean; detail: string }>;
+}
+
+/** The link carries the approval id, its expiry and an HMAC over both: never the task token. */
+export function signature(key: Uint8Array, approvalId: string, expiresEpoch: number): string {
+  return createHmac('sha256', key).update(`${approvalId}.${expiresEpoch}`).digest('hex');
+}
+
+export function approvalLink(baseUrl: string, key: Uint8Array, record: Pick<ApprovalRecord, 'approvalId' | 'expiresAt'>): string {
+  const exp = Math.floor(Date.parse(record.expiresAt) / 1000);
+  return `${baseUrl.replace(/\/$/, '')}/approvals/${record.approvalId}?exp=${exp}&sig=${signature(key, record.approvalId, exp)}`;
+}
+
+/** Constant-time check; a missing, truncated or forged signature, or a changed expiry, fails. */
+export function verifySignature(key: Uint8Array, approvalId: string, exp: string | undefined, sig: string | undefined): boolean {
+  if (!exp || !/^\d{1,12}$/.test(exp) || !sig || !/^[a-f0-9]{64}$/.test(sig)) return false;
+  return timingSafeEqual(Buffer.from(signature(key, approvalId, Number(exp)), 'hex'), Buffer.from(sig, 'hex'));
+}
+
+export interface ApprovalDependencies extends ControlDependencies {
+  approvals: ApprovalStore;
+  signingKey: Uint8Array;
+  tasks: TaskCallbacks;
+  announcers: Announcer[];
+  log: (message: string, details?: Record<string, unknown>) => void;
+  linkBaseUrl: string;
+}
+
+/**
+ * Stores the pending approval (with the task token, which is never printed or logged), audits the
+ * challenge, and announces the link by Slack and SNS; if neither reaches anyone, by the log.
+ */
+export async function requestApproval(
+  deps: ApprovalDependencies,
+  run: RunContext,
+  request: { opKind: DangerousOpKind; plan: ApprovalRecord['plan']; requestedBy: string; taskToken: string },
+): Promise<{ record: ApprovalRecord; link: string }> {
+  const approvalId = sha256Hex(`${run.jobRunId}|${run.executionId}`).slice(0, 32);
+  const existing = await deps.approvals.getApproval(approvalId);
+  if (existing) return { record: existing.record, link: approvalLink(deps.linkBaseUrl, deps.signingKey, existing.record) };
+  const allowed = (deps.policy.settings.approvals.approversByOpKind[request.opKind] ?? []).filter((a: string) => a !== request.requestedBy);
+  if (allowed.length === 0) throw new ConfigurationError(`nobody but the requester may approve ${request.opKind} in stage ${deps.policy.stage} (policy approvals.approversByOpKind)`);
+  const now = deps.clock.now();
+  const record: ApprovalRecord = ApprovalRecord.parse({
+    schemaVersion: 1,
+    approvalId,
+    jobId: run.jobId,
+    jobVersion: run.jobVersion,
+    jobRunId: run.jobRunId,
+    opKind: request.opKind,
+    plan: deps.redactor.value(request.plan),
+    requestedBy: request.requestedBy,
+    allowedApprovers: allowed,
+    challenge: `${request.opKind.replace(/_/g, '-')}-${sha256Hex(`challenge|${approvalId}`).slice(0, 6)}`,
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + deps.policy.settings.approvals.timeoutSeconds * 1000).toISOString(),
+    status: 'PENDING',
+    decidedBy: null,
+    decidedAt: null,
+    reason: null,
+    deliveries: [],
+  });
+  if (!(await deps.approvals.putApproval(record, request.taskToken))) return requestApproval(deps, run, request);
+  await deps.state.appendAudit(run.jobRunId, [
+    runEvent(run, 'job.dangerous_op.challenge', now, { details: { approvalId, opKind: request.opKind, requestedBy: request.requestedBy, allowedApprovers: allowed, plan: record.plan.summary, expiresAt: record.expiresAt } }),
+  ]);
+  const link = approvalLink(deps.linkBaseUrl, deps.signingKey, record);
+  const message = { subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`, text: `${record.plan.summary}\nRequested by ${request.requestedBy}; approvers: ${allowed.join(', ')}; expires ${record.expiresAt}.`, link };
+  const deliveries: ApprovalRecord['deliveries'] = [];
+  for (const announcer of deps.announcers) {
+    const result = await announcer.announce(message).catch((error: unknown) => ({ ok: false, detail: (error as Error).message }));
+    deliveries.push({ channel: announcer.channel, ok: result.ok, detail: deps.redactor.text(result.detail) });
+  }
+  if (!deliveries.some((d) => d.ok)) {
+    // Nothing reached anyone: the log is the last resort, and it must carry the link.
+    deps.log(`approval needed: ${message.subject}`, { link, approvalId });
+    deliveries.push({ channel: 'log', ok: true, detail: 'written to the function log' });
+  }
+  await deps.approvals.setDeliveries(approvalId, deliveries);
+  return { record: { ...record, deliveries }, link };
+}
+
+export interface ApprovalHttpRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  form: Record<string, string | undefined>;
+  /** From an authenticated source only (IAM in AWS), never from the form. */
+  identity: string | null;
+  userAgent: string | null;
+}
+
+export interface ApprovalHttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+function page(status: number, title: string, body: string, method: string): ApprovalHttpResponse {
+  const html = `<!doctype html><html><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1>${body}</body></html>`;
+  return {
+    status,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' },
+    body: method === 'HEAD' ? '' : html,
+  };
+}
+
+/**
+ * The approval endpoint. GET and HEAD only render the confirmation page (mail scanners and Slack
+ * unfurls fetch every link): they change nothing. A POST with the typed challenge, by an authenticated
+ * approver who is not the requester and is allowed for the op kind, decides once. Every attempt,
+ * refused or not, is audited with the identity and user agent.
+ */
+export async function handleApprovalHttp(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse> {
+  const method = request.method.toUpperCase();
+  const match = /^\/approvals\/([a-f0-9]{32})\/?$/.exec(request.path);
+  if (!match) return page(404, 'Not found', '', method);
+  const approvalId = match[1] as string;
+  const stored = await deps.approvals.getApproval(approvalId);
+  const now = deps.clock.now();
+  const audit = async (outcome: string) => {
+    const attempt: ApprovalAttempt = { at: now.toISOString(), method, identity: request.identity, userAgent: request.userAgent, outcome };
+    if (stored) await deps.approvals.recordApprovalAttempt(approvalId, attempt);
+    await recordControlEvent(deps, 'gate.record', { by: request.identity ?? 'anonymous', reason: `approval ${approvalId}: ${outcome}` }, { approvalId, jobRunId: stored?.record.jobRunId ?? null, method, userAgent: request.userAgent, outcome }, stored?.record.jobId);
+  };
+  if (!stored) return page(404, 'No such approval request', '', method);
+  const { record } = stored;
+  if (!verifySignature(deps.signingKey, approvalId, request.query.exp, request.query.sig)) {
+    await audit('refused_bad_signature');
+    return page(403, 'This link is not valid', '<p>The link was changed or cut short.</p>', method);
+  }
+  if (now.getTime() > Number(request.query.exp) * 1000 || now.getTime() > Date.parse(record.expiresAt)) {
+    await audit('refused_expired');
+    return page(410, 'This request has expired', '', method);
+  }
+  if (method === 'GET' || method === 'HEAD') {
+    await audit('viewed');
+    const decided = record.status !== 'PENDING' ? `<p><strong>Already ${escape(record.status.toLowerCase())}</strong> by ${escape(record.decidedBy ?? 'nobody')}.</p>` : '';
+    return page(
+      200,
+      `Approve ${record.opKind} of ${record.jobId}?`,
+      `${decided}<p>${escape(record.plan.summary)}</p><pre>${escape(JSON.stringify(record.plan.details, null, 2))}</pre>` +
+        `<p>Run ${escape(record.jobRunId)}, requested by ${escape(record.requestedBy)}, approvers: ${escape(record.allowedApprovers.join(', '))}; expires ${escape(record.expiresAt)}.</p>` +
+        `<p>To decide, type the challenge <code>${escape(record.challenge)}</code> and submit as an authenticated approver (POST, e.g. <code>opsrail approve ${approvalId} --challenge …</code>).</p>` +
+        `<form method="post"><input name="challenge" autocomplete="off"> <select name="decision"><option value="approve">approve</option><option value="reject">reject</option></select> <input name="reason" placeholder="reason"> <button>Submit</button></form>`,
+      method,
+    );
+  }
+  if (method !== 'POST') {
+    await audit('refused_method');
+    return { ...page(405, 'Method not allowed', '', method), headers: { allow: 'GET, HEAD, POST' } };
+  }
+  const refuse = async (status: number, outcome: string, message: string) => {
+    await audit(outcome);
+    return page(status, message, '', method);
+  };
+  if (record.status !== 'PENDING') return refuse(409, 'refused_already_decided', `Already ${record.status.toLowerCase()}: a link works once`);
+  if (!request.identity) return refuse(401, 'refused_unauthenticated', 'Sign in as an approver first');
+  if (request.identity === record.requestedBy) return refuse(403, 'refused_requester', 'The requester may not approve their own request');
+  if (!record.allowedApprovers.includes(request.identity)) return refuse(403, 'refused_not_allowed', `${request.identity} may not approve ${record.opKind}`);
+  const decision = request.form.decision;
+  if (decision !== 'approve' && decision !== 'reject') return refuse(400, 'refused_bad_request', 'decision must be approve or reject');
+  if ((request.form.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
+
+  const reason = deps.redactor.text((request.form.reason ?? '').slice(0, 1000)) || null;
+  const status = decision === 'approve' ? 'APPROVED' : 'REJECTED';
+  if (!(await deps.approvals.decideApproval(approvalId, { status, decidedBy: request.identity, decidedAt: now.toISOString(), reason }))) {
+    return refuse(409, 'refused_already_decided', 'Already decided: a link works once');
+  }
+  const sent =
+    decision === 'approve'
+      ? await deps.tasks.succeed(stored.taskToken, { approvalId, decidedBy: request.identity, decidedAt: now.toISOString() })
+      : await deps.tasks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${request.identity}${reason ? `: ${reason}` : ''}`);
+  if (sent === 'task_gone') {
+    // The run stopped waiting (timed out or was stopped) before this decision arrived.
+    await deps.approvals.decideApproval(approvalId, { status: 'EXPIRED', decidedBy: null, decidedAt: now.toISOString(), reason: 'the run had stopped waiting' }, status);
+    return refuse(410, 'refused_task_gone', 'The run had already stopped waiting');
+  }
+  await deps.state.appendAudit(record.jobRunId, [
+    runEvent({ stage: deps.policy.stage, jobId: record.jobId, jobVersion: record.jobVersion, jobRunId: record.jobRunId }, decision === 'approve' ? 'job.dangerous_op.confirm' : 'job.dangerous_op.reject', now, {
+      actor: { kind: 'operator', id: request.identity },
+      details: { approvalId, opKind: record.opKind, userAgent: request.userAgent, reason },
+    }),
+  ]);
+  await audit(decision === 'approve' ? 'approved' : 'rejected');
+  return page(200, decision === 'approve' ? 'Approved' : 'Rejected', `<p>${escape(record.opKind)} of ${escape(record.jobId)} ${decision === 'approve' ? 'will run' : 'will not run'}. Decided by ${escape(request.identity)}.</p>`, method);
+}
+
+export type { Clock };
