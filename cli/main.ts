@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { userInfo } from 'node:os';
 import { Stage, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { systemClock } from '../functions/core/clock';
@@ -20,7 +21,12 @@ const USAGE = `usage: opsrail <command> [options]
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
-  run <jobId> [--at <ISO time>] [--json]          one run on the local stack (scheduled time = --at, default now)
+  run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json]
+                                                  one run on the local stack (scheduled time = --at, default now);
+                                                  a dangerous job prints its approval link and waits for a decision
+  approvals [--json]                              pending approval requests, with their links
+  approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
+  reject <approvalId> --as NAME [--reason TEXT]
   status [--json] [--stage S]                     safety mode, kill-switches, quarantined jobs, each job's last and next run
   kill engage [jobId] --as NAME --reason TEXT     stop now: refuse new runs, stop running ones, disable schedules
   kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
@@ -94,8 +100,19 @@ export function exitCodeOf(outcome: ExecutionOutcome): number {
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { at: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (positionals.length !== 1) throw new UsageError('run needs exactly one <jobId>');
+  const params: Record<string, string> = {};
+  for (const pair of values.param ?? []) {
+    const [key, ...rest] = pair.split('=');
+    if (!key || rest.length === 0) throw new UsageError(`--param must be key=value (got '${pair}')`);
+    params[key] = rest.join('=');
+  }
   const jobId = positionals[0] as string;
   const at = values.at ?? systemClock.now().toISOString();
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(at) || Number.isNaN(Date.parse(at))) {
@@ -107,8 +124,11 @@ async function runCommand(args: string[]): Promise<number> {
   const stack = await startLocalStack();
   try {
     const { LocalRuntime } = await import('../local/runtime');
-    const runtime = new LocalRuntime(stack.env);
-    const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual' });
+    const runtime = new LocalRuntime(stack.env, [], {
+      onApprovalRequested: ({ approvalId, link }) =>
+        console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
+    });
+    const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual', requestedBy: values.as ?? userInfo().username, params });
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
     const report = {
@@ -334,7 +354,58 @@ async function queryCommand(args: string[]): Promise<number> {
   });
 }
 
+async function approvalsCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { approvalLink } = await import('../functions/core/approvals');
+  return withLocalGate(async (gate) => {
+    const pending = await gate.approvals.listPendingApprovals();
+    const rows = pending.map((r) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) }));
+    if (values.json) console.log(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) console.log('no pending approvals');
+    else for (const r of rows) console.log(`${r.approvalId}  ${r.opKind} of ${r.jobId} (${r.jobRunId}) requested by ${r.requestedBy}, approvers ${r.allowedApprovers.join(', ')}, expires ${r.expiresAt}\n  ${r.plan.summary}\n  ${r.link}`);
+    return EXIT.ok;
+  });
+}
+
+/** The local approval gate: the same endpoint logic the Lambda runs, with the CLI's --as as the authenticated local user. */
+async function withLocalGate<T>(fn: (gate: import('../functions/core/approvals').ApprovalDependencies) => Promise<T>): Promise<T> {
+  const stack = await startLocalStack();
+  try {
+    const { buildDependencies, approvalGate } = await import('../functions/adapters/dependencies');
+    return await fn(await approvalGate(buildDependencies(stack.env))());
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function decideCommand(decision: 'approve' | 'reject', args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, challenge: { type: 'string' }, reason: { type: 'string' } }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw new UsageError(`${decision} <approvalId> --as NAME${decision === 'approve' ? ' --challenge TEXT' : ''}`);
+  if (!values.as) throw new UsageError('--as NAME is required: the approver is named and audited');
+  if (decision === 'approve' && !values.challenge) throw new UsageError('--challenge TEXT is required: type the challenge shown on the approval page');
+  const { handleApprovalHttp, approvalLink } = await import('../functions/core/approvals');
+  return withLocalGate(async (gate) => {
+    const stored = await gate.approvals.getApproval(positionals[0] as string);
+    if (!stored) throw new UsageError(`no approval request '${positionals[0]}'`);
+    const url = new URL(approvalLink(gate.linkBaseUrl, gate.signingKey, stored.record));
+    const response = await handleApprovalHttp(gate, {
+      method: 'POST',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      form: { decision, challenge: values.challenge, reason: values.reason },
+      identity: values.as ?? null,
+      userAgent: 'opsrail-cli',
+    });
+    const title = /<h1>(.*?)<\/h1>/.exec(response.body)?.[1] ?? String(response.status);
+    console.log(`${response.status} ${title}`);
+    return response.status === 200 ? EXIT.ok : response.status === 400 || response.status === 401 ? EXIT.usage : EXIT.refused;
+  });
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  approvals: approvalsCommand,
+  approve: (args) => decideCommand('approve', args),
+  reject: (args) => decideCommand('reject', args),
   query: queryCommand,
   'support-bundle': supportBundleCommand,
   verify: verifyCommand,

@@ -39,13 +39,16 @@ export const ErrorKind = z.enum([
   'refused_kill_switch',
   'refused_quarantine',
   'refused_integrity',
+  // The approval gate: a named human said no, or nobody decided in time.
+  'approval_rejected',
+  'approval_timed_out',
   // An operator (kill-switch) or the platform (timeout) stopped a started execution.
   'stopped',
 ]);
 
 /** Kinds that refuse a run before its job runs: not failures of the job, so they never count toward quarantine. */
 export type ErrorKind = z.infer<typeof ErrorKind>;
-export const REFUSAL_KINDS = ['inputs_unpinned', 'refused_safety', 'refused_kill_switch', 'refused_quarantine', 'refused_integrity'] as const satisfies readonly ErrorKind[];
+export const REFUSAL_KINDS = ['inputs_unpinned', 'refused_safety', 'refused_kill_switch', 'refused_quarantine', 'refused_integrity', 'approval_rejected', 'approval_timed_out'] as const satisfies readonly ErrorKind[];
 
 export const AuditEvent = z
   .strictObject({

@@ -9,6 +9,10 @@ export const ExecutionInput = z.object({
   /** <aws.scheduler.scheduled-time>: the tick, not the delivery time, so a redelivery is the same run. */
   scheduledTime: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp' }),
   trigger: z.enum(['schedule', 'manual']).default('schedule'),
+  /** Who asked for the run (the scheduler, or an operator): never an approver of its dangerous op. */
+  requestedBy: z.string().min(1).max(200).optional(),
+  /** Parameters of an operator's run of a control job (e.g. which job's quarantine to release). */
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
 
@@ -27,6 +31,10 @@ export const RunContext = z.object({
   jobConfigSha256: Sha256Hex,
   datasetRefs: z.array(z.string()),
   outputDatasetId: z.string().min(1),
+  requestedBy: z.string().min(1),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  /** A dangerous op: the run waits at the approval gate before Execute. */
+  approvalRequired: z.boolean(),
   claimedAt: UtcTimestamp,
 });
 export type RunContext = z.infer<typeof RunContext>;
@@ -56,6 +64,7 @@ export const ExecuteResult = z.object({
 export type ExecuteResult = z.infer<typeof ExecuteResult>;
 
 export const ExecuteEvent = z.object({ run: RunContext });
+export const RequestApprovalEvent = z.object({ run: RunContext, taskToken: z.string().min(1) });
 export type ExecuteEvent = z.infer<typeof ExecuteEvent>;
 export const FinalizeEvent = z.object({ run: RunContext, result: ExecuteResult });
 

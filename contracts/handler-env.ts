@@ -20,6 +20,13 @@ export const HandlerEnv = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
   AWS_ENDPOINT_URL_S3: z.url().optional(),
   OPSRAIL_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  /** The approval gate. In AWS: secret_refs (ARNs) and the alert topic; locally a key file under $OPSRAIL_HOME. */
+  APPROVAL_SIGNING_KEY_SECRET_ARN: z.string().min(1).optional(),
+  OPSRAIL_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
+  ALERTS_TOPIC_ARN: z.string().min(1).optional(),
+  /** Where approval links point (the approval page); the policy's linkBaseUrl when absent. */
+  APPROVAL_LINK_BASE_URL: z.string().min(1).optional(),
   /** Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local stack). */
   OPSRAIL_METRICS: z.enum(['emf', 'off']).default('emf'),
 });

@@ -37,6 +37,8 @@ export const StagePolicy = z.strictObject({
   }),
   retention: z.strictObject({
     evidenceDays: z.number().int().min(1).max(36500),
+    /** Finalized run records older than this are purged from the state table by run_record_retention (after approval). */
+    runRecordDays: z.number().int().min(1).max(36500).default(90),
     objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
     logDays: z.number().int().min(1).max(3653),
     idempotencyHours: z.number().int().min(1).max(24 * 30),
@@ -52,7 +54,7 @@ export const StagePolicy = z.strictObject({
   approvals: z
     .strictObject({
       /** How long a request waits for a decision; the link expires with it. */
-      timeoutSeconds: z.number().int().min(60).max(7 * 86400),
+      timeoutSeconds: z.number().int().min(5).max(7 * 86400),
       /** Who may approve each kind of dangerous op (never the requester). */
       approversByOpKind: z.partialRecord(DangerousOpKind, z.array(z.string().min(1)).min(1)),
       /** Where approval links point (the approval page). */

@@ -5,6 +5,7 @@ import type { ResolvedPolicy } from '../functions/core/policy';
 import { Evidence } from './constructs/evidence';
 import { EvidenceQuery } from './constructs/evidence-query';
 import { Notifications } from './constructs/notifications';
+import { ApprovalEndpoint } from './constructs/approval-endpoint';
 import { Observability } from './constructs/observability';
 import { JobRunner } from './constructs/job-runner';
 import { JobScheduling } from './constructs/job-scheduling';
@@ -23,6 +24,7 @@ export class OpsrailStack extends Stack {
   readonly scheduling: JobScheduling;
   readonly query: EvidenceQuery;
   readonly notifications: Notifications;
+  readonly approvalEndpoint: ApprovalEndpoint;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: OpsrailStackProps) {
@@ -49,6 +51,14 @@ export class OpsrailStack extends Stack {
       OPSRAIL_S3_FORCE_PATH_STYLE: 'false',
       OPSRAIL_METRICS: 'emf',
     };
+    this.notifications = new Notifications(this, 'Notifications', { stage, emails: policy.settings.recipients.email, removalPolicy });
+    this.approvalEndpoint = new ApprovalEndpoint(this, 'ApprovalEndpoint', {
+      environment,
+      logRetentionDays: policy.settings.retention.logDays,
+      removalPolicy,
+      storage: this.storage,
+      signingKey: this.notifications.approvalSigningKey,
+    });
     this.runner = new JobRunner(this, 'Runner', {
       stage,
       environment,
@@ -56,8 +66,18 @@ export class OpsrailStack extends Stack {
       removalPolicy,
       storage: this.storage,
       evidence: this.evidence,
-      retry: policy.settings.retry,
+      policy: policy.settings,
+      approvals: {
+        topic: this.notifications.topic,
+        topicKey: this.notifications.key,
+        slackWebhook: this.notifications.slackWebhook,
+        signingKey: this.notifications.approvalSigningKey,
+        linkBaseUrl: this.approvalEndpoint.pageUrl.url,
+      },
     });
+    this.approvalEndpoint.grantDecisions(this.runner.stateMachine);
+    new CfnOutput(this, 'ApprovalPageUrl', { value: this.approvalEndpoint.pageUrl.url });
+    new CfnOutput(this, 'ApprovalDecisionUrl', { value: this.approvalEndpoint.decisionUrl.url });
     // The CLI (opsrail kill/safety/status --stage) finds the bucket through this output.
     new CfnOutput(this, 'EvidenceBucketName', { value: this.evidence.bucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
@@ -69,7 +89,6 @@ export class OpsrailStack extends Stack {
       stateMachine: this.runner.stateMachine,
       removalPolicy,
     });
-    this.notifications = new Notifications(this, 'Notifications', { stage, emails: policy.settings.recipients.email, removalPolicy });
     this.observability = new Observability(this, 'Observability', {
       stage,
       jobs: policy.jobs,

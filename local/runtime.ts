@@ -10,6 +10,7 @@ import { createExecuteHandler } from '../functions/execute/handler';
 import { createFinalizeHandler } from '../functions/finalize/handler';
 import { createPreflightHandler } from '../functions/preflight/handler';
 import { createRecordFailureHandler } from '../functions/record-failure/handler';
+import { createRequestApprovalHandler } from '../functions/request-approval/handler';
 import type { JobImplementation } from '../functions/jobs/types';
 import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, substitute, type JobRunStep } from '../statemachines/definition';
 
@@ -23,11 +24,18 @@ const handlerFactories: Record<JobRunStep['functionDir'], (deps: Dependencies) =
   execute: createExecuteHandler,
   finalize: createFinalizeHandler,
   'record-failure': createRecordFailureHandler,
+  'request-approval': createRequestApprovalHandler,
 };
 
 /** The same placeholder map CDK fills with real ARNs, filled with local ones. */
-export function localSubstitutions(retry: StagePolicy['retry']): Record<string, string> {
-  return jobRunSubstitutions(retry, (step) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:opsrail-local-${step.functionDir}`);
+export function localSubstitutions(policy: Pick<StagePolicy, 'retry' | 'approvals'>): Record<string, string> {
+  return jobRunSubstitutions(policy, (step) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:opsrail-local-${step.functionDir}`);
+}
+
+const APPROVAL_POLL_MS = 250;
+
+class ApprovalRejected extends Error {
+  override name = 'ApprovalRejected';
 }
 
 export type ExecutionOutcome =
@@ -44,6 +52,8 @@ export interface RunOptions {
 
 export interface RuntimeOptions {
   clock?: Clock;
+  /** Told when a run waits at the approval gate (the CLI prints the link). */
+  onApprovalRequested?: (request: { executionId: string; approvalId: string; link: string }) => void;
   /** How often running executions check the kill-switches (ms). */
   killSwitchPollMs?: number;
 }
@@ -94,7 +104,7 @@ export class LocalRuntime {
     private readonly options: RuntimeOptions = {},
   ) {
     this.deps = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
-    this.definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings.retry))) as Record<string, unknown>;
+    this.definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as Record<string, unknown>;
     this.machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
     this.handlers = Object.fromEntries(jobRunSteps.map((s) => [s.state, handlerFactories[s.functionDir](this.deps)]));
     this.executionEnded = createExecutionEndedHandler(this.deps);
@@ -154,11 +164,21 @@ export class LocalRuntime {
     );
     // RecordRefusal runs the RecordFailure function, as its Resource says.
     overrides.RecordRefusal = overrides.RecordFailure as (typeof overrides)[string];
+    // lambda:invoke.waitForTaskToken: invoke the function with the Payload, then wait for the decision,
+    // which the approval endpoint writes to the approval record (SendTask* in AWS).
+    overrides.RequestApproval = (async (stepInput: { Payload: unknown }) => {
+      const context = lambdaContext('opsrail-local-request-approval', 60);
+      const { approvalId, link } = (await (this.handlers.RequestApproval as StepHandler<{ approvalId: string; link: string }>)(stepInput.Payload, context));
+      this.options.onApprovalRequested?.({ executionId, approvalId, link });
+      return this.waitForDecision(executionId, approvalId);
+    }) as never;
     const retryIntervalOverrides = options.retryPauseMs === undefined ? undefined : Object.fromEntries(jobRunSteps.map((s) => [s.state, options.retryPauseMs as number]));
     const execution = this.machine.run(input, {
       overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
       context: {
         Execution: { Id: executionId, Name: name, Input: input, StartTime: new Date().toISOString(), RoleArn: `arn:aws:iam::${ACCOUNT}:role/local` },
+        // The interpreter does not make task tokens: one per execution is enough (one gate per run).
+        Task: { Token: `local-task-token-${randomUUID()}` },
         StateMachine: { Id: STATE_MACHINE_ARN, Name: STATE_MACHINE_NAME },
       },
     });
@@ -190,6 +210,18 @@ export class LocalRuntime {
     } finally {
       this.untrack(executionId);
     }
+  }
+
+  /** Polls the approval record until a human decided, or until the execution stopped waiting. */
+  private async waitForDecision(executionId: string, approvalId: string): Promise<Record<string, unknown>> {
+    while (this.running.has(executionId)) {
+      const record = (await this.deps.approvals.getApproval(approvalId))?.record;
+      if (record?.status === 'APPROVED') return { approvalId, decidedBy: record.decidedBy, decidedAt: record.decidedAt };
+      if (record?.status === 'REJECTED') throw new ApprovalRejected(`rejected by ${record.decidedBy}${record.reason ? `: ${record.reason}` : ''}`);
+      if (record?.status === 'EXPIRED' || (record && Date.now() > Date.parse(record.expiresAt) + 60_000)) break;
+      await new Promise((resolve) => setTimeout(resolve, APPROVAL_POLL_MS));
+    }
+    return new Promise(() => undefined); // the interpreter's TimeoutSeconds (or an abort) ends the wait
   }
 
   /** The run id the input maps to (derived by the same pinning as Preflight, so windows are respected). */

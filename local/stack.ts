@@ -45,7 +45,7 @@ interface StackFile {
 /** The only key pair s3rver accepts; DynamoDB Local accepts any. */
 const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
-function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNames, policyDir: string): HandlerEnv {
+function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNames, policyDir: string, home: string): HandlerEnv {
   return {
     OPSRAIL_STAGE: 'local',
     STATE_TABLE_NAME: names.stateTable,
@@ -61,6 +61,7 @@ function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNam
     OPSRAIL_S3_FORCE_PATH_STYLE: 'true',
     // EMF lines would only clutter a terminal: locally the evidence and `opsrail query` are the metrics.
     OPSRAIL_METRICS: 'off',
+    OPSRAIL_SIGNING_KEY_FILE: join(home, 'approval-signing.key'),
   };
 }
 
@@ -147,7 +148,7 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
   if (options.attach !== false && !options.dynamodbEndpoint && existsSync(stackFile)) {
     const running = JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile;
     if (running.pid !== process.pid && alive(running.pid) && (await answers(running.dynamodbEndpoint)) && (await answers(running.s3Endpoint))) {
-      const env = handlerEnv({ dynamodb: running.dynamodbEndpoint, s3: running.s3Endpoint }, names, policyDir);
+      const env = handlerEnv({ dynamodb: running.dynamodbEndpoint, s3: running.s3Endpoint }, names, policyDir, home);
       await provision(env);
       return { env, home, owner: false, stop: async () => {} };
     }
@@ -165,7 +166,7 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
     await dynamodb.stop();
     throw error;
   }
-  const env = handlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir);
+  const env = handlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir, home);
   const ownsFile = !options.dynamodbEndpoint;
   try {
     await provision(env);

@@ -10,6 +10,7 @@ export const jobRunSteps = [
   { state: 'Execute', placeholder: 'ExecuteFunctionArn', functionDir: 'execute' },
   { state: 'Finalize', placeholder: 'FinalizeFunctionArn', functionDir: 'finalize' },
   { state: 'RecordFailure', placeholder: 'RecordFailureFunctionArn', functionDir: 'record-failure' },
+  { state: 'RequestApproval', placeholder: 'RequestApprovalFunctionArn', functionDir: 'request-approval' },
 ] as const;
 
 export type JobRunStep = (typeof jobRunSteps)[number];
@@ -37,9 +38,11 @@ export function readJobRunDefinition(): string {
  * The one map of the job-run machine's placeholders: function ARNs, and the retry rules from policy.
  * CDK passes it as DefinitionSubstitutions (with ARN tokens); the local runtime fills the file with it.
  */
-export function jobRunSubstitutions(retry: StagePolicy['retry'], functionArn: (step: JobRunStep) => string): Record<string, string> {
+export function jobRunSubstitutions(policy: Pick<StagePolicy, 'retry' | 'approvals'>, functionArn: (step: JobRunStep) => string): Record<string, string> {
+  const { retry } = policy;
   return {
     ...Object.fromEntries(jobRunSteps.map((step) => [step.placeholder, functionArn(step)])),
+    ApprovalTimeoutSeconds: String(policy.approvals.timeoutSeconds),
     RetryIntervalSeconds: String(retry.intervalSeconds),
     RetryMaxAttempts: String(retry.maxAttempts),
     RetryBackoffRate: String(retry.backoffRate),

@@ -13,6 +13,13 @@ import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
 import { S3EvidenceStore } from './s3-evidence-store';
 import { noRunMetrics, PowertoolsRunMetrics } from './run-metrics';
+import { DynamoDbApprovalStore } from './dynamodb-approval-store';
+import { localSigningKey, pollingTaskCallbacks, readSecret, SlackAnnouncer, SnsAnnouncer, StepFunctionsTaskCallbacks } from './approval-adapters';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { ConfigurationError } from '../core/errors';
+import type { Announcer, ApprovalDependencies } from '../core/approvals';
 
 export function parseHandlerEnv(raw: Record<string, string | undefined>): HandlerEnv {
   const parsed = HandlerEnv.safeParse(raw);
@@ -52,10 +59,40 @@ export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplem
     redactor,
     log: (message, details) => jobLogger.info(message, details ?? {}),
     metrics: env.OPSRAIL_METRICS === 'emf' ? new PowertoolsRunMetrics(env.POWERTOOLS_SERVICE_NAME, env.OPSRAIL_STAGE) : noRunMetrics,
+    approvals: new DynamoDbApprovalStore(dynamodb, env.STATE_TABLE_NAME),
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
     clock: overrides.clock ?? systemClock,
     jobs: jobRegistry(extraJobs),
     codeVersion: env.OPSRAIL_CODE_VERSION,
   };
+}
+
+/**
+ * What the approval functions need besides the run dependencies, built once on first use: the
+ * link-signing key (Secrets Manager by secret_ref in AWS, a key file locally), the announcers, and the
+ * way back to the waiting task (SendTask* in AWS; locally the gate polls the record).
+ */
+export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependencies> {
+  let built: Promise<ApprovalDependencies> | undefined;
+  const { env } = deps;
+  return () =>
+    (built ??= (async () => {
+      const secrets = new SecretsManagerClient({ region: env.AWS_REGION });
+      let signingKey: Uint8Array;
+      if (env.APPROVAL_SIGNING_KEY_SECRET_ARN) signingKey = new TextEncoder().encode(await readSecret(secrets, env.APPROVAL_SIGNING_KEY_SECRET_ARN));
+      else if (env.OPSRAIL_SIGNING_KEY_FILE) signingKey = localSigningKey(env.OPSRAIL_SIGNING_KEY_FILE);
+      else throw new ConfigurationError('no approval signing key: set APPROVAL_SIGNING_KEY_SECRET_ARN (a secret_ref) or OPSRAIL_SIGNING_KEY_FILE');
+      const announcers: Announcer[] = [];
+      const slackRef = env.SLACK_WEBHOOK_SECRET_ARN;
+      if (slackRef) announcers.push(new SlackAnnouncer(() => readSecret(secrets, slackRef)));
+      if (env.ALERTS_TOPIC_ARN) announcers.push(new SnsAnnouncer(new SNSClient({ region: env.AWS_REGION }), env.ALERTS_TOPIC_ARN));
+      return {
+        ...deps,
+        signingKey,
+        announcers,
+        tasks: env.OPSRAIL_STAGE === 'local' ? pollingTaskCallbacks : new StepFunctionsTaskCallbacks(new SFNClient({ region: env.AWS_REGION })),
+        linkBaseUrl: env.APPROVAL_LINK_BASE_URL ?? deps.policy.settings.approvals.linkBaseUrl,
+      };
+    })());
 }

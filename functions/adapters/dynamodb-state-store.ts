@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
 import type { ChainLink, Controls, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
@@ -235,6 +235,36 @@ export class DynamoDbStateStore implements StateStore {
       this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.jobState(jobId), UpdateExpression: 'REMOVE quarantine SET consecutiveFailures = :zero', ExpressionAttributeValues: { ':zero': 0 }, ReturnValues: 'UPDATED_OLD' })),
     );
     return (out.Attributes?.quarantine as Quarantine | undefined) ?? null;
+  }
+
+  async listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; claimedAt: string }[]> {
+    const runs: { jobRunId: string; jobId: string; claimedAt: string }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call('listRunsBefore', () =>
+        this.doc.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'begins_with(pk, :run) AND sk = :sk AND phase = :finalized AND claimedAt < :cutoff',
+            ExpressionAttributeValues: { ':run': 'RUN#', ':sk': 'RUN', ':finalized': 'finalized', ':cutoff': cutoff },
+            ProjectionExpression: 'jobRunId, jobId, claimedAt',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      runs.push(...((page.Items ?? []) as { jobRunId: string; jobId: string; claimedAt: string }[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return runs.sort((a, b) => (a.jobRunId < b.jobRunId ? -1 : 1));
+  }
+
+  async deleteRun(jobRunId: string): Promise<void> {
+    const items = await this.call('deleteRun', () =>
+      this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.run(jobRunId).pk }, ProjectionExpression: 'pk, sk' })),
+    );
+    for (const item of items.Items ?? []) {
+      await this.call('deleteRun', () => this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: item.pk, sk: item.sk } })));
+    }
   }
 
   async getControls(): Promise<Controls> {

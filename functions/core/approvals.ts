@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ApprovalRecord, type DangerousOpKind, type RunContext } from '../../contracts';
+import { ApprovalRecord, type DangerousOpKind, type GateResults, type RunContext } from '../../contracts';
 import type { Clock } from './clock';
-import { recordControlEvent, type ControlDependencies } from './controls';
+import type { ControlDependencies } from './controls';
 import { ConfigurationError } from './errors';
 import { sha256Hex } from './hashing';
 import { runEvent } from './audit';
@@ -35,6 +35,26 @@ export interface TaskCallbacks {
 export interface Announcer {
   channel: 'slack' | 'sns';
   announce(message: { subject: string; text: string; link: string }): Promise<{ ok: boolean; detail: string }>;
+}
+
+/** One approval per run and execution (a retried request finds its own). */
+export const approvalIdFor = (run: Pick<RunContext, 'jobRunId' | 'executionId'>): string => sha256Hex(`${run.jobRunId}|${run.executionId}`).slice(0, 32);
+
+/** What the run's bundle says the gate decided (gate_results), from the approval record and its attempts. */
+export function gateResults(stored: { record: ApprovalRecord; attempts: ApprovalAttempt[] }): GateResults {
+  const { record } = stored;
+  return {
+    schemaVersion: 1,
+    jobRunId: record.jobRunId,
+    gate: 'human_approval',
+    approvalId: record.approvalId,
+    opKind: record.opKind,
+    requestedBy: record.requestedBy,
+    decision: record.status === 'APPROVED' ? 'approved' : record.status === 'REJECTED' ? 'rejected' : 'timed_out',
+    decidedBy: record.decidedBy,
+    decidedAt: record.decidedAt,
+    attempts: stored.attempts,
+  };
 }
 
 /** The link carries the approval id, its expiry and an HMAC over both: never the task token. */
@@ -71,7 +91,7 @@ export async function requestApproval(
   run: RunContext,
   request: { opKind: DangerousOpKind; plan: ApprovalRecord['plan']; requestedBy: string; taskToken: string },
 ): Promise<{ record: ApprovalRecord; link: string }> {
-  const approvalId = sha256Hex(`${run.jobRunId}|${run.executionId}`).slice(0, 32);
+  const approvalId = approvalIdFor(run);
   const existing = await deps.approvals.getApproval(approvalId);
   if (existing) return { record: existing.record, link: approvalLink(deps.linkBaseUrl, deps.signingKey, existing.record) };
   const allowed = (deps.policy.settings.approvals.approversByOpKind[request.opKind] ?? []).filter((a: string) => a !== request.requestedBy);
@@ -156,10 +176,12 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   const approvalId = match[1] as string;
   const stored = await deps.approvals.getApproval(approvalId);
   const now = deps.clock.now();
+  // Every attempt goes on the approval record (and from there into the run's gate_results) and the log:
+  // the endpoint itself never writes evidence (only Finalize and Fail do).
   const audit = async (outcome: string) => {
     const attempt: ApprovalAttempt = { at: now.toISOString(), method, identity: request.identity, userAgent: request.userAgent, outcome };
     if (stored) await deps.approvals.recordApprovalAttempt(approvalId, attempt);
-    await recordControlEvent(deps, 'gate.record', { by: request.identity ?? 'anonymous', reason: `approval ${approvalId}: ${outcome}` }, { approvalId, jobRunId: stored?.record.jobRunId ?? null, method, userAgent: request.userAgent, outcome }, stored?.record.jobId);
+    deps.log('approval attempt', { approvalId, jobRunId: stored?.record.jobRunId ?? null, ...attempt });
   };
   if (!stored) return page(404, 'No such approval request', '', method);
   const { record } = stored;
@@ -198,7 +220,8 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   if (!record.allowedApprovers.includes(request.identity)) return refuse(403, 'refused_not_allowed', `${request.identity} may not approve ${record.opKind}`);
   const decision = request.form.decision;
   if (decision !== 'approve' && decision !== 'reject') return refuse(400, 'refused_bad_request', 'decision must be approve or reject');
-  if ((request.form.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
+  // Confirming takes the typed challenge (proof a person read the request); saying no never needs it.
+  if (decision === 'approve' && (request.form.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
 
   const reason = deps.redactor.text((request.form.reason ?? '').slice(0, 1000)) || null;
   const status = decision === 'approve' ? 'APPROVED' : 'REJECTED';

@@ -84,6 +84,7 @@ export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs
     { name: objectName('integrity_report', at), contentType: 'application/json', body: json(integrityReport) },
     { name: objectName('run_record', at), contentType: 'application/json', body: json(runRecord) },
     { name: objectName('lineage', at), contentType: 'application/json', body: json(lineage) },
+    ...(sealed.gate ? [{ name: objectName('gate_results', at), contentType: 'application/json', body: json(sealed.gate) }] : []),
     ...outputObjects,
   ];
 }

@@ -83,6 +83,8 @@ const NAME_OF_KIND: Record<ErrorKind, string> = {
   refused_quarantine: 'QuarantinedError',
   refused_integrity: 'IntegrityRefusedError',
   stopped: 'ExecutionStoppedError',
+  approval_rejected: 'ApprovalRejected',
+  approval_timed_out: 'ApprovalTimedOut',
 };
 
 /** The error name Step Functions sees for a kind (Retry and Catch in the ASL match these). */

@@ -1,4 +1,5 @@
 import type {
+  GateResults,
   DatasetIntegrity,
   KillSwitch,
   SafetyState,
@@ -35,6 +36,8 @@ export interface SealedOutcome {
   events: AuditEvent[];
   /** How the run moves its job's counters, decided once with the outcome. */
   effect: RunEffect;
+  /** What the approval gate decided, for dangerous ops (gate_results in the bundle). */
+  gate?: GateResults | null;
 }
 
 export interface RunItem extends RunContext {
@@ -121,6 +124,10 @@ export interface StateStore extends JobStateReader {
   /** Marks the run finalized and updates the job state, once. false when it was already finalized. */
   completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean>;
   releaseQuarantine(jobId: string): Promise<Quarantine | null>;
+  /** Finalized runs claimed before `cutoff` (for run_record_retention). */
+  listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; claimedAt: string }[]>;
+  /** Deletes a run's items (the run and its duplicate records); its evidence in S3 stays under Object Lock. */
+  deleteRun(jobRunId: string): Promise<void>;
   getControls(): Promise<Controls>;
   setSafetyState(state: SafetyState): Promise<void>;
   setKillSwitch(killSwitch: KillSwitch): Promise<void>;

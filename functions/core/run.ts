@@ -11,6 +11,7 @@ import { findJob, type ResolvedPolicy } from './policy';
 import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, RunMetrics, SealedOutcome, StateStore } from './ports';
 import { runWindow } from './window';
 import { redactError, type Redactor } from './redaction';
+import { approvalIdFor, gateResults, type ApprovalStore } from './approvals';
 
 export interface RunDependencies {
   policy: ResolvedPolicy;
@@ -23,6 +24,7 @@ export interface RunDependencies {
   /** Where a job's own log lines go (already redacted on the way). */
   log: JobLog;
   metrics: RunMetrics;
+  approvals: ApprovalStore;
 }
 
 export type JobLog = (message: string, details?: Record<string, unknown>) => void;
@@ -49,6 +51,9 @@ function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionIn
     jobConfigSha256: sha256Hex(canonicalJson(job)),
     datasetRefs: [...job.capabilities.datasets].sort(),
     outputDatasetId: job.capabilities.produces ?? `opsrail.outputs.${job.jobId}`,
+    requestedBy: request.requestedBy ?? (request.trigger === 'schedule' ? 'scheduler' : 'operator'),
+    params: request.params ?? {},
+    approvalRequired: job.dangerous.value,
     claimedAt: now.toISOString(),
   };
   const start = runEvent(run, 'job.run.start', run.claimedAt, {
@@ -91,17 +96,16 @@ function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunConte
 
 /** Seed 000 §5, §6 and §8, seed 004: kill-switches, quarantine, safety mode and dangerous ops, in that order. */
 export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: JobState | undefined): RunRefusedError | null {
+  // The jobs that relax a control are the way out of it: each is exempt from the refusal it lifts
+  // (never from the approval gate, which it still passes through).
+  const opKind = job.dangerous.value ? job.dangerous.opKind : null;
   const kill = controls.globalKillSwitch?.engaged ? controls.globalKillSwitch : controls.jobKillSwitches[job.jobId]?.engaged ? controls.jobKillSwitches[job.jobId] : null;
-  if (kill) return new RunRefusedError('refused_kill_switch', `${kill.jobId ? `kill-switch of ${kill.jobId}` : 'global kill-switch'} engaged by ${kill.changedBy} at ${kill.changedAt}: ${kill.reason}`);
+  if (kill && opKind !== 'kill_switch_release') return new RunRefusedError('refused_kill_switch', `${kill.jobId ? `kill-switch of ${kill.jobId}` : 'global kill-switch'} engaged by ${kill.changedBy} at ${kill.changedAt}: ${kill.reason}`);
   if (jobState?.quarantine) return new RunRefusedError('refused_quarantine', `job ${job.jobId} is quarantined since ${jobState.quarantine.since} (${jobState.quarantine.reason}); releasing it is a dangerous op`);
-  const mode = controls.safety?.mode ?? 'NORMAL';
+  const mode = opKind === 'safety_relax' ? 'NORMAL' : (controls.safety?.mode ?? 'NORMAL');
   if (mode === 'SAFE' && job.dangerous.value) return new RunRefusedError('refused_safety', `safety mode SAFE refuses dangerous jobs (${job.jobId}: ${job.dangerous.opKind})`);
   if (mode === 'EMERGENCY_STOP' && (job.dangerous.value || !['VALIDATION', 'REPORTING'].includes(job.jobClass))) {
     return new RunRefusedError('refused_safety', `safety mode EMERGENCY_STOP lets only non-dangerous VALIDATION and REPORTING jobs run (${job.jobId} is ${job.jobClass}${job.dangerous.value ? ', dangerous' : ''})`);
-  }
-  // Seed 000 §6: no automation confirms a dangerous op by itself. Until the approval gate exists, refuse.
-  if (job.dangerous.value) {
-    return new RunRefusedError('refused_safety', `${job.jobId} is a dangerous op (${job.dangerous.opKind}): it needs a named human's approval through the approval gate, which this version does not have; refused`);
   }
   return null;
 }
@@ -182,7 +186,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   let result;
   const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
   try {
-    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log });
+    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log, control: deps });
   } catch (error) {
     // The error travels to Step Functions, its history and the logs: no secret may travel with it.
     redactError(error, deps.redactor);
@@ -286,7 +290,7 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
   return summary;
 }
 
-export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
+export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
   const job = findJob(deps.policy, run.jobId);
   const events = [];
   if (result.integrityReport) {
@@ -306,6 +310,8 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
       evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
     }),
   );
+  const approval = run.approvalRequired ? await deps.approvals.getApproval(approvalIdFor(run)) : undefined;
+  if (approval) events.unshift(gateRecord(run, approval, result.endedAt));
   // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is (seed 000 §5, §11).
   const effect: RunEffect = result.quality === 'OK' ? { kind: 'success' } : { kind: 'neutral' };
   const outcome: SealedOutcome = {
@@ -319,6 +325,7 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     integrityReport: result.integrityReport,
     events,
     effect,
+    gate: approval ? gateResults(approval) : null,
   };
   const summary = await closeRun(deps, run.jobRunId, outcome, result.outputs);
   // A validation job's verdict is the integrity of the datasets it validates (seed 000 §5).
@@ -344,8 +351,8 @@ export interface FailureInput {
  * itself failed) is claimed now, so the window is consumed and evidenced rather than silently retried.
  * Refusals end as `skipped`; only failures of the job itself count toward quarantine.
  */
-export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics'>, input: FailureInput, executionId: string): Promise<RunSummary> {
-  const kind = errorKindFromName(input.error.Error);
+export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, input: FailureInput, executionId: string): Promise<RunSummary> {
+  let kind = errorKindFromName(input.error.Error);
   const error = { kind, name: input.error.Error, message: deps.redactor.text(causeMessage(input.error.Cause)) };
   const job = findJob(deps.policy, input.jobId);
   let run = input.run;
@@ -373,8 +380,21 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
     throw new ConfigurationError(`run ${item.jobRunId} was taken over by execution ${item.executionId}; ${error.name}: ${error.message}`);
   }
   const endedAt = deps.clock.now().toISOString();
+  const events: AuditEvent[] = [];
+  // A dangerous op's gate: nobody decided in time (the wait timed out), so the request expires, audited.
+  let approval = run.approvalRequired ? await deps.approvals.getApproval(approvalIdFor(run)) : undefined;
+  if (approval && approval.record.status === 'PENDING' && input.error.Error === 'States.Timeout') {
+    await deps.approvals.decideApproval(approval.record.approvalId, { status: 'EXPIRED', decidedBy: null, decidedAt: endedAt, reason: 'nobody decided before the gate timed out' });
+    events.push(runEvent(run, 'job.dangerous_op.reject', endedAt, { details: { approvalId: approval.record.approvalId, opKind: approval.record.opKind, reason: 'timed out' } }));
+    approval = await deps.approvals.getApproval(approval.record.approvalId);
+  }
+  if (approval?.record.status === 'EXPIRED' && input.error.Error === 'States.Timeout') {
+    kind = 'approval_timed_out';
+    error.kind = kind;
+  }
+  if (approval) events.push(gateRecord(run, approval, endedAt));
   const refused = isRefusal(kind);
-  const events = [runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } })];
+  events.push(runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } }));
   let effect: RunEffect = { kind: 'neutral' };
   if (!refused && kind !== 'stopped') {
     const state = await deps.state.getJobState(run.jobId);
@@ -397,8 +417,16 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
     integrityReport: null,
     events,
     effect,
+    gate: approval ? gateResults(approval) : null,
   };
   return closeRun(deps, run.jobRunId, outcome, []);
+}
+
+/** gate.record: what the approval gate decided for this run, and how many attempts it took. */
+function gateRecord(run: RunContext, approval: { record: { approvalId: string; status: string; decidedBy: string | null; opKind: string } ; attempts: unknown[] }, at: string): AuditEvent {
+  return runEvent(run, 'gate.record', at, {
+    details: { approvalId: approval.record.approvalId, opKind: approval.record.opKind, decision: approval.record.status, decidedBy: approval.record.decidedBy, attempts: approval.attempts.length },
+  });
 }
 
 /** Lambda puts a JSON error document in Cause; keep its message, bounded. */

@@ -2,6 +2,7 @@ import type { Diagnostic, IntegrityReport, JobDefinition, JobOutput, Quality, Ru
 import type { Clock } from '../core/clock';
 import type { ResolvedPolicy } from '../core/policy';
 import type { EvidenceReader, JobStateReader } from '../core/ports';
+import type { ControlDependencies } from '../core/controls';
 
 export interface JobContext {
   job: JobDefinition;
@@ -10,6 +11,8 @@ export interface JobContext {
   clock: Clock;
   state: JobStateReader;
   evidence: EvidenceReader;
+  /** For the built-in control jobs only (releasing a quarantine, a kill-switch, relaxing safety): the state and control evidence. */
+  control: ControlDependencies;
   /** The job's own log: redacted, then written with the step's structured logger. */
   log: (message: string, details?: Record<string, unknown>) => void;
 }
@@ -25,6 +28,8 @@ export interface JobResult {
 export interface JobImplementation {
   jobId: string;
   run(context: JobContext): Promise<JobResult>;
+  /** For a dangerous op: what exactly a run would do (a dry run), shown to the approver before it runs. */
+  plan?(context: JobContext): Promise<{ summary: string; details: Record<string, unknown> }>;
 }
 
 export type JobRegistry = ReadonlyMap<string, JobImplementation>;

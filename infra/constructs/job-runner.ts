@@ -6,6 +6,9 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { HandlerEnv, StagePolicy } from '../../contracts';
+import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Key } from 'aws-cdk-lib/aws-kms';
 import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
 import type { Evidence } from './evidence';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
@@ -18,7 +21,8 @@ export interface JobRunnerProps {
   removalPolicy: RemovalPolicy;
   storage: StateStorage;
   evidence: Evidence;
-  retry: StagePolicy['retry'];
+  policy: Pick<StagePolicy, 'retry' | 'approvals'>;
+  approvals: { topic: Topic; topicKey: Key; slackWebhook: Secret; signingKey: Secret; linkBaseUrl: string };
 }
 
 const stepSettings: Record<JobRunStep['functionDir'], { description: string; timeout: Duration }> = {
@@ -26,6 +30,7 @@ const stepSettings: Record<JobRunStep['functionDir'], { description: string; tim
   execute: { description: "opsrail Execute: runs the job's logic once (Powertools idempotency)", timeout: Duration.minutes(14) },
   finalize: { description: 'opsrail Finalize: writes the write-once evidence bundle and job state', timeout: Duration.minutes(4) },
   'record-failure': { description: 'opsrail RecordFailure: evidences a failed run and counts the failure', timeout: Duration.minutes(4) },
+  'request-approval': { description: 'opsrail RequestApproval: stores and announces an approval request for a dangerous op', timeout: Duration.minutes(1) },
 };
 
 /** The four step functions, each with only the grants it uses, and the job-run state machine. */
@@ -36,11 +41,18 @@ export class JobRunner extends Construct {
 
   constructor(scope: Construct, id: string, props: JobRunnerProps) {
     super(scope, id);
+    const approvalEnvironment = {
+      APPROVAL_SIGNING_KEY_SECRET_ARN: props.approvals.signingKey.secretArn,
+      SLACK_WEBHOOK_SECRET_ARN: props.approvals.slackWebhook.secretArn,
+      ALERTS_TOPIC_ARN: props.approvals.topic.topicArn,
+      APPROVAL_LINK_BASE_URL: props.approvals.linkBaseUrl,
+    };
     const make = (step: JobRunStep) =>
       new OpsrailFunction(this, step.state, {
         functionDir: step.functionDir,
         ...stepSettings[step.functionDir],
-        environment: props.environment,
+        // Only RequestApproval learns where the secrets are (by ARN: secret_ref, never their values).
+        environment: step.functionDir === 'request-approval' ? { ...props.environment, ...approvalEnvironment } : props.environment,
         logRetentionDays: props.logRetentionDays,
         removalPolicy: props.removalPolicy,
       });
@@ -56,6 +68,13 @@ export class JobRunner extends Construct {
     idempotencyTable.grantReadWriteData(fns.execute);
     evidence.grantReadObjects(fns.execute);
     // Finalize and RecordFailure: the only writers of evidence (PutObject only: no delete, no overwrite).
+    // RequestApproval: stores the request, reads the two secrets, announces by SNS (and Slack).
+    stateTable.grantReadWriteData(fns['request-approval']);
+    props.approvals.signingKey.grantRead(fns['request-approval']);
+    props.approvals.slackWebhook.grantRead(fns['request-approval']);
+    // sns:Publish on this topic, and the KMS data key its encryption needs (exact actions, no wildcard).
+    fns['request-approval'].addToRolePolicy(new PolicyStatement({ actions: ['sns:Publish'], resources: [props.approvals.topic.topicArn] }));
+    props.approvals.topicKey.grant(fns['request-approval'], 'kms:GenerateDataKey', 'kms:Decrypt');
     for (const writer of [fns.finalize, fns['record-failure']]) {
       stateTable.grantReadWriteData(writer);
       evidence.grantWriteObjects(writer);
@@ -71,11 +90,11 @@ export class JobRunner extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       // Inline (not an S3 asset) so the definition reads as-is in the template and the console.
       definitionBody: DefinitionBody.fromString(readJobRunDefinition()),
-      definitionSubstitutions: jobRunSubstitutions(props.retry, (step) => fns[step.functionDir].functionArn),
+      definitionSubstitutions: jobRunSubstitutions(props.policy, (step) => fns[step.functionDir].functionArn),
       tracingEnabled: true,
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
     });
-    // Exactly these four functions (unqualified ARNs: no versions or aliases are published).
+    // Exactly these functions (unqualified ARNs: no versions or aliases are published).
     this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: Object.values(fns).map((fn) => fn.functionArn) }));
     Validations.of(this.stateMachine.role).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Execution logging to CloudWatch Logs (logs:CreateLogDelivery and kin) and X-Ray tracing support no resource-level permissions.' },

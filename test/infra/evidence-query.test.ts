@@ -5,6 +5,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadNamedQueries } from '../../contracts/named-queries';
 import { EVIDENCE_TABLES } from '../../contracts/query-tables';
 import { buildApp } from '../../infra/app';
+import { directoryPolicySource } from '../../functions/adapters/policy-sources';
+import { loadPolicy } from '../../functions/core/policy';
+import { DEFAULT_POLICY_DIR } from '../../local/stack';
 
 const synth = (stage: string) => Template.fromStack(buildApp(new App({ context: { stage } })));
 
@@ -18,7 +21,7 @@ describe('Athena over the evidence, per stage', () => {
     assert.equal(audit.Parameters['projection.enabled'], 'true');
     assert.equal(audit.Parameters['projection.stage.values'], 'dev');
     assert.equal(audit.Parameters['projection.dt.type'], 'date');
-    assert.deepEqual(audit.Parameters['projection.job_id.values'].split(',').sort(), ['endpoint_health_check', 'evidence_integrity_check', 'schedule_ledger']);
+    assert.deepEqual(audit.Parameters['projection.job_id.values'].split(',').sort(), loadPolicy(directoryPolicySource(DEFAULT_POLICY_DIR), 'dev').jobs.map((j) => j.jobId).sort());
     assert.match(JSON.stringify(audit.Parameters['storage.location.template']), /stage=\$\{stage\}\/dt=\$\{dt\}\/job_id=\$\{job_id\}\/audit\//);
     assert.deepEqual(audit.PartitionKeys.map((p: { Name: string }) => p.Name), ['stage', 'dt', 'job_id']);
     assert.equal(audit.StorageDescriptor.SerdeInfo.SerializationLibrary, 'org.openx.data.jsonserde.JsonSerDe');

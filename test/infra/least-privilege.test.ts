@@ -39,7 +39,7 @@ describe('cdk-nag and least privilege', () => {
       assert.deepEqual(puts.flatMap(actionsOf), ['s3:PutObject'], writer);
       assert.match(JSON.stringify(puts[0]?.Resource), /\/stage=dev\/\*/);
     }
-    for (const other of ['RunnerPreflightRole', 'RunnerExecuteRole', 'SchedulingSchedulerRole']) {
+    for (const other of ['RunnerPreflightRole', 'RunnerExecuteRole', 'RunnerRequestApprovalRole', 'ApprovalEndpointPageRole', 'ApprovalEndpointDecisionRole', 'SchedulingSchedulerRole']) {
       const writes = statementsFor(template, other).flatMap(actionsOf).filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*');
       assert.deepEqual(writes, [], `${other} must not write evidence`);
     }
@@ -50,11 +50,24 @@ describe('cdk-nag and least privilege', () => {
     assert.deepEqual(statementsFor(template, 'RunnerExecuteRole').flatMap(actionsOf).filter((a) => a.startsWith('s3:') || a.startsWith('kms:')).sort(), ['kms:Decrypt', 's3:GetObject']);
   });
 
-  test('no function has an AWS managed policy; the state machine may invoke exactly its four functions', () => {
+  test('no function has an AWS managed policy; the state machine may invoke exactly its step functions', () => {
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
     const invokes = statementsFor(template, 'RunnerJobRunRole').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     assert.equal(invokes.length, 1);
-    assert.deepEqual(((invokes[0]?.Resource as any[]) ?? []).map((r) => r['Fn::GetAtt'][0]).sort(), ['RunnerExecute38AEDDC4', 'RunnerFinalize1524B6C4', 'RunnerPreflight00847019', 'RunnerRecordFailure18CAA123']);
+    assert.deepEqual(((invokes[0]?.Resource as any[]) ?? []).map((r) => r['Fn::GetAtt'][0].replace(/[A-F0-9]{8}$/, '')).sort(), ['RunnerExecute', 'RunnerFinalize', 'RunnerPreflight', 'RunnerRecordFailure', 'RunnerRequestApproval']);
+  });
+
+  test('the approval endpoint has no write access to evidence; only its decision function may resolve the waiting task, and the link’s page URL needs no auth while the decision URL needs IAM', () => {
+    for (const role of ['ApprovalEndpointPageRole', 'ApprovalEndpointDecisionRole']) {
+      assert.deepEqual(statementsFor(template, role).flatMap(actionsOf).filter((a) => a.startsWith('s3:')), [], role);
+    }
+    assert.deepEqual(statementsFor(template, 'ApprovalEndpointPageRole').flatMap(actionsOf).filter((a) => a.startsWith('states:')), []);
+    assert.deepEqual(statementsFor(template, 'ApprovalEndpointDecisionRole').flatMap(actionsOf).filter((a) => a.startsWith('states:')).sort(), ['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    const urls = Object.values(template.findResources('AWS::Lambda::Url')) as any[];
+    assert.deepEqual(urls.map((u) => u.Properties.AuthType).sort(), ['AWS_IAM', 'NONE']);
+    const request = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ARN) as any;
+    assert.ok(request, 'RequestApproval knows the Slack webhook only by its secret_ref');
+    assert.ok(JSON.stringify(request.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ARN).includes('Ref'));
   });
 
   test('the scheduler role may only start this state machine (and send to its dead-letter queue)', () => {

@@ -67,7 +67,7 @@ describe('CDK stack per stage', () => {
     const definition = machine.Properties.DefinitionString as string;
     assert.equal(typeof definition, 'string');
     const placeholders = placeholdersIn(definition);
-    assert.deepEqual(placeholders, ['ExecuteFunctionArn', 'FinalizeFunctionArn', 'PreflightFunctionArn', 'RecordFailureFunctionArn', 'RetryBackoffRate', 'RetryIntervalSeconds', 'RetryMaxAttempts', 'RetryMaxDelaySeconds']);
+    assert.deepEqual(placeholders, ['ApprovalTimeoutSeconds', 'ExecuteFunctionArn', 'FinalizeFunctionArn', 'PreflightFunctionArn', 'RecordFailureFunctionArn', 'RequestApprovalFunctionArn', 'RetryBackoffRate', 'RetryIntervalSeconds', 'RetryMaxAttempts', 'RetryMaxDelaySeconds']);
     const substitutions = machine.Properties.DefinitionSubstitutions;
     assert.deepEqual(Object.keys(substitutions).sort(), placeholders);
     const functions = dev.findResources('AWS::Lambda::Function');
@@ -76,6 +76,7 @@ describe('CDK stack per stage', () => {
     }
     // policy/dev.json retry: 3 attempts, 2 s, backoff 2, at most 60 s.
     assert.deepEqual([substitutions.RetryMaxAttempts, substitutions.RetryIntervalSeconds, substitutions.RetryBackoffRate, substitutions.RetryMaxDelaySeconds], ['3', '2', '2', '60']);
+    assert.equal(substitutions.ApprovalTimeoutSeconds, '3600', 'the gate waits as long as policy allows');
     // Filled in, the definition is valid JSON (as CloudFormation will make it).
     const filled = JSON.parse(definition.replace(/\$\{([A-Za-z]+)\}/g, (_m, name: string) => (typeof substitutions[name] === 'string' ? substitutions[name] : `arn:aws:lambda:us-east-1:111111111111:function:${name}`)));
     assert.equal(filled.States.Execute.Retry[0].JitterStrategy, 'FULL');
@@ -85,7 +86,7 @@ describe('CDK stack per stage', () => {
 
   test('every Lambda runs nodejs24.x on arm64 with X-Ray tracing', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as any[];
-    assert.equal(functions.length, 5);
+    assert.equal(functions.length, 8, 'five steps, ExecutionEnded, and the approval page and decision functions');
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs24.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);

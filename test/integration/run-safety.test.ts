@@ -66,6 +66,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
         ...policy,
         retry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 5 },
         thresholds: { quarantineAfterConsecutiveFailures: 3, runLeaseSeconds: 60, deadManGraceMinutes: 30 },
+        approvals: { ...policy.approvals, timeoutSeconds: 5, approversByOpKind: { retention: ['bob'] } },
         datasets: [...policy.datasets, { datasetId: 'test.metrics', description: 'm' }, { datasetId: 'test.broken', description: 'b' }],
       }),
     );
@@ -132,13 +133,15 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
   });
 
   test('§12.4 a dangerous job cannot run without challenge/confirm', async () => {
+    // Nobody confirms: the gate asks (challenge), waits its policy timeout, and the job never runs.
     const outcome = await run('safe_dangerous', '2026-06-04T00:00:00Z');
 
     assert.equal(outcome.kind, 'refused');
     assert.ok(outcome.kind === 'refused');
-    assert.equal(outcome.summary.error?.kind, 'refused_safety');
-    assert.match(outcome.summary.error?.message ?? '', /approval/);
+    assert.equal(outcome.summary.error?.kind, 'approval_timed_out');
     assert.equal(counting.dangerous.effects.length, 0);
+    const audit = auditOf((await bundleOf(runtime, outcome)).objects['audit.jsonl'] as string).map((e) => e.type);
+    assert.ok(audit.includes('job.dangerous_op.challenge') && audit.includes('job.dangerous_op.reject') && !audit.includes('job.run.end'));
   });
 
   test('§12.5 consecutive failures quarantine the job, a quarantined job is refused, and release is a dangerous op', async () => {

@@ -32,6 +32,9 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
         jobConfigSha256: 'b'.repeat(64),
         datasetRefs: [],
         outputDatasetId: `opsrail.outputs.${jobId}`,
+        requestedBy: 'scheduler',
+        params: {},
+        approvalRequired: false,
         claimedAt: '2026-03-01T00:00:01Z',
       };
       const start = { schemaVersion: 1, eventId: `${jobRunId}#job.run.start`, type: 'job.run.start', at: run.claimedAt, stage: 'local', jobId, jobRunId, actor: { kind: 'system', id: 'test' } } as AuditEvent;
