@@ -102,7 +102,7 @@ export function exitCodeOf(outcome: ExecutionOutcome): number {
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true } },
+    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true }, 'no-wait': { type: 'boolean', default: false } },
     allowPositionals: true,
     strict: true,
   });
@@ -120,10 +120,16 @@ async function runCommand(args: string[]): Promise<number> {
   }
   const policy = policyFor('local');
   if (!findJob(policy, jobId)) throw new UsageError(`unknown job '${jobId}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`);
+  if (values['no-wait']) return runInBackground(args.filter((a) => a !== '--no-wait'), jobId);
 
   const stack = await startLocalStack();
+  let server: Awaited<ReturnType<typeof import('../local/approval-server').startApprovalServer>> = null;
   try {
     const { LocalRuntime } = await import('../local/runtime');
+    const { approvalGate, buildDependencies } = await import('../functions/adapters/dependencies');
+    const { startApprovalServer } = await import('../local/approval-server');
+    // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
+    if (findJob(policy, jobId)?.dangerous.value) server = await startApprovalServer(await approvalGate(buildDependencies(stack.env))());
     const runtime = new LocalRuntime(stack.env, [], {
       onApprovalRequested: ({ approvalId, link }) =>
         console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
@@ -152,8 +158,40 @@ async function runCommand(args: string[]): Promise<number> {
     }
     return code;
   } finally {
+    await server?.close();
     await stack.stop();
   }
+}
+
+/**
+ * `run --no-wait`: the run goes on in a background process of its own (it waits at the gate and serves
+ * the approval page there); this one returns once the approval link exists, with exit 3 (pending).
+ */
+async function runInBackground(args: string[], jobId: string): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const { mkdirSync, openSync, readFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const dir = resolve(process.env.OPSRAIL_HOME ?? '.opsrail', 'runs');
+  mkdirSync(dir, { recursive: true });
+  const log = join(dir, `${jobId}-${Date.now()}.log`);
+  const out = openSync(log, 'a');
+  const child = spawn(process.execPath, [process.argv[1] as string, 'run', ...args], { detached: true, stdio: ['ignore', out, out], env: process.env });
+  child.unref();
+  for (let waited = 0; waited < 120_000; waited += 250) {
+    const text = readFileSync(log, 'utf8');
+    const link = /waiting for approval ([a-f0-9]{32}):\n {2}(\S+)/.exec(text);
+    if (link) {
+      console.log(`approval ${link[1]} pending: ${link[2]}\nthe run waits in the background (pid ${child.pid}); its output: ${log}`);
+      return EXIT.refused;
+    }
+    if (child.exitCode !== null) {
+      console.log(text.trim());
+      return child.exitCode;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  console.log(`no approval request after 2 minutes; the run's output: ${log}`);
+  return EXIT.failed;
 }
 
 type Controls = ControlDependencies & { executions: ExecutionController; schedules: ScheduleController; note?: string };
@@ -262,8 +300,11 @@ async function startCommand(args: string[]): Promise<number> {
   const stack = await startLocalStack({ attach: false });
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
-  const runtime = new LocalRuntime(stack.env);
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const runtime = new LocalRuntime(stack.env, [], { onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
+  const { approvalGate } = await import('../functions/adapters/dependencies');
+  const { startApprovalServer } = await import('../local/approval-server');
+  const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)());
   const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, systemClock, {
     onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
     onOutcome: (_d, o) => {
@@ -277,6 +318,7 @@ async function startCommand(args: string[]): Promise<number> {
   console.log(`opsrail local stack (home ${stack.home})`);
   console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
   console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
+  if (approvalServer) console.log(`  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`);
   const resumed = await scheduler.resumeOpenRuns();
   if (resumed.length) console.log(`resumed ${resumed.length} run(s) left open by an earlier stop: ${resumed.map((r) => `${r.jobId}@${r.scheduledTime}`).join(', ')}`);
   const enabled = scheduler.enabledJobs();
@@ -292,6 +334,7 @@ async function startCommand(args: string[]): Promise<number> {
   try {
     await scheduler.loop(stop.signal);
   } finally {
+    await approvalServer?.close();
     await stack.stop();
   }
   return EXIT.ok;

@@ -237,22 +237,22 @@ export class DynamoDbStateStore implements StateStore {
     return (out.Attributes?.quarantine as Quarantine | undefined) ?? null;
   }
 
-  async listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; claimedAt: string }[]> {
-    const runs: { jobRunId: string; jobId: string; claimedAt: string }[] = [];
+  async listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]> {
+    const runs: { jobRunId: string; jobId: string; scheduledTime: string }[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.call('listRunsBefore', () =>
         this.doc.send(
           new ScanCommand({
             TableName: this.tableName,
-            FilterExpression: 'begins_with(pk, :run) AND sk = :sk AND phase = :finalized AND claimedAt < :cutoff',
+            FilterExpression: 'begins_with(pk, :run) AND sk = :sk AND phase = :finalized AND scheduledTime < :cutoff',
             ExpressionAttributeValues: { ':run': 'RUN#', ':sk': 'RUN', ':finalized': 'finalized', ':cutoff': cutoff },
-            ProjectionExpression: 'jobRunId, jobId, claimedAt',
+            ProjectionExpression: 'jobRunId, jobId, scheduledTime',
             ExclusiveStartKey: start,
           }),
         ),
       );
-      runs.push(...((page.Items ?? []) as { jobRunId: string; jobId: string; claimedAt: string }[]));
+      runs.push(...((page.Items ?? []) as { jobRunId: string; jobId: string; scheduledTime: string }[]));
       start = page.LastEvaluatedKey;
     } while (start);
     return runs.sort((a, b) => (a.jobRunId < b.jobRunId ? -1 : 1));

@@ -124,8 +124,8 @@ export interface StateStore extends JobStateReader {
   /** Marks the run finalized and updates the job state, once. false when it was already finalized. */
   completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean>;
   releaseQuarantine(jobId: string): Promise<Quarantine | null>;
-  /** Finalized runs claimed before `cutoff` (for run_record_retention). */
-  listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; claimedAt: string }[]>;
+  /** Finalized runs scheduled before `cutoff` (for run_record_retention): a record's age is its run's. */
+  listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]>;
   /** Deletes a run's items (the run and its duplicate records); its evidence in S3 stays under Object Lock. */
   deleteRun(jobRunId: string): Promise<void>;
   getControls(): Promise<Controls>;

@@ -99,7 +99,7 @@ export const runRecordRetention: JobImplementation = {
   async plan(context) {
     const runs = await context.control.state.listRunsBefore(cutoffOf(context));
     return {
-      summary: `purge ${runs.length} run record(s) claimed before ${cutoffOf(context)} from the state table (their evidence in S3 stays under Object Lock)`,
+      summary: `purge ${runs.length} run record(s) of runs scheduled before ${cutoffOf(context)} from the state table (their evidence in S3 stays under Object Lock)`,
       details: { cutoff: cutoffOf(context), count: runs.length, jobRunIds: runs.slice(0, 50).map((r) => r.jobRunId) },
     };
   },

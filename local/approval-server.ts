@@ -1,0 +1,41 @@
+import { createServer, type Server } from 'node:http';
+import type { ApprovalDependencies } from '../functions/core/approvals';
+import { handleApprovalHttp } from '../functions/core/approvals';
+
+/**
+ * The approval endpoint on 127.0.0.1, for the local stack: the same handler as the Lambda. There is no
+ * IAM locally, so the approver is the local user who says who they are (the X-Opsrail-Approver header,
+ * or the user name of HTTP Basic auth); the CLI's `--as` does the same. A GET never carries one.
+ */
+export async function startApprovalServer(gate: ApprovalDependencies): Promise<{ url: string; close: () => Promise<void> } | null> {
+  const base = new URL(gate.linkBaseUrl);
+  if (!['127.0.0.1', 'localhost'].includes(base.hostname)) return null;
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+      if (body.length > 16_384) req.destroy();
+    });
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', base);
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const identity = req.method === 'POST' ? ((req.headers['x-opsrail-approver'] as string | undefined) ?? (basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined) ?? null) : null;
+      handleApprovalHttp(gate, { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), form: Object.fromEntries(new URLSearchParams(body)), identity, userAgent: req.headers['user-agent'] ?? null })
+        .then((response) => {
+          res.writeHead(response.status, response.headers);
+          res.end(response.body);
+        })
+        .catch((error: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`error: ${(error as Error).name}`);
+        });
+    });
+  });
+  const port = Number(base.port || 80);
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false)); // another local process (npm start, a waiting run) already serves it
+    server.listen(port, base.hostname, () => resolve(true));
+  });
+  if (!listening) return null;
+  return { url: `${base.origin}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
