@@ -86,4 +86,30 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     assert.equal(Number(JSON.parse(adHoc.stdout)[0].n), 1);
     assert.equal((await opsrail('query', '--named', 'no_such_query')).code, 2);
   });
+
+  test('a dangerous run waits for a second person: run --no-wait prints the link, approvals lists it, approve decides it once', async () => {
+    // An earlier test left SAFE on, under which the job would be refused before anyone is asked: reset it.
+    const { buildDependencies } = await import('../../functions/adapters/dependencies');
+    await buildDependencies(stack.env).state.setSafetyState({ schemaVersion: 1, mode: 'NORMAL', reason: 'test reset', changedBy: 'test', changedAt: new Date().toISOString() });
+    const started = await opsrail('run', 'run_record_retention', '--as', 'alice', '--no-wait');
+    assert.equal(started.code, 3, started.stdout + started.stderr);
+    const [, approvalId] = /approval ([a-f0-9]{32}) pending: http:\/\/127\.0\.0\.1:8787\/approvals\/[a-f0-9]{32}\?exp=\d+&sig=[a-f0-9]{64}/.exec(started.stdout) ?? [];
+    assert.ok(approvalId, started.stdout);
+
+    const listed = JSON.parse((await opsrail('approvals', '--json')).stdout);
+    const request = listed.find((a: { approvalId: string }) => a.approvalId === approvalId);
+    assert.deepEqual([request.requestedBy, request.allowedApprovers, request.opKind], ['alice', ['bob'], 'retention']);
+
+    assert.equal((await opsrail('approve', approvalId as string, '--as', 'alice', '--challenge', request.challenge)).code, 3, 'not the requester');
+    assert.equal((await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', 'wrong')).code, 2);
+    const approved = await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', request.challenge);
+    assert.equal(approved.code, 0, approved.stdout);
+    assert.match(approved.stdout, /^200 Approved/);
+    assert.equal((await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', request.challenge)).code, 3, 'a link works once');
+    for (let i = 0; i < 100 && JSON.parse((await opsrail('query', "SELECT count(*) AS n FROM run_records WHERE job_id = 'run_record_retention'", '--json')).stdout)[0].n === 0; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const rows = JSON.parse((await opsrail('query', '--named', 'dangerous_op_decisions', '--json')).stdout);
+    assert.deepEqual(rows.map((r: { decision: string; decided_by: string }) => [r.decision, r.decided_by]), [['job.dangerous_op.confirm', 'bob']]);
+  });
 });
