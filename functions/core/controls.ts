@@ -34,7 +34,7 @@ export class DangerousOpRequiresApprovalError extends OpsrailError {
   readonly kind = 'validation' as const;
   readonly retryable = false;
   constructor(operation: string) {
-    super(`${operation} is a dangerous op: it needs a second person's approval through the approval gate, which this version of opsrail does not have yet; refusing`);
+    super(`${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`);
   }
 }
 
