@@ -16,3 +16,13 @@ export const RUN_METRICS = {
 export const RUN_METRIC_DIMENSIONS = ['service', 'stage', 'jobId'] as const;
 /** RunFailed is also emitted per error class, with this extra dimension. */
 export const ERROR_KIND_DIMENSION = 'errorKind';
+
+/** Approval metrics, per stage (dimensions service, stage). */
+export const APPROVAL_METRICS = {
+  requested: 'ApprovalRequested',
+  approved: 'ApprovalApproved',
+  rejected: 'ApprovalRejected',
+  /** Nobody decided within the policy's timeout: pending longer than policy allows. */
+  expired: 'ApprovalExpired',
+} as const;
+export const APPROVAL_METRIC_DIMENSIONS = ['service', 'stage'] as const;

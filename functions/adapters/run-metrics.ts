@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ERROR_KIND_DIMENSION, METRIC_NAMESPACE, RUN_METRICS } from '../../contracts/metrics';
+import { APPROVAL_METRICS, ERROR_KIND_DIMENSION, METRIC_NAMESPACE, RUN_METRICS } from '../../contracts/metrics';
 import type { RunMetrics, RunMetricsRecord } from '../core/ports';
 
 /** Run metrics as CloudWatch EMF, through Powertools Metrics, flushed with each run. */
@@ -25,6 +25,12 @@ export class PowertoolsRunMetrics implements RunMetrics {
       byKind.publishStoredMetrics();
     }
   }
+
+  approval(event: keyof typeof APPROVAL_METRICS): void {
+    const metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: this.serviceName, defaultDimensions: { stage: this.stage } });
+    metrics.addMetric(APPROVAL_METRICS[event], MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  }
 }
 
-export const noRunMetrics: RunMetrics = { record: () => undefined };
+export const noRunMetrics: RunMetrics = { record: () => undefined, approval: () => undefined };

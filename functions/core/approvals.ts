@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApprovalRecord, type DangerousOpKind, type GateResults, type RunContext } from '../../contracts';
 import type { Clock } from './clock';
 import type { ControlDependencies } from './controls';
+import type { RunMetrics } from './ports';
 import { ConfigurationError } from './errors';
 import { sha256Hex } from './hashing';
 import { runEvent } from './audit';
@@ -74,6 +75,7 @@ export function verifySignature(key: Uint8Array, approvalId: string, exp: string
 }
 
 export interface ApprovalDependencies extends ControlDependencies {
+  metrics: RunMetrics;
   approvals: ApprovalStore;
   signingKey: Uint8Array;
   tasks: TaskCallbacks;
@@ -133,6 +135,7 @@ export async function requestApproval(
     deliveries.push({ channel: 'log', ok: true, detail: 'written to the function log' });
   }
   await deps.approvals.setDeliveries(approvalId, deliveries);
+  deps.metrics.approval('requested');
   return { record: { ...record, deliveries }, link };
 }
 
@@ -244,6 +247,7 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
     }),
   ]);
   await audit(decision === 'approve' ? 'approved' : 'rejected');
+  deps.metrics.approval(decision === 'approve' ? 'approved' : 'rejected');
   return page(200, decision === 'approve' ? 'Approved' : 'Rejected', `<p>${escape(record.opKind)} of ${escape(record.jobId)} ${decision === 'approve' ? 'will run' : 'will not run'}. Decided by ${escape(request.identity)}.</p>`, method);
 }
 

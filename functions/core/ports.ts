@@ -164,4 +164,5 @@ export interface RunMetricsRecord {
 
 export interface RunMetrics {
   record(run: RunMetricsRecord): void;
+  approval(event: 'requested' | 'approved' | 'rejected' | 'expired'): void;
 }

@@ -386,6 +386,7 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   if (approval && approval.record.status === 'PENDING' && input.error.Error === 'States.Timeout') {
     await deps.approvals.decideApproval(approval.record.approvalId, { status: 'EXPIRED', decidedBy: null, decidedAt: endedAt, reason: 'nobody decided before the gate timed out' });
     events.push(runEvent(run, 'job.dangerous_op.reject', endedAt, { details: { approvalId: approval.record.approvalId, opKind: approval.record.opKind, reason: 'timed out' } }));
+    deps.metrics.approval('expired');
     approval = await deps.approvals.getApproval(approval.record.approvalId);
   }
   if (approval?.record.status === 'EXPIRED' && input.error.Error === 'States.Timeout') {

@@ -6,7 +6,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { JobDefinition } from '../../contracts';
-import { METRIC_NAMESPACE, RUN_METRICS } from '../../contracts/metrics';
+import { APPROVAL_METRICS, METRIC_NAMESPACE, RUN_METRICS } from '../../contracts/metrics';
 import { nextRunTimes } from '../../functions/core/schedule';
 
 export interface ObservabilityProps {
@@ -80,6 +80,12 @@ export class Observability extends Construct {
       threshold: 1, comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, missing: TreatMissingData.NOT_BREACHING,
       description: 'A scheduled tick could not be delivered to the state machine: it is in the dead-letter queue.',
     });
+    const approvalMetric = (name: string, period = Duration.hours(1)) =>
+      new Metric({ namespace: METRIC_NAMESPACE, metricName: name, dimensionsMap: { service: 'opsrail', stage: props.stage }, statistic: 'Sum', period });
+    alarm('ApprovalPendingTooLong', approvalMetric(APPROVAL_METRICS.expired, period), {
+      threshold: 1, comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, missing: TreatMissingData.NOT_BREACHING,
+      description: 'An approval request waited as long as policy allows (approvals.timeoutSeconds) without a decision; its run was refused.',
+    });
     for (const job of props.jobs.filter((j) => j.enabled)) {
       const interval = expectedIntervalSeconds(job);
       if (interval === null) continue;
@@ -110,6 +116,24 @@ export class Observability extends Construct {
       new GraphWidget({ title: 'p95 duration (ms) per job', left: perJob(RUN_METRICS.durationMs, 'p95'), width: 12 }),
       new GraphWidget({ title: 'Quarantines entered per job', left: perJob(RUN_METRICS.quarantineEntered), width: 12 }),
       new GraphWidget({ title: 'Refused runs per job', left: perJob(RUN_METRICS.refused), width: 12 }),
+      new GraphWidget({
+        title: 'Approvals: requested, approved, rejected, expired',
+        left: [APPROVAL_METRICS.requested, APPROVAL_METRICS.approved, APPROVAL_METRICS.rejected, APPROVAL_METRICS.expired].map((name) => approvalMetric(name).with({ label: name })),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Pending approvals',
+        left: [
+          new MathExpression({
+            expression: 'RUNNING_SUM(FILL(r, 0) - FILL(a, 0) - FILL(j, 0) - FILL(e, 0))',
+            usingMetrics: { r: approvalMetric(APPROVAL_METRICS.requested), a: approvalMetric(APPROVAL_METRICS.approved), j: approvalMetric(APPROVAL_METRICS.rejected), e: approvalMetric(APPROVAL_METRICS.expired) },
+            label: 'pending',
+            period: Duration.hours(1),
+          }),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({ title: 'Quarantined jobs (entries)', left: [new MathExpression({ expression: jobs.map((_, i) => `FILL(q${i}, 0)`).join(' + ') || '0', usingMetrics: Object.fromEntries(jobs.map((jobId, i) => [`q${i}`, runMetric(RUN_METRICS.quarantineEntered, jobId)])), label: 'quarantines entered', period: Duration.hours(1) })], width: 12 }),
     );
   }
 }

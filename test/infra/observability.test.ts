@@ -29,11 +29,13 @@ describe('notifications, dashboard and alarms', () => {
     }
   });
 
-  test('alarms to the topic: failed or timed-out executions, a non-empty dead-letter queue, and a dead-man’s switch per enabled job', () => {
+  test('alarms to the topic: failed or timed-out executions, a non-empty dead-letter queue, an approval pending as long as policy allows, and a dead-man’s switch per enabled job', () => {
     const alarms = Object.values(dev.findResources('AWS::CloudWatch::Alarm')) as any[];
     const names = alarms.map((a) => a.Properties.AlarmName).sort();
     const enabled = policy.jobs.filter((j) => j.enabled).map((j) => `opsrail-dev-NoSuccess-${j.jobId}`);
-    assert.deepEqual(names, ['opsrail-dev-DeadLettersNotEmpty', 'opsrail-dev-ExecutionsFailed', 'opsrail-dev-ExecutionsTimedOut', ...enabled].sort());
+    assert.deepEqual(names, ['opsrail-dev-ApprovalPendingTooLong', 'opsrail-dev-DeadLettersNotEmpty', 'opsrail-dev-ExecutionsFailed', 'opsrail-dev-ExecutionsTimedOut', ...enabled].sort());
+    const pending = alarms.find((a) => a.Properties.AlarmName === 'opsrail-dev-ApprovalPendingTooLong').Properties;
+    assert.deepEqual([pending.MetricName, pending.ComparisonOperator, pending.Threshold], ['ApprovalExpired', 'GreaterThanOrEqualToThreshold', 1]);
     for (const a of alarms) assert.equal(a.Properties.AlarmActions.length, 1);
     const hourly = alarms.find((a) => a.Properties.AlarmName === 'opsrail-dev-NoSuccess-evidence_integrity_check').Properties;
     assert.deepEqual([hourly.MetricName, hourly.Namespace, hourly.Period, hourly.EvaluationPeriods, hourly.ComparisonOperator, hourly.TreatMissingData], ['RunSucceeded', 'opsrail', 3600 + 30 * 60, 1, 'LessThanThreshold', 'breaching']);
@@ -50,11 +52,11 @@ describe('notifications, dashboard and alarms', () => {
     assert.deepEqual(deadManWindow(7 * 86400, 30), { periodSeconds: 86400, evaluationPeriods: 7 });
   });
 
-  test('a dashboard per stage with success rate, failures, retries, p95 duration and quarantines per job', () => {
+  test('a dashboard per stage with success rate, failures, retries, p95 duration and quarantines per job, approvals and pending approvals', () => {
     const [dashboard] = Object.values(dev.findResources('AWS::CloudWatch::Dashboard')) as any[];
     assert.equal(dashboard.Properties.DashboardName, 'opsrail-dev');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const title of ['Success rate (%) per job', 'Failures per job', 'Retries per job', 'p95 duration (ms) per job', 'Quarantines entered per job']) assert.ok(body.includes(title), title);
+    for (const title of ['Success rate (%) per job', 'Failures per job', 'Retries per job', 'p95 duration (ms) per job', 'Quarantines entered per job', 'Pending approvals', 'Approvals: requested, approved, rejected, expired']) assert.ok(body.includes(title), title);
     assert.ok(body.includes('\\"p95\\"'));
   });
 

@@ -38,3 +38,10 @@ test('a failure is also counted by error class', () => {
   assert.equal(byKind.RunFailed, 1);
   assert.equal(JSON.parse(lines[0]!).QuarantineEntered, 1);
 });
+
+test('approval events are counted per stage', () => {
+  const [line] = captureStdout(() => new PowertoolsRunMetrics('opsrail', 'dev').approval('expired'));
+  const emf = JSON.parse(line!);
+  assert.deepEqual([...emf._aws.CloudWatchMetrics[0].Dimensions[0]].sort(), ['service', 'stage']);
+  assert.equal(emf.ApprovalExpired, 1);
+});
