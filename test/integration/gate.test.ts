@@ -148,4 +148,25 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
     assert.deepEqual([exit?.jobId, exit?.actor.id, exit?.details?.released !== null], ['gate_fail', 'alice', true]);
     assert.deepEqual([results.decision, results.decidedBy], ['approved', 'bob']);
   });
+
+  test('relaxing goes through the gate too, and only the relaxer is exempt from the control it lifts', async () => {
+    await setSafetyMode(runtime.deps, 'EMERGENCY_STOP', { by: 'carol', reason: 'incident' });
+    const refused = await runtime.run({ jobId: 'gate_purge', scheduledTime: '2026-11-06T00:00:00Z', trigger: 'manual', requestedBy: 'alice' });
+    assert.ok(refused.kind === 'refused' && refused.summary.error?.kind === 'refused_safety', 'other dangerous jobs stay refused');
+
+    const { outcome, http, challenge } = await startGated('safety_relax', new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), { mode: 'NORMAL' });
+    assert.equal((await runtime.deps.state.getControls()).safety?.mode, 'EMERGENCY_STOP', 'nothing changes before approval');
+    await http('POST', 'bob', { decision: 'approve', challenge });
+    assert.equal((await outcome).kind, 'completed');
+    assert.equal((await runtime.deps.state.getControls()).safety?.mode, 'NORMAL');
+
+    await runtime.deps.state.setKillSwitch({ schemaVersion: 1, jobId: null, engaged: true, reason: 'stop all', changedBy: 'carol', changedAt: new Date().toISOString() });
+    const release = await startGated('kill_switch_release', new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    await release.http('POST', 'bob', { decision: 'approve', challenge: release.challenge });
+    const released = await release.outcome;
+    assert.equal(released.kind, 'completed');
+    assert.equal((await runtime.deps.state.getControls()).globalKillSwitch?.engaged, false);
+    const { audit } = await gateOf(released);
+    assert.ok(audit.some((e) => e.type === 'kill_switch.release' && e.actor.id === 'alice'));
+  });
 });
