@@ -6,6 +6,7 @@ import { buildDependencies, type Dependencies } from '../functions/adapters/depe
 import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
 import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
+import { deriveRunIdentity } from '../functions/core/run';
 import { createExecuteHandler } from '../functions/execute/handler';
 import { createFinalizeHandler } from '../functions/finalize/handler';
 import { createPreflightHandler } from '../functions/preflight/handler';
@@ -226,8 +227,6 @@ export class LocalRuntime {
 
   /** The run id the input maps to (derived by the same pinning as Preflight, so windows are respected). */
   private async jobRunIdOf(input: ExecutionInput, known?: string): Promise<string> {
-    if (known) return known;
-    const { deriveRunIdentity } = await import('../functions/core/run');
-    return deriveRunIdentity(this.deps.policy, input).jobRunId;
+    return known ?? deriveRunIdentity(this.deps.policy, input).jobRunId;
   }
 }

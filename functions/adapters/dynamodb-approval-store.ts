@@ -1,5 +1,6 @@
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { transactWrite } from './dynamodb-kit';
 import type { ApprovalRecord } from '../../contracts';
 import type { ApprovalAttempt, ApprovalStore } from '../core/approvals';
 import { wrapAwsError } from './aws-errors';
@@ -19,14 +20,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   private async transact(operation: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<boolean> {
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      return true;
-    } catch (error) {
-      const reasons = (error as TransactionCanceledException).CancellationReasons;
-      if ((error as { name?: string }).name === 'TransactionCanceledException' && reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) return false;
-      throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
-    }
+    return (await transactWrite(this.doc, `${operation} on ${this.tableName}`, items)) === null;
   }
 
   private async update(operation: string, approvalId: string, expression: string, values: Record<string, unknown>, names?: Record<string, string>): Promise<void> {

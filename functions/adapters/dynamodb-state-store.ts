@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { transactWrite } from './dynamodb-kit';
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
 import type { ChainLink, Controls, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
@@ -9,12 +10,6 @@ const { keys } = stateTable;
 
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
-
-/** Which items of a cancelled transaction failed their condition (undefined: not a cancelled transaction). */
-function cancelledConditions(error: unknown): boolean[] | undefined {
-  if (!(error instanceof TransactionCanceledException) && (error as { name?: string })?.name !== 'TransactionCanceledException') return undefined;
-  return ((error as TransactionCanceledException).CancellationReasons ?? []).map((r) => r.Code === 'ConditionalCheckFailed');
-}
 
 const strip = <T>(item: Record<string, unknown>): T => {
   const { pk: _pk, sk: _sk, ...rest } = item;
@@ -55,16 +50,8 @@ export class DynamoDbStateStore implements StateStore {
     );
   }
 
-  /** A transaction: null when it committed, else which of its items failed their condition. */
-  private async transact(operation: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<boolean[] | null> {
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-      return null;
-    } catch (error) {
-      const failed = cancelledConditions(error);
-      if (failed?.some(Boolean)) return failed;
-      throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
-    }
+  private transact(operation: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<boolean[] | null> {
+    return transactWrite(this.doc, `${operation} on ${this.tableName}`, items);
   }
 
   async claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean> {
