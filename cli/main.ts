@@ -126,14 +126,14 @@ async function runCommand(args: string[]): Promise<number> {
   let server: Awaited<ReturnType<typeof import('../local/approval-server').startApprovalServer>> = null;
   try {
     const { LocalRuntime } = await import('../local/runtime');
-    const { approvalGate, buildDependencies } = await import('../functions/adapters/dependencies');
+    const { approvalGate } = await import('../functions/adapters/dependencies');
     const { startApprovalServer } = await import('../local/approval-server');
-    // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
-    if (findJob(policy, jobId)?.dangerous.value) server = await startApprovalServer(await approvalGate(buildDependencies(stack.env))());
     const runtime = new LocalRuntime(stack.env, [], {
       onApprovalRequested: ({ approvalId, link }) =>
         console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
     });
+    // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
+    if (findJob(policy, jobId)?.dangerous.value) server = await startApprovalServer(await approvalGate(runtime.deps)());
     const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual', requestedBy: values.as ?? userInfo().username, params });
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
@@ -203,17 +203,23 @@ async function withControls<T>(stage: string | undefined, fn: (deps: Controls) =
     const { awsControlDependencies, defaultAwsClients } = await import('./aws');
     return fn(await awsControlDependencies(policy, defaultAwsClients()));
   }
-  const stack = await startLocalStack();
-  try {
-    const { buildDependencies } = await import('../functions/adapters/dependencies');
-    const deps = buildDependencies(stack.env);
-    return await fn({
+  return withLocalDependencies((deps, stack) =>
+    fn({
       ...deps,
       // The process running the executions (npm start) polls the kill-switches and aborts them itself.
       executions: { stopRunning: async () => [] },
       schedules: { disable: async () => [] },
       note: stack.owner ? undefined : 'running executions of the local stack (npm start) stop within a second',
-    });
+    }),
+  );
+}
+
+/** The embedded stack (or the one `npm start` runs) and the handlers' dependencies on it, for one command. */
+async function withLocalDependencies<T>(fn: (deps: import('../functions/adapters/dependencies').Dependencies, stack: Awaited<ReturnType<typeof startLocalStack>>) => Promise<T>): Promise<T> {
+  const stack = await startLocalStack();
+  try {
+    const { buildDependencies } = await import('../functions/adapters/dependencies');
+    return await fn(buildDependencies(stack.env), stack);
   } finally {
     await stack.stop();
   }
@@ -412,13 +418,8 @@ async function approvalsCommand(args: string[]): Promise<number> {
 
 /** The local approval gate: the same endpoint logic the Lambda runs, with the CLI's --as as the authenticated local user. */
 async function withLocalGate<T>(fn: (gate: import('../functions/core/approvals').ApprovalDependencies) => Promise<T>): Promise<T> {
-  const stack = await startLocalStack();
-  try {
-    const { buildDependencies, approvalGate } = await import('../functions/adapters/dependencies');
-    return await fn(await approvalGate(buildDependencies(stack.env))());
-  } finally {
-    await stack.stop();
-  }
+  const { approvalGate } = await import('../functions/adapters/dependencies');
+  return withLocalDependencies(async (deps) => fn(await approvalGate(deps)()));
 }
 
 async function decideCommand(decision: 'approve' | 'reject', args: string[]): Promise<number> {

@@ -187,7 +187,7 @@ export class LocalRuntime {
     try {
       const output = (await execution.result) as Record<string, unknown>;
       const jobRunId = (output.run as { jobRunId?: string } | undefined)?.jobRunId;
-      if (output.suppressed) return { kind: 'duplicate_suppressed', executionId, jobRunId: await this.jobRunIdOf(input, jobRunId) };
+      if (output.suppressed) return { kind: 'duplicate_suppressed', executionId, jobRunId: this.jobRunIdOf(input, jobRunId) };
       if (output.refusal) {
         const summary = output.refusal as RunSummary;
         return { kind: 'refused', executionId, jobRunId: summary.jobRunId, summary };
@@ -195,7 +195,7 @@ export class LocalRuntime {
       const summary = output as unknown as RunSummary;
       return { kind: 'completed', executionId, jobRunId: summary.jobRunId, summary };
     } catch (error) {
-      const jobRunId = await this.jobRunIdOf(input);
+      const jobRunId = this.jobRunIdOf(input);
       if (error instanceof ExecutionAbortedError) {
         const summary = (await this.executionEnded(
           { 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', detail: { executionArn: executionId, stateMachineArn: STATE_MACHINE_ARN, status: 'ABORTED', input: JSON.stringify(input), cause: 'stopped: kill-switch engaged' } },
@@ -226,7 +226,7 @@ export class LocalRuntime {
   }
 
   /** The run id the input maps to (derived by the same pinning as Preflight, so windows are respected). */
-  private async jobRunIdOf(input: ExecutionInput, known?: string): Promise<string> {
+  private jobRunIdOf(input: ExecutionInput, known?: string): string {
     return known ?? deriveRunIdentity(this.deps.policy, input).jobRunId;
   }
 }
