@@ -162,9 +162,6 @@ export class JobFailedError extends OpsrailError {
 /** The kinds the ASL retries (Retry), all others go straight to Catch. */
 export const RETRYABLE_KINDS: readonly ErrorKind[] = ['throttling', 'dependency', 'timeout'];
 
-export function errorKindOf(error: unknown): ErrorKind {
-  return error instanceof OpsrailError ? error.kind : 'internal';
-}
 
 /** Maps an error name seen by Step Functions (Catch → $.error.Error) back to its kind. */
 export function errorKindFromName(name: string): ErrorKind {

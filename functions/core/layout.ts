@@ -23,9 +23,3 @@ export function objectName(kind: EvidenceKind, windowStart: string): string {
 export function outputName(windowStart: string, name: string, table?: OutputTable): string {
   return table ? `${table}/${runStamp(windowStart)}.jsonl` : `outputs/${runStamp(windowStart)}/${name}`;
 }
-
-/** The kind of an object from its name relative to the partition prefix (undefined for outputs). */
-export function kindOf(name: string): EvidenceKind | OutputTable | 'outputs' | undefined {
-  const folder = name.split('/')[0] ?? '';
-  return [...EVIDENCE_KINDS, ...OUTPUT_TABLES, 'outputs'].includes(folder) ? (folder as EvidenceKind) : undefined;
-}

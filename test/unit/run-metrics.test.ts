@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { METRIC_NAMESPACE, RUN_METRIC_DIMENSIONS } from '../../contracts/metrics';
+import { APPROVAL_METRIC_DIMENSIONS, METRIC_NAMESPACE, RUN_METRIC_DIMENSIONS } from '../../contracts/metrics';
 import { PowertoolsRunMetrics } from '../../functions/adapters/run-metrics';
 
 function captureStdout(fn: () => void): string[] {
@@ -42,6 +42,6 @@ test('a failure is also counted by error class', () => {
 test('approval events are counted per stage', () => {
   const [line] = captureStdout(() => new PowertoolsRunMetrics('opsrail', 'dev').approval('expired'));
   const emf = JSON.parse(line!);
-  assert.deepEqual([...emf._aws.CloudWatchMetrics[0].Dimensions[0]].sort(), ['service', 'stage']);
+  assert.deepEqual([...emf._aws.CloudWatchMetrics[0].Dimensions[0]].sort(), [...APPROVAL_METRIC_DIMENSIONS].sort());
   assert.equal(emf.ApprovalExpired, 1);
 });
