@@ -32,7 +32,7 @@ commands:
   kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
   safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
   quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
-  verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies
+  verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies (4: nothing to verify)
   support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
   query "<SQL>" | query --named <name> [--json]   the Athena tables and named queries, locally with DuckDB
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
@@ -358,9 +358,11 @@ async function verifyCommand(args: string[]): Promise<number> {
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else {
       for (const p of report.problems) console.log(`${p.kind.padEnd(18)} ${p.key}: ${p.detail}`);
-      console.log(`${report.ok ? 'verified' : 'FAILED'}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s)`);
+      const verdict = !report.ok ? 'FAILED' : report.manifests === 0 ? 'UNKNOWN (nothing to verify)' : 'verified';
+      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s)`);
     }
-    return report.ok ? EXIT.ok : EXIT.failed;
+    // Nothing to check is not a pass (as with the integrity check): exit 4, like quality UNKNOWN.
+    return !report.ok ? EXIT.failed : report.manifests === 0 ? EXIT.degraded : EXIT.ok;
   });
 }
 

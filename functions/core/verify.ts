@@ -97,7 +97,9 @@ function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manife
     }
   });
   const last = chain[chain.length - 1];
-  if (head && last) {
+  if (head && !last) {
+    problems.push({ kind: 'missing_object', key: head.manifestKey, detail: `chain head (sequence ${head.sequence}) is missing, and no manifest of this job is left` });
+  } else if (head && last) {
     if (head.manifestKey !== last.key) {
       if (!chain.some((m) => m.key === head.manifestKey)) problems.push({ kind: 'missing_object', key: head.manifestKey, detail: `chain head (sequence ${head.sequence}) is missing` });
       else problems.push({ kind: 'chain_break', key: last.key, detail: `the state table's chain head is ${head.manifestKey}, not the last manifest` });
@@ -137,7 +139,9 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
     byJob.set(jobId, [...(byJob.get(jobId) ?? []), loaded]);
     if (!only || key === only.manifestKey) objects += await checkBundleObjects(deps.evidence, loaded.manifest, problems);
   }
-  for (const [jobId, chain] of byJob) checkChain(chain, (await deps.state.getJobState(jobId))?.chainHead, problems);
+  // Every catalog job is checked against its chain head, so a job whose manifests were all deleted is caught too.
+  const jobIds = new Set([...byJob.keys(), ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter)]);
+  for (const jobId of jobIds) checkChain(byJob.get(jobId) ?? [], (await deps.state.getJobState(jobId))?.chainHead, problems);
   // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
   const now = deps.clock.now().getTime();
   for (const open of await deps.state.listOpenRuns()) {

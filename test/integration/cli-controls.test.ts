@@ -78,6 +78,9 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stdout, /missing_object +stage=local\/dt=2026-01-04\/job_id=evidence_integrity_check\/manifest\/run=20260104T000000Z\.json/);
     assert.equal((await opsrail('verify')).code, 2);
+    const nothing = await opsrail('verify', '--all', '--job', 'run_record_retention');
+    assert.equal(nothing.code, 4, 'a job with no evidence at all is not reported as verified');
+    assert.match(nothing.stdout, /UNKNOWN \(nothing to verify\): 0 manifest\(s\)/);
 
     const query = await opsrail('query', '--named', 'success_rate_and_p95_duration', '--json');
     assert.equal(query.code, 0, query.stderr);

@@ -95,6 +95,16 @@ describe('opsrail verify: recomputes every hash and the chain, and names what is
     } finally {
       renameSync(`${file(manifests[1]!)}.hidden`, file(manifests[1]!));
     }
+    // chain_b ran once: with its only manifest gone, the state table's chain head still names it.
+    const onlyManifest = 'stage=local/dt=2026-08-01/job_id=chain_b/manifest/run=20260801T000000Z.json';
+    renameSync(file(onlyManifest), `${file(onlyManifest)}.hidden`);
+    try {
+      const report = await verifyAll();
+      assert.deepEqual(report.problems.map((p) => [p.kind, p.key]), [['missing_object', onlyManifest]]);
+      assert.equal((await verifyEvidence(runtime.deps, { jobId: 'chain_b' })).ok, false);
+    } finally {
+      renameSync(`${file(onlyManifest)}.hidden`, file(onlyManifest));
+    }
   });
 
   test('reordering two manifests (swapping them) fails verify, naming both', async () => {
