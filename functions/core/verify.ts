@@ -109,6 +109,25 @@ function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manife
   }
 }
 
+/** Where a run's manifest is (or will be) stored, from its jobRunId alone. */
+export function manifestKeyOf(stage: ResolvedPolicy['stage'], jobRunId: string): string | undefined {
+  const parsed = parseJobRunId(jobRunId);
+  return parsed ? `${evidencePrefix(stage, parsed.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}` : undefined;
+}
+
+/**
+ * Manifest keys of runs being finalized right now (claimed, lease still running). Finalize reserves the
+ * chain link first and writes the manifest last, so for a moment the head names a manifest not yet stored.
+ */
+export async function inFlightManifestKeys(stage: ResolvedPolicy['stage'], state: Pick<StateStore, 'listOpenRuns'>, now: Date): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const open of await state.listOpenRuns()) {
+    const key = manifestKeyOf(stage, open.jobRunId);
+    if (key && Date.parse(open.leaseExpiresAt) >= now.getTime()) keys.add(key);
+  }
+  return keys;
+}
+
 export interface VerifyDependencies {
   policy: ResolvedPolicy;
   evidence: EvidenceReader;
@@ -123,7 +142,7 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   if ('jobRunId' in scope) {
     const parsed = parseJobRunId(scope.jobRunId);
     if (!parsed) throw new Error(`'${scope.jobRunId}' is not a jobRunId (<jobId>/<window start, UTC>)`);
-    only = { jobId: parsed.jobId, manifestKey: `${evidencePrefix(deps.policy.stage, parsed.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}` };
+    only = { jobId: parsed.jobId, manifestKey: manifestKeyOf(deps.policy.stage, scope.jobRunId) as string };
   }
   const jobFilter = only?.jobId ?? ('jobId' in scope ? scope.jobId : undefined);
   const keys = await deps.evidence.list(`stage=${deps.policy.stage}/`);
@@ -146,9 +165,8 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   const now = deps.clock.now().getTime();
   for (const open of await deps.state.listOpenRuns()) {
     if (Date.parse(open.leaseExpiresAt) >= now || (jobFilter && open.jobId !== jobFilter)) continue;
-    const parsed = parseJobRunId(open.jobRunId);
-    if (!parsed) continue;
-    const key = `${evidencePrefix(deps.policy.stage, open.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}`;
+    const key = manifestKeyOf(deps.policy.stage, open.jobRunId);
+    if (!key) continue;
     problems.push({ kind: 'unfinished_run', key, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
   }
 

@@ -1,5 +1,5 @@
 import { EvidenceIntegrityCheckParams, type IntegrityReport, type Quality } from '../../contracts';
-import { checkBundleObjects, loadManifest, type Problem } from '../core/verify';
+import { checkBundleObjects, inFlightManifestKeys, loadManifest, type Problem } from '../core/verify';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
 type BundleResult = IntegrityReport['bundles'][number];
@@ -15,10 +15,15 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
   const problems: Problem[] = [];
   const bundles: BundleResult[] = [];
   let objectsChecked = 0;
+  const inFlight = await inFlightManifestKeys(context.policy.stage, context.state, context.clock.now());
 
   for (const job of context.policy.jobs) {
     const head = (await context.state.getJobState(job.jobId))?.chainHead;
     let expected: { key: string; sha256: string; sequence: number } | null = head ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence } : null;
+    if (head && inFlight.has(head.manifestKey) && !(await context.evidence.getObject(head.manifestKey))) {
+      // Its run is being finalized (the manifest is written last): start from the link before it.
+      expected = head.previous;
+    }
     for (let walked = 0; expected && walked < bundlesPerJob; walked++) {
       const before = problems.length;
       const bundle: BundleResult = { jobId: job.jobId, jobRunId: '', manifestKey: expected.key, sequence: expected.sequence, status: 'OK' };

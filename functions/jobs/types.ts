@@ -1,7 +1,7 @@
 import type { Diagnostic, IntegrityReport, JobDefinition, JobOutput, Quality, RunContext } from '../../contracts';
 import type { Clock } from '../core/clock';
 import type { ResolvedPolicy } from '../core/policy';
-import type { EvidenceReader, JobStateReader } from '../core/ports';
+import type { EvidenceReader, JobStateReader, StateStore } from '../core/ports';
 import type { ControlDependencies } from '../core/controls';
 
 export interface JobContext {
@@ -9,7 +9,7 @@ export interface JobContext {
   run: RunContext;
   policy: ResolvedPolicy;
   clock: Clock;
-  state: JobStateReader;
+  state: JobStateReader & Pick<StateStore, 'listOpenRuns'>;
   evidence: EvidenceReader;
   /** For the built-in control jobs only (releasing a quarantine, a kill-switch, relaxing safety): the state and control evidence. */
   control: ControlDependencies;
