@@ -16,8 +16,12 @@ export interface Redactor {
 
 /** The built-in patterns, by name (tests feed one canary per name). */
 export const BUILTIN_PATTERNS: Record<string, RegExp> = {
-  private_key_block: /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-  email: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
+  // Header, body up to the next dashes, footer if there is one: a truncated key is still a secret, and
+  // the body never spans another header (a lazy scan to a footer is quadratic when footers are missing).
+  private_key_block: /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----)[\s\S])*(?:-----END [A-Z ]*PRIVATE KEY-----)?/g,
+  // The lookbehind starts a match only where a run of local-part characters starts: without it a long
+  // run with no @ (a big output) is rescanned from every position, quadratic in its length.
+  email: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
   github_token: /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g,
   openai_key: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g,
   slack_token: /\bxox[abposre]-[A-Za-z0-9-]{10,}/g,

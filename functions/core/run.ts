@@ -4,7 +4,7 @@ import { runEvent } from './audit';
 import { buildBundleObjects, buildManifest, describeObjects } from './bundle';
 import { objectName, outputName } from './layout';
 import type { Clock } from './clock';
-import { ConfigurationError, DuplicateRunError, errorKindFromName, isRefusal, OpsrailError, RunRefusedError } from './errors';
+import { ConfigurationError, DuplicateRunError, errorKindFromName, isRefusal, OpsrailError, RunRefusedError, ValidationError } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
 import { deriveJobRunId, evidencePrefix, isoSeconds, tickOf } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
@@ -194,7 +194,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     throw error;
   }
   // Redacted here, before the result reaches the state machine, the idempotency record or the evidence.
-  return {
+  const executed: ExecuteResult = {
     status: job.mode === 'live' ? 'ok' : 'dry_run',
     quality: result.quality,
     startedAt,
@@ -204,7 +204,18 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     integrityReport: result.integrityReport,
     diagnostics: deps.redactor.value(result.diagnostics),
   };
+  const bytes = Buffer.byteLength(JSON.stringify(executed));
+  if (bytes > MAX_EXECUTE_RESULT_BYTES) {
+    // In AWS this result would end the execution with the uncatchable States.DataLimitExceeded; fail the run cleanly instead.
+    const error = new ValidationError(`job ${job.jobId} result`, [{ path: 'outputs', message: `${bytes} bytes, more than the ${MAX_EXECUTE_RESULT_BYTES} a Step Functions state can carry (256 KiB with the run context); write large outputs elsewhere and return a reference` }]);
+    await deps.state.recordAttemptFailure(run.jobRunId, `${error.name}: ${error.message}`);
+    throw error;
+  }
+  return executed;
 }
+
+/** Step Functions passes at most 256 KiB between states; the run context and the envelope need the rest. */
+export const MAX_EXECUTE_RESULT_BYTES = 200 * 1024;
 
 async function getClaimedRun(state: StateStore, jobRunId: string): Promise<RunItem> {
   const item = await state.getRun(jobRunId);

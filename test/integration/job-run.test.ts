@@ -17,10 +17,11 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
   const counter = countingJob('test_counter', 150);
   const failing = failingJob('test_failing');
   const flaky = flakyJob('test_flaky', 2);
+  const bulky = { jobId: 'test_bulky', run: async () => ({ quality: 'OK' as const, outputs: [{ name: 'big.txt', contentType: 'text/plain', body: 'x'.repeat(300 * 1024) }], integrityReport: null, diagnostics: [] }) };
 
   before(async () => {
-    stack = await testStack({ policyDir: withTestJobs([{ jobId: 'test_counter' }, { jobId: 'test_failing' }, { jobId: 'test_flaky' }]) });
-    runtime = new LocalRuntime(stack.env, [counter, failing, flaky]);
+    stack = await testStack({ policyDir: withTestJobs([{ jobId: 'test_counter' }, { jobId: 'test_failing' }, { jobId: 'test_flaky' }, { jobId: 'test_bulky' }]) });
+    runtime = new LocalRuntime(stack.env, [counter, failing, flaky, bulky]);
   });
   after(async () => stack.stop());
 
@@ -134,6 +135,17 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
     assert.equal(state?.consecutiveFailures, 2);
     assert.equal(state?.lastStatus, 'error');
     assert.equal(state?.runCount, 2);
+  });
+
+  test('a result too large for a Step Functions state fails the run cleanly, naming the field, instead of the execution', async () => {
+    const outcome = await runtime.run({ jobId: 'test_bulky', scheduledTime: '2026-02-06T10:00:00Z', trigger: 'schedule' });
+
+    assert.equal(outcome.kind, 'failed');
+    assert.ok(outcome.kind === 'failed');
+    assert.equal(outcome.summary?.error?.kind, 'validation');
+    assert.match(outcome.summary?.error?.message ?? '', /outputs: \d+ bytes, more than the 204800/);
+    const bundle = await readVerifiedBundle(runtime.deps.evidence, outcome.summary?.manifestKey as string);
+    assert.ok(!Object.keys(bundle.objects).some((name) => name.includes('big.txt')), 'a failed run carries no outputs');
   });
 
   test('a retryable dependency error is retried by the ASL and the run completes with one effect', async () => {
