@@ -2,11 +2,13 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { transactWrite } from './dynamodb-kit';
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
-import type { ChainLink, Controls, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
+import type { ChainLink, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
 import { stateTable } from './table-layout';
 
 const { keys } = stateTable;
+/** Failures of one job counted at the same moment retry this often before reporting contention. */
+const MAX_COUNT_ATTEMPTS = 10;
 
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
@@ -187,20 +189,54 @@ export class DynamoDbStateStore implements StateStore {
     return failed[1] ? 'already' : 'conflict';
   }
 
+  async countFailure(jobId: string, jobRunId: string, threshold: number, at: string): Promise<FailureCount | 'moved'> {
+    for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
+      const counted = (await this.getRun(jobRunId))?.failure;
+      if (counted) return counted;
+      const state = await this.getJobState(jobId);
+      const before = state?.consecutiveFailures ?? 0;
+      const failures = before + 1;
+      const quarantine = !state?.quarantine && failures >= threshold ? { since: at, jobRunId, reason: `${failures} consecutive failures (threshold ${threshold})` } : null;
+      const count: FailureCount = { consecutiveFailures: failures, quarantine };
+      // Optimistic: the job state must be as read (count and quarantine), so two failures never share a count.
+      const unchanged = [
+        before === 0 ? '(attribute_not_exists(consecutiveFailures) OR consecutiveFailures = :before)' : 'consecutiveFailures = :before',
+        state?.quarantine ? 'attribute_exists(quarantine)' : 'attribute_not_exists(quarantine)',
+      ].join(' AND ');
+      const failed = await this.transact('countFailure', [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: keys.jobState(jobId),
+            UpdateExpression: `SET jobId = :jobId, consecutiveFailures = :failures${quarantine ? ', quarantine = :quarantine' : ''}`,
+            ConditionExpression: unchanged,
+            ExpressionAttributeValues: { ':jobId': jobId, ':failures': failures, ':before': before, ...(quarantine ? { ':quarantine': quarantine } : {}) },
+          },
+        },
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: keys.run(jobRunId),
+            UpdateExpression: 'SET failure = :count',
+            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(failure)',
+            ExpressionAttributeValues: { ':count': count },
+          },
+        },
+      ]);
+      if (failed === null) return count;
+      // Either the run was counted meanwhile (the next pass returns that) or the job state moved (count again).
+    }
+    return 'moved';
+  }
+
   async completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean> {
     const set = ['jobId = :jobId', 'lastRunAt = :at', 'lastStatus = :status', 'lastQuality = :quality'];
     const values: Record<string, unknown> = { ':jobId': summary.jobId, ':at': endedAt, ':status': summary.status, ':quality': summary.quality, ':one': 1 };
     if (effect.kind === 'success') {
       set.push('consecutiveFailures = :zero', 'lastSuccessAt = :at');
       values[':zero'] = 0;
-    } else if (effect.kind === 'failure') {
-      set.push('consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one');
-      values[':zero'] = 0;
-      if (effect.quarantine) {
-        set.push('quarantine = :quarantine');
-        values[':quarantine'] = effect.quarantine;
-      }
     }
+    // A failure was counted, and any quarantine entered, by countFailure before the outcome was sealed.
     const failed = await this.transact('completeRun', [
       {
         Update: {

@@ -49,6 +49,8 @@ export interface RunItem extends RunContext {
   /** Why the last attempt of the job's logic failed (the reason of the next job.run.retry). */
   lastAttemptError?: string;
   sealed?: SealedOutcome;
+  /** This run's failure as counted against its job (once, by countFailure). */
+  failure?: FailureCount;
   chain?: ChainLink;
   summary?: RunSummary;
 }
@@ -88,6 +90,12 @@ export interface OpenRun {
   leaseExpiresAt: string;
 }
 
+/** A failure's place in its job's run of consecutive failures, and the quarantine it started, if any. */
+export interface FailureCount {
+  consecutiveFailures: number;
+  quarantine: Quarantine | null;
+}
+
 /** How a finished run moves its job's counters. */
 export type RunEffect =
   | { kind: 'success' }
@@ -121,7 +129,13 @@ export interface StateStore extends JobStateReader {
    * atomically. 'conflict': another run moved the head first; 'already': this run is already linked.
    */
   linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'>;
-  /** Marks the run finalized and updates the job state, once. false when it was already finalized. */
+  /**
+   * Counts the run's failure against its job, once: a repeat returns the first answer. The failure that
+   * reaches `threshold` puts the job in quarantine in the same write, so concurrent failures neither
+   * share a count nor miss the threshold. 'moved': the job state kept changing; try again later.
+   */
+  countFailure(jobId: string, jobRunId: string, threshold: number, at: string): Promise<FailureCount | 'moved'>;
+  /** Marks the run finalized and updates the job state, once (a failure was counted by countFailure). false when it was already finalized. */
   completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean>;
   releaseQuarantine(jobId: string): Promise<Quarantine | null>;
   /** Finalized runs scheduled before `cutoff` (for run_record_retention): a record's age is its run's. */

@@ -234,11 +234,12 @@ class RunAlreadyClosedError extends OpsrailError {
   }
 }
 
-class ChainContentionError extends OpsrailError {
+/** Other runs of the same job kept changing what this run must update conditionally: retried like throttling. */
+class ContentionError extends OpsrailError {
   readonly kind = 'throttling' as const;
   readonly retryable = true;
-  constructor(jobRunId: string) {
-    super(`run ${jobRunId}: the job's evidence chain kept moving; try again`);
+  constructor(jobRunId: string, what: string) {
+    super(`run ${jobRunId}: ${what} kept moving; try again`);
     this.name = 'ThrottlingError';
   }
 }
@@ -254,7 +255,7 @@ async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (lin
     if (outcome === 'linked') return link;
     if (outcome === 'already') return (await getClaimedRun(state, item.jobRunId)).chain as ChainLink;
   }
-  throw new ChainContentionError(item.jobRunId);
+  throw new ContentionError(item.jobRunId, "the job's evidence chain");
 }
 
 /**
@@ -408,13 +409,14 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   const refused = isRefusal(kind);
   events.push(runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } }));
   let effect: RunEffect = { kind: 'neutral' };
-  if (!refused && kind !== 'stopped') {
-    const state = await deps.state.getJobState(run.jobId);
-    const failures = (state?.consecutiveFailures ?? 0) + 1;
+  // A run already sealed keeps its outcome (closeRun returns it): its failure, if any, was counted then.
+  if (!refused && kind !== 'stopped' && !item.sealed) {
     const threshold = deps.policy.settings.thresholds.quarantineAfterConsecutiveFailures;
-    const quarantine = !state?.quarantine && failures >= threshold ? { since: endedAt, jobRunId: run.jobRunId, reason: `${failures} consecutive failures (threshold ${threshold})` } : null;
+    const counted = await deps.state.countFailure(run.jobId, run.jobRunId, threshold, endedAt);
+    if (counted === 'moved') throw new ContentionError(run.jobRunId, "the job's failure count");
+    const { consecutiveFailures, quarantine } = counted;
     if (quarantine) {
-      events.push(runEvent(run, 'job.run.quarantine.enter', endedAt, { details: { ...quarantine, consecutiveFailures: failures, threshold } }));
+      events.push(runEvent(run, 'job.run.quarantine.enter', quarantine.since, { details: { ...quarantine, consecutiveFailures, threshold } }));
     }
     effect = { kind: 'failure', quarantine };
   }

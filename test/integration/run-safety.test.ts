@@ -29,6 +29,7 @@ const counting = {
   lease: countingJob('safe_lease'),
 };
 const failing = failingJob('safe_failing');
+const racing = failingJob('safe_racing');
 const http403 = scriptedHttpJob('safe_http403', [{ status: 403 }]);
 const http503 = scriptedHttpJob('safe_http503', [{ status: 503 }]);
 const http429 = scriptedHttpJob('safe_http429', [{ status: 429, retryAfter: '1' }, 'ok']);
@@ -56,6 +57,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
         { jobId: 'safe_consumer', jobClass: 'REPORTING', capabilities: { datasets: ['test.broken'] } },
         { jobId: 'safe_lease' },
         { jobId: 'safe_failing' },
+        { jobId: 'safe_racing' },
         { jobId: 'safe_http403' },
         { jobId: 'safe_http503' },
         { jobId: 'safe_http429' },
@@ -71,7 +73,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
       }),
     );
     stack = await testStack({ policyDir });
-    runtime = new LocalRuntime(stack.env, [...Object.values(counting), failing, http403, http503, http429, blindJob('safe_blind'), waiting], { killSwitchPollMs: 100 });
+    runtime = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { killSwitchPollMs: 100 });
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.metrics', status: 'OK', recordedBy: 'test', recordedAt: change.changedAt });
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.broken', status: 'FAIL', recordedBy: 'test', recordedAt: change.changedAt });
   });
@@ -252,6 +254,19 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.deepEqual(retries.map((e) => e.retry?.count), [1, 2]);
     assert.match(retries[0]?.retry?.reason ?? '', /DependencyError: HTTP 503/);
     assert.equal(audit.find((e) => e.type === 'job.run.fail')?.error?.kind, 'dependency');
+  });
+
+  test('failures finishing at the same time each count, and the one at the threshold enters quarantine once', async () => {
+    const outcomes = await Promise.all(['00', '01', '02'].map((hour) => run('safe_racing', `2026-06-06T${hour}:00:00Z`)));
+
+    assert.deepEqual(outcomes.map((o) => o.kind), ['failed', 'failed', 'failed']);
+    const audits = await Promise.all(outcomes.map(async (o) => auditOf((await bundleOf(runtime, o)).objects['audit.jsonl'] as string)));
+    const entered = audits.flatMap((events) => events.filter((e) => e.type === 'job.run.quarantine.enter'));
+    assert.equal(entered.length, 1);
+    assert.equal(entered[0]?.details?.consecutiveFailures, 3);
+    const state = await runtime.deps.state.getJobState('safe_racing');
+    assert.equal(state?.consecutiveFailures, 3);
+    assert.equal(state?.quarantine?.jobRunId, entered[0]?.jobRunId);
   });
 
   test('Retry-After from a dependency is honoured: the next attempt comes no sooner', async () => {

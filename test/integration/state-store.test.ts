@@ -94,14 +94,17 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
       assert.equal((await store.getJobState('chain_job'))?.chainHead?.manifestKey, 'b');
     });
 
-    test('completeRun updates the job state once: failures count up, a success resets them', async () => {
+    test('countFailure counts a run once; completeRun records it once; a success resets the count', async () => {
       const runs = [newRun('count_job'), newRun('count_job'), newRun('count_job')];
       for (const r of runs) await store.claimRun(r.run, r.start, LEASE);
       const summary = (r: { run: RunContext }, status: 'ok' | 'error') => ({ jobRunId: r.run.jobRunId, jobId: 'count_job', status, quality: 'OK' as const, evidencePrefix: null, manifestKey: null, error: null });
 
+      assert.deepEqual(await store.countFailure('count_job', runs[0]!.run.jobRunId, 5, 't1'), { consecutiveFailures: 1, quarantine: null });
+      assert.deepEqual(await store.countFailure('count_job', runs[0]!.run.jobRunId, 5, 't1'), { consecutiveFailures: 1, quarantine: null }, 'a repeat is the same answer');
       const failure = { kind: 'failure', quarantine: null } as const;
       assert.equal(await store.completeRun(summary(runs[0]!, 'error'), '2026-03-01T00:00:02Z', failure), true);
       assert.equal(await store.completeRun(summary(runs[0]!, 'error'), '2026-03-01T00:00:02Z', failure), false);
+      assert.deepEqual(await store.countFailure('count_job', runs[1]!.run.jobRunId, 5, 't2'), { consecutiveFailures: 2, quarantine: null });
       await store.completeRun(summary(runs[1]!, 'error'), '2026-03-01T00:00:03Z', failure);
       assert.equal((await store.getJobState('count_job'))?.consecutiveFailures, 2);
       await store.completeRun(summary(runs[2]!, 'ok'), '2026-03-01T00:00:04Z', { kind: 'success' });
@@ -115,16 +118,36 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
       assert.equal((await store.getRun(runs[0]!.run.jobRunId))?.phase, 'finalized');
     });
 
-    test('a neutral run (refused, stopped, or quality not OK) leaves the failure count alone; a failure can enter quarantine', async () => {
+    test('concurrent failures each get their own count, and exactly one of them enters quarantine at the threshold', async () => {
+      const runs = Array.from({ length: 4 }, () => newRun('racing_job'));
+      for (const r of runs) await store.claimRun(r.run, r.start, LEASE);
+
+      const counts = await Promise.all(runs.map((r) => store.countFailure('racing_job', r.run.jobRunId, 3, 't')));
+
+      assert.ok(counts.every((c) => c !== 'moved'));
+      const settled = counts as Exclude<(typeof counts)[number], 'moved'>[];
+      assert.deepEqual(settled.map((c) => c.consecutiveFailures).sort(), [1, 2, 3, 4]);
+      const entered = settled.filter((c) => c.quarantine);
+      assert.equal(entered.length, 1);
+      assert.equal(entered[0]?.consecutiveFailures, 3);
+      const state = await store.getJobState('racing_job');
+      assert.equal(state?.consecutiveFailures, 4);
+      assert.deepEqual(state?.quarantine, entered[0]?.quarantine);
+    });
+
+    test('a neutral run (refused, stopped, or quality not OK) leaves the failure count alone; the failure at the threshold enters quarantine', async () => {
       const runs = [newRun('neutral_job'), newRun('neutral_job'), newRun('neutral_job')];
       for (const r of runs) await store.claimRun(r.run, r.start, LEASE);
       const summary = (r: { run: RunContext }, status: 'ok' | 'error' | 'skipped') => ({ jobRunId: r.run.jobRunId, jobId: 'neutral_job', status, quality: 'UNKNOWN' as const, evidencePrefix: null, manifestKey: null, error: null });
+      await store.countFailure('neutral_job', runs[0]!.run.jobRunId, 2, 't1');
       await store.completeRun(summary(runs[0]!, 'error'), 't1', { kind: 'failure', quarantine: null });
       await store.completeRun(summary(runs[1]!, 'ok'), 't2', { kind: 'neutral' });
       assert.equal((await store.getJobState('neutral_job'))?.consecutiveFailures, 1);
       assert.equal((await store.getJobState('neutral_job'))?.lastSuccessAt, undefined);
 
-      const quarantine = { since: 't3', jobRunId: runs[2]!.run.jobRunId, reason: '2 consecutive failures' };
+      const counted = await store.countFailure('neutral_job', runs[2]!.run.jobRunId, 2, 't3');
+      const quarantine = { since: 't3', jobRunId: runs[2]!.run.jobRunId, reason: '2 consecutive failures (threshold 2)' };
+      assert.deepEqual(counted, { consecutiveFailures: 2, quarantine });
       await store.completeRun(summary(runs[2]!, 'error'), 't3', { kind: 'failure', quarantine });
 
       assert.deepEqual((await store.getJobState('neutral_job'))?.quarantine, quarantine);
