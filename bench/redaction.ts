@@ -1,7 +1,7 @@
 /**
  * Benchmark (npm run bench): the redactor sees every output, log line and audit event, so its cost must
  * grow linearly with the input. Each adversarial input below is redacted at two sizes; the larger one
- * must not take much more than its share (a quadratic pattern takes ~16x for 4x the input) and must stay
+ * must not take much more than its share (at most x10 for 4x the input; a quadratic pattern takes x16) and must stay
  * within the time budget. Exit 1 on a miss.
  */
 import { performance } from 'node:perf_hooks';
@@ -33,9 +33,9 @@ for (const [name, make] of Object.entries(inputs)) {
   const smallMs = time(small);
   const largeMs = time(large);
   const growth = largeMs / Math.max(smallMs, 1);
-  const ok = largeMs <= BUDGET_MS_PER_MIB && growth <= 8;
+  const ok = largeMs <= BUDGET_MS_PER_MIB && growth <= 10;
   failed ||= !ok;
   console.log(`${ok ? 'ok  ' : 'SLOW'} ${name.padEnd(38)} 256 KiB ${smallMs.toFixed(1).padStart(7)} ms   1 MiB ${largeMs.toFixed(1).padStart(7)} ms   x${growth.toFixed(1)}`);
 }
-console.log(failed ? `FAILED: budget ${BUDGET_MS_PER_MIB} ms per MiB, growth at most x8 for 4x the input` : 'redaction is linear and within budget');
+console.log(failed ? `FAILED: budget ${BUDGET_MS_PER_MIB} ms per MiB, growth at most x10 for 4x the input (quadratic is x16)` : 'redaction is linear and within budget');
 process.exit(failed ? 1 : 0);
