@@ -32,21 +32,27 @@ export type JobLog = (message: string, details?: Record<string, unknown>) => voi
 /** A scheduled time further ahead than this is a guess about data that does not exist yet. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
-/** Pins what a run works from: its id (job + window start), window, evidence prefix, policy snapshot, config hash. */
-function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionInput, executionId: string, now: Date): { run: RunContext; start: AuditEvent } {
-  const tick = tickOf(new Date(request.scheduledTime));
+/** Which run a scheduled time belongs to: its tick, window, id (job + window start) and evidence prefix. */
+function runIdentity(policy: ResolvedPolicy, job: JobDefinition, scheduledTime: string) {
+  const tick = tickOf(new Date(scheduledTime));
   const window = runWindow(job, tick);
   const windowStart = new Date(window.start);
+  return { tick, window, jobRunId: deriveJobRunId(job.jobId, windowStart), evidencePrefix: evidencePrefix(policy.stage, job.jobId, windowStart) };
+}
+
+/** Pins what a run works from: its id (job + window start), window, evidence prefix, policy snapshot, config hash. */
+function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionInput, executionId: string, now: Date): { run: RunContext; start: AuditEvent } {
+  const { tick, window, jobRunId, evidencePrefix } = runIdentity(policy, job, request.scheduledTime);
   const run: RunContext = {
     stage: policy.stage,
     jobId: job.jobId,
     jobVersion: job.jobVersion,
-    jobRunId: deriveJobRunId(job.jobId, windowStart),
+    jobRunId,
     scheduledTime: isoSeconds(tick),
     trigger: request.trigger,
     executionId,
     window,
-    evidencePrefix: evidencePrefix(policy.stage, job.jobId, windowStart),
+    evidencePrefix,
     policySnapshot: policy.snapshot,
     jobConfigSha256: sha256Hex(canonicalJson(job)),
     datasetRefs: [...job.capabilities.datasets].sort(),
@@ -67,9 +73,16 @@ function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionIn
 
 /** The run id and evidence prefix an execution input maps to, without claiming anything. */
 export function deriveRunIdentity(policy: ResolvedPolicy, request: ExecutionInput): { jobRunId: string; evidencePrefix: string } {
-  const job = requireJob(policy, request.jobId);
-  const window = runWindow(job, tickOf(new Date(request.scheduledTime)));
-  return { jobRunId: deriveJobRunId(job.jobId, new Date(window.start)), evidencePrefix: evidencePrefix(policy.stage, job.jobId, new Date(window.start)) };
+  const { jobRunId, evidencePrefix } = runIdentity(policy, requireJob(policy, request.jobId), request.scheduledTime);
+  return { jobRunId, evidencePrefix };
+}
+
+/** Pins the run (at `run.claimedAt`) and claims it until `lease`; `claimed` is false when another delivery claimed it first. */
+async function pinAndClaim(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, job: JobDefinition, request: ExecutionInput, executionId: string): Promise<{ run: RunContext; lease: string; claimed: boolean }> {
+  const now = deps.clock.now();
+  const { run, start } = pinRun(deps.policy, job, request, executionId, now);
+  const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
+  return { run, lease, claimed: await deps.state.claimRun(run, start, lease) };
 }
 
 const actorOf = (trigger: string): AuditEvent['actor'] => ({ kind: trigger === 'schedule' ? 'scheduler' : 'operator', id: trigger });
@@ -140,17 +153,15 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
   if (request.trigger === 'schedule' && !job.enabled) {
     throw new ConfigurationError(`job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`);
   }
-  const now = deps.clock.now();
-  const { run, start } = pinRun(deps.policy, job, request, executionId, now);
-  const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
-  if (await deps.state.claimRun(run, start, lease)) return admit(deps, job, run);
+  const { run, lease, claimed } = await pinAndClaim(deps, job, request, executionId);
+  if (claimed) return admit(deps, job, run);
 
   const existing = await deps.state.getRun(run.jobRunId);
   // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
   if (existing && existing.executionId === executionId && existing.phase === 'claimed') return admit(deps, job, RunContext.parse(existing));
-  if (existing && existing.phase === 'claimed' && Date.parse(existing.leaseExpiresAt) < now.getTime()) {
+  if (existing && existing.phase === 'claimed' && Date.parse(existing.leaseExpiresAt) < Date.parse(run.claimedAt)) {
     const takeovers = existing.audit.filter((e) => e.type === 'job.run.retry').length;
-    const event = runEvent(existing, 'job.run.retry', now, {
+    const event = runEvent(existing, 'job.run.retry', run.claimedAt, {
       actor: actorOf(request.trigger),
       eventIdSuffix: `takeover-${executionId}`,
       retry: { count: takeovers + 1, reason: `lease of execution ${existing.executionId} expired at ${existing.leaseExpiresAt}; taken over` },
@@ -368,29 +379,24 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   const error = { kind, name: input.error.Error, message: deps.redactor.text(causeMessage(input.error.Cause)) };
   const job = findJob(deps.policy, input.jobId);
   let run = input.run;
+  let unclaimed = false;
   if (!run) {
     if (!job || Number.isNaN(Date.parse(input.scheduledTime))) {
       // Nothing to attach evidence to: the input itself was bad. The execution fails with this error.
       throw new ConfigurationError(`cannot record failure of '${input.jobId}' at '${input.scheduledTime}': ${error.name}: ${error.message}`);
     }
     const request = { jobId: job.jobId, scheduledTime: input.scheduledTime, trigger: input.trigger === 'manual' ? ('manual' as const) : ('schedule' as const) };
-    const now = deps.clock.now();
-    const pinned = pinRun(deps.policy, job, request, executionId, now);
+    const pinned = await pinAndClaim(deps, job, request, executionId);
     run = pinned.run;
-    const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
-    if (!(await deps.state.claimRun(pinned.run, pinned.start, lease))) {
-      const owner = await getClaimedRun(deps.state, pinned.run.jobRunId);
-      // Another execution owns this run: its outcome is its own to record, never ours to overwrite.
-      if (owner.executionId !== executionId) {
-        throw new ConfigurationError(`run ${owner.jobRunId} belongs to execution ${owner.executionId}; ${error.name}: ${error.message}`);
-      }
-      run = owner;
-    }
+    unclaimed = !pinned.claimed;
   }
   const item = await getClaimedRun(deps.state, run.jobRunId);
+  // Another execution owns (or took over) this run: its outcome is its own to record, never ours to overwrite.
   if (item.executionId !== executionId) {
-    throw new ConfigurationError(`run ${item.jobRunId} was taken over by execution ${item.executionId}; ${error.name}: ${error.message}`);
+    throw new ConfigurationError(`run ${item.jobRunId} is held by execution ${item.executionId}; ${error.name}: ${error.message}`);
   }
+  // Claimed earlier by this same execution (a retried RecordFailure): the stored run is the pinned one.
+  if (unclaimed) run = item;
   const endedAt = deps.clock.now().toISOString();
   const events: AuditEvent[] = [];
   // A dangerous op's gate: nobody decided in time (the wait timed out), so the request expires, audited.
