@@ -3,7 +3,7 @@ import { sha256Hex } from './hashing';
 import { parseJobRunId, evidencePrefix } from './ids';
 import { objectName } from './layout';
 import type { ResolvedPolicy } from './policy';
-import type { EvidenceReader, JobStateReader, StateStore } from './ports';
+import type { EvidenceReader, JobStateReader, OpenRun, StateStore } from './ports';
 import type { Clock } from './clock';
 
 export type ProblemKind = 'hash_mismatch' | 'size_mismatch' | 'missing_object' | 'unreadable_manifest' | 'misplaced_manifest' | 'chain_break' | 'sequence_gap' | 'unfinished_run';
@@ -116,16 +116,15 @@ export function manifestKeyOf(stage: ResolvedPolicy['stage'], jobRunId: string):
 }
 
 /**
- * Manifest keys of runs being finalized right now (claimed, lease still running). Finalize reserves the
- * chain link first and writes the manifest last, so for a moment the head names a manifest not yet stored.
+ * Runs claimed and not finalized, with the key their manifest will have. While its lease runs a run is in
+ * flight (Finalize reserves the chain link first and writes the manifest last, so for a moment the head
+ * names a manifest not yet stored); after it, the run was lost: started and never ended.
  */
-export async function inFlightManifestKeys(stage: ResolvedPolicy['stage'], state: Pick<StateStore, 'listOpenRuns'>, now: Date): Promise<Set<string>> {
-  const keys = new Set<string>();
-  for (const open of await state.listOpenRuns()) {
-    const key = manifestKeyOf(stage, open.jobRunId);
-    if (key && Date.parse(open.leaseExpiresAt) >= now.getTime()) keys.add(key);
-  }
-  return keys;
+export async function openRunManifests(stage: ResolvedPolicy['stage'], state: Pick<StateStore, 'listOpenRuns'>, now: Date): Promise<{ open: OpenRun; manifestKey: string; inFlight: boolean }[]> {
+  return (await state.listOpenRuns()).flatMap((open) => {
+    const manifestKey = manifestKeyOf(stage, open.jobRunId);
+    return manifestKey ? [{ open, manifestKey, inFlight: Date.parse(open.leaseExpiresAt) >= now.getTime() }] : [];
+  });
 }
 
 export interface VerifyDependencies {
@@ -162,12 +161,9 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   const jobIds = new Set([...byJob.keys(), ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter)]);
   for (const jobId of jobIds) checkChain(byJob.get(jobId) ?? [], (await deps.state.getJobState(jobId))?.chainHead, problems);
   // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
-  const now = deps.clock.now().getTime();
-  for (const open of await deps.state.listOpenRuns()) {
-    if (Date.parse(open.leaseExpiresAt) >= now || (jobFilter && open.jobId !== jobFilter)) continue;
-    const key = manifestKeyOf(deps.policy.stage, open.jobRunId);
-    if (!key) continue;
-    problems.push({ kind: 'unfinished_run', key, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
+  for (const { open, manifestKey, inFlight } of await openRunManifests(deps.policy.stage, deps.state, deps.clock.now())) {
+    if (inFlight || (jobFilter && open.jobId !== jobFilter)) continue;
+    problems.push({ kind: 'unfinished_run', key: manifestKey, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
   }
 
   // For one run: its own objects, and the links that vouch for its manifest.

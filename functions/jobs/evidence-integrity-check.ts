@@ -1,5 +1,5 @@
 import { EvidenceIntegrityCheckParams, type IntegrityReport, type Quality } from '../../contracts';
-import { checkBundleObjects, inFlightManifestKeys, loadManifest, type Problem } from '../core/verify';
+import { checkBundleObjects, loadManifest, openRunManifests, type Problem } from '../core/verify';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
 type BundleResult = IntegrityReport['bundles'][number];
@@ -15,7 +15,7 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
   const problems: Problem[] = [];
   const bundles: BundleResult[] = [];
   let objectsChecked = 0;
-  const inFlight = await inFlightManifestKeys(context.policy.stage, context.state, context.clock.now());
+  const inFlight = new Set((await openRunManifests(context.policy.stage, context.state, context.clock.now())).filter((r) => r.inFlight).map((r) => r.manifestKey));
 
   for (const job of context.policy.jobs) {
     const head = (await context.state.getJobState(job.jobId))?.chainHead;
