@@ -1,9 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { transactWrite } from './dynamodb-kit';
+import { callDynamoDb, transactWrite } from './dynamodb-kit';
 import type { ApprovalRecord } from '../../contracts';
 import type { ApprovalAttempt, ApprovalStore } from '../core/approvals';
-import { wrapAwsError } from './aws-errors';
 import { stateTable } from './table-layout';
 
 const { keys } = stateTable;
@@ -23,14 +22,16 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     return (await transactWrite(this.doc, `${operation} on ${this.tableName}`, items)) === null;
   }
 
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return callDynamoDb(`${operation} on ${this.tableName}`, fn);
+  }
+
   private async update(operation: string, approvalId: string, expression: string, values: Record<string, unknown>, names?: Record<string, string>): Promise<void> {
-    try {
-      await this.doc.send(
+    await this.call(operation, () =>
+      this.doc.send(
         new UpdateCommand({ TableName: this.tableName, Key: keys.approval(approvalId), UpdateExpression: expression, ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: values, ...(names ? { ExpressionAttributeNames: names } : {}) }),
-      );
-    } catch (error) {
-      throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
-    }
+      ),
+    );
   }
 
   putApproval(record: ApprovalRecord, taskToken: string): Promise<boolean> {
@@ -41,12 +42,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async getApproval(approvalId: string) {
-    let out;
-    try {
-      out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.approval(approvalId), ConsistentRead: true }));
-    } catch (error) {
-      throw wrapAwsError(`DynamoDB getApproval on ${this.tableName}`, error);
-    }
+    const out = await this.call('getApproval', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.approval(approvalId), ConsistentRead: true })));
     if (!out.Item) return undefined;
     return { record: out.Item.record as ApprovalRecord, taskToken: out.Item.taskToken as string, attempts: (out.Item.attempts ?? []) as ApprovalAttempt[] };
   }
@@ -76,12 +72,9 @@ export class DynamoDbApprovalStore implements ApprovalStore {
   }
 
   async listPendingApprovals(): Promise<ApprovalRecord[]> {
-    let out;
-    try {
-      out = await this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.pendingApprovalPartition }, ConsistentRead: true }));
-    } catch (error) {
-      throw wrapAwsError(`DynamoDB listPendingApprovals on ${this.tableName}`, error);
-    }
+    const out = await this.call('listPendingApprovals', () =>
+      this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.pendingApprovalPartition }, ConsistentRead: true })),
+    );
     const records = await Promise.all((out.Items ?? []).map(async (item) => (await this.getApproval(item.approvalId as string))?.record));
     return records.filter((r): r is ApprovalRecord => !!r);
   }

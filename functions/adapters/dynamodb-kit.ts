@@ -1,6 +1,18 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { wrapAwsError } from './aws-errors';
+
+export const isConditionFailure = (error: unknown): boolean =>
+  error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+/** One DynamoDB call: any SDK error leaves as a typed error naming the operation. */
+export async function callDynamoDb<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw wrapAwsError(`DynamoDB ${what}`, error);
+  }
+}
 
 /** Which items of a cancelled transaction failed their condition (undefined: not a cancelled transaction). */
 function cancelledConditions(error: unknown): boolean[] | undefined {

@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { transactWrite } from './dynamodb-kit';
+import { callDynamoDb, isConditionFailure, transactWrite } from './dynamodb-kit';
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
 import type { ChainLink, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
@@ -9,9 +9,6 @@ import { stateTable } from './table-layout';
 const { keys } = stateTable;
 /** Failures of one job counted at the same moment retry this often before reporting contention. */
 const MAX_COUNT_ATTEMPTS = 10;
-
-const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 const strip = <T>(item: Record<string, unknown>): T => {
   const { pk: _pk, sk: _sk, ...rest } = item;
@@ -28,12 +25,8 @@ export class DynamoDbStateStore implements StateStore {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return callDynamoDb(`${operation} on ${this.tableName}`, fn);
   }
 
   /** An update of a claimed run's item (which must exist). */
@@ -111,9 +104,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async getRun(jobRunId: string): Promise<RunItem | undefined> {
     const out = await this.call('getRun', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.run(jobRunId), ConsistentRead: true })));
-    if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...item } = out.Item;
-    return item as RunItem;
+    return out.Item ? strip<RunItem>(out.Item) : undefined;
   }
 
   async recordDuplicate(event: AuditEvent & { jobRunId: string }, executionId: string): Promise<void> {
@@ -317,9 +308,7 @@ export class DynamoDbStateStore implements StateStore {
 
   async getJobState(jobId: string): Promise<JobState | undefined> {
     const out = await this.call('getJobState', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.jobState(jobId), ConsistentRead: true })));
-    if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...item } = out.Item;
-    return { consecutiveFailures: 0, runCount: 0, ...item, jobId } as JobState;
+    return out.Item ? { consecutiveFailures: 0, runCount: 0, ...strip<Partial<JobState>>(out.Item), jobId } : undefined;
   }
 
   async getSchedulerCursor(jobId: string): Promise<string | undefined> {
