@@ -10,6 +10,16 @@ import { listKeys, readVerifiedBundle } from '../support/evidence';
 import { countingJob, failingJob } from '../support/jobs';
 import { testStack, withTestJobs } from '../support/local';
 
+/**
+ * A scheduled time `day` days into the last ten days (UTC midnight, or the given hour): recent enough to
+ * stay inside run_record_retention's 30-day cutoff whatever day the suite runs, never in the future.
+ */
+function recentDay(day: number, hour = '00'): string {
+  const base = new Date(Date.now() - 10 * 86_400_000);
+  base.setUTCHours(0, 0, 0, 0);
+  return `${new Date(base.getTime() + day * 86_400_000).toISOString().slice(0, 10)}T${hour}:00:00Z`;
+}
+
 const auditOf = (jsonl: string) => jsonl.trim().split('\n').map((line) => AuditEvent.parse(JSON.parse(line)));
 
 describe('the approval gate in the real ASL: a dangerous op waits for a named second person', () => {
@@ -52,7 +62,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   }
 
   test('approve path: GET changes nothing, the approver confirms, the job runs once, and gate_results say who decided', async () => {
-    const { outcome, http, challenge } = await startGated('gate_purge', '2026-11-01T00:00:00Z');
+    const { outcome, http, challenge } = await startGated('gate_purge', recentDay(1));
     assert.equal((await http('GET', null)).status, 200);
     assert.equal(purge.effects.length, 0, 'nothing runs before a decision');
 
@@ -60,7 +70,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
     const done = await outcome;
 
     assert.equal(done.kind, 'completed');
-    assert.deepEqual(purge.effects, ['gate_purge/2026-11-01T00:00:00Z']);
+    assert.deepEqual(purge.effects, [`gate_purge/${recentDay(1)}`]);
     const { gate: results, audit } = await gateOf(done);
     assert.deepEqual([results.decision, results.decidedBy, results.requestedBy], ['approved', 'bob', 'alice']);
     assert.deepEqual(results.attempts.map((a) => a.outcome), ['viewed', 'approved']);
@@ -68,7 +78,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   });
 
   test('reject path: a refused run with its bundle and job.dangerous_op.reject; the job never runs', async () => {
-    const { outcome, http } = await startGated('gate_purge', '2026-11-02T00:00:00Z');
+    const { outcome, http } = await startGated('gate_purge', recentDay(2));
     assert.equal((await http('POST', 'alice', { decision: 'reject' })).status, 403, 'the requester cannot decide, not even to reject');
     assert.equal((await http('POST', 'bob', { decision: 'reject', reason: 'too broad' })).status, 200);
     const done = await outcome;
@@ -76,7 +86,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
     assert.equal(done.kind, 'refused');
     assert.ok(done.kind === 'refused');
     assert.equal(done.summary.error?.kind, 'approval_rejected');
-    assert.ok(!purge.effects.includes('gate_purge/2026-11-02T00:00:00Z'));
+    assert.ok(!purge.effects.includes(`gate_purge/${recentDay(2)}`));
     const { gate: results, audit } = await gateOf(done);
     assert.deepEqual([results.decision, results.decidedBy], ['rejected', 'bob']);
     assert.deepEqual(results.attempts.map((a) => a.outcome), ['refused_requester', 'rejected']);
@@ -84,7 +94,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   });
 
   test('timeout path: nobody decides, the gate times out, the request expires and the run is refused', async () => {
-    const { outcome, request, http } = await startGated('gate_purge', '2026-11-03T00:00:00Z');
+    const { outcome, request, http } = await startGated('gate_purge', recentDay(3));
     const done = await outcome;
 
     assert.equal(done.kind, 'refused');
@@ -102,7 +112,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
     const asked = requests.length;
     const pendingBefore = (await gate.approvals.listPendingApprovals()).length;
 
-    const outcome = await runtime.run({ jobId: 'gate_purge', scheduledTime: '2026-11-04T00:00:00Z', trigger: 'manual', requestedBy: 'alice' });
+    const outcome = await runtime.run({ jobId: 'gate_purge', scheduledTime: recentDay(4), trigger: 'manual', requestedBy: 'alice' });
 
     assert.ok(outcome.kind === 'refused');
     assert.equal(outcome.summary.error?.kind, 'refused_safety');
@@ -133,7 +143,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   });
 
   test('quarantine release goes through the gate and leaves job.run.quarantine.exit', async () => {
-    for (const hour of ['00', '01', '02']) await runtime.run({ jobId: 'gate_fail', scheduledTime: `2026-11-05T${hour}:00:00Z`, trigger: 'schedule' });
+    for (const hour of ['00', '01', '02']) await runtime.run({ jobId: 'gate_fail', scheduledTime: recentDay(5, hour), trigger: 'schedule' });
     assert.ok((await runtime.deps.state.getJobState('gate_fail'))?.quarantine, 'three failures quarantined it');
 
     const { outcome, http, challenge } = await startGated('quarantine_release', new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), { jobId: 'gate_fail' });
@@ -142,7 +152,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
 
     assert.equal(done.kind, 'completed');
     assert.equal((await runtime.deps.state.getJobState('gate_fail'))?.quarantine, undefined);
-    assert.equal((await runtime.run({ jobId: 'gate_fail', scheduledTime: '2026-11-05T05:00:00Z', trigger: 'schedule' })).kind, 'failed', 'it runs again (and fails again)');
+    assert.equal((await runtime.run({ jobId: 'gate_fail', scheduledTime: recentDay(5, '05'), trigger: 'schedule' })).kind, 'failed', 'it runs again (and fails again)');
     const { audit, gate: results } = await gateOf(done);
     const exit = audit.find((e) => e.type === 'job.run.quarantine.exit');
     assert.deepEqual([exit?.jobId, exit?.actor.id, exit?.details?.released !== null], ['gate_fail', 'alice', true]);
@@ -151,7 +161,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
 
   test('relaxing goes through the gate too, and only the relaxer is exempt from the control it lifts', async () => {
     await setSafetyMode(runtime.deps, 'EMERGENCY_STOP', { by: 'carol', reason: 'incident' });
-    const refused = await runtime.run({ jobId: 'gate_purge', scheduledTime: '2026-11-06T00:00:00Z', trigger: 'manual', requestedBy: 'alice' });
+    const refused = await runtime.run({ jobId: 'gate_purge', scheduledTime: recentDay(6), trigger: 'manual', requestedBy: 'alice' });
     assert.ok(refused.kind === 'refused' && refused.summary.error?.kind === 'refused_safety', 'other dangerous jobs stay refused');
 
     const { outcome, http, challenge } = await startGated('safety_relax', new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), { mode: 'NORMAL' });
