@@ -9,7 +9,7 @@ import { ErrorKind } from '../../contracts';
 import * as controls from '../../functions/core/controls';
 import * as errors from '../../functions/core/errors';
 import { buildBundle, esbuildOptions, loadBundle } from '../../local/bundles';
-import { FUNCTION_TIMEOUT_ERROR } from '../../local/lambda-invoke';
+import { asReportedError, FUNCTION_TIMEOUT_ERROR } from '../../local/lambda-invoke';
 import { jobRunFunctionTimeouts, jobRunSteps, jobRunTemplate, statesInvoking } from '../../statemachines/definition';
 import { LAMBDA_MAX_TIMEOUT_SECONDS, stateTimeoutsOf } from '../../statemachines/timeouts';
 
@@ -92,6 +92,9 @@ describe('the error names of statemachines/job-run.asl.json', () => {
     assert.equal(errors.errorKindFromName('States.Timeout'), 'timeout');
     assert.equal(errors.errorKindFromName('Lambda.Unknown'), 'internal');
     assert.equal(errors.errorKindFromName('TypeError'), 'internal');
+    // What Lambda's Node.js runtime reports for a thrown value: an Error's name, else its typeof.
+    assert.equal(asReportedError(new TypeError('x')).name, 'TypeError');
+    assert.deepEqual([asReportedError('x').name, asReportedError(undefined).name, asReportedError({}).name], ['string', 'undefined', 'object']);
   });
 });
 
