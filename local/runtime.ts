@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Context } from 'aws-lambda';
+import { join } from 'node:path';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
-import { ExecutionInput, type HandlerEnv, type RunSummary, type StagePolicy } from '../contracts';
+import { ExecutionInput, HandlerEnv, type RunSummary, type StagePolicy } from '../contracts';
 import { buildDependencies, type Dependencies } from '../functions/adapters/dependencies';
 import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
+import { ConfigurationError } from '../functions/core/errors';
 import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
 import { deriveRunIdentity } from '../functions/core/run';
 import { createExecuteHandler } from '../functions/execute/handler';
@@ -13,7 +14,11 @@ import { createPreflightHandler } from '../functions/preflight/handler';
 import { createRecordFailureHandler } from '../functions/record-failure/handler';
 import { createRequestApprovalHandler } from '../functions/request-approval/handler';
 import type { JobImplementation } from '../functions/jobs/types';
-import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, substitute, type JobRunStep } from '../statemachines/definition';
+import { jobRunFunctionTimeouts, jobRunSteps, jobRunSubstitutions, readJobRunDefinition, substitute, type JobRunStep } from '../statemachines/definition';
+import { FIXED_FUNCTION_TIMEOUT_SECONDS, stateTimeoutsOf } from '../statemachines/timeouts';
+import { buildBundle, loadBundle } from './bundles';
+import { invokeLikeLambda } from './lambda-invoke';
+import { opsrailHome } from './stack';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
@@ -57,25 +62,64 @@ export interface RuntimeOptions {
   onApprovalRequested?: (request: { executionId: string; approvalId: string; link: string }) => void;
   /** How often running executions check the kill-switches (ms). */
   killSwitchPollMs?: number;
+  /**
+   * `source` runs the handlers' TypeScript in-process; `bundled` builds the shipped bundles (the
+   * options of infra/bundling.ts) and runs those. Default: $OPSRAIL_HANDLERS, else `source`.
+   */
+  handlers?: HandlerSource;
+  /** Where bundled mode keeps its bundles (rebuilt when a source changes). Default: $OPSRAIL_HOME/bundles. */
+  bundleDir?: string;
+  /** Tests only: other TimeoutSeconds for some states; the function timeouts follow (statemachines/timeouts.ts). */
+  stateTimeoutSeconds?: Record<string, number>;
+  /** Tests only: other function timeouts, e.g. shorter than the state's, to see what AWS would report. */
+  functionTimeoutSeconds?: Partial<Record<StepFunctionDir, number>>;
 }
 
-/** Lambda's context object, as far as the handlers and Powertools use it. */
-function lambdaContext(functionName: string, timeoutSeconds: number): Context {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+export type HandlerSource = 'source' | 'bundled';
+type StepFunctionDir = JobRunStep['functionDir'] | 'execution-ended';
+
+/** $OPSRAIL_HANDLERS: which handlers the local runtime runs. */
+export function handlerSourceFromEnv(value = process.env.OPSRAIL_HANDLERS): HandlerSource {
+  if (value === undefined || value === '' || value === 'source') return 'source';
+  if (value === 'bundled') return 'bundled';
+  throw new ConfigurationError(`OPSRAIL_HANDLERS must be 'source' or 'bundled', not '${value}'`);
+}
+
+/**
+ * A shipped bundle's exported `handler`. It reads its environment from process.env at its first
+ * invocation (functions/adapters/lambda.ts), so that first call sees exactly this stack's variables.
+ */
+function bundledHandler(bundlePath: string, env: HandlerEnv): StepHandler<unknown> {
+  const handler = loadBundle<{ handler: StepHandler<unknown> }>(bundlePath).handler;
+  let primed = false;
+  const keys = Object.keys(HandlerEnv.shape);
+  return (event, context) => {
+    if (primed) return handler(event, context);
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    for (const key of keys) {
+      const value = (env as Record<string, string | undefined>)[key];
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    try {
+      primed = true;
+      return handler(event, context);
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   };
+}
+
+/** One function's current sandbox: bundled handlers get a fresh one after a crash or a timeout, as in Lambda. */
+interface Sandbox {
+  functionName: string;
+  timeoutSeconds: number;
+  /** Made at the first invocation (bundled mode builds the bundle then, if its sources changed). */
+  handler: StepHandler<unknown> | undefined;
+  fresh: () => StepHandler<unknown>;
 }
 
 interface Running {
@@ -94,8 +138,7 @@ export class LocalRuntime {
   readonly deps: Dependencies;
   private readonly machine: StateMachine;
   private readonly definition: Record<string, unknown>;
-  private readonly handlers: Record<string, StepHandler<unknown>>;
-  private readonly executionEnded: StepHandler<unknown>;
+  private readonly sandboxes: Record<StepFunctionDir, Sandbox>;
   private readonly running = new Map<string, Running>();
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -104,11 +147,31 @@ export class LocalRuntime {
     extraJobs: readonly JobImplementation[] = [],
     private readonly options: RuntimeOptions = {},
   ) {
+    const source = options.handlers ?? handlerSourceFromEnv();
+    if (source === 'bundled' && (extraJobs.length > 0 || options.clock)) {
+      throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs and the system clock');
+    }
     this.deps = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
-    this.definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as Record<string, unknown>;
+    const definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as { States: Record<string, { TimeoutSeconds?: number }> };
+    for (const [state, seconds] of Object.entries(options.stateTimeoutSeconds ?? {})) {
+      if (!definition.States[state]) throw new ConfigurationError(`stateTimeoutSeconds: no state ${state}`);
+      definition.States[state].TimeoutSeconds = seconds;
+    }
+    this.definition = definition;
     this.machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
-    this.handlers = Object.fromEntries(jobRunSteps.map((s) => [s.state, handlerFactories[s.functionDir](this.deps)]));
-    this.executionEnded = createExecutionEndedHandler(this.deps);
+    const timeouts: Record<StepFunctionDir, number> = {
+      ...jobRunFunctionTimeouts(stateTimeoutsOf(definition)),
+      'execution-ended': FIXED_FUNCTION_TIMEOUT_SECONDS['execution-ended'],
+      ...options.functionTimeoutSeconds,
+    };
+    const bundleDir = options.bundleDir ?? join(opsrailHome(), 'bundles');
+    const factories: Record<StepFunctionDir, (deps: Dependencies) => StepHandler<unknown>> = { ...handlerFactories, 'execution-ended': createExecutionEndedHandler };
+    const sandbox = (functionDir: StepFunctionDir): Sandbox => {
+      const inProcess = source === 'source' ? factories[functionDir](this.deps) : undefined;
+      const fresh = () => inProcess ?? bundledHandler(buildBundle(functionDir, bundleDir), env);
+      return { functionName: `opsrail-local-${functionDir}`, timeoutSeconds: timeouts[functionDir], handler: inProcess, fresh };
+    };
+    this.sandboxes = Object.fromEntries((Object.keys(factories) as StepFunctionDir[]).map((dir) => [dir, sandbox(dir)])) as Record<StepFunctionDir, Sandbox>;
   }
 
   /** The executable definition (placeholders filled), as the interpreter runs it. */
@@ -116,9 +179,12 @@ export class LocalRuntime {
     return this.definition;
   }
 
-  private timeoutOf(state: string): number {
-    const states = this.definition.States as Record<string, { TimeoutSeconds?: number }>;
-    return states[state]?.TimeoutSeconds ?? 60;
+  /** Invokes a step's function as Lambda would (its timeout, its error names); see local/lambda-invoke.ts. */
+  private invoke<R>(functionDir: StepFunctionDir, event: unknown): Promise<R> {
+    const sandbox = this.sandboxes[functionDir];
+    sandbox.handler ??= sandbox.fresh();
+    const lost = () => (sandbox.handler = undefined);
+    return invokeLikeLambda(sandbox.handler, event, sandbox.functionName, sandbox.timeoutSeconds, lost) as Promise<R>;
   }
 
   /** Aborts running executions of a job (or all of them) started before `before`: the local StopExecution. */
@@ -157,19 +223,13 @@ export class LocalRuntime {
     const input = ExecutionInput.parse(rawInput);
     const name = randomUUID();
     const executionId = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}:${name}`;
-    const overrides = Object.fromEntries(
-      jobRunSteps.map((s) => [
-        s.state,
-        (stepInput: unknown) => (this.handlers[s.state] as StepHandler<unknown>)(stepInput, lambdaContext(`opsrail-local-${s.functionDir}`, this.timeoutOf(s.state))) as Promise<never>,
-      ]),
-    );
+    const overrides = Object.fromEntries(jobRunSteps.map((s) => [s.state, (stepInput: unknown) => this.invoke<never>(s.functionDir, stepInput)]));
     // RecordRefusal runs the RecordFailure function, as its Resource says.
     overrides.RecordRefusal = overrides.RecordFailure as (typeof overrides)[string];
     // lambda:invoke.waitForTaskToken: invoke the function with the Payload, then wait for the decision,
     // which the approval endpoint writes to the approval record (SendTask* in AWS).
     overrides.RequestApproval = (async (stepInput: { Payload: unknown }) => {
-      const context = lambdaContext('opsrail-local-request-approval', 60);
-      const { approvalId, link } = (await (this.handlers.RequestApproval as StepHandler<{ approvalId: string; link: string }>)(stepInput.Payload, context));
+      const { approvalId, link } = await this.invoke<{ approvalId: string; link: string }>('request-approval', stepInput.Payload);
       this.options.onApprovalRequested?.({ executionId, approvalId, link });
       return this.waitForDecision(executionId, approvalId);
     }) as never;
@@ -197,10 +257,11 @@ export class LocalRuntime {
     } catch (error) {
       const jobRunId = this.jobRunIdOf(input);
       if (error instanceof ExecutionAbortedError) {
-        const summary = (await this.executionEnded(
-          { 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', detail: { executionArn: executionId, stateMachineArn: STATE_MACHINE_ARN, status: 'ABORTED', input: JSON.stringify(input), cause: 'stopped: kill-switch engaged' } },
-          lambdaContext('opsrail-local-execution-ended', 300),
-        ).catch(() => null)) as RunSummary | null;
+        const summary = await this.invoke<RunSummary>('execution-ended', {
+          'detail-type': 'Step Functions Execution Status Change',
+          source: 'aws.states',
+          detail: { executionArn: executionId, stateMachineArn: STATE_MACHINE_ARN, status: 'ABORTED', input: JSON.stringify(input), cause: 'stopped: kill-switch engaged' },
+        }).catch(() => null);
         return { kind: 'stopped', executionId, jobRunId: summary?.jobRunId ?? jobRunId, summary };
       }
       const item = await this.deps.state.getRun(jobRunId).catch(() => undefined);

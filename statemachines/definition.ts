@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagePolicy } from '../contracts';
+import { FIXED_FUNCTION_TIMEOUT_SECONDS, functionTimeoutFor, stateTimeoutsOf, type StateTimeouts } from './timeouts';
 
 export const JOB_RUN_ASL_PATH = join(import.meta.dirname, 'job-run.asl.json');
 
@@ -48,4 +49,43 @@ export function jobRunSubstitutions(policy: Pick<StagePolicy, 'retry' | 'approva
     RetryBackoffRate: String(retry.backoffRate),
     RetryMaxDelaySeconds: String(retry.maxDelaySeconds),
   };
+}
+
+type TaskState = { Type?: string; Resource?: string; TimeoutSeconds?: unknown; Parameters?: { FunctionName?: string } };
+
+/**
+ * The definition as a JSON object with every placeholder left visible: quoted ones (ARNs) keep their
+ * name, bare ones (numbers from policy) become 0. For reading the file's own structure, not for running.
+ */
+export function jobRunTemplate(definition: string = readJobRunDefinition()): { States: Record<string, TaskState> } {
+  const quoted = definition.replace(/"\$\{([A-Za-z0-9_]+)\}"/g, '"$1"');
+  return JSON.parse(quoted.replace(/\$\{([A-Za-z0-9_]+)\}/g, '0')) as { States: Record<string, TaskState> };
+}
+
+/** The states that invoke each step's function (RecordFailure's function also serves RecordRefusal). */
+export function statesInvoking(template = jobRunTemplate()): Record<JobRunStep['functionDir'], string[]> {
+  return Object.fromEntries(
+    jobRunSteps.map((step) => [
+      step.functionDir,
+      Object.entries(template.States)
+        .filter(([, body]) => body.Resource === step.placeholder || body.Parameters?.FunctionName === step.placeholder)
+        .map(([state]) => state),
+    ]),
+  ) as Record<JobRunStep['functionDir'], string[]>;
+}
+
+/**
+ * Each step function's timeout in seconds (statemachines/timeouts.ts): longer than the TimeoutSeconds
+ * of every state that invokes it, so the state's States.Timeout always comes first.
+ */
+export function jobRunFunctionTimeouts(stateTimeouts: StateTimeouts = stateTimeoutsOf(jobRunTemplate())): Record<JobRunStep['functionDir'], number> {
+  const invokers = statesInvoking();
+  return Object.fromEntries(
+    jobRunSteps.map((step) => {
+      if (step.functionDir === 'request-approval') return [step.functionDir, FIXED_FUNCTION_TIMEOUT_SECONDS['request-approval']];
+      const budgets = invokers[step.functionDir].map((state) => stateTimeouts[state]);
+      if (budgets.length === 0 || budgets.some((b) => b === undefined)) throw new Error(`no TimeoutSeconds for a state invoking ${step.functionDir}`);
+      return [step.functionDir, functionTimeoutFor(Math.max(...(budgets as number[])))];
+    }),
+  ) as Record<JobRunStep['functionDir'], number>;
 }

@@ -8,6 +8,7 @@ import { executeJob } from '../core/run';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 import { idempotencyTable } from '../adapters/table-layout';
+import { FUNCTION_TIMEOUT_MARGIN_SECONDS } from '../../statemachines/timeouts';
 
 export function createExecuteHandler(deps: Dependencies): StepHandler<ExecuteResult> {
   const logger = stepLogger(deps, 'execute');
@@ -35,7 +36,9 @@ export function createExecuteHandler(deps: Dependencies): StepHandler<ExecuteRes
     try {
       return await logged(logger, { jobRunId: parsed.run.jobRunId }, () => execute(parsed, context));
     } catch (error) {
-      throw await honourRetryAfter(error, maxDelaySeconds, context.getRemainingTimeInMillis());
+      // The state's budget ends FUNCTION_TIMEOUT_MARGIN_SECONDS before the function's own timeout.
+      const stateRemainingMs = context.getRemainingTimeInMillis() - FUNCTION_TIMEOUT_MARGIN_SECONDS * 1000;
+      throw await honourRetryAfter(error, maxDelaySeconds, stateRemainingMs);
     }
   };
 }

@@ -9,7 +9,8 @@ import type { HandlerEnv, StagePolicy } from '../../contracts';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Key } from 'aws-cdk-lib/aws-kms';
-import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
+import { jobRunFunctionTimeouts, jobRunSteps, jobRunSubstitutions, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
+import { FIXED_FUNCTION_TIMEOUT_SECONDS } from '../../statemachines/timeouts';
 import type { Evidence } from './evidence';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
 import type { StateStorage } from './state-storage';
@@ -25,13 +26,16 @@ export interface JobRunnerProps {
   approvals: { topic: Topic; topicKey: Key; slackWebhook: Secret; signingKey: Secret; linkBaseUrl: string };
 }
 
-const stepSettings: Record<JobRunStep['functionDir'], { description: string; timeout: Duration }> = {
-  preflight: { description: 'opsrail Preflight: pins inputs and claims the run', timeout: Duration.seconds(30) },
-  execute: { description: "opsrail Execute: runs the job's logic once (Powertools idempotency)", timeout: Duration.minutes(14) },
-  finalize: { description: 'opsrail Finalize: writes the write-once evidence bundle and job state', timeout: Duration.minutes(4) },
-  'record-failure': { description: 'opsrail RecordFailure: evidences a failed run and counts the failure', timeout: Duration.minutes(4) },
-  'request-approval': { description: 'opsrail RequestApproval: stores and announces an approval request for a dangerous op', timeout: Duration.minutes(1) },
+const descriptions: Record<JobRunStep['functionDir'], string> = {
+  preflight: 'opsrail Preflight: pins inputs and claims the run',
+  execute: "opsrail Execute: runs the job's logic once (Powertools idempotency)",
+  finalize: 'opsrail Finalize: writes the write-once evidence bundle and job state',
+  'record-failure': 'opsrail RecordFailure: evidences a failed run and counts the failure',
+  'request-approval': 'opsrail RequestApproval: stores and announces an approval request for a dangerous op',
 };
+
+// Longer than the TimeoutSeconds of the states invoking them: docs/failure-semantics.md.
+const functionTimeouts = jobRunFunctionTimeouts();
 
 /** The four step functions, each with only the grants it uses, and the job-run state machine. */
 export class JobRunner extends Construct {
@@ -50,7 +54,8 @@ export class JobRunner extends Construct {
     const make = (step: JobRunStep) =>
       new OpsrailFunction(this, step.state, {
         functionDir: step.functionDir,
-        ...stepSettings[step.functionDir],
+        description: descriptions[step.functionDir],
+        timeout: Duration.seconds(functionTimeouts[step.functionDir]),
         // Only RequestApproval learns where the secrets are (by ARN: secret_ref, never their values).
         environment: step.functionDir === 'request-approval' ? { ...props.environment, ...approvalEnvironment } : props.environment,
         logRetentionDays: props.logRetentionDays,
@@ -105,7 +110,7 @@ export class JobRunner extends Construct {
     this.executionEnded = new OpsrailFunction(this, 'ExecutionEnded', {
       functionDir: 'execution-ended',
       description: 'opsrail ExecutionEnded: evidences executions that were stopped or timed out',
-      timeout: Duration.minutes(4),
+      timeout: Duration.seconds(FIXED_FUNCTION_TIMEOUT_SECONDS['execution-ended']),
       environment: props.environment,
       logRetentionDays: props.logRetentionDays,
       removalPolicy: props.removalPolicy,

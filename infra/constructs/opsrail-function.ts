@@ -6,6 +6,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { HandlerEnv } from '../../contracts';
+import { lambdaBundling } from '../bundling';
 import { REPO_ROOT } from '../paths';
 
 export interface OpsrailFunctionProps {
@@ -53,15 +54,16 @@ export class OpsrailFunction extends NodejsFunction {
       logGroup,
       // AWS_REGION is reserved: Lambda sets it itself.
       environment: Object.fromEntries(Object.entries(environment).filter(([k, v]) => k !== 'AWS_REGION' && v !== undefined)) as Record<string, string>,
+      // One definition (infra/bundling.ts), shared with the local builder the tests run.
       bundling: {
         forceDockerBundling: false,
-        format: OutputFormat.CJS,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The Node.js 24 runtime ships AWS SDK v3, but bundling pins the exact version the tests ran.
-        externalModules: [],
+        format: lambdaBundling.format === 'cjs' ? OutputFormat.CJS : OutputFormat.ESM,
+        target: lambdaBundling.target,
+        minify: lambdaBundling.minify,
+        keepNames: lambdaBundling.keepNames,
+        sourceMap: lambdaBundling.sourceMap,
+        sourcesContent: lambdaBundling.sourcesContent,
+        externalModules: [...lambdaBundling.externalModules],
       },
     });
     Validations.of(role).acknowledge(
