@@ -7,6 +7,7 @@ import { DangerousOpRequiresApprovalError, engageKillSwitch, releaseKillSwitch, 
 import { OpsrailError, ValidationError } from '../functions/core/errors';
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
+import { jobRegistry } from '../functions/jobs/registry';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
 
@@ -45,7 +46,7 @@ environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default polic
 function policyFor(stage: string | undefined): ResolvedPolicy {
   const parsedStage = Stage.safeParse(stage ?? process.env.OPSRAIL_STAGE ?? 'local');
   if (!parsedStage.success) throw new UsageError(`--stage must be one of ${Stage.options.join(', ')}`);
-  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data);
+  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, jobRegistry());
 }
 
 function describeJob(job: JobDefinition, now: Date) {
