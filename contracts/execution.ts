@@ -51,8 +51,9 @@ export type RunContext = z.infer<typeof RunContext>;
 export const PreflightEvent = z.object({ executionId: z.string().min(1), request: ExecutionInput });
 
 export const JobOutput = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'output names are plain file names'),
-  contentType: z.string().min(1),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'output names are plain file names (up to 200 characters)'),
+  /** Sent as the object's Content-Type header: a media type, nothing a header cannot carry. */
+  contentType: z.string().regex(/^[\w.+-]+\/[\w.+-]+(; ?[\w.-]+=[\w.-]+)*$/, 'must be a media type such as text/plain or application/json; charset=utf-8').max(200),
   body: z.string(),
   /** Rows (JSON Lines) for a queryable table instead of a plain output file. */
   table: z.enum(['expected_ticks']).optional(),
