@@ -7,6 +7,7 @@ import { DangerousOpRequiresApprovalError, engageKillSwitch, releaseKillSwitch, 
 import { OpsrailError, ValidationError } from '../functions/core/errors';
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
+import { jobRegistry } from '../functions/jobs/registry';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
 
@@ -45,7 +46,7 @@ environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default polic
 function policyFor(stage: string | undefined): ResolvedPolicy {
   const parsedStage = Stage.safeParse(stage ?? process.env.OPSRAIL_STAGE ?? 'local');
   if (!parsedStage.success) throw new UsageError(`--stage must be one of ${Stage.options.join(', ')}`);
-  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data);
+  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, jobRegistry());
 }
 
 function describeJob(job: JobDefinition, now: Date) {
@@ -127,13 +128,20 @@ async function runCommand(args: string[]): Promise<number> {
   try {
     const { LocalRuntime } = await import('../local/runtime');
     const { approvalGate } = await import('../functions/adapters/dependencies');
-    const { startApprovalServer } = await import('../local/approval-server');
+    const { ApprovalPortInUseError, startApprovalServer } = await import('../local/approval-server');
     const runtime = new LocalRuntime(stack.env, [], {
       onApprovalRequested: ({ approvalId, link }) =>
         console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
     });
     // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
-    if (findJob(policy, jobId)?.dangerous.value) server = await startApprovalServer(await approvalGate(runtime.deps)());
+    if (findJob(policy, jobId)?.dangerous.value) {
+      server = await startApprovalServer(await approvalGate(runtime.deps)()).catch((error: unknown) => {
+        if (!(error instanceof ApprovalPortInUseError)) throw error;
+        // Usually npm start (or another waiting run) serves the page there already, and the link works through it.
+        console.error(`note: ${error.address} is already taken; the approval link works only if opsrail (npm start) serves it`);
+        return null;
+      });
+    }
     const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual', requestedBy: values.as ?? userInfo().username, params });
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
@@ -310,7 +318,11 @@ async function startCommand(args: string[]): Promise<number> {
   const runtime = new LocalRuntime(stack.env, [], { onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
   const { approvalGate } = await import('../functions/adapters/dependencies');
   const { startApprovalServer } = await import('../local/approval-server');
-  const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)());
+  // A taken approval port is a startup error (links would point at whatever holds it): stop what started.
+  const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)()).catch(async (error: unknown) => {
+    await stack.stop();
+    throw error;
+  });
   const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, systemClock, {
     onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
     onOutcome: (_d, o) => {
@@ -350,6 +362,8 @@ async function verifyCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: { all: { type: 'boolean', default: false }, job: { type: 'string' }, json: { type: 'boolean', default: false }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
   if (values.all === (positionals.length === 1) || positionals.length > 1) throw new UsageError('verify <jobRunId>, or verify --all [--job <jobId>]');
   if (values.job && !values.all) throw new UsageError('--job goes with --all');
+  const policy = policyFor(values.stage);
+  if (values.job && !findJob(policy, values.job)) throw new UsageError(`unknown job '${values.job}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`);
   const { verifyEvidence } = await import('../functions/core/verify');
   const { parseJobRunId } = await import('../functions/core/ids');
   if (positionals[0] && !parseJobRunId(positionals[0])) throw new UsageError(`'${positionals[0]}' is not a jobRunId (<jobId>/<window start, UTC>, e.g. evidence_integrity_check/2026-01-01T00:00:00Z)`);
@@ -391,7 +405,8 @@ async function queryCommand(args: string[]): Promise<number> {
   if (values.named && !loadNamedQueries().some((q) => q.name === values.named)) {
     throw new UsageError(`no named query '${values.named}'; known: ${loadNamedQueries().map((q) => q.name).join(', ')}`);
   }
-  const { mirrorEvidence, queryEvidence, runNamedQuery } = await import('../local/query');
+  const { checkSqlSyntax, mirrorEvidence, queryEvidence, runNamedQuery } = await import('../local/query');
+  if (positionals[0] !== undefined) await checkSqlSyntax(positionals[0]);
   return withControls('local', async (deps) => {
     const root = await mirrorEvidence(deps.evidence, deps.policy.stage);
     const rows = values.named ? await runNamedQuery(root, values.named) : await queryEvidence(root, positionals[0] as string);

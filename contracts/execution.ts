@@ -3,6 +3,16 @@ import { JobId, PolicySnapshotRef, Quality, SemVer, Sha256Hex, Stage, UtcTimesta
 import { Diagnostic, RunStatus } from './run-record';
 import { IntegrityReport } from './integrity-report';
 
+/** A run parameter's name: a plain word, since it becomes a DynamoDB map key and an audit field. */
+export const RunParamName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must start with a letter, then letters, digits, _ . or - (1-64 chars)');
+
+/** Parameters of an operator's run of a control job (e.g. which job's quarantine to release). */
+export const RunParams = z
+  .record(RunParamName, z.union([z.string().max(1024), z.number(), z.boolean()]))
+  .refine((params) => Object.keys(params).length <= 32, { message: 'at most 32 parameters' });
+
 /** What EventBridge Scheduler (or the CLI) starts the job-run state machine with. */
 export const ExecutionInput = z.object({
   jobId: JobId,
@@ -11,8 +21,7 @@ export const ExecutionInput = z.object({
   trigger: z.enum(['schedule', 'manual']).default('schedule'),
   /** Who asked for the run (the scheduler, or an operator): never an approver of its dangerous op. */
   requestedBy: z.string().min(1).max(200).optional(),
-  /** Parameters of an operator's run of a control job (e.g. which job's quarantine to release). */
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  params: RunParams.optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
 
@@ -32,7 +41,7 @@ export const RunContext = z.object({
   datasetRefs: z.array(z.string()),
   outputDatasetId: z.string().min(1),
   requestedBy: z.string().min(1),
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  params: RunParams,
   /** A dangerous op: the run waits at the approval gate before Execute. */
   approvalRequired: z.boolean(),
   claimedAt: UtcTimestamp,
@@ -42,8 +51,9 @@ export type RunContext = z.infer<typeof RunContext>;
 export const PreflightEvent = z.object({ executionId: z.string().min(1), request: ExecutionInput });
 
 export const JobOutput = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'output names are plain file names'),
-  contentType: z.string().min(1),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'output names are plain file names (up to 200 characters)'),
+  /** Sent as the object's Content-Type header: a media type, nothing a header cannot carry. */
+  contentType: z.string().regex(/^[\w.+-]+\/[\w.+-]+(; ?[\w.-]+=[\w.-]+)*$/, 'must be a media type such as text/plain or application/json; charset=utf-8').max(200),
   body: z.string(),
   /** Rows (JSON Lines) for a queryable table instead of a plain output file. */
   table: z.enum(['expected_ticks']).optional(),
@@ -92,6 +102,16 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
+/** A string holding JSON, parsed: text that is not JSON is an issue on its field, never a SyntaxError. */
+const JsonText = z.string().transform((text, ctx): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not JSON text' });
+    return z.NEVER;
+  }
+});
+
 /**
  * EventBridge "Step Functions Execution Status Change" for an execution that ended without reaching
  * Finalize or RecordFailure (stopped by a kill-switch, timed out): the ExecutionEnded function
@@ -104,7 +124,8 @@ export const ExecutionStatusChangeEvent = z.object({
     executionArn: z.string().min(1),
     stateMachineArn: z.string().min(1),
     status: z.enum(['ABORTED', 'TIMED_OUT', 'FAILED']),
-    input: z.string().nullable(),
+    /** The execution's input as JSON text: an ExecutionInput for opsrail's state machine (null when omitted). */
+    input: JsonText.pipe(ExecutionInput).nullable(),
     cause: z.string().nullable().optional(),
   }),
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Stage } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { loadPolicy } from '../functions/core/policy';
+import { jobRegistry } from '../functions/jobs/registry';
 import { OpsrailStack } from './opsrail-stack';
 import { REPO_ROOT } from './paths';
 
@@ -20,7 +21,8 @@ export function buildApp(app: App, options: { policyDir?: string } = {}): Opsrai
   if (!stage.success || !(DEPLOYABLE_STAGES as readonly string[]).includes(stage.data)) {
     throw new UnknownStageError(`unknown stage '${String(requested)}': use -c stage=${DEPLOYABLE_STAGES.join('|')}`);
   }
-  const policy = loadPolicy(directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')), stage.data);
+  // What the functions will load on every cold start, checked here first: an unimplemented enabled job fails the synth.
+  const policy = loadPolicy(directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')), stage.data, jobRegistry());
   // The checks security reviewers run: AwsSolutions, as a validation plugin that fails the synth.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return new OpsrailStack(app, `opsrail-${stage.data}`, {

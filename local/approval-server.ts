@@ -1,6 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { ApprovalDependencies } from '../functions/core/approvals';
 import { handleApprovalHttp } from '../functions/core/approvals';
+import { ConfigurationError } from '../functions/core/errors';
+
+/** The approval page's address is taken: approval links would point at whatever holds it. */
+export class ApprovalPortInUseError extends ConfigurationError {
+  readonly address: string;
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    super(
+      `cannot serve the approval page on ${host}:${port}: ${cause.code === 'EACCES' ? 'not allowed' : 'the port is already in use'} (another opsrail start, a run waiting at the gate, or another program); stop it, or point approvals.linkBaseUrl of the local policy at a free port`,
+      { cause },
+    );
+    this.address = `${host}:${port}`;
+  }
+}
 
 /**
  * The approval endpoint on 127.0.0.1, for the local stack: the same handler as the Lambda. There is no
@@ -32,10 +45,9 @@ export async function startApprovalServer(gate: ApprovalDependencies): Promise<{
     });
   });
   const port = Number(base.port || 80);
-  const listening = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false)); // another local process (npm start, a waiting run) already serves it
-    server.listen(port, base.hostname, () => resolve(true));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? new ApprovalPortInUseError(base.hostname, port, error) : error));
+    server.listen(port, base.hostname, () => resolve());
   });
-  if (!listening) return null;
   return { url: `${base.origin}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

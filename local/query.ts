@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { duckType, EVIDENCE_TABLES, type EvidenceTable } from '../contracts/query-tables';
 import { athenaToDuckDb, loadNamedQueries } from '../contracts/named-queries';
 import type { EvidenceReader } from '../functions/core/ports';
+import { ValidationError } from '../functions/core/errors';
 
 export type Row = Record<string, unknown>;
 
@@ -45,8 +46,32 @@ export async function queryEvidence(root: string, sql: string): Promise<Row[]> {
   const connection = await instance.connect();
   try {
     for (const table of EVIDENCE_TABLES) await connection.run(tableSql(root, table));
-    const reader = await connection.runAndReadAll(sql);
+    const reader = await connection.runAndReadAll(sql).catch((error: unknown) => {
+      throw sqlError(error);
+    });
     return reader.getRowObjectsJson() as Row[];
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** DuckDB's answer to SQL that cannot run as written (syntax, names, types) is bad input, not a failure. */
+const SQL_INPUT_ERROR = /^(?:Failed to extract statements: )?((?:Parser|Binder|Catalog|Conversion|Not implemented) Error: [^\n]*)/;
+
+function sqlError(error: unknown): unknown {
+  const match = SQL_INPUT_ERROR.exec((error as Error)?.message ?? '');
+  return match ? new ValidationError('query', [{ path: 'sql', message: match[1] as string }], { cause: error }) : error;
+}
+
+/** Parses `sql` without running it (no tables needed), so SQL that cannot parse is refused before the stack starts. */
+export async function checkSqlSyntax(sql: string): Promise<void> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    await connection.extractStatements(sql).catch((error: unknown) => {
+      throw sqlError(error);
+    });
   } finally {
     connection.closeSync();
     instance.closeSync();

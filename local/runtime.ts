@@ -8,6 +8,7 @@ import type { Clock } from '../functions/core/clock';
 import { ConfigurationError } from '../functions/core/errors';
 import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
 import { deriveRunIdentity } from '../functions/core/run';
+import { parseEvent } from '../functions/core/handler-kit';
 import { createExecuteHandler } from '../functions/execute/handler';
 import { createFinalizeHandler } from '../functions/finalize/handler';
 import { createPreflightHandler } from '../functions/preflight/handler';
@@ -220,7 +221,7 @@ export class LocalRuntime {
   }
 
   async run(rawInput: unknown, options: RunOptions = {}): Promise<ExecutionOutcome> {
-    const input = ExecutionInput.parse(rawInput);
+    const input = parseEvent(ExecutionInput, rawInput, 'execution input');
     const name = randomUUID();
     const executionId = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}:${name}`;
     const overrides = Object.fromEntries(jobRunSteps.map((s) => [s.state, (stepInput: unknown) => this.invoke<never>(s.functionDir, stepInput)]));

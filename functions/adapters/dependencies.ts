@@ -49,7 +49,8 @@ export interface Dependencies extends RunDependencies {
 export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = [], overrides: { clock?: Clock } = {}): Dependencies {
   const { dynamodb, s3 } = awsClients(env);
   const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
-  const policy = loadPolicy(source, env.OPSRAIL_STAGE);
+  const jobs = jobRegistry(extraJobs);
+  const policy = loadPolicy(source, env.OPSRAIL_STAGE, jobs);
   const redactor = createRedactor(policy.settings.redaction);
   const jobLogger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: env.POWERTOOLS_LOG_LEVEL, persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' } });
   return {
@@ -63,7 +64,7 @@ export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplem
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
     clock: overrides.clock ?? systemClock,
-    jobs: jobRegistry(extraJobs),
+    jobs,
     codeVersion: env.OPSRAIL_CODE_VERSION,
   };
 }

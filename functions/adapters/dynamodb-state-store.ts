@@ -4,6 +4,7 @@ import { callDynamoDb, isConditionFailure, transactWrite } from './dynamodb-kit'
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
 import type { ChainLink, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
+import { ConfigurationError } from '../core/errors';
 import { stateTable } from './table-layout';
 
 const { keys } = stateTable;
@@ -30,19 +31,22 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** An update of a claimed run's item (which must exist). */
-  private updateRun(operation: string, jobRunId: string, updateExpression: string, values: Record<string, unknown>, returnValues?: 'ALL_NEW') {
-    return this.call(operation, () =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.run(jobRunId),
-          UpdateExpression: updateExpression,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: values,
-          ...(returnValues ? { ReturnValues: returnValues } : {}),
-        }),
-      ),
-    );
+  private async updateRun(operation: string, jobRunId: string, updateExpression: string, values: Record<string, unknown>, returnValues?: 'ALL_NEW') {
+    const update = new UpdateCommand({
+      TableName: this.tableName,
+      Key: keys.run(jobRunId),
+      UpdateExpression: updateExpression,
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: values,
+      ...(returnValues ? { ReturnValues: returnValues } : {}),
+    });
+    try {
+      return await this.doc.send(update);
+    } catch (error) {
+      // No such run: an event naming a run nobody claimed, which no retry can change.
+      if (isConditionFailure(error)) throw new ConfigurationError(`run ${jobRunId} was never claimed (${operation})`, { cause: error });
+      throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
+    }
   }
 
   private transact(operation: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<boolean[] | null> {

@@ -44,7 +44,16 @@ function parseFile<T extends z.ZodType>(source: PolicySource, fileName: string, 
   return parsed.data;
 }
 
-export function loadPolicy(source: PolicySource, stage: Stage): ResolvedPolicy {
+/** The job ids that have an implementation (the jobs registry): what a stage may enable. */
+export interface ImplementedJobs {
+  has(jobId: string): boolean;
+}
+
+/**
+ * Reads and validates policy/ for a stage. With `implemented`, a job the stage enables but nothing
+ * implements is a policy error naming it, at load, not a failure counted against it when it runs.
+ */
+export function loadPolicy(source: PolicySource, stage: Stage, implemented?: ImplementedJobs): ResolvedPolicy {
   const catalog = parseFile(source, 'catalog.json', Catalog);
   const settings = parseFile(source, `${stage}.json`, StagePolicy);
   const stageFile = source.describe(`${stage}.json`);
@@ -87,6 +96,11 @@ export function loadPolicy(source: PolicySource, stage: Stage): ResolvedPolicy {
     if (!job.success) throw new ValidationError(stageFile, issuesOf(job.error).map((i) => ({ ...i, path: `jobs.${entry.jobId}.${i.path}` })));
     return job.data;
   });
+  for (const job of jobs) {
+    if (implemented && job.enabled && !implemented.has(job.jobId)) {
+      throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.enabled`, message: `enables job '${job.jobId}', which has no implementation (not a built-in job, nor one given to the runtime)` }]);
+    }
+  }
   const snapshot = { stage, sha256: sha256Hex(canonicalJson({ settings, jobs })) };
   return { stage, settings, jobs, snapshot };
 }

@@ -98,9 +98,6 @@ function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunConte
   const known = new Set(policy.settings.datasets.map((d) => d.datasetId));
   const unknown = run.datasetRefs.filter((d) => !known.has(d));
   if (unknown.length) return new RunRefusedError('inputs_unpinned', `dataset refs not in the ${policy.stage} data catalog: ${unknown.join(', ')}`);
-  if (Date.parse(run.scheduledTime) > now.getTime() + FUTURE_TOLERANCE_MS) {
-    return new RunRefusedError('inputs_unpinned', `scheduled time ${run.scheduledTime} is in the future: its inputs do not exist yet`);
-  }
   if (job.window.kind !== 'tick' && Date.parse(run.window.end) > now.getTime()) {
     return new RunRefusedError('inputs_unpinned', `window ${run.window.start}..${run.window.end} is not complete yet`);
   }
@@ -135,6 +132,15 @@ function integrityRefusal(job: JobDefinition, controls: Controls): RunRefusedErr
   return null;
 }
 
+/**
+ * A tick in the future is refused before anything is claimed (docs/handlers.md): a claim would
+ * consume the window, and the real tick would later be suppressed as its duplicate.
+ */
+function futureTickRefusal(scheduledTime: string, now: Date): RunRefusedError | null {
+  if (Date.parse(scheduledTime) <= now.getTime() + FUTURE_TOLERANCE_MS) return null;
+  return new RunRefusedError('inputs_unpinned', `scheduled time ${scheduledTime} is in the future: its inputs do not exist yet (nothing was claimed)`);
+}
+
 async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, job: JobDefinition, run: RunContext): Promise<RunContext> {
   const [controls, jobState] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId)]);
   // Safety first (kill-switch, quarantine, mode, dangerous), then pinning, then the integrity of what was pinned.
@@ -153,6 +159,8 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
   if (request.trigger === 'schedule' && !job.enabled) {
     throw new ConfigurationError(`job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`);
   }
+  const future = futureTickRefusal(request.scheduledTime, deps.clock.now());
+  if (future) throw future;
   const { run, lease, claimed } = await pinAndClaim(deps, job, request, executionId);
   if (claimed) return admit(deps, job, run);
 
@@ -384,6 +392,15 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
     if (!job || Number.isNaN(Date.parse(input.scheduledTime))) {
       // Nothing to attach evidence to: the input itself was bad. The execution fails with this error.
       throw new ConfigurationError(`cannot record failure of '${input.jobId}' at '${input.scheduledTime}': ${error.name}: ${error.message}`);
+    }
+    if (isRefusal(kind)) {
+      // Preflight refuses before claiming only what must not consume its window (a future tick):
+      // unless this execution holds the claim, there is nothing of ours to evidence.
+      const { jobRunId } = runIdentity(deps.policy, job, input.scheduledTime);
+      const held = await deps.state.getRun(jobRunId);
+      if (held?.executionId !== executionId) {
+        return { jobRunId, jobId: job.jobId, status: 'skipped', quality: 'UNKNOWN', evidencePrefix: null, manifestKey: null, error };
+      }
     }
     const request = { jobId: job.jobId, scheduledTime: input.scheduledTime, trigger: input.trigger === 'manual' ? ('manual' as const) : ('schedule' as const) };
     const pinned = await pinAndClaim(deps, job, request, executionId);

@@ -1,4 +1,4 @@
-import { ExecutionInput, ExecutionStatusChangeEvent, type RunSummary } from '../../contracts';
+import { ExecutionStatusChangeEvent, type RunSummary } from '../../contracts';
 import { errorNameOf } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
 import { recordFailure } from '../core/run';
@@ -14,16 +14,17 @@ const ERROR_OF_STATUS = {
 export function createExecutionEndedHandler(deps: Dependencies): StepHandler<RunSummary | null> {
   const logger = stepLogger(deps, 'execution-ended');
   return async (event) => {
+    // detail.input is parsed by the contract: text that is not an opsrail ExecutionInput is a ValidationError.
     const { detail } = parseEvent(ExecutionStatusChangeEvent, event, 'ExecutionEnded event');
-    const input = ExecutionInput.safeParse(JSON.parse(detail.input ?? 'null'));
-    if (!input.success) {
-      logger.warn('ended execution had no opsrail input; nothing to record', { executionArn: detail.executionArn });
+    const input = detail.input;
+    if (!input) {
+      logger.warn('ended execution carried no input; nothing to record', { executionArn: detail.executionArn });
       return null;
     }
     const error = { Error: ERROR_OF_STATUS[detail.status], Cause: detail.cause ?? `execution ${detail.status.toLowerCase()}` };
     // Idempotent: a run already finalized (e.g. FAILED after RecordFailure) keeps its summary.
-    return logged(logger, { jobId: input.data.jobId, executionArn: detail.executionArn, status: detail.status }, () =>
-      recordFailure(deps, { ...input.data, error }, detail.executionArn),
+    return logged(logger, { jobId: input.jobId, executionArn: detail.executionArn, status: detail.status }, () =>
+      recordFailure(deps, { ...input, error }, detail.executionArn),
     );
   };
 }

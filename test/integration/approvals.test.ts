@@ -8,6 +8,7 @@ import { createPreflightHandler } from '../../functions/preflight/handler';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { testStack, withTestJobs } from '../support/local';
+import { countingJob } from '../support/jobs';
 
 const KEY = new TextEncoder().encode('test-signing-key-of-enough-length-0123456789');
 const TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAeSecretTaskToken==';
@@ -30,7 +31,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
 
   before(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
-    runtime = new LocalRuntime(stack.env);
+    runtime = new LocalRuntime(stack.env, [countingJob('gated_job')]);
     const client = new DynamoDBClient({ region: stack.env.AWS_REGION, endpoint: stack.env.AWS_ENDPOINT_URL_DYNAMODB });
     deps = {
       ...runtime.deps,

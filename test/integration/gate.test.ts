@@ -122,7 +122,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   });
 
   test('run_record_retention purges old run records once, after approval; their evidence stays', async () => {
-    const past = new LocalRuntime(stack.env, [], { clock: { now: () => new Date('2026-01-10T00:00:00Z') } });
+    const past = new LocalRuntime(stack.env, [purge, failingJob('gate_fail')], { clock: { now: () => new Date('2026-01-10T00:00:00Z') } });
     await past.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-01-09T00:00:00Z', trigger: 'manual' });
     await past.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-01-09T01:00:00Z', trigger: 'manual' });
     const evidenceBefore = await listKeys(stack.env, 'stage=local/dt=2026-01-09/');

@@ -47,7 +47,7 @@ describe('evidence_integrity_check and a run being finalized', () => {
   });
 
   test('once its lease has run out, the missing manifest is a finding and the evidence is DEGRADED', async () => {
-    const later = new LocalRuntime(stack.env, [], { clock: { now: () => new Date(Date.now() + 3 * 3600_000) } });
+    const later = new LocalRuntime(stack.env, [countingJob('busy_job')], { clock: { now: () => new Date(Date.now() + 3 * 3600_000) } });
 
     const outcome = await later.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-10-01T03:00:00Z', trigger: 'manual' });
 

@@ -127,9 +127,12 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
       assert.equal(refused.summary.status, 'skipped');
       assert.equal(refused.summary.error?.kind, 'inputs_unpinned');
       assert.equal(exitCodeOf(refused), 3);
-      const fail = auditOf((await bundleOf(runtime, refused)).objects['audit.jsonl'] as string).find((e) => e.type === 'job.run.fail');
-      assert.equal(fail?.error?.kind, 'inputs_unpinned');
     }
+    const fail = auditOf((await bundleOf(runtime, unknownDataset)).objects['audit.jsonl'] as string).find((e) => e.type === 'job.run.fail');
+    assert.equal(fail?.error?.kind, 'inputs_unpinned');
+    // A future tick is refused before anything is claimed (its real tick must still run): no run, no bundle.
+    assert.equal(await runtime.deps.state.getRun(futureWindow.jobRunId), undefined);
+    assert.equal(futureWindow.kind === 'refused' && futureWindow.summary.manifestKey, null);
     assert.equal(counting.unpinned.effects.length, 0);
     assert.equal(counting.calendar.effects.length, 1);
   });
@@ -327,7 +330,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
 
     const afterLease: Clock = { now: () => new Date(Date.now() + 61_000) };
     // The stack restarts after the lease: its scheduler finds the open run and delivers it again.
-    const restarted = new LocalRuntime(stack.env, Object.values(counting), { clock: afterLease });
+    const restarted = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { clock: afterLease });
     const outcomes: ExecutionOutcome[] = [];
     const scheduler = new LocalScheduler(restarted, restarted.deps.policy, restarted.deps.state, afterLease, { onOutcome: (_d, o) => outcomes.push(o) });
     const resumed = await scheduler.resumeOpenRuns();
@@ -355,7 +358,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     });
 
     const afterLease: Clock = { now: () => new Date(Date.now() + 61_000) };
-    const restarted = new LocalRuntime(stack.env, [failing], { clock: afterLease });
+    const restarted = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { clock: afterLease });
     const outcome = await restarted.run(deliver);
 
     assert.equal(outcome.kind, 'failed');

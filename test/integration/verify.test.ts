@@ -130,7 +130,7 @@ describe('opsrail verify: recomputes every hash and the chain, and names what is
     await createPreflightHandler(runtime.deps)({ executionId: 'exec-lost', request: { jobId: 'chain_b', scheduledTime: '2026-08-02T00:00:00Z', trigger: 'schedule' } }, {} as never);
     assert.equal((await verifyAll()).ok, true, 'within its lease a run is in flight, not lost');
 
-    const later = new LocalRuntime(stack.env, [], { clock: { now: () => new Date(Date.now() + 3600_000) } });
+    const later = new LocalRuntime(stack.env, [countingJob('chain_a'), countingJob('chain_b')], { clock: { now: () => new Date(Date.now() + 3600_000) } });
     const report = await verifyEvidence(later.deps, {});
 
     assert.deepEqual(report.problems.map((p) => [p.kind, p.key]), [['unfinished_run', 'stage=local/dt=2026-08-02/job_id=chain_b/manifest/run=20260802T000000Z.json']]);
