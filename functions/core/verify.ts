@@ -141,11 +141,11 @@ async function checkControlChain(evidence: EvidenceReader, controlKeys: string[]
   let link: { key: string; sha256: string; sequence: number; from: string } | null = head ? { ...head, from: "the state table's control chain head" } : null;
   while (link && !reached.has(link.key)) {
     const { key, from } = link;
-    const bytes = await evidence.getObject(key);
-    if (!bytes) {
-      problems.push({ kind: 'missing_object', key, detail: `control event of sequence ${link.sequence}, named by ${from}, is not stored` });
-      break;
-    }
+    const stored = await evidence.getObject(key);
+    if (!stored) problems.push({ kind: 'missing_object', key, detail: `control event of sequence ${link.sequence}, named by ${from}, is not stored` });
+    // The head keeps its event's bytes (written by the next event): the walk goes on from them.
+    const bytes = stored ?? (head && key === head.key ? new TextEncoder().encode(head.body) : undefined);
+    if (!bytes) break;
     reached.add(key);
     if (sha256Hex(bytes) !== link.sha256) problems.push({ kind: 'hash_mismatch', key, detail: `control event bytes hash to ${sha256Hex(bytes)}; ${from} recorded ${link.sha256}` });
     let parsed;
