@@ -230,7 +230,8 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   // Confirming takes the typed challenge (proof a person read the request); saying no never needs it.
   if (decision === 'approve' && (request.form.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
 
-  const reason = deps.redactor.text((request.form.reason ?? '').slice(0, 1000)) || null;
+  // Redacted before it is cut short: a cut can leave a secret too short for its pattern.
+  const reason = deps.redactor.text(request.form.reason ?? '').slice(0, 1000) || null;
   const status = decision === 'approve' ? 'APPROVED' : 'REJECTED';
   if (!(await deps.approvals.decideApproval(approvalId, { status, decidedBy: request.identity, decidedAt: now.toISOString(), reason }))) {
     return refuse(409, 'refused_already_decided', 'Already decided: a link works once');

@@ -33,7 +33,8 @@ export const BUILTIN_PATTERNS: Record<string, RegExp> = {
   github_token: /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})/g,
   openai_key: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g,
   slack_token: /\bxox[abposre]-[A-Za-z0-9-]{10,}/g,
-  aws_access_key: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g,
+  // Also when glued to other text (`AKIA…Error`, `KEY_AKIA…`): the 20 characters are the key.
+  aws_access_key: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}/g,
   bearer_token: /\b[Bb]earer\s+[A-Za-z0-9._~+/-]{8,}=*/g,
 };
 

@@ -380,7 +380,7 @@ export interface FailureInput {
 export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, input: FailureInput, executionId: string): Promise<RunSummary> {
   let kind = errorKindFromName(input.error.Error);
   // An error name is whatever the failing code threw: it is stored (and printed) only redacted.
-  const error = { kind, name: deps.redactor.text(input.error.Error), message: deps.redactor.text(causeMessage(input.error.Cause)) };
+  const error = { kind, name: deps.redactor.text(input.error.Error), message: deps.redactor.text(causeMessage(input.error.Cause)).slice(0, 2000) };
   const job = findJob(deps.policy, input.jobId);
   let run = input.run;
   let unclaimed = false;
@@ -453,14 +453,14 @@ function gateRecord(run: RunContext, approval: { record: { approvalId: string; s
   });
 }
 
-/** Lambda puts a JSON error document in Cause; keep its message, bounded. */
+/** Lambda puts a JSON error document in Cause; keep its message (bounded after redaction: a cut can hide a secret from its pattern). */
 function causeMessage(cause: string | undefined): string {
   if (!cause) return '';
   try {
     const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage.slice(0, 2000);
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
   } catch {
     // not JSON: a plain message
   }
-  return cause.slice(0, 2000);
+  return cause;
 }

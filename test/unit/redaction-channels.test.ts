@@ -57,3 +57,10 @@ test('an error whose name carries a secret loses it; ordinary names stay', () =>
   const typed = redactError(new TypeError('x'), redactor);
   assert.equal(typed.name, 'TypeError');
 });
+
+test('an AWS access key glued to other text is still a key', () => {
+  for (const input of ['AKIAIOSFODNN7EXAMPLEError', 'AWS_KEY_AKIAIOSFODNN7EXAMPLE', 'xASIAY34FZKBOKMUTVV7A']) {
+    assert.ok(!/AKIAIOSF|ASIAY34F/.test(redactor.text(input)), input);
+  }
+  assert.equal(redactor.text('MAKIAIOSFODNN7EXAMPLE'), 'MAKIAIOSFODNN7EXAMPLE', 'inside a longer upper-case word it is not one');
+});
