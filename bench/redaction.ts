@@ -16,6 +16,8 @@ const inputs: Record<string, (bytes: number) => string> = {
   'many @ without a domain': (n) => 'user@'.repeat(Math.ceil(n / 5)).slice(0, n),
   'base64-looking run': (n) => 'aB3+'.repeat(Math.ceil(n / 4)).slice(0, n),
   'unterminated private key headers': (n) => '-----BEGIN RSA PRIVATE KEY-----\n'.repeat(Math.ceil(n / 32)).slice(0, n),
+  'one URL-encoded run (%XX and +)': (n) => 'a%40b+%2'.repeat(Math.ceil(n / 9)).slice(0, n),
+  'URL-encoded addresses in a query': (n) => 'to=ops%40example.com&'.repeat(Math.ceil(n / 21)).slice(0, n),
   'JSON lines with addresses and tokens': (n) => '{"to":"ops@example.com","auth":"Bearer abcdefgh12345678"}\n'.repeat(Math.ceil(n / 60)).slice(0, n),
 };
 

@@ -10,6 +10,7 @@ import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import { jobRegistry } from '../functions/jobs/registry';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
+import { cliRedactor, redactProcessOutput } from './redacted-output';
 
 /** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
@@ -372,11 +373,11 @@ async function verifyCommand(args: string[]): Promise<number> {
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else {
       for (const p of report.problems) console.log(`${p.kind.padEnd(18)} ${p.key}: ${p.detail}`);
-      const verdict = !report.ok ? 'FAILED' : report.manifests === 0 ? 'UNKNOWN (nothing to verify)' : 'verified';
-      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s)`);
+      const verdict = !report.ok ? 'FAILED' : report.manifests + report.controlEvents === 0 ? 'UNKNOWN (nothing to verify)' : 'verified';
+      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.controlEvents} control event(s), ${report.problems.length} problem(s)`);
     }
     // Nothing to check is not a pass (as with the integrity check): exit 4, like quality UNKNOWN.
-    return !report.ok ? EXIT.failed : report.manifests === 0 ? EXIT.degraded : EXIT.ok;
+    return !report.ok ? EXIT.failed : report.manifests + report.controlEvents === 0 ? EXIT.degraded : EXIT.ok;
   });
 }
 
@@ -481,6 +482,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  // Nothing printed unredacted: names, reasons and errors echo what the user typed.
+  redactProcessOutput(cliRedactor(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR));
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);

@@ -73,6 +73,13 @@ export const AuditEvent = z
     evidenceRefs: z.array(z.string()).optional(),
     retry: z.strictObject({ count: z.number().int().min(1), reason: z.string() }).optional(),
     details: z.record(z.string(), z.unknown()).optional(),
+    /** Control events only: their place in the stage's hash chain of control events (docs/evidence.md). */
+    chain: z
+      .strictObject({
+        sequence: z.number().int().min(1),
+        previous: z.strictObject({ key: z.string().min(1), sha256: z.string().regex(/^[a-f0-9]{64}$/), sequence: z.number().int().min(1) }).nullable(),
+      })
+      .optional(),
   })
   .superRefine((event, ctx) => {
     const required: Partial<Record<AuditEventType, (keyof typeof event)[]>> = {

@@ -10,7 +10,11 @@ export const IntegrityFindingKind = z.enum([
   'sequence_gap',
   'misplaced_manifest',
   'unfinished_run',
+  /** An object under a bundle or control/ prefix that no manifest (or the control chain) lists. */
+  'unlisted_object',
+  'unreadable_control_event',
 ]);
+export type IntegrityFindingKind = z.infer<typeof IntegrityFindingKind>;
 
 export const IntegrityReport = z.strictObject({
   schemaVersion: z.literal(1),

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { callDynamoDb, isConditionFailure, transactWrite } from './dynamodb-kit';
 import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
-import type { ChainLink, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
+import type { ChainLink, ControlChainHead, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
 import { ConfigurationError } from '../core/errors';
 import { stateTable } from './table-layout';
@@ -304,6 +304,28 @@ export class DynamoDbStateStore implements StateStore {
 
   async setKillSwitch(killSwitch: KillSwitch): Promise<void> {
     await this.call('setKillSwitch', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.killSwitch(killSwitch.jobId), ...killSwitch } })));
+  }
+
+  async getControlChainHead(): Promise<ControlChainHead | undefined> {
+    const out = await this.call('getControlChainHead', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.controlChainHead(), ConsistentRead: true })));
+    return out.Item ? strip<ControlChainHead>(out.Item) : undefined;
+  }
+
+  async linkControlChain(expectedSequence: number, head: ControlChainHead): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.controlChainHead(), ...head },
+          ConditionExpression: expectedSequence === 0 ? 'attribute_not_exists(pk)' : '#seq = :expected',
+          ...(expectedSequence === 0 ? {} : { ExpressionAttributeNames: { '#seq': 'sequence' }, ExpressionAttributeValues: { ':expected': expectedSequence } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw wrapAwsError(`DynamoDB linkControlChain on ${this.tableName}`, error);
+    }
   }
 
   async setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void> {

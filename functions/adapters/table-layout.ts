@@ -16,6 +16,8 @@ export const stateTable = {
     safety: () => ({ pk: 'CONTROL', sk: 'SAFETY' }),
     killSwitch: (jobId: string | null) => ({ pk: 'CONTROL', sk: jobId ? `KILL#JOB#${jobId}` : 'KILL#GLOBAL' }),
     datasetIntegrity: (datasetId: string) => ({ pk: 'CONTROL', sk: `DATASET#${datasetId}` }),
+    /** Outside the control partition: Preflight's read of the controls never carries the chain head. */
+    controlChainHead: () => ({ pk: 'CONTROL_CHAIN', sk: 'HEAD' }),
     /** Runs claimed and not finalized, so a restarted stack can find and finish them. */
     openPartition: 'OPEN',
     openRun: (jobRunId: string) => ({ pk: 'OPEN', sk: jobRunId }),

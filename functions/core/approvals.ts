@@ -96,7 +96,9 @@ export async function requestApproval(
   const approvalId = approvalIdFor(run);
   const existing = await deps.approvals.getApproval(approvalId);
   if (existing) return { record: existing.record, link: approvalLink(deps.linkBaseUrl, deps.signingKey, existing.record) };
-  const allowed = (deps.policy.settings.approvals.approversByOpKind[request.opKind] ?? []).filter((a: string) => a !== request.requestedBy);
+  // Ids are stored as redacted (docs/redaction.md); a pseudonym is stable, so comparing them is comparing the ids.
+  const requestedBy = deps.redactor.id(request.requestedBy);
+  const allowed = (deps.policy.settings.approvals.approversByOpKind[request.opKind] ?? []).map(deps.redactor.id).filter((a: string) => a !== requestedBy);
   if (allowed.length === 0) throw new ConfigurationError(`nobody but the requester may approve ${request.opKind} in stage ${deps.policy.stage} (policy approvals.approversByOpKind)`);
   const now = deps.clock.now();
   const record: ApprovalRecord = ApprovalRecord.parse({
@@ -107,7 +109,7 @@ export async function requestApproval(
     jobRunId: run.jobRunId,
     opKind: request.opKind,
     plan: deps.redactor.value(request.plan),
-    requestedBy: request.requestedBy,
+    requestedBy,
     allowedApprovers: allowed,
     challenge: `${request.opKind.replace(/_/g, '-')}-${sha256Hex(`challenge|${approvalId}`).slice(0, 6)}`,
     createdAt: now.toISOString(),
@@ -120,10 +122,10 @@ export async function requestApproval(
   });
   if (!(await deps.approvals.putApproval(record, request.taskToken))) return requestApproval(deps, run, request);
   await deps.state.appendAudit(run.jobRunId, [
-    runEvent(run, 'job.dangerous_op.challenge', now, { details: { approvalId, opKind: request.opKind, requestedBy: request.requestedBy, allowedApprovers: allowed, plan: record.plan.summary, expiresAt: record.expiresAt } }),
+    runEvent(run, 'job.dangerous_op.challenge', now, { details: { approvalId, opKind: request.opKind, requestedBy, allowedApprovers: allowed, plan: record.plan.summary, expiresAt: record.expiresAt } }),
   ]);
   const link = approvalLink(deps.linkBaseUrl, deps.signingKey, record);
-  const message = { subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`, text: `${record.plan.summary}\nRequested by ${request.requestedBy}; approvers: ${allowed.join(', ')}; expires ${record.expiresAt}.`, link };
+  const message = { subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`, text: `${record.plan.summary}\nRequested by ${requestedBy}; approvers: ${allowed.join(', ')}; expires ${record.expiresAt}.`, link };
   const deliveries: ApprovalRecord['deliveries'] = [];
   for (const announcer of deps.announcers) {
     const result = await announcer.announce(message).catch((error: unknown) => ({ ok: false, detail: (error as Error).message }));
@@ -173,6 +175,8 @@ function page(status: number, title: string, body: string, method: string): Appr
  * refused or not, is audited with the identity and user agent.
  */
 export async function handleApprovalHttp(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse> {
+  // What the caller says is stored and logged redacted; ids are compared as stored (docs/redaction.md).
+  request = { ...request, identity: request.identity === null ? null : deps.redactor.id(request.identity), userAgent: request.userAgent === null ? null : deps.redactor.text(request.userAgent) };
   const method = request.method.toUpperCase();
   const match = /^\/approvals\/([a-f0-9]{32})\/?$/.exec(request.path);
   if (!match) return page(404, 'Not found', '', method);
@@ -226,7 +230,8 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   // Confirming takes the typed challenge (proof a person read the request); saying no never needs it.
   if (decision === 'approve' && (request.form.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
 
-  const reason = deps.redactor.text((request.form.reason ?? '').slice(0, 1000)) || null;
+  // Redacted before it is cut short: a cut can leave a secret too short for its pattern.
+  const reason = deps.redactor.text(request.form.reason ?? '').slice(0, 1000) || null;
   const status = decision === 'approve' ? 'APPROVED' : 'REJECTED';
   if (!(await deps.approvals.decideApproval(approvalId, { status, decidedBy: request.identity, decidedAt: now.toISOString(), reason }))) {
     return refuse(409, 'refused_already_decided', 'Already decided: a link works once');

@@ -1,6 +1,6 @@
 import { AuditEvent, SafetyMode, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
 import type { Clock } from './clock';
-import { OpsrailError, ValidationError } from './errors';
+import { OpsrailError, ThrottlingError, ValidationError } from './errors';
 import { sha256Hex } from './hashing';
 import { isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
@@ -57,22 +57,41 @@ function requireKnownJob(policy: ResolvedPolicy, jobId: string | null): JobDefin
   return job;
 }
 
-/** Operator actions are evidence too: one write-once object per event, beside the runs of that day. */
+const MAX_CONTROL_CHAIN_ATTEMPTS = 10;
+const encoder = new TextEncoder();
+
+/**
+ * Operator actions are evidence too: one write-once object per event, beside the runs of that day,
+ * hash-chained like run manifests (docs/evidence.md): each event carries its sequence number and the
+ * key and SHA-256 of the event before it, and the state table keeps the head. The head moves first
+ * (conditionally, so concurrent events get their own numbers), then the object is written; an event
+ * linked but never written (the writer died) is written by the next one from the bytes the head keeps.
+ */
 export async function recordControlEvent(deps: ControlDependencies, type: AuditEventType, actor: Actor, details: Record<string, unknown>, jobId?: string): Promise<AuditEvent> {
   const at = deps.clock.now();
-  const event = AuditEvent.parse({
+  const event = {
     schemaVersion: 1,
     eventId: `control#${type}#${isoSeconds(at)}#${sha256Hex(JSON.stringify(details)).slice(0, 12)}`,
     type,
     at: at.toISOString(),
     stage: deps.policy.stage,
     ...(jobId ? { jobId } : {}),
-    actor: { kind: 'operator', id: actor.by },
+    actor: { kind: 'operator' as const, id: deps.redactor.id(actor.by) },
     details: deps.redactor.value({ ...details, reason: actor.reason }),
-  });
-  const key = `stage=${deps.policy.stage}/dt=${event.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${sha256Hex(event.eventId).slice(0, 12)}.json`;
-  await deps.evidence.putObject(key, new TextEncoder().encode(`${JSON.stringify(event)}\n`), 'application/json');
-  return event;
+  };
+  for (let attempt = 0; attempt < MAX_CONTROL_CHAIN_ATTEMPTS; attempt++) {
+    const head = await deps.state.getControlChainHead();
+    if (head) await deps.evidence.putObject(head.key, encoder.encode(head.body), 'application/json');
+    const sequence = (head?.sequence ?? 0) + 1;
+    const previous = head ? { key: head.key, sha256: head.sha256, sequence: head.sequence } : null;
+    const chained = AuditEvent.parse({ ...event, chain: { sequence, previous } });
+    const body = `${JSON.stringify(chained)}\n`;
+    const key = `stage=${deps.policy.stage}/dt=${chained.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${String(sequence).padStart(6, '0')}.json`;
+    if (!(await deps.state.linkControlChain(head?.sequence ?? 0, { sequence, key, sha256: sha256Hex(body), body }))) continue;
+    await deps.evidence.putObject(key, encoder.encode(body), 'application/json');
+    return chained;
+  }
+  throw new ThrottlingError(`control event ${type}: other control events kept moving the chain head; try again`);
 }
 
 export interface KillSwitchResult {
@@ -88,9 +107,9 @@ export interface KillSwitchResult {
 export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, actor: Actor): Promise<KillSwitchResult> {
   requireActor(actor);
   requireKnownJob(deps.policy, jobId);
-  const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: deps.redactor.text(actor.reason), changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
+  const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: deps.redactor.text(actor.reason), changedBy: deps.redactor.id(actor.by), changedAt: deps.clock.now().toISOString() };
   await deps.state.setKillSwitch(killSwitch);
-  const stoppedExecutions = await deps.executions.stopRunning(jobId, `kill-switch engaged by ${actor.by}: ${actor.reason}`);
+  const stoppedExecutions = await deps.executions.stopRunning(jobId, `kill-switch engaged by ${killSwitch.changedBy}: ${killSwitch.reason}`);
   const disabledSchedules = await deps.schedules.disable(jobId);
   await recordControlEvent(deps, 'kill_switch.engage', actor, { scope: jobId ?? 'global', stoppedExecutions, disabledSchedules }, jobId ?? undefined);
   return { killSwitch, stoppedExecutions, disabledSchedules };
@@ -112,7 +131,7 @@ export async function setSafetyMode(deps: ControlDependencies, mode: string, act
   const from = current?.mode ?? 'NORMAL';
   if (SAFETY_RANK[parsed.data] < SAFETY_RANK[from]) throw new DangerousOpRequiresApprovalError(`relaxing the safety mode from ${from} to ${parsed.data}`);
   if (current && parsed.data === from) return current;
-  const state: SafetyState = { schemaVersion: 1, mode: parsed.data, reason: deps.redactor.text(actor.reason), changedBy: actor.by, changedAt: deps.clock.now().toISOString() };
+  const state: SafetyState = { schemaVersion: 1, mode: parsed.data, reason: deps.redactor.text(actor.reason), changedBy: deps.redactor.id(actor.by), changedAt: deps.clock.now().toISOString() };
   await deps.state.setSafetyState(state);
   await recordControlEvent(deps, 'safety.mode.change', actor, { from, to: parsed.data });
   return state;

@@ -103,12 +103,29 @@ export type RunEffect =
   /** Refused, stopped, or completed with quality DEGRADED/UNKNOWN: neither success nor a job failure. */
   | { kind: 'neutral' };
 
+/**
+ * The head of the stage's chain of control events, kept like a job's manifest chain head. It holds the
+ * head event's bytes too, so an event whose write was cut short after linking is written by the next one.
+ */
+export interface ControlChainHead {
+  sequence: number;
+  key: string;
+  sha256: string;
+  body: string;
+}
+
+export interface ControlChainReader {
+  getControlChainHead(): Promise<ControlChainHead | undefined>;
+}
+
 export interface JobStateReader {
   getJobState(jobId: string): Promise<JobState | undefined>;
 }
 
 /** The state table. Every write that decides something is conditional. */
-export interface StateStore extends JobStateReader {
+export interface StateStore extends JobStateReader, ControlChainReader {
+  /** Moves the control chain head from `expectedSequence` (0: no head yet) to `head`; false when another event moved it first. */
+  linkControlChain(expectedSequence: number, head: ControlChainHead): Promise<boolean>;
   /** true when this call claimed the run; false when it was already claimed. */
   claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean>;
   /** Takes over a claim whose lease expired, from the execution that held it; false if anything moved. */

@@ -78,9 +78,11 @@ export function deriveRunIdentity(policy: ResolvedPolicy, request: ExecutionInpu
 }
 
 /** Pins the run (at `run.claimedAt`) and claims it until `lease`; `claimed` is false when another delivery claimed it first. */
-async function pinAndClaim(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, job: JobDefinition, request: ExecutionInput, executionId: string): Promise<{ run: RunContext; lease: string; claimed: boolean }> {
+async function pinAndClaim(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor'>, job: JobDefinition, request: ExecutionInput, executionId: string): Promise<{ run: RunContext; lease: string; claimed: boolean }> {
   const now = deps.clock.now();
-  const { run, start } = pinRun(deps.policy, job, request, executionId, now);
+  // Params (keys and values) and the requester are stored on the run item and in its evidence.
+  const stored = { ...request, ...(request.params ? { params: deps.redactor.value(request.params) } : {}), ...(request.requestedBy ? { requestedBy: deps.redactor.id(request.requestedBy) } : {}) };
+  const { run, start } = pinRun(deps.policy, job, stored, executionId, now);
   const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
   return { run, lease, claimed: await deps.state.claimRun(run, start, lease) };
 }
@@ -154,7 +156,7 @@ async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, 
  * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its lease
  * has expired the later delivery takes the run over (seed 003: restartable, never left claimed for ever).
  */
-export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
+export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
   const job = requireJob(deps.policy, request.jobId);
   if (request.trigger === 'schedule' && !job.enabled) {
     throw new ConfigurationError(`job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`);
@@ -209,7 +211,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   } catch (error) {
     // The error travels to Step Functions, its history and the logs: no secret may travel with it.
     redactError(error, deps.redactor);
-    await deps.state.recordAttemptFailure(run.jobRunId, `${(error as Error).name}: ${(error as Error).message}`);
+    await deps.state.recordAttemptFailure(run.jobRunId, deps.redactor.text(`${(error as Error).name}: ${(error as Error).message}`));
     throw error;
   }
   // Redacted here, before the result reaches the state machine, the idempotency record or the evidence.
@@ -220,7 +222,8 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     endedAt: deps.clock.now().toISOString(),
     attempts,
     outputs: result.outputs.map((o) => ({ ...o, body: deps.redactor.text(o.body) })),
-    integrityReport: result.integrityReport,
+    // Stored in the idempotency table as part of this result: redacted like everything else.
+    integrityReport: result.integrityReport && deps.redactor.value(result.integrityReport),
     diagnostics: deps.redactor.value(result.diagnostics),
   };
   const bytes = Buffer.byteLength(JSON.stringify(executed));
@@ -384,7 +387,8 @@ export interface FailureInput {
  */
 export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, input: FailureInput, executionId: string): Promise<RunSummary> {
   let kind = errorKindFromName(input.error.Error);
-  const error = { kind, name: input.error.Error, message: deps.redactor.text(causeMessage(input.error.Cause)) };
+  // An error name is whatever the failing code threw: it is stored (and printed) only redacted.
+  const error = { kind, name: deps.redactor.text(input.error.Error), message: deps.redactor.text(causeMessage(input.error.Cause)).slice(0, 2000) };
   const job = findJob(deps.policy, input.jobId);
   let run = input.run;
   let unclaimed = false;
@@ -466,14 +470,14 @@ function gateRecord(run: RunContext, approval: { record: { approvalId: string; s
   });
 }
 
-/** Lambda puts a JSON error document in Cause; keep its message, bounded. */
+/** Lambda puts a JSON error document in Cause; keep its message (bounded after redaction: a cut can hide a secret from its pattern). */
 function causeMessage(cause: string | undefined): string {
   if (!cause) return '';
   try {
     const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage.slice(0, 2000);
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
   } catch {
     // not JSON: a plain message
   }
-  return cause.slice(0, 2000);
+  return cause;
 }

@@ -56,7 +56,7 @@ export async function createSupportBundle(deps: ControlDependencies, jobRunId: s
     jobId: parsed.jobId,
     jobRunId,
     createdAt: createdAt.toISOString(),
-    createdBy,
+    createdBy: deps.redactor.id(createdBy),
     sources,
     files: files.map((f) => ({ name: f.name, sha256: sha256Hex(f.body), size: f.body.byteLength })),
     redaction: { placeholder: deps.policy.settings.redaction.placeholder, customPatterns: deps.policy.settings.redaction.patterns.length },

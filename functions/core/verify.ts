@@ -1,12 +1,13 @@
-import { AuditEvent, EvidenceManifest } from '../../contracts';
+import { AuditEvent, EvidenceManifest, type IntegrityFindingKind } from '../../contracts';
 import { sha256Hex } from './hashing';
 import { parseJobRunId, evidencePrefix } from './ids';
 import { objectName } from './layout';
 import type { ResolvedPolicy } from './policy';
-import type { EvidenceReader, JobStateReader, OpenRun, StateStore } from './ports';
+import type { ControlChainHead, ControlChainReader, EvidenceReader, JobStateReader, OpenRun, StateStore } from './ports';
 import type { Clock } from './clock';
 
-export type ProblemKind = 'hash_mismatch' | 'size_mismatch' | 'missing_object' | 'unreadable_manifest' | 'misplaced_manifest' | 'chain_break' | 'sequence_gap' | 'unfinished_run';
+/** What verify can find (docs/evidence.md); the integrity report's findings use the same kinds. */
+export type ProblemKind = IntegrityFindingKind;
 
 /** Something wrong with the evidence, named by the object key it is about. */
 export interface Problem {
@@ -19,6 +20,8 @@ export interface VerifyReport {
   ok: boolean;
   manifests: number;
   objects: number;
+  /** Control events checked through their chain (verify --all without --job only). */
+  controlEvents: number;
   problems: Problem[];
 }
 
@@ -127,10 +130,59 @@ export async function openRunManifests(stage: ResolvedPolicy['stage'], state: Pi
   });
 }
 
+/**
+ * The stage's control events, walked from the state table's head back to sequence 1: every link must
+ * name an object that is stored, whose bytes hash as recorded and whose sequence is one less. Every
+ * object under a control/ prefix that the walk does not reach is `unlisted_object` (planted, or cut off
+ * from the chain by a break reported on the way).
+ */
+async function checkControlChain(evidence: EvidenceReader, controlKeys: string[], head: ControlChainHead | undefined, problems: Problem[]): Promise<number> {
+  const reached = new Set<string>();
+  let link: { key: string; sha256: string; sequence: number; from: string } | null = head ? { ...head, from: "the state table's control chain head" } : null;
+  while (link && !reached.has(link.key)) {
+    const { key, from } = link;
+    const stored = await evidence.getObject(key);
+    if (!stored) problems.push({ kind: 'missing_object', key, detail: `control event of sequence ${link.sequence}, named by ${from}, is not stored` });
+    // The head keeps its event's bytes (written by the next event): the walk goes on from them.
+    const bytes = stored ?? (head && key === head.key ? new TextEncoder().encode(head.body) : undefined);
+    if (!bytes) break;
+    reached.add(key);
+    if (sha256Hex(bytes) !== link.sha256) problems.push({ kind: 'hash_mismatch', key, detail: `control event bytes hash to ${sha256Hex(bytes)}; ${from} recorded ${link.sha256}` });
+    let parsed;
+    try {
+      parsed = AuditEvent.safeParse(JSON.parse(decode(bytes)));
+    } catch (error) {
+      parsed = { success: false as const, error: error as Error };
+    }
+    const chain = parsed.success ? parsed.data.chain : undefined;
+    if (!parsed.success || !chain) {
+      const detail = parsed.success ? 'has no chain link' : parsed.error.message.slice(0, 300);
+      problems.push({ kind: 'unreadable_control_event', key, detail: `${detail}; the control events before it cannot be reached` });
+      break;
+    }
+    if (chain.sequence !== link.sequence) problems.push({ kind: 'sequence_gap', key, detail: `holds sequence ${chain.sequence}; ${from} expected ${link.sequence}` });
+    if (!chain.previous && chain.sequence !== 1) problems.push({ kind: 'chain_break', key, detail: `sequence ${chain.sequence} has no link to a previous control event` });
+    if (chain.previous && chain.previous.sequence !== chain.sequence - 1) problems.push({ kind: 'sequence_gap', key, detail: `sequence ${chain.sequence} links to sequence ${chain.previous.sequence}` });
+    link = chain.previous ? { ...chain.previous, from: key } : null;
+  }
+  for (const key of controlKeys) {
+    if (!reached.has(key)) problems.push({ kind: 'unlisted_object', key, detail: 'under control/ but not in the chain of control events' });
+  }
+  return reached.size;
+}
+
+/** `P…/manifest/run=S.json` → does `key` belong to that run (`P…/<kind>/run=S.json`, `P…/outputs/run=S/…`)? */
+function inRunOf(manifestKey: string, key: string): boolean {
+  const match = /^(.*\/job_id=[^/]+\/)manifest\/(run=[^/]+)\.json$/.exec(manifestKey);
+  if (!match || !key.startsWith(match[1]!)) return false;
+  const rest = key.slice(match[1]!.length);
+  return rest.includes(`/${match[2]}.`) || rest.includes(`/${match[2]}/`);
+}
+
 export interface VerifyDependencies {
   policy: ResolvedPolicy;
   evidence: EvidenceReader;
-  state: JobStateReader & Pick<StateStore, 'listOpenRuns'>;
+  state: JobStateReader & ControlChainReader & Pick<StateStore, 'listOpenRuns'>;
   clock: Clock;
 }
 
@@ -159,17 +211,42 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   }
   // Every catalog job is checked against its chain head, so a job whose manifests were all deleted is caught too.
   const jobIds = new Set([...byJob.keys(), ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter)]);
-  for (const jobId of jobIds) checkChain(byJob.get(jobId) ?? [], (await deps.state.getJobState(jobId))?.chainHead, problems);
+  const linked = new Set([...byJob.values()].flat().flatMap(({ manifest }) => (manifest.previousManifest ? [manifest.previousManifest.key] : [])));
+  for (const jobId of jobIds) {
+    const head = (await deps.state.getJobState(jobId))?.chainHead;
+    if (head) linked.add(head.manifestKey);
+    checkChain(byJob.get(jobId) ?? [], head, problems);
+  }
   // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
-  for (const { open, manifestKey, inFlight } of await openRunManifests(deps.policy.stage, deps.state, deps.clock.now())) {
+  const openRuns = await openRunManifests(deps.policy.stage, deps.state, deps.clock.now());
+  for (const { open, manifestKey, inFlight } of openRuns) {
     if (inFlight || (jobFilter && open.jobId !== jobFilter)) continue;
     problems.push({ kind: 'unfinished_run', key: manifestKey, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
   }
+  // Every object under a bundle prefix must be listed by a manifest. Not reported again: the objects of
+  // a run whose manifest the chain names but which is missing (that is the finding), and those of a run
+  // still being finalized (objects are written before the manifest). A planted run_record is named here.
+  const listed = new Set([...byJob.values()].flat().flatMap(({ key, manifest }) => [key, ...manifest.objects.map((o) => `${manifest.prefix}${o.name}`)]));
+  const loaded = new Set([...byJob.values()].flat().map((m) => m.key));
+  const accounted = [
+    ...openRuns.filter((r) => r.inFlight).map((r) => r.manifestKey),
+    ...[...linked].filter((k) => !manifestKeys.includes(k)),
+    ...manifestKeys.filter((k) => !loaded.has(k)), // unreadable: reported as such
+  ];
+  for (const key of keys) {
+    const jobId = /^stage=[^/]+\/dt=[^/]+\/job_id=([^/]+)\//.exec(key)?.[1];
+    if (!jobId || (jobFilter && jobId !== jobFilter) || listed.has(key) || manifestKeys.includes(key)) continue;
+    if (accounted.some((manifestKey) => inRunOf(manifestKey, key))) continue;
+    problems.push({ kind: 'unlisted_object', key, detail: 'under a bundle prefix, but no manifest lists it' });
+  }
+  const controlKeys = keys.filter((k) => /^stage=[^/]+\/dt=[^/]+\/control\//.test(k));
+  const controlEvents = jobFilter ? 0 : await checkControlChain(deps.evidence, controlKeys, await deps.state.getControlChainHead(), problems);
 
   // For one run: its own objects, and the links that vouch for its manifest.
   const run = only && byJob.get(only.jobId)?.find((m) => m.key === only.manifestKey);
   const relevant = only ? new Set([only.manifestKey, ...(run ? run.manifest.objects.map((o) => `${run.manifest.prefix}${o.name}`) : [])]) : undefined;
   const unfinished = problems.some((p) => p.kind === 'unfinished_run' && p.key === only?.manifestKey);
-  const reported = relevant ? [...(missing && !unfinished ? [missing] : []), ...problems.filter((p) => relevant.has(p.key))] : problems;
-  return { ok: reported.length === 0, manifests: only ? (run ? 1 : 0) : manifestKeys.length, objects, problems: reported };
+  const ofRun = (p: Problem) => relevant!.has(p.key) || (p.kind === 'unlisted_object' && inRunOf(only!.manifestKey, p.key));
+  const reported = relevant ? [...(missing && !unfinished ? [missing] : []), ...problems.filter(ofRun)] : problems;
+  return { ok: reported.length === 0, manifests: only ? (run ? 1 : 0) : manifestKeys.length, objects, controlEvents, problems: reported };
 }

@@ -1,5 +1,5 @@
 /** One canary secret per pattern the issue names, plus one for a custom policy pattern. */
-export const CANARIES: Record<string, string> = {
+const PLAIN_CANARIES: Record<string, string> = {
   email: 'oncall.person@example.com',
   github_token: 'ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789',
   github_pat: 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz',
@@ -17,3 +17,18 @@ export const CANARIES: Record<string, string> = {
 };
 
 export const CUSTOM_PATTERN = 'INTERNAL-TICKET-SECRET-\\d+';
+
+/**
+ * A canary as it travels in a URL or a form: encodeURIComponent where that changes it (`%40`,
+ * `Bearer%20`, `%0A`), otherwise every byte escaped (`%67%68%70…`), which decodes to the same text.
+ */
+export function urlEncoded(canary: string): string {
+  const encoded = encodeURIComponent(canary);
+  return encoded !== canary ? encoded : [...new TextEncoder().encode(canary)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+}
+
+/** Every canary, plain and URL-encoded (`<name>_urlencoded`). */
+export const CANARIES: Record<string, string> = {
+  ...PLAIN_CANARIES,
+  ...Object.fromEntries(Object.entries(PLAIN_CANARIES).map(([name, canary]) => [`${name}_urlencoded`, urlEncoded(canary)])),
+};
