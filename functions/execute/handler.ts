@@ -20,8 +20,15 @@ export function createExecuteHandler(deps: Dependencies): StepHandler<ExecuteRes
   // Keyed by the run alone: a Lambda that timed out after its side effect, or a retried task, replays
   // the stored result instead of running the job again. A config per call: Powertools keeps the
   // context it is given, and concurrent runs (the local runtime) must not share one.
-  const executeOnce = (event: { run: ExecuteEvent['run'] }, context: Context) =>
-    makeIdempotent(async (e: { run: ExecuteEvent['run'] }, _context: Context) => executeJob(deps, e.run), {
+  const executeOnce = (event: { run: ExecuteEvent['run'] }, context: Context, attempt: AttemptRecord) =>
+    makeIdempotent(async (e: { run: ExecuteEvent['run'] }, _context: Context) => {
+      try {
+        return (attempt.returned = await executeJob(deps, e.run));
+      } catch (error) {
+        attempt.threw = { error };
+        throw error;
+      }
+    }, {
       persistenceStore,
       config: new IdempotencyConfig({
         eventKeyJmesPath: 'run.jobRunId',
@@ -34,11 +41,38 @@ export function createExecuteHandler(deps: Dependencies): StepHandler<ExecuteRes
   return async (event, context) => {
     const parsed = parseEvent(ExecuteEvent, event, 'Execute event');
     try {
-      return await logged(logger, { jobRunId: parsed.run.jobRunId }, () => executeOnce(parsed, context));
+      const attempt: AttemptRecord = {};
+      return await logged(logger, { jobRunId: parsed.run.jobRunId }, () => executeOnce(parsed, context, attempt).catch((e: unknown) => afterIdempotencyFailure(e, attempt, parsed)));
     } catch (error) {
       throw await honourRetryAfter(fromIdempotencyStore(error), maxDelaySeconds, context.getRemainingTimeInMillis());
     }
   };
+
+  /**
+   * Powertools failed to write its record after the job's logic ended. If the job returned, its effect
+   * happened: the result goes on, with a diagnostic (the record expires with the lease). If the job
+   * threw, its in-progress record must go, or every retry would meet it until the lease ends.
+   */
+  async function afterIdempotencyFailure(error: unknown, attempt: AttemptRecord, event: { run: ExecuteEvent['run'] }): Promise<ExecuteResult> {
+    if (fromIdempotencyStore(error) === error) throw error;
+    if (attempt.returned) {
+      const message = `the idempotency record could not be completed: ${(error as Error).message}`;
+      logger.warn('job completed; idempotency record not completed', { jobRunId: event.run.jobRunId, errorMessage: message });
+      return { ...attempt.returned, diagnostics: [...attempt.returned.diagnostics, { level: 'warning', code: 'bookkeeping_failed', message }] };
+    }
+    if (attempt.threw) {
+      for (let tries = 0; tries < DELETE_TRIES; tries++) {
+        try {
+          await persistenceStore.deleteRecord(event);
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** tries));
+        }
+      }
+      throw attempt.threw.error;
+    }
+    throw error;
+  }
 }
 
 /**
@@ -54,6 +88,14 @@ function withinLease(context: Context, run: ExecuteEvent['run'], deps: Pick<Depe
 }
 
 const SAFETY_MARGIN_MS = 5_000;
+/** Tries to remove a failed attempt's in-progress record after Powertools' own try failed. */
+const DELETE_TRIES = 4;
+
+/** What the job's logic did inside Powertools, kept for when Powertools' own writes fail after it. */
+interface AttemptRecord {
+  returned?: ExecuteResult;
+  threw?: { error: unknown };
+}
 
 /**
  * A dependency's Retry-After is honoured by waiting it out here, before the error reaches Step Functions,
