@@ -18,14 +18,12 @@ import { BENCH_JOBS, tickAt } from './crash-plan';
 const { values } = parseArgs({
   options: {
     effects: { type: 'string' },
-    started: { type: 'string' },
     interval: { type: 'string' },
     ticks: { type: 'string' },
     drain: { type: 'boolean', default: false },
   },
 });
 const effectsFile = values.effects as string;
-const startedAt = Number(values.started);
 const intervalMs = Number(values.interval);
 const lastTick = values.ticks === undefined ? Number.POSITIVE_INFINITY : Number(values.ticks) - 1;
 
@@ -55,14 +53,18 @@ const deliver = (jobId: string, scheduledTime: string) => {
 };
 console.log('READY');
 
-/** Ticks released by now (one every interval since the bench started), capped by --ticks. */
-const released = () => Math.min(lastTick, Math.floor((Date.now() - startedAt) / intervalMs));
+const indexOf = (tick: string | undefined) => (tick === undefined ? -1 : Math.round((Date.parse(tick) - Date.parse(tickAt(0))) / 60_000));
+// While this life lasts, one more tick per job is due every interval after the last one claimed;
+// draining, only the ticks up to --ticks are due (the lives before may have left some unclaimed).
+const readyAt = Date.now();
+const firstOfLife = new Map<string, number>();
+for (const { jobId } of BENCH_JOBS) firstOfLife.set(jobId, indexOf(await state.getSchedulerCursor(jobId)) + 1);
+const released = (jobId: string) => (values.drain ? lastTick : Math.min(lastTick, (firstOfLife.get(jobId) as number) + Math.floor((Date.now() - readyAt) / intervalMs)));
 
 for (;;) {
   for (const { jobId } of BENCH_JOBS) {
-    const cursor = await state.getSchedulerCursor(jobId);
-    const next = cursor === undefined ? 0 : Math.round((Date.parse(cursor) - Date.parse(tickAt(0))) / 60_000) + 1;
-    for (let i = next; i <= released(); i++) {
+    const next = indexOf(await state.getSchedulerCursor(jobId)) + 1;
+    for (let i = next; i <= released(jobId); i++) {
       const tick = tickAt(i);
       deliver(jobId, tick);
       // At least once: the cursor passes a tick only when its run is claimed (by this or another delivery).
@@ -72,7 +74,7 @@ for (;;) {
     }
   }
   for (const resumed of await scheduler.resumeOpenRuns()) console.log(`resumed ${resumed.jobId}@${resumed.scheduledTime}`);
-  if (values.drain && released() === lastTick) {
+  if (values.drain) {
     const open = await state.listOpenRuns();
     const cursors = await Promise.all(BENCH_JOBS.map((j) => state.getSchedulerCursor(j.jobId)));
     if (open.length === 0 && inFlight.size === 0 && cursors.every((c) => c === tickAt(lastTick))) break;

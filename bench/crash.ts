@@ -1,6 +1,6 @@
 /**
  * Crash bench (issue 10): the local scheduler's loop (bench/crash-worker.ts: real local runtime, real
- * ASL and handlers) runs two counted-effect jobs, one tick every --interval ms, and is killed with
+ * ASL and handlers) runs two counted-effect jobs, one tick every --interval ms while it lives, and is killed with
  * SIGKILL at seeded random moments, --kills times, and started again each time; a last life delivers
  * the remaining ticks and finishes every run. Then: effects == ticks that ran (0 doubled, 0 lost),
  * `opsrail verify --all` exits 0, no run left claimed, no failure counted, no orphaned process.
@@ -33,7 +33,7 @@ const seed = Number(values.seed);
 const intervalMs = Number(values.interval);
 const WORKER = join(import.meta.dirname, 'crash-worker.ts');
 const READY_TIMEOUT_MS = 90_000;
-const DRAIN_TIMEOUT_MS = 180_000;
+const DRAIN_TIMEOUT_MS = 300_000;
 
 /** mulberry32: the kill moments follow from --seed. */
 function seeded(s: number): () => number {
@@ -62,7 +62,7 @@ const startedAt = Date.now();
 const random = seeded(seed);
 
 function startWorker(extra: string[] = []): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null>; output: () => string } {
-  const args = ['--import', 'tsx', WORKER, '--effects', effectsFile, '--started', String(startedAt), '--interval', String(intervalMs), ...extra];
+  const args = ['--import', 'tsx', WORKER, '--effects', effectsFile, '--interval', String(intervalMs), ...extra];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const ready = new Promise<void>((resolve, reject) => {
@@ -91,7 +91,9 @@ for (let k = 0; k < kills; k++) {
   await worker.exited;
   killedAfterMs.push(delay);
 }
-const ticks = Math.floor((Date.now() - startedAt) / intervalMs) + 1;
+// Every tick a life claimed (or began to deliver) is due; the draining life delivers any left behind.
+const cursors = await Promise.all(BENCH_JOBS.map((j) => deps.state.getSchedulerCursor(j.jobId)));
+const ticks = Math.max(0, ...cursors.map((c) => (c === undefined ? -1 : Math.round((Date.parse(c) - Date.parse(tickAt(0))) / 60_000)))) + 2;
 progress(`draining ${ticks} ticks`);
 const drain = startWorker(['--drain', '--ticks', String(ticks)]);
 await drain.ready;
@@ -159,7 +161,7 @@ await new Promise((resolve) => setTimeout(resolve, 500));
 const orphans = processesMentioning(home);
 if (orphans.length) misses.push(`orphaned processes: ${orphans.join('; ')}`);
 
-console.log(`crash bench: seed ${seed}, ${kills} kills (SIGKILL ${Math.min(...killedAfterMs)}-${Math.max(...killedAfterMs)} ms after ready), lease ${BENCH_LEASE_SECONDS} s, one tick per job every ${intervalMs} ms`);
+console.log(`crash bench: seed ${seed}, ${kills} kills (SIGKILL ${Math.min(...killedAfterMs)}-${Math.max(...killedAfterMs)} ms after ready), lease ${BENCH_LEASE_SECONDS} s, one tick per job every ${intervalMs} ms of a life`);
 console.log(`  ticks ${ticks} x ${BENCH_JOBS.length} jobs = ${figures.runs} runs: ok ${figures.ok}, unknown_outcome ${figures.unknownOutcome} (not re-run), lost ${figures.lost}, left claimed ${figures.leftClaimed}, false failures ${figures.falseFailures}`);
 console.log(`  effects ${figures.effects}: doubled ${figures.doubled}, lost ${figures.lostEffects}, idempotent re-runs ${figures.reruns}; takeovers ${figures.takeovers}; failures counted ${counted}`);
 console.log(`  verify --all${shared ? ' (in-process: the tables are not the CLI\'s)' : ''}: exit ${verify.status} (${verify.output.split('\n').pop() ?? ''})`);

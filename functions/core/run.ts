@@ -474,9 +474,11 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   events.push(runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } }));
   let effect: RunEffect = { kind: 'neutral' };
   // A run already sealed keeps its outcome (closeRun returns it): its failure, if any, was counted then.
-  // Neither an unknown outcome nor opsrail's own bookkeeping is a failure of the job, and nor is a
-  // retryable error of Preflight (the job never started).
-  const notTheJobs = kind === 'unknown_outcome' || kind === 'bookkeeping' || (!input.run && RETRYABLE_KINDS.includes(kind));
+  // Neither an unknown outcome nor opsrail's own bookkeeping is a failure of the job; nor is a
+  // retryable error before the job's logic ever started, or an Execute that kept meeting another
+  // attempt's in-progress record (whose outcome is not this run's to judge).
+  const notTheJobs =
+    kind === 'unknown_outcome' || kind === 'bookkeeping' || input.error.Error === 'IdempotencyAlreadyInProgressError' || (item.attempts === 0 && RETRYABLE_KINDS.includes(kind));
   if (!refused && kind !== 'stopped' && !notTheJobs && !item.sealed) {
     const threshold = deps.policy.settings.thresholds.quarantineAfterConsecutiveFailures;
     const counted = await deps.state.countFailure(run.jobId, run.jobRunId, threshold, endedAt);
