@@ -151,7 +151,7 @@ for (const job of BENCH_JOBS) {
   if (state?.quarantine) misses.push(`${job.jobId} quarantined: ${state.quarantine.reason}`);
 }
 if (counted) misses.push(`${counted} failure(s) counted toward quarantine`);
-const verify = await verifyAll();
+const verify = await verifyAll().catch((error: Error) => ({ status: 1, output: `${error.name}: ${error.message}` }));
 if (verify.status !== 0) misses.push(`verify --all exited ${verify.status}: ${verify.output.split('\n').slice(-12).join('\n')}`);
 if (drained !== 0) misses.push(`the draining worker ${drained === 'timeout' ? `did not finish within ${DRAIN_TIMEOUT_MS} ms` : `exited ${drained}`}: ${drain.output().slice(-1500)}`);
 
