@@ -44,6 +44,10 @@ export const ErrorKind = z.enum([
   'approval_timed_out',
   // An operator (kill-switch) or the platform (timeout) stopped a started execution.
   'stopped',
+  // The holder of an Execute died: the job's effect may or may not have happened (docs/crash-safety.md).
+  'unknown_outcome',
+  // opsrail's own stores (state, idempotency, evidence) failed: never a fault of the job.
+  'bookkeeping',
 ]);
 
 /** Kinds that refuse a run before its job runs: not failures of the job, so they never count toward quarantine. */

@@ -16,3 +16,17 @@ export const builtinJobParams: Record<string, z.ZodType> = {
   evidence_integrity_check: EvidenceIntegrityCheckParams,
   endpoint_health_check: EndpointHealthCheckParams,
 };
+
+/**
+ * The jobs opsrail itself implements (functions/jobs/registry.ts). They are idempotent unless the
+ * catalog says otherwise; any other job enabled in a stage must declare `idempotent`.
+ */
+export const BUILTIN_JOB_IDS = [
+  'evidence_integrity_check',
+  'endpoint_health_check',
+  'schedule_ledger',
+  'run_record_retention',
+  'quarantine_release',
+  'kill_switch_release',
+  'safety_relax',
+] as const;

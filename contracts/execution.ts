@@ -45,6 +45,11 @@ export const RunContext = z.object({
   /** A dangerous op: the run waits at the approval gate before Execute. */
   approvalRequired: z.boolean(),
   claimedAt: UtcTimestamp,
+  /**
+   * Until when this execution holds the run (claim or takeover time + runLeaseSeconds). Execute's
+   * in-progress record expires with it, so a takeover never meets a live one (docs/crash-safety.md).
+   */
+  leaseExpiresAt: UtcTimestamp.optional(),
 });
 export type RunContext = z.infer<typeof RunContext>;
 
@@ -86,6 +91,8 @@ export const RecordFailureEvent = z.object({
     scheduledTime: z.string(),
     trigger: z.string().optional(),
     run: RunContext.optional(),
+    /** Present when Execute succeeded and a later step failed: the job's effect happened. */
+    result: ExecuteResult.optional(),
     error: z.object({ Error: z.string(), Cause: z.string().optional() }),
   }),
 });

@@ -76,6 +76,12 @@ export const CatalogJob = z.strictObject({
   dangerous: Dangerous.default({ value: false }),
   /** The span of time one run covers, derived from its scheduled time; the run id is keyed by its start. */
   window: WindowPolicy.default({ kind: 'tick', minutes: 60 }),
+  /**
+   * Whether running the job again with the same run id is safe (docs/crash-safety.md). When the holder of
+   * an Execute died, an idempotent job is run again; any other run ends UNKNOWN (`unknown_outcome`).
+   * opsrail's own jobs are idempotent; a user job enabled in a stage must say (checked at load).
+   */
+  idempotent: z.boolean().optional(),
   /** Job-specific parameters; built-in jobs validate theirs (see contracts/builtin-jobs). */
   params: z.record(z.string(), z.unknown()).default({}),
 });

@@ -24,9 +24,10 @@ export const StagePolicy = z.strictObject({
     quarantineAfterConsecutiveFailures: z.number().int().min(1).max(100),
     /**
      * How long a run claim holds. A later delivery of the same tick may take over a claim whose holder
-     * died once it expires; keep it longer than the longest step (Execute's timeout).
+     * died once it expires; keep it longer than the longest step (Execute's timeout). Execute's
+     * Powertools in-progress record expires with the lease: one setting (docs/crash-safety.md).
      */
-    runLeaseSeconds: z.number().int().min(60).max(86400),
+    runLeaseSeconds: z.number().int().min(5).max(86400),
     /** Dead-man's switch: an enabled job with no successful run within its schedule's interval plus this grace alarms. */
     deadManGraceMinutes: z.number().int().min(1).max(1440),
   }),

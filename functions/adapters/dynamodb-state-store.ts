@@ -103,7 +103,7 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async recordAttemptFailure(jobRunId: string, reason: string): Promise<void> {
-    await this.updateRun('recordAttemptFailure', jobRunId, 'SET lastAttemptError = :reason', { ':reason': reason.slice(0, 1000) });
+    await this.updateRun('recordAttemptFailure', jobRunId, 'SET lastAttemptError = :reason ADD failedAttempts :one', { ':reason': reason.slice(0, 1000), ':one': 1 });
   }
 
   async getRun(jobRunId: string): Promise<RunItem | undefined> {
@@ -159,14 +159,16 @@ export class DynamoDbStateStore implements StateStore {
 
   async linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'> {
     const first = expectedSequence === 0;
+    // The head is the link as the next run sees it; what the bundle is built from stays on the run.
+    const { basis: _basis, ...head } = link;
     const failed = await this.transact('linkChain', [
       {
         Update: {
           TableName: this.tableName,
           Key: keys.jobState(jobId),
-          UpdateExpression: 'SET chainHead = :link, jobId = :jobId',
+          UpdateExpression: 'SET chainHead = :head, jobId = :jobId',
           ConditionExpression: first ? 'attribute_not_exists(chainHead)' : 'chainHead.#seq = :expected',
-          ExpressionAttributeValues: { ':link': link, ':jobId': jobId, ...(first ? {} : { ':expected': expectedSequence }) },
+          ExpressionAttributeValues: { ':head': head, ':jobId': jobId, ...(first ? {} : { ':expected': expectedSequence }) },
           ...(first ? {} : { ExpressionAttributeNames: { '#seq': 'sequence' } }),
         },
       },

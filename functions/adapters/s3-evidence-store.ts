@@ -1,5 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { sha256Base64 } from '../core/hashing';
+import { EvidenceIntegrityError } from '../core/errors';
+import { sha256Base64, sha256Hex } from '../core/hashing';
 import type { EvidenceStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
 
@@ -13,8 +14,9 @@ export class S3EvidenceStore implements EvidenceStore {
   ) {}
 
   /**
-   * Write-once: `If-None-Match: *` makes S3 refuse to replace an object (412), which a retry of the same
-   * write reads as "already there". A 409 means a concurrent conditional write was in flight: try again.
+   * Write-once: `If-None-Match: *` makes S3 refuse to replace an object (412). The stored bytes are then
+   * compared: the same bytes are a retry of this write ("already there"); different bytes are an
+   * integrity finding (EvidenceIntegrityError), never accepted silently. A 409 means a concurrent conditional write was in flight: try again.
    * The SHA-256 checksum makes S3 reject a body corrupted in transit, and satisfies Object Lock's
    * integrity-header requirement.
    */
@@ -35,7 +37,7 @@ export class S3EvidenceStore implements EvidenceStore {
         return 'written';
       } catch (error) {
         const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (status === 412) return 'already_exists';
+        if (status === 412) return this.compareExisting(key, body);
         if (status === 409 && attempt < CONFLICT_RETRIES) {
           await sleep(100 * 2 ** attempt);
           continue;
@@ -43,6 +45,13 @@ export class S3EvidenceStore implements EvidenceStore {
         throw wrapAwsError(`S3 PutObject s3://${this.bucket}/${key}`, error);
       }
     }
+  }
+
+  private async compareExisting(key: string, body: Uint8Array): Promise<'already_exists'> {
+    const stored = await this.getObject(key);
+    if (stored && Buffer.from(stored).equals(Buffer.from(body))) return 'already_exists';
+    const found = stored ? `sha256 ${sha256Hex(stored)}, ${stored.byteLength} bytes` : 'an object that cannot be read back';
+    throw new EvidenceIntegrityError(`s3://${this.bucket}/${key} is write-once and holds different bytes (${found}) than this write (sha256 ${sha256Hex(body)}, ${body.byteLength} bytes)`, key);
   }
 
   async getObject(key: string): Promise<Uint8Array | undefined> {

@@ -1,7 +1,7 @@
 import type { EvidenceManifest, JobOutput, Lineage, ManifestObject, ReplayPointers, RunContext, RunRecord, IntegrityReport } from '../../contracts';
 import { objectName, outputName } from './layout';
 import type { ChainLink, RunItem, SealedOutcome } from './ports';
-import { sha256Hex } from './hashing';
+import { canonicalJson, sha256Hex } from './hashing';
 
 export interface BundleObject {
   name: string;
@@ -10,8 +10,11 @@ export interface BundleObject {
 }
 
 const encoder = new TextEncoder();
-/** One line per JSON document (Athena's JSON SerDe reads a record per line). */
-const json = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`);
+/**
+ * One line per JSON document (Athena's JSON SerDe reads a record per line), keys sorted: what the
+ * state table gives back has its own key order, and a retry or takeover must write the same bytes.
+ */
+const json = (value: unknown): Uint8Array => encoder.encode(`${canonicalJson(value)}\n`);
 
 /**
  * Every object of a run's bundle except the manifest. A pure function of what is stored about the run,
@@ -79,7 +82,7 @@ export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs
   };
   const audit = [...item.audit, ...sealed.events];
   return [
-    { name: objectName('audit', at), contentType: 'application/x-ndjson', body: encoder.encode(audit.map((e) => JSON.stringify(e)).join('\n') + '\n') },
+    { name: objectName('audit', at), contentType: 'application/x-ndjson', body: encoder.encode(audit.map((e) => canonicalJson(e)).join('\n') + '\n') },
     { name: objectName('replay_pointers', at), contentType: 'application/json', body: json(replayPointers) },
     { name: objectName('integrity_report', at), contentType: 'application/json', body: json(integrityReport) },
     { name: objectName('run_record', at), contentType: 'application/json', body: json(runRecord) },

@@ -85,6 +85,8 @@ const NAME_OF_KIND: Record<ErrorKind, string> = {
   stopped: 'ExecutionStoppedError',
   approval_rejected: 'ApprovalRejected',
   approval_timed_out: 'ApprovalTimedOut',
+  unknown_outcome: 'UnknownOutcomeError',
+  bookkeeping: 'BookkeepingError',
 };
 
 /** The error name Step Functions sees for a kind (Retry and Catch in the ASL match these). */
@@ -160,7 +162,59 @@ export class JobFailedError extends OpsrailError {
 }
 
 /** The kinds the ASL retries (Retry), all others go straight to Catch. */
-export const RETRYABLE_KINDS: readonly ErrorKind[] = ['throttling', 'dependency', 'timeout'];
+export const RETRYABLE_KINDS: readonly ErrorKind[] = ['throttling', 'dependency', 'timeout', 'bookkeeping'];
+
+/**
+ * One of opsrail's own stores (state table, idempotency table, evidence bucket) failed in a way that
+ * may pass. Retried by every step; never a fault of the job, so never counted toward quarantine.
+ */
+export class BookkeepingError extends OpsrailError {
+  readonly kind = 'bookkeeping' as const;
+  readonly retryable = true;
+}
+
+/** An error of opsrail's own store call: a retryable one (throttling, 5xx) becomes bookkeeping. */
+export function asBookkeeping(what: string, error: unknown): unknown {
+  if (!(error instanceof OpsrailError) || !error.retryable || error instanceof BookkeepingError) return error;
+  return new BookkeepingError(`${what}: ${error.name}: ${error.message}`, { cause: error });
+}
+
+/** Powertools idempotency errors that mean its table could not be read or written (not the job). */
+const POWERTOOLS_PERSISTENCE = new Set(['IdempotencyPersistenceLayerError', 'IdempotencyPersistenceConsistencyError']);
+
+/** A Powertools persistence error as the retryable bookkeeping error it is; anything else unchanged. */
+export function fromIdempotencyStore(error: unknown): unknown {
+  const { name, message } = (error ?? {}) as { name?: string; message?: string };
+  if (!name || !POWERTOOLS_PERSISTENCE.has(name)) return error;
+  const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+  const detail = cause?.name ? ` (${cause.name}: ${cause.message ?? ''})` : '';
+  return new BookkeepingError(`idempotency store: ${name}: ${message ?? ''}${detail}`, { cause: error });
+}
+
+/**
+ * The holder of an earlier Execute attempt died after starting the job: its effect may or may not have
+ * happened. A job that is not idempotent is not run again; the run ends UNKNOWN (docs/crash-safety.md).
+ */
+export class UnknownOutcomeError extends OpsrailError {
+  readonly kind = 'unknown_outcome' as const;
+  readonly retryable = false;
+}
+
+/**
+ * Evidence that must be write-once met different bytes already stored under its key, or a bundle
+ * would not match the chain link reserved for it: an integrity finding, never accepted silently.
+ */
+export class EvidenceIntegrityError extends OpsrailError {
+  readonly kind = 'internal' as const;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 
 /** Maps an error name seen by Step Functions (Catch → $.error.Error) back to its kind. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  BUILTIN_JOB_IDS,
   builtinJobParams,
   Catalog,
   JobDefinition,
@@ -82,6 +83,7 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
       schedule: { timezone: settings.timezone, ...entry.schedule, ...switches?.schedule },
       params: { ...entry.params, ...switches?.params },
     };
+    merged.idempotent = idempotenceOf(entry, index, merged.enabled, catalogFile);
     const paramsSchema = builtinJobParams[entry.jobId];
     if (paramsSchema) {
       const params = paramsSchema.safeParse(merged.params);
@@ -103,6 +105,20 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
   }
   const snapshot = { stage, sha256: sha256Hex(canonicalJson({ settings, jobs })) };
   return { stage, settings, jobs, snapshot };
+}
+
+/**
+ * opsrail's own jobs are idempotent unless the catalog says otherwise. A user job enabled in a stage
+ * must say, because the answer decides whether a run whose holder died is run again
+ * (docs/crash-safety.md); a job that is only declared may stay silent until it is enabled.
+ */
+function idempotenceOf(entry: { jobId: string; idempotent?: boolean | undefined }, index: number, enabled: boolean, catalogFile: string): boolean | undefined {
+  if (entry.idempotent !== undefined) return entry.idempotent;
+  if ((BUILTIN_JOB_IDS as readonly string[]).includes(entry.jobId)) return true;
+  if (!enabled) return undefined;
+  throw new ValidationError(catalogFile, [
+    { path: `jobs.${index}.idempotent`, message: `job '${entry.jobId}' is enabled but does not say whether running it twice with the same run id is safe: set true or false` },
+  ]);
 }
 
 export function findJob(policy: ResolvedPolicy, jobId: string): JobDefinition | undefined {

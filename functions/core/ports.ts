@@ -20,6 +20,19 @@ export interface ChainLink {
   manifestKey: string;
   manifestSha256: string;
   previous: { key: string; sha256: string; sequence: number } | null;
+  /**
+   * On the run's own link only: what the manifest was hashed from, so whichever attempt writes the
+   * bundle (the first, or a takeover) writes exactly these bytes (docs/crash-safety.md).
+   */
+  basis?: BundleBasis;
+}
+
+/** The parts of a run item that change after its chain link is reserved, frozen at that moment. */
+export interface BundleBasis {
+  executionId: string;
+  /** How many of the run's audit events (an append-only list) the bundle holds. */
+  auditCount: number;
+  codeVersion: string;
 }
 
 /** How a run ended, fixed once (the first Finalize or RecordFailure to get there wins); retries reuse it. */
@@ -48,6 +61,8 @@ export interface RunItem extends RunContext {
   leaseExpiresAt: string;
   /** Why the last attempt of the job's logic failed (the reason of the next job.run.retry). */
   lastAttemptError?: string;
+  /** Attempts that reported their failure; an attempt neither failed nor finished died mid-job. */
+  failedAttempts?: number;
   sealed?: SealedOutcome;
   /** This run's failure as counted against its job (once, by countFailure). */
   failure?: FailureCount;

@@ -4,11 +4,11 @@ import { runEvent } from './audit';
 import { buildBundleObjects, buildManifest, describeObjects } from './bundle';
 import { objectName, outputName } from './layout';
 import type { Clock } from './clock';
-import { ConfigurationError, DuplicateRunError, errorKindFromName, isRefusal, OpsrailError, RunRefusedError, ValidationError } from './errors';
+import { asBookkeeping, ConfigurationError, DuplicateRunError, errorKindFromName, EvidenceIntegrityError, isRefusal, OpsrailError, RETRYABLE_KINDS, RunRefusedError, UnknownOutcomeError, ValidationError } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
 import { deriveJobRunId, evidencePrefix, isoSeconds, tickOf } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
-import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, RunMetrics, SealedOutcome, StateStore } from './ports';
+import type { BundleBasis, ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, RunMetrics, SealedOutcome, StateStore } from './ports';
 import { runWindow } from './window';
 import { redactError, type Redactor } from './redaction';
 import { approvalIdFor, gateResults, type ApprovalStore } from './approvals';
@@ -82,10 +82,14 @@ async function pinAndClaim(deps: Pick<RunDependencies, 'policy' | 'state' | 'clo
   const now = deps.clock.now();
   // Params (keys and values) and the requester are stored on the run item and in its evidence.
   const stored = { ...request, ...(request.params ? { params: deps.redactor.value(request.params) } : {}), ...(request.requestedBy ? { requestedBy: deps.redactor.id(request.requestedBy) } : {}) };
-  const { run, start } = pinRun(deps.policy, job, stored, executionId, now);
-  const lease = new Date(now.getTime() + deps.policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
-  return { run, lease, claimed: await deps.state.claimRun(run, start, lease) };
+  const pinned = pinRun(deps.policy, job, stored, executionId, now);
+  const lease = leaseFrom(deps.policy, now);
+  const run = { ...pinned.run, leaseExpiresAt: lease };
+  return { run, lease, claimed: await deps.state.claimRun(run, pinned.start, lease) };
 }
+
+/** One setting: the claim's lease, and with it Execute's in-progress record (docs/crash-safety.md). */
+const leaseFrom = (policy: ResolvedPolicy, now: Date): string => new Date(now.getTime() + policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
 
 const actorOf = (trigger: string): AuditEvent['actor'] => ({ kind: trigger === 'schedule' ? 'scheduler' : 'operator', id: trigger });
 
@@ -181,7 +185,7 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
       // Its holder died after deciding how the run ended: finish that, never run the job again.
       // A success goes the normal way (Execute replays its stored result); anything else to RecordFailure.
       if (existing.sealed && existing.sealed.status !== 'ok' && existing.sealed.status !== 'dry_run') throw new RunAlreadyClosedError(existing.jobRunId, existing.sealed.status);
-      return admit(deps, job, RunContext.parse({ ...existing, executionId }));
+      return admit(deps, job, RunContext.parse({ ...existing, executionId, leaseExpiresAt: lease }));
     }
   }
   const duplicate = runEvent(run, 'job.run.duplicate_suppressed', run.claimedAt, {
@@ -198,11 +202,22 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   const job = requireJob(deps.policy, run.jobId);
   const implementation = deps.jobs.get(job.jobId);
   if (!implementation) throw new ConfigurationError(`job '${job.jobId}' is declared in the catalog but has no implementation`);
-  const { attempts, lastAttemptError } = await deps.state.countExecuteAttempt(run.jobRunId);
-  if (attempts > 1) {
-    const retry = runEvent(run, 'job.run.retry', deps.clock.now(), { eventIdSuffix: `attempt-${attempts}`, retry: { count: attempts - 1, reason: lastAttemptError ?? 'the previous attempt did not complete' } });
-    await deps.state.appendAudit(run.jobRunId, [retry]);
+  const item = await bookkeeping('read the run', () => getClaimedRun(deps.state, run.jobRunId));
+  // Every attempt that started the job counted itself; one that neither failed nor finished died mid-job.
+  const started = item.attempts;
+  const died = started - (item.failedAttempts ?? (item.lastAttemptError ? started : 0));
+  if (died > 0 && job.idempotent !== true) {
+    throw new UnknownOutcomeError(
+      `attempt ${started} of run ${run.jobRunId} started the job and ended without an outcome (its holder died): the effect may or may not have happened, and ${job.jobId} is not idempotent, so it is not run again`,
+    );
   }
+  if (started > 0) {
+    const reason = died > 0 ? `attempt ${started} ended without an outcome (its holder died); ${job.jobId} is idempotent, so it runs again with the same key` : (item.lastAttemptError ?? 'the previous attempt did not complete');
+    const retry = runEvent(run, 'job.run.retry', deps.clock.now(), { eventIdSuffix: `attempt-${started + 1}`, retry: { count: started, reason } });
+    await bookkeeping('audit the retry', () => deps.state.appendAudit(run.jobRunId, [retry]));
+  }
+  // The last write before the job runs: from here on, this attempt's outcome is the job's.
+  const { attempts } = await bookkeeping('count the attempt', () => deps.state.countExecuteAttempt(run.jobRunId));
   const startedAt = deps.clock.now().toISOString();
   let result;
   const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
@@ -211,7 +226,8 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   } catch (error) {
     // The error travels to Step Functions, its history and the logs: no secret may travel with it.
     redactError(error, deps.redactor);
-    await deps.state.recordAttemptFailure(run.jobRunId, deps.redactor.text(`${(error as Error).name}: ${(error as Error).message}`));
+    // If this write fails too, the next attempt sees an attempt without an outcome: the safe reading.
+    await deps.state.recordAttemptFailure(run.jobRunId, deps.redactor.text(`${(error as Error).name}: ${(error as Error).message}`)).catch(() => undefined);
     throw error;
   }
   // Redacted here, before the result reaches the state machine, the idempotency record or the evidence.
@@ -234,6 +250,15 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     throw error;
   }
   return executed;
+}
+
+/** A call to opsrail's own stores: its retryable failures are bookkeeping, never the job's. */
+async function bookkeeping<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw asBookkeeping(what, error);
+  }
 }
 
 /** Step Functions passes at most 256 KiB between states; the run context and the envelope need the rest. */
@@ -267,12 +292,12 @@ class ContentionError extends OpsrailError {
 }
 
 /** Reserves this run's place in its job's hash chain; retried while other runs of the job move the head. */
-async function linkIntoChain(state: StateStore, item: RunItem, manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => Uint8Array): Promise<ChainLink> {
+async function linkIntoChain(state: StateStore, item: RunItem, basis: BundleBasis, manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => Uint8Array): Promise<ChainLink> {
   for (let attempt = 0; attempt < MAX_CHAIN_ATTEMPTS; attempt++) {
     const head = (await state.getJobState(item.jobId))?.chainHead;
     const sequence = (head?.sequence ?? 0) + 1;
     const previous = head ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence } : null;
-    const link: ChainLink = { sequence, previous, manifestKey: `${item.evidencePrefix}${objectName('manifest', item.window.start)}`, manifestSha256: sha256Hex(manifestFor({ sequence, previous })) };
+    const link: ChainLink = { sequence, previous, manifestKey: `${item.evidencePrefix}${objectName('manifest', item.window.start)}`, manifestSha256: sha256Hex(manifestFor({ sequence, previous })), basis };
     const outcome = await state.linkChain(item.jobId, item.jobRunId, head?.sequence ?? 0, link);
     if (outcome === 'linked') return link;
     if (outcome === 'already') return (await getClaimedRun(state, item.jobRunId)).chain as ChainLink;
@@ -290,16 +315,33 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
   if (item.summary) return item.summary;
   const sealed = item.sealed ?? (await deps.state.sealOutcome(jobRunId, deps.redactor.value(proposed)));
   // Outputs of a run that did not succeed are not trusted evidence: a failed or refused run's bundle carries none.
-  // Every object but the manifest passes the redactor once more on its way out (it is deterministic, so retries match).
-  const objects = buildBundleObjects(item, sealed, sealed.status === 'ok' || sealed.status === 'dry_run' ? outputs : [], deps.codeVersion).map((o) => ({
-    ...o,
-    body: new TextEncoder().encode(deps.redactor.text(new TextDecoder().decode(o.body))),
-  }));
-  const described = describeObjects(objects);
-  const manifestFor = (link: Pick<ChainLink, 'sequence' | 'previous'>) => buildManifest(item, described, link, sealed.endedAt);
-  const link = item.chain ?? (await linkIntoChain(deps.state, item, manifestFor));
-  for (const object of objects) await deps.evidence.putObject(`${item.evidencePrefix}${object.name}`, object.body, object.contentType);
-  await deps.evidence.putObject(link.manifestKey, manifestFor(link), 'application/json');
+  const trusted = sealed.status === 'ok' || sealed.status === 'dry_run' ? outputs : [];
+  // A takeover changes the run item (executionId, a retry event) after the first attempt may have
+  // reserved its link: the bundle is built from what the link froze, so every attempt writes its bytes.
+  const bundleOf = (basis: BundleBasis) => {
+    const frozen: RunItem = { ...item, executionId: basis.executionId, audit: item.audit.slice(0, basis.auditCount) };
+    // Every object but the manifest passes the redactor once more on its way out (it is deterministic, so retries match).
+    const objects = buildBundleObjects(frozen, sealed, trusted, basis.codeVersion).map((o) => ({
+      ...o,
+      body: new TextEncoder().encode(deps.redactor.text(new TextDecoder().decode(o.body))),
+    }));
+    const described = describeObjects(objects);
+    return { objects, manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => buildManifest(frozen, described, link, sealed.endedAt) };
+  };
+  const current: BundleBasis = { executionId: item.executionId, auditCount: item.audit.length, codeVersion: deps.codeVersion };
+  const link = item.chain ?? (await linkIntoChain(deps.state, item, current, (l) => bundleOf(current).manifestFor(l)));
+  const { objects, manifestFor } = bundleOf(link.basis ?? current);
+  const manifest = manifestFor(link);
+  try {
+    if (sha256Hex(manifest) !== link.manifestSha256) {
+      throw new EvidenceIntegrityError(`run ${jobRunId}: the bundle this attempt would write does not match the manifest hash its chain link reserved (${link.manifestSha256}); nothing written`, link.manifestKey);
+    }
+    for (const object of objects) await deps.evidence.putObject(`${item.evidencePrefix}${object.name}`, object.body, object.contentType);
+    await deps.evidence.putObject(link.manifestKey, manifest, 'application/json');
+  } catch (error) {
+    if (error instanceof EvidenceIntegrityError) await recordIntegrityFinding(deps.state, item, error, sealed.endedAt);
+    throw error;
+  }
   const summary: RunSummary = {
     jobRunId,
     jobId: item.jobId,
@@ -322,6 +364,14 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
     quarantineEntered: sealed.effect.kind === 'failure' && sealed.effect.quarantine !== null,
   });
   return summary;
+}
+
+/** An integrity finding on the run's own evidence, on its audit in the state table (once per key). */
+async function recordIntegrityFinding(state: StateStore, item: RunItem, error: EvidenceIntegrityError, at: string): Promise<void> {
+  const suffix = `evidence-conflict-${sha256Hex(error.key).slice(0, 16)}`;
+  const event = runEvent(item, 'integrity.record', at, { eventIdSuffix: suffix, quality: 'DEGRADED', evidenceRefs: [error.key], details: { finding: 'evidence_conflict', message: error.message } });
+  if (item.audit.some((e) => e.eventId === event.eventId)) return;
+  await state.appendAudit(item.jobRunId, [event]).catch(() => undefined);
 }
 
 export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
@@ -377,6 +427,8 @@ export interface FailureInput {
   scheduledTime: string;
   trigger?: string | undefined;
   run?: RunContext | undefined;
+  /** Execute's result, when the job ran and a later step (Finalize) failed. */
+  result?: ExecuteResult | undefined;
   error: { Error: string; Cause?: string | undefined };
 }
 
@@ -418,6 +470,12 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   }
   // Claimed earlier by this same execution (a retried RecordFailure): the stored run is the pinned one.
   if (unclaimed) run = item;
+  if (input.result && !isRefusal(kind)) {
+    // The job ran and told its outcome; only opsrail's own bookkeeping after it failed. The run is
+    // what the job did, with a diagnostic, never an error of the job (docs/crash-safety.md).
+    const diagnostic = { level: 'warning' as const, code: 'bookkeeping_failed', message: `finishing the run failed before it was recorded: ${error.name}: ${error.message}` };
+    return finalizeRun(deps, run, { ...input.result, diagnostics: [...input.result.diagnostics, diagnostic] });
+  }
   const endedAt = deps.clock.now().toISOString();
   const events: AuditEvent[] = [];
   // A dangerous op's gate: nobody decided in time (the wait timed out), so the request expires, audited.
@@ -437,7 +495,12 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   events.push(runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } }));
   let effect: RunEffect = { kind: 'neutral' };
   // A run already sealed keeps its outcome (closeRun returns it): its failure, if any, was counted then.
-  if (!refused && kind !== 'stopped' && !item.sealed) {
+  // Neither an unknown outcome nor opsrail's own bookkeeping is a failure of the job; nor is a
+  // retryable error before the job's logic ever started, or an Execute that kept meeting another
+  // attempt's in-progress record (whose outcome is not this run's to judge).
+  const notTheJobs =
+    kind === 'unknown_outcome' || kind === 'bookkeeping' || input.error.Error === 'IdempotencyAlreadyInProgressError' || (item.attempts === 0 && RETRYABLE_KINDS.includes(kind));
+  if (!refused && kind !== 'stopped' && !notTheJobs && !item.sealed) {
     const threshold = deps.policy.settings.thresholds.quarantineAfterConsecutiveFailures;
     const counted = await deps.state.countFailure(run.jobId, run.jobRunId, threshold, endedAt);
     if (counted === 'moved') throw new ContentionError(run.jobRunId, "the job's failure count");

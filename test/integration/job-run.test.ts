@@ -162,7 +162,9 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
     const key = 'stage=local/dt=2026-02-06/job_id=test_counter/outputs/run=20260206T000000Z/probe.txt';
     assert.equal(await runtime.deps.evidence.putObject(key, new TextEncoder().encode('first'), 'text/plain'), 'written');
 
-    const second = await runtime.deps.evidence.putObject(key, new TextEncoder().encode('second'), 'text/plain');
+    // Different bytes under a write-once key are an integrity finding (issue 10), never a silent success.
+    await assert.rejects(runtime.deps.evidence.putObject(key, new TextEncoder().encode('second'), 'text/plain'), (e: Error) => e.name === 'EvidenceIntegrityError');
+    const second = await runtime.deps.evidence.putObject(key, new TextEncoder().encode('first'), 'text/plain');
 
     assert.equal(second, 'already_exists');
     assert.equal(new TextDecoder().decode(await runtime.deps.evidence.getObject(key)), 'first');

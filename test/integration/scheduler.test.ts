@@ -25,7 +25,7 @@ describe('local scheduler: enabled jobs at their times, no tick twice across res
         ...c,
         jobs: [
           ...c.jobs,
-          { jobId: 'tick_job', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 't', description: 'd', schedule: { expression: 'cron(*/15 * * * ? *)', timezone: 'Asia/Tokyo' } },
+          { jobId: 'tick_job', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 't', description: 'd', idempotent: true, schedule: { expression: 'cron(*/15 * * * ? *)', timezone: 'Asia/Tokyo' } },
           { jobId: 'off_job', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 't', description: 'd', schedule: { expression: 'rate(1 minute)' } },
         ],
       }),

@@ -52,6 +52,8 @@ export function withTestJobs(jobs: ({ jobId: string; jobClass?: string } & Recor
           owner: 'tests',
           description: `test job ${j.jobId}`,
           schedule: { expression: 'rate(1 hour)' },
+          // Enabled user jobs must say whether a re-run is safe (docs/crash-safety.md).
+          idempotent: true,
           ...j,
         })),
       ],

@@ -29,6 +29,8 @@ test('every evidence object is written with If-None-Match: * and its SHA-256 che
 
 test('412 Precondition Failed means the object is already there: not an error', async () => {
   s3.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412));
+  // The stored object is read back and compared (test/unit/write-once.test.ts covers different bytes).
+  s3.on(GetObjectCommand).resolves({ Body: { transformToByteArray: async () => body } as never });
   assert.equal(await store.putObject('k', body, 'text/plain'), 'already_exists');
 });
 

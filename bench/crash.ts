@@ -1,0 +1,203 @@
+/**
+ * Crash bench (issue 10): the local scheduler's loop (bench/crash-worker.ts: real local runtime, real
+ * ASL and handlers) runs two counted-effect jobs, one tick every --interval ms while it lives, and is killed with
+ * SIGKILL at seeded random moments, --kills times, and started again each time; a last life delivers
+ * the remaining ticks and finishes every run. Then: effects == ticks that ran (0 doubled, 0 lost),
+ * `opsrail verify --all` exits 0, no run left claimed, no failure counted, no orphaned process.
+ * Exits 1 on any miss and prints the figures.
+ *
+ *   npm run bench                  # both benches; this one with 20 kills
+ *   npx tsx bench/crash.ts --kills 5 --seed 7
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildDependencies } from '../functions/adapters/dependencies';
+import { verifyEvidence } from '../functions/core/verify';
+import { DEFAULT_POLICY_DIR, localNames, REPO_ROOT, startLocalStack } from '../local/stack';
+import { BENCH_JOBS, BENCH_LEASE_SECONDS, benchPolicyDir, tickAt } from './crash-plan';
+
+const { values } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '20' },
+    seed: { type: 'string', default: '1' },
+    interval: { type: 'string', default: '1000' },
+    /** An already running DynamoDB Local (npm test's) instead of one of the bench's own. */
+    dynamodb: { type: 'string' },
+  },
+});
+const kills = Number(values.kills);
+const seed = Number(values.seed);
+const intervalMs = Number(values.interval);
+const WORKER = join(import.meta.dirname, 'crash-worker.ts');
+const READY_TIMEOUT_MS = 90_000;
+const DRAIN_TIMEOUT_MS = 300_000;
+
+/** mulberry32: the kill moments follow from --seed. */
+function seeded(s: number): () => number {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const home = mkdtempSync(join(tmpdir(), 'opsrail-crash-'));
+const policyDir = benchPolicyDir(DEFAULT_POLICY_DIR);
+const effectsFile = join(home, 'effects.log');
+writeFileSync(effectsFile, '');
+Object.assign(process.env, { OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir });
+
+// The bench holds the stack (DynamoDB Local, the S3 endpoint); each life of the worker works on it.
+const shared = values.dynamodb !== undefined;
+const stack = await startLocalStack({ home, policyDir, attach: false, ...(shared ? { dynamodbEndpoint: values.dynamodb, names: localNames(`crash${process.pid}`) } : {}) });
+const env = { ...process.env, OPSRAIL_LOG_LEVEL: 'SILENT', OPSRAIL_BENCH_HANDLER_ENV: JSON.stringify(stack.env) };
+const deps = buildDependencies(stack.env);
+const startedAt = Date.now();
+const random = seeded(seed);
+
+function startWorker(extra: string[] = []): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null>; output: () => string } {
+  const args = ['--import', 'tsx', WORKER, '--effects', effectsFile, '--interval', String(intervalMs), ...extra];
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker not ready within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`)), READY_TIMEOUT_MS);
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('READY')) (clearTimeout(timer), resolve());
+    });
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`worker exited (${code}) before it was ready: ${output.slice(-2000)}`))));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, ready, exited, output: () => output };
+}
+
+const killedAfterMs: number[] = [];
+const progress = (line: string) => process.stderr.write(`crash bench ${((Date.now() - startedAt) / 1000).toFixed(1)}s ${line}\n`);
+for (let k = 0; k < kills; k++) {
+  const worker = startWorker();
+  const spawned = Date.now();
+  await worker.ready;
+  progress(`life ${k + 1}: ready after ${Date.now() - spawned} ms`);
+  const delay = 200 + Math.floor(random() * 2300);
+  await new Promise((resolve) => setTimeout(resolve, delay));
+  worker.child.kill('SIGKILL');
+  await worker.exited;
+  killedAfterMs.push(delay);
+}
+// Every tick a life claimed (or began to deliver) is due; the draining life delivers any left behind.
+const cursors = await Promise.all(BENCH_JOBS.map((j) => deps.state.getSchedulerCursor(j.jobId)));
+const ticks = Math.max(0, ...cursors.map((c) => (c === undefined ? -1 : Math.round((Date.parse(c) - Date.parse(tickAt(0))) / 60_000)))) + 2;
+progress(`draining ${ticks} ticks`);
+const drain = startWorker(['--drain', '--ticks', String(ticks)]);
+await drain.ready;
+const drained = await Promise.race([drain.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS))]);
+if (drained === 'timeout') drain.child.kill('SIGKILL');
+
+progress(`drained: ${drained}`);
+// What happened, from the state table and the effects file.
+const effects = new Map<string, number>();
+for (const line of readFileSync(effectsFile, 'utf8').split('\n').filter(Boolean)) effects.set(line, (effects.get(line) ?? 0) + 1);
+const figures = { runs: 0, ok: 0, unknownOutcome: 0, lost: 0, leftClaimed: 0, falseFailures: 0, doubled: 0, lostEffects: 0, reruns: 0, takeovers: 0, effects: 0 };
+const misses: string[] = [];
+const planned = new Set<string>();
+for (const job of BENCH_JOBS) {
+  for (let i = 0; i < ticks; i++) {
+    const jobRunId = `${job.jobId}/${tickAt(i)}`;
+    planned.add(jobRunId);
+    figures.runs++;
+    const item = await deps.state.getRun(jobRunId);
+    const count = effects.get(jobRunId) ?? 0;
+    figures.effects += count;
+    if (!item) {
+      figures.lost++;
+      misses.push(`${jobRunId}: never claimed (lost tick)`);
+      continue;
+    }
+    figures.takeovers += item.audit.filter((e) => e.type === 'job.run.retry' && /taken over/.test(e.retry?.reason ?? '')).length;
+    if (item.phase !== 'finalized' || !item.summary) {
+      figures.leftClaimed++;
+      misses.push(`${jobRunId}: left claimed`);
+      continue;
+    }
+    const rerunByDesign = job.idempotent && item.audit.some((e) => e.type === 'job.run.retry' && /ended without an outcome/.test(e.retry?.reason ?? ''));
+    if (item.summary.status === 'ok' && item.summary.quality === 'OK') {
+      figures.ok++;
+      if (count === 0) (figures.lostEffects++, misses.push(`${jobRunId}: ok without its effect`));
+      if (count > 1 && rerunByDesign) figures.reruns += count - 1;
+      else if (count > 1) (figures.doubled++, misses.push(`${jobRunId}: effect ${count} times`));
+    } else if (item.summary.error?.kind === 'unknown_outcome' && !job.idempotent) {
+      figures.unknownOutcome++;
+      if (count > 1) (figures.doubled++, misses.push(`${jobRunId}: effect ${count} times`));
+    } else {
+      figures.falseFailures++;
+      misses.push(`${jobRunId}: ${item.summary.status}/${item.summary.quality} ${item.summary.error?.kind ?? ''} ${item.summary.error?.message ?? ''}`);
+    }
+  }
+}
+for (const [jobRunId, count] of effects) if (!planned.has(jobRunId)) misses.push(`${jobRunId}: ${count} effect(s) of a run outside the plan`);
+const open = await deps.state.listOpenRuns();
+if (open.length) misses.push(`${open.length} run(s) still open: ${open.map((o) => o.jobRunId).join(', ')}`);
+let counted = 0;
+for (const job of BENCH_JOBS) {
+  const state = await deps.state.getJobState(job.jobId);
+  counted += state?.consecutiveFailures ?? 0;
+  if (state?.quarantine) misses.push(`${job.jobId} quarantined: ${state.quarantine.reason}`);
+}
+if (counted) misses.push(`${counted} failure(s) counted toward quarantine`);
+const verify = await verifyAll().catch((error: Error) => ({ status: 1, output: `${error.name}: ${error.message}` }));
+if (verify.status !== 0) misses.push(`verify --all exited ${verify.status}: ${verify.output.split('\n').slice(-12).join('\n')}`);
+if (drained !== 0) misses.push(`the draining worker ${drained === 'timeout' ? `did not finish within ${DRAIN_TIMEOUT_MS} ms` : `exited ${drained}`}: ${drain.output().slice(-1500)}`);
+
+await stack.stop();
+// Anything still running that names this bench's home outlived its parent (e.g. a DynamoDB Local).
+await new Promise((resolve) => setTimeout(resolve, 500));
+const orphans = processesMentioning(home);
+if (orphans.length) misses.push(`orphaned processes: ${orphans.join('; ')}`);
+
+console.log(`crash bench: seed ${seed}, ${kills} kills (SIGKILL ${Math.min(...killedAfterMs)}-${Math.max(...killedAfterMs)} ms after ready), lease ${BENCH_LEASE_SECONDS} s, one tick per job every ${intervalMs} ms of a life`);
+console.log(`  ticks ${ticks} x ${BENCH_JOBS.length} jobs = ${figures.runs} runs: ok ${figures.ok}, unknown_outcome ${figures.unknownOutcome} (not re-run), lost ${figures.lost}, left claimed ${figures.leftClaimed}, false failures ${figures.falseFailures}`);
+console.log(`  effects ${figures.effects}: doubled ${figures.doubled}, lost ${figures.lostEffects}, idempotent re-runs ${figures.reruns}; takeovers ${figures.takeovers}; failures counted ${counted}`);
+console.log(`  verify --all${shared ? ' (in-process: the tables are not the CLI\'s)' : ''}: exit ${verify.status} (${verify.output.split('\n').pop() ?? ''})`);
+console.log(`  orphaned processes: ${orphans.length}`);
+if (misses.length) {
+  console.log(`FAILED: ${misses.length} miss(es)`);
+  for (const miss of misses.slice(0, 40)) console.log(`  - ${miss}`);
+  process.exit(1);
+}
+console.log('ok: 0 doubled, 0 lost');
+process.exit(0);
+
+/**
+ * `opsrail verify --all` on the bench's stack (the CLI attaches to it through $OPSRAIL_HOME). On a
+ * shared DynamoDB Local the tables have the bench's own names, which the CLI cannot be told: the same
+ * check runs in-process then, with the CLI's exit rule (0 only if everything verifies).
+ */
+async function verifyAll(): Promise<{ status: number | null; output: string }> {
+  if (!shared) {
+    const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'cli/bin/opsrail.mjs'), 'verify', '--all'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 300_000 });
+    return { status: cli.status, output: `${cli.stdout ?? ''}${cli.stderr ?? ''}`.trim() };
+  }
+  const report = await verifyEvidence(deps, {});
+  const status = !report.ok ? 1 : report.manifests === 0 ? 4 : 0;
+  return { status, output: [...report.problems.map((p) => `${p.kind} ${p.key}: ${p.detail}`), `${report.manifests} manifests, ${report.objects} objects${report.ok ? ' verified' : ''}`].join('\n') };
+}
+
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(text)) found.push(`${pid} ${cmdline.slice(0, 120)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
