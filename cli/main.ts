@@ -360,7 +360,7 @@ async function verifyCommand(args: string[]): Promise<number> {
     else {
       for (const p of report.problems) console.log(`${p.kind.padEnd(18)} ${p.key}: ${p.detail}`);
       const verdict = !report.ok ? 'FAILED' : report.manifests + report.controlEvents === 0 ? 'UNKNOWN (nothing to verify)' : 'verified';
-      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.controlEvents} control event(s), ${report.problems.length} problem(s)`);
+      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s); ${report.controlEvents} control event(s)`);
     }
     // Nothing to check is not a pass (as with the integrity check): exit 4, like quality UNKNOWN.
     return !report.ok ? EXIT.failed : report.manifests + report.controlEvents === 0 ? EXIT.degraded : EXIT.ok;
