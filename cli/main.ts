@@ -311,6 +311,8 @@ async function statusCommand(args: string[]): Promise<number> {
 
 async function startCommand(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
+  const { assertApprovalPortFree } = await import('../local/approval-server');
+  await assertApprovalPortFree(policyFor('local').settings.approvals.linkBaseUrl);
   const stack = await startLocalStack({ attach: false });
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
