@@ -312,6 +312,8 @@ async function statusCommand(args: string[]): Promise<number> {
 
 async function startCommand(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
+  const { assertApprovalPortFree } = await import('../local/approval-server');
+  await assertApprovalPortFree(policyFor('local').settings.approvals.linkBaseUrl);
   const stack = await startLocalStack({ attach: false });
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
@@ -374,7 +376,7 @@ async function verifyCommand(args: string[]): Promise<number> {
     else {
       for (const p of report.problems) console.log(`${p.kind.padEnd(18)} ${p.key}: ${p.detail}`);
       const verdict = !report.ok ? 'FAILED' : report.manifests + report.controlEvents === 0 ? 'UNKNOWN (nothing to verify)' : 'verified';
-      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.controlEvents} control event(s), ${report.problems.length} problem(s)`);
+      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s); ${report.controlEvents} control event(s)`);
     }
     // Nothing to check is not a pass (as with the integrity check): exit 4, like quality UNKNOWN.
     return !report.ok ? EXIT.failed : report.manifests + report.controlEvents === 0 ? EXIT.degraded : EXIT.ok;

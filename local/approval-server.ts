@@ -15,6 +15,24 @@ export class ApprovalPortInUseError extends ConfigurationError {
   }
 }
 
+/** Binds the link's host and port; a taken one is an ApprovalPortInUseError naming it. */
+function listenOn(server: Server, base: URL): Promise<void> {
+  const port = Number(base.port || 80);
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? new ApprovalPortInUseError(base.hostname, port, error) : error));
+    server.listen(port, base.hostname, () => resolve());
+  });
+}
+
+/** Before anything starts (npm start): the approval page's port is free, or the startup fails at once. */
+export async function assertApprovalPortFree(linkBaseUrl: string): Promise<void> {
+  const base = new URL(linkBaseUrl);
+  if (!['127.0.0.1', 'localhost'].includes(base.hostname)) return;
+  const probe = createServer();
+  await listenOn(probe, base);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
 /**
  * The approval endpoint on 127.0.0.1, for the local stack: the same handler as the Lambda. There is no
  * IAM locally, so the approver is the local user who says who they are (the X-Opsrail-Approver header,
@@ -44,10 +62,6 @@ export async function startApprovalServer(gate: ApprovalDependencies): Promise<{
         });
     });
   });
-  const port = Number(base.port || 80);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? new ApprovalPortInUseError(base.hostname, port, error) : error));
-    server.listen(port, base.hostname, () => resolve());
-  });
+  await listenOn(server, base);
   return { url: `${base.origin}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -114,7 +114,7 @@ describe('local faults through the CLI', () => {
       const start = await opsrail(['start'], { OPSRAIL_HOME: mkdtempSync(join(tmpdir(), 'opsrail-port-')), OPSRAIL_POLICY_DIR: dir });
       assert.equal(start.code, 1, start.stdout + start.stderr);
       assert.match(start.stderr, new RegExp(`ApprovalPortInUseError: cannot serve the approval page on 127\\.0\\.0\\.1:${port}: the port is already in use`));
-      assert.doesNotMatch(start.stdout, /scheduling \d+ enabled job/);
+      assert.doesNotMatch(start.stdout, /opsrail local stack|scheduling \d+ enabled job/, 'checked before any part of the stack starts');
       assert.ok(Date.now() - started < 60_000);
     });
   });
