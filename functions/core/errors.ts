@@ -85,6 +85,7 @@ const NAME_OF_KIND: Record<ErrorKind, string> = {
   stopped: 'ExecutionStoppedError',
   approval_rejected: 'ApprovalRejected',
   approval_timed_out: 'ApprovalTimedOut',
+  plan_changed: 'PlanChangedError',
 };
 
 /** The error name Step Functions sees for a kind (Retry and Catch in the ASL match these). */

@@ -11,7 +11,8 @@ import { findJob, type ResolvedPolicy } from './policy';
 import type { ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, RunMetrics, SealedOutcome, StateStore } from './ports';
 import { runWindow } from './window';
 import { redactError, type Redactor } from './redaction';
-import { approvalIdFor, gateResults, type ApprovalStore } from './approvals';
+import { approvalIdFor, approvedPlanDigest, gateResults, planDigest, planOf, type ApprovalStore } from './approvals';
+import type { JobContext, JobImplementation } from '../jobs/types';
 
 export interface RunDependencies {
   policy: ResolvedPolicy;
@@ -188,6 +189,9 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   const job = requireJob(deps.policy, run.jobId);
   const implementation = deps.jobs.get(job.jobId);
   if (!implementation) throw new ConfigurationError(`job '${job.jobId}' is declared in the catalog but has no implementation`);
+  const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
+  const context: JobContext = { job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log, control: deps };
+  if (run.approvalRequired) await readmitApproved(deps, job, implementation, context);
   const { attempts, lastAttemptError } = await deps.state.countExecuteAttempt(run.jobRunId);
   if (attempts > 1) {
     const retry = runEvent(run, 'job.run.retry', deps.clock.now(), { eventIdSuffix: `attempt-${attempts}`, retry: { count: attempts - 1, reason: lastAttemptError ?? 'the previous attempt did not complete' } });
@@ -195,9 +199,8 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   }
   const startedAt = deps.clock.now().toISOString();
   let result;
-  const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
   try {
-    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log, control: deps });
+    result = await implementation.run(context);
   } catch (error) {
     // The error travels to Step Functions, its history and the logs: no secret may travel with it.
     redactError(error, deps.redactor);
@@ -223,6 +226,26 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     throw error;
   }
   return executed;
+}
+
+/**
+ * Between the gate and the job (docs/approvals.md, "Re-admission" and "Plan binding"): an approval
+ * never outlasts a control engaged while it waited (kill-switch, quarantine, safety mode), and it
+ * covers only the plan the approvers saw. Either refuses the run, with the refusal names the ASL
+ * routes to RecordRefusal. Inside the job's idempotency: a replayed result is never re-judged.
+ */
+async function readmitApproved(deps: RunDependencies, job: JobDefinition, implementation: JobImplementation, context: JobContext): Promise<void> {
+  const { run } = context;
+  const [controls, jobState, approval] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId), deps.approvals.getApproval(approvalIdFor(run))]);
+  const refusal = safetyRefusal(job, controls, jobState);
+  if (refusal) throw refusal;
+  if (approval?.record.status !== 'APPROVED') {
+    throw new RunRefusedError('approval_rejected', `run ${run.jobRunId} reached Execute without an approval (request ${approval?.record.status ?? 'missing'})`);
+  }
+  const now = planDigest(deps.redactor, await planOf(job, implementation, context));
+  if (now !== approvedPlanDigest(approval.record)) {
+    throw new RunRefusedError('plan_changed', `the plan of ${job.jobId} changed after approval ${approval.record.approvalId} (approved ${approvedPlanDigest(approval.record).slice(0, 12)}, now ${now.slice(0, 12)}); it is not run on a plan nobody approved`);
+  }
 }
 
 /** Step Functions passes at most 256 KiB between states; the run context and the envelope need the rest. */
