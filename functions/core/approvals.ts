@@ -290,9 +290,13 @@ const MAX_DECISION_WRITES = 5;
  * challenge, and collects decisions until minApprovals distinct approvers approved or one rejected.
  * Every attempt, refused or not, is recorded.
  */
-export async function decideApproval(deps: ApprovalDependencies, request: DecisionRequest, moves = 0): Promise<DecisionOutcome> {
+export async function decideApproval(deps: ApprovalDependencies, request: DecisionRequest): Promise<DecisionOutcome> {
+  return decide(deps, request, await deps.approvals.getApproval(request.approvalId), 0);
+}
+
+/** decideApproval on a request just read (`moves`: how many times other decisions moved it). */
+async function decide(deps: ApprovalDependencies, request: DecisionRequest, stored: StoredApproval | undefined, moves: number): Promise<DecisionOutcome> {
   const now = deps.clock.now();
-  const stored = await deps.approvals.getApproval(request.approvalId);
   const audit = (outcome: DecisionOutcomeName) =>
     recordAttempt(deps, stored, { approvalId: request.approvalId, at: now.toISOString(), method: request.method ?? 'POST', source: request.source, identity: request.approver, userAgent: request.userAgent, outcome });
   const refuse = async (status: number, outcome: DecisionOutcomeName, message: string): Promise<DecisionOutcome> => {
@@ -327,7 +331,7 @@ export async function decideApproval(deps: ApprovalDependencies, request: Decisi
   const close: Closing | null = closes ? { status, decidedBy: approver, decidedAt: entry.at, reason } : null;
   if (!(await deps.approvals.addDecision(record.approvalId, entry, decisions.length, close))) {
     // Another decision landed first: decide again on what is stored now.
-    if (moves + 1 < MAX_DECISION_WRITES) return decideApproval(deps, request, moves + 1);
+    if (moves + 1 < MAX_DECISION_WRITES) return decide(deps, request, await deps.approvals.getApproval(request.approvalId), moves + 1);
     return refuse(503, 'refused_busy', 'Other decisions kept arriving; try again');
   }
   if (close) {
@@ -447,7 +451,7 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
     await audit('refused_method');
     return page(405, 'Method not allowed', '', method, { allow: 'GET, HEAD, POST' });
   }
-  const decided = await decideApproval(deps, {
+  const decided = await decide(deps, {
     approvalId,
     approver: request.identity,
     source,
@@ -456,7 +460,7 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
     reason: request.form.reason,
     userAgent: request.userAgent,
     method,
-  });
+  }, stored, 0);
   if (decided.status !== 200) return page(decided.status, decided.message, '', method);
   const title = decided.outcome === 'approved' ? 'Approved' : decided.outcome === 'rejected' ? 'Rejected' : 'Approval recorded';
   return page(200, title, `<p>${escape(decided.message)}</p>`, method);

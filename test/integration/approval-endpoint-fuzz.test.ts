@@ -13,7 +13,7 @@ import { testStack, withTestJobs } from '../support/local';
 /** Statuses the endpoint may answer; a 500 (or a throw) is an untyped failure and fails the property. */
 const EXPECTED = new Set([200, 400, 401, 403, 404, 405, 409, 410, 413]);
 const MALFORMED_RUNS = 4000;
-const REQUEST_RUNS = 2000;
+const REQUEST_RUNS = 1500;
 
 describe('fuzz: the approval HTTP entry point (Lambda Function URL handler)', () => {
   let stack: LocalStack;
