@@ -334,6 +334,19 @@ async function decide(deps: ApprovalDependencies, request: DecisionRequest, stor
     if (moves + 1 < MAX_DECISION_WRITES) return decide(deps, request, await deps.approvals.getApproval(request.approvalId), moves + 1);
     return refuse(503, 'refused_busy', 'Other decisions kept arriving; try again');
   }
+  // Audited before the waiting task is released: a Finalize that follows at once finds both.
+  const runRef = { stage: deps.policy.stage, jobId: record.jobId, jobVersion: record.jobVersion, jobRunId: record.jobRunId };
+  const type = decision === 'approve' ? 'job.dangerous_op.confirm' : 'job.dangerous_op.reject';
+  const userAgent = clip(request.userAgent === null ? null : deps.redactor.text(request.userAgent), MAX_USER_AGENT_CHARS);
+  await deps.state.appendAudit(record.jobRunId, [
+    runEvent(runRef, type, now, {
+      actor: { kind: 'operator', id: approver },
+      ...(minApprovals > 1 ? { eventIdSuffix: String(decisions.length + 1) } : {}),
+      details: { approvalId: record.approvalId, opKind: record.opKind, source: request.source, userAgent, reason, approvals: approvers.size, minApprovals },
+    }),
+  ]);
+  const outcome: DecisionOutcomeName = !closes ? 'approval_recorded' : decision === 'approve' ? 'approved' : 'rejected';
+  await audit(outcome);
   if (close) {
     const sent =
       decision === 'approve'
@@ -346,17 +359,6 @@ async function decide(deps: ApprovalDependencies, request: DecisionRequest, stor
       return refuse(410, 'refused_task_gone', 'The run had already stopped waiting');
     }
   }
-  const runRef = { stage: deps.policy.stage, jobId: record.jobId, jobVersion: record.jobVersion, jobRunId: record.jobRunId };
-  const type = decision === 'approve' ? 'job.dangerous_op.confirm' : 'job.dangerous_op.reject';
-  await deps.state.appendAudit(record.jobRunId, [
-    runEvent(runRef, type, now, {
-      actor: { kind: 'operator', id: approver },
-      ...(minApprovals > 1 ? { eventIdSuffix: String(decisions.length + 1) } : {}),
-      details: { approvalId: record.approvalId, opKind: record.opKind, source: request.source, userAgent: clip(request.userAgent, MAX_USER_AGENT_CHARS), reason, approvals: approvers.size, minApprovals },
-    }),
-  ]);
-  const outcome: DecisionOutcomeName = !closes ? 'approval_recorded' : decision === 'approve' ? 'approved' : 'rejected';
-  await audit(outcome);
   if (closes) deps.metrics.approval(decision === 'approve' ? 'approved' : 'rejected');
   const what = `${record.opKind} of ${record.jobId}`;
   if (!closes) return { status: 200, outcome, message: `Approval by ${approver} recorded: ${remaining} more needed before ${what} runs`, remaining };
