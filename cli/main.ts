@@ -459,6 +459,7 @@ async function decideCommand(decision: 'approve' | 'reject', args: string[]): Pr
       form: { decision, challenge: values.challenge, reason: values.reason },
       identity: values.as ?? null,
       userAgent: 'opsrail-cli',
+      source: 'local',
     });
     const title = /<h1>(.*?)<\/h1>/.exec(response.body)?.[1] ?? String(response.status);
     console.log(`${response.status} ${title}`);

@@ -1,6 +1,34 @@
 import { z } from 'zod';
-import { JobId, SemVer, UtcTimestamp } from './common';
+import { JobId, SemVer, Sha256Hex, UtcTimestamp } from './common';
 import { DangerousOpKind } from './job';
+
+/**
+ * Where an approver's verified identity came from: the caller's IAM identity (the decision Function
+ * URL), the local user (`--as`, local page), a signed-in token, a signed Slack interaction, the CLI.
+ */
+export const ApprovalSource = z.enum(['iam', 'local', 'oidc', 'slack', 'cli']);
+export type ApprovalSource = z.infer<typeof ApprovalSource>;
+
+/** One approver's decision. With minApprovals > 1 several are collected before the run proceeds. */
+export const ApprovalDecision = z.strictObject({
+  by: z.string().min(1).max(200),
+  decision: z.enum(['approve', 'reject']),
+  at: UtcTimestamp,
+  source: ApprovalSource,
+  reason: z.string().max(1000).nullable(),
+});
+export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
+
+/** One attempt to view or decide a request; every field is bounded (docs/approvals.md, "Attempts"). */
+export const ApprovalAttempt = z.strictObject({
+  at: UtcTimestamp,
+  method: z.string().max(16),
+  source: ApprovalSource.optional(),
+  identity: z.string().max(200).nullable(),
+  userAgent: z.string().max(256).nullable(),
+  outcome: z.string().max(64),
+});
+export type ApprovalAttempt = z.infer<typeof ApprovalAttempt>;
 
 /** A request for a human to approve one dangerous op of one run (seed 000 §6). */
 export const ApprovalRecord = z.strictObject({
@@ -12,9 +40,18 @@ export const ApprovalRecord = z.strictObject({
   opKind: DangerousOpKind,
   /** What exactly will be done, computed by a dry run (e.g. the keys or counts a purge will touch). */
   plan: z.strictObject({ summary: z.string().min(1), details: z.record(z.string(), z.unknown()) }),
+  /**
+   * SHA-256 of the plan as shown (canonical JSON): Execute recomputes the plan and refuses with
+   * plan_changed when it differs. Absent only in records written before plans were bound.
+   */
+  planSha256: Sha256Hex.optional(),
   requestedBy: z.string().min(1),
   allowedApprovers: z.array(z.string().min(1)),
-  /** A short text the approver types back: proof that a person read this request. */
+  /** How many distinct allowed approvers must approve (policy approvals.minApprovalsByOpKind). */
+  minApprovals: z.number().int().min(1).max(10).default(1),
+  /** The decisions taken so far: at most one per approver. */
+  decisions: z.array(ApprovalDecision).default([]),
+  /** A short random text the approver types back: proof that a person read this request's page. */
   challenge: z.string().min(6),
   createdAt: UtcTimestamp,
   expiresAt: UtcTimestamp,
@@ -38,8 +75,28 @@ export const GateResults = z.strictObject({
   decision: z.enum(['approved', 'rejected', 'timed_out']),
   decidedBy: z.string().nullable(),
   decidedAt: UtcTimestamp.nullable(),
-  attempts: z.array(
-    z.strictObject({ at: UtcTimestamp, method: z.string(), identity: z.string().nullable(), userAgent: z.string().nullable(), outcome: z.string() }),
-  ),
+  /** The following four are absent in bundles written before N-of-M and plan binding. */
+  minApprovals: z.number().int().min(1).optional(),
+  decisions: z.array(ApprovalDecision).optional(),
+  planSha256: Sha256Hex.optional(),
+  /** Attempts beyond the stored maximum: counted (and logged), not kept. */
+  attemptsNotStored: z.number().int().min(0).optional(),
+  attempts: z.array(ApprovalAttempt),
 });
 export type GateResults = z.infer<typeof GateResults>;
+
+/**
+ * The Lambda Function URL event the approval endpoint accepts (payload format 2.0), reduced to what it
+ * reads. Anything else is answered 400, never thrown.
+ */
+export const ApprovalEndpointEvent = z.object({
+  rawPath: z.string().max(2048),
+  queryStringParameters: z.record(z.string(), z.string()).nullish(),
+  body: z.string().nullish(),
+  isBase64Encoded: z.boolean().optional(),
+  requestContext: z.object({
+    http: z.object({ method: z.string().min(1).max(16), userAgent: z.string().nullish() }),
+    authorizer: z.object({ iam: z.object({ userArn: z.string().nullish() }).nullish() }).nullish(),
+  }),
+});
+export type ApprovalEndpointEvent = z.infer<typeof ApprovalEndpointEvent>;

@@ -16,6 +16,8 @@ export const AuditEventType = z.enum([
   'job.failover',
   'integrity.record',
   'gate.record',
+  /** An attempt to view or decide an approval after its run closed (control evidence). */
+  'gate.attempt',
   'support_bundle.created',
   // Operator actions that are not runs (seed 004: who, why and when).
   'safety.mode.change',
@@ -42,6 +44,8 @@ export const ErrorKind = z.enum([
   // The approval gate: a named human said no, or nobody decided in time.
   'approval_rejected',
   'approval_timed_out',
+  // The plan Execute would act on is not the plan the approvers saw.
+  'plan_changed',
   // An operator (kill-switch) or the platform (timeout) stopped a started execution.
   'stopped',
   // The holder of an Execute died: the job's effect may or may not have happened (docs/crash-safety.md).
@@ -52,7 +56,7 @@ export const ErrorKind = z.enum([
 
 /** Kinds that refuse a run before its job runs: not failures of the job, so they never count toward quarantine. */
 export type ErrorKind = z.infer<typeof ErrorKind>;
-export const REFUSAL_KINDS = ['inputs_unpinned', 'refused_safety', 'refused_kill_switch', 'refused_quarantine', 'refused_integrity', 'approval_rejected', 'approval_timed_out'] as const satisfies readonly ErrorKind[];
+export const REFUSAL_KINDS = ['inputs_unpinned', 'refused_safety', 'refused_kill_switch', 'refused_quarantine', 'refused_integrity', 'approval_rejected', 'approval_timed_out', 'plan_changed'] as const satisfies readonly ErrorKind[];
 
 export const AuditEvent = z
   .strictObject({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { JobId, PolicySnapshotRef, Quality, SemVer, Sha256Hex, Stage, UtcTimestamp, Window } from './common';
 import { Diagnostic, RunStatus } from './run-record';
 import { IntegrityReport } from './integrity-report';
+import { Identity } from './identity';
 
 /** A run parameter's name: a plain word, since it becomes a DynamoDB map key and an audit field. */
 export const RunParamName = z
@@ -20,7 +21,8 @@ export const ExecutionInput = z.object({
   scheduledTime: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp' }),
   trigger: z.enum(['schedule', 'manual']).default('schedule'),
   /** Who asked for the run (the scheduler, or an operator): never an approver of its dangerous op. */
-  requestedBy: z.string().min(1).max(200).optional(),
+  requestedBy: Identity.optional(),
+  /** Parameters of an operator's run of a control job (e.g. which job's quarantine to release). */
   params: RunParams.optional(),
 });
 export type ExecutionInput = z.infer<typeof ExecutionInput>;

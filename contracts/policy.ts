@@ -3,6 +3,16 @@ import { Environment, JobId, Stage } from './common';
 import { CatalogJob, DangerousOpKind, JobMode } from './job';
 import { JobSchedule } from './job';
 import { TimeZone } from './schedule';
+import { Identity, identityKey } from './identity';
+
+/** An allowed list names each person once (compared as docs/approvals.md says). */
+function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  list.forEach((identity, index) => {
+    if (seen.has(identityKey(identity))) ctx.addIssue({ code: 'custom', path: [index], message: `'${identity}' is listed twice` });
+    seen.add(identityKey(identity));
+  });
+}
 
 /** Seed 000 §13: frequencies, windows, retries, thresholds, recipients and retention are policy, not code. */
 export const RetryPolicy = z.strictObject({
@@ -56,12 +66,23 @@ export const StagePolicy = z.strictObject({
     .strictObject({
       /** How long a request waits for a decision; the link expires with it. */
       timeoutSeconds: z.number().int().min(5).max(7 * 86400),
-      /** Who may approve each kind of dangerous op (never the requester). */
-      approversByOpKind: z.partialRecord(DangerousOpKind, z.array(z.string().min(1)).min(1)),
+      /** Who may approve each kind of dangerous op (never the requester); identities as docs/approvals.md defines them. */
+      approversByOpKind: z.partialRecord(DangerousOpKind, z.array(Identity).min(1).superRefine(distinctIdentities)),
+      /** How many distinct allowed approvers must approve each kind of dangerous op (default 1). */
+      minApprovalsByOpKind: z.partialRecord(DangerousOpKind, z.number().int().min(1).max(10)).default({}),
       /** Where approval links point (the approval page). */
       linkBaseUrl: z.url(),
     })
-    .default({ timeoutSeconds: 3600, approversByOpKind: {}, linkBaseUrl: 'http://127.0.0.1:8787' }),
+    .superRefine((approvals, ctx) => {
+      for (const [opKind, min] of Object.entries(approvals.minApprovalsByOpKind)) {
+        const listed = approvals.approversByOpKind[opKind as DangerousOpKind]?.length ?? 0;
+        // The requester is never one of them, so one more must be listed than must approve.
+        if (min !== undefined && min > Math.max(0, listed - 1)) {
+          ctx.addIssue({ code: 'custom', path: ['minApprovalsByOpKind', opKind], message: `needs ${min} approvals but approversByOpKind.${opKind} lists ${listed} (at least ${min + 1}, since the requester never counts)` });
+        }
+      }
+    })
+    .default({ timeoutSeconds: 3600, approversByOpKind: {}, minApprovalsByOpKind: {}, linkBaseUrl: 'http://127.0.0.1:8787' }),
   /** Redaction before any write or log line (seed 001): the built-in patterns plus these. */
   redaction: z
     .strictObject({

@@ -1,7 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { ApprovalDependencies } from '../functions/core/approvals';
-import { handleApprovalHttp } from '../functions/core/approvals';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { ApprovalDependencies, ApprovalHttpRequest } from '../functions/core/approvals';
+import { endpointErrorPage, handleApprovalHttp, MAX_BODY_BYTES } from '../functions/core/approvals';
 import { ConfigurationError } from '../functions/core/errors';
+
+/** The approver is named only on a POST (a GET never decides): X-Opsrail-Approver, else the Basic user. */
+function toRequest(req: IncomingMessage, base: URL, method: string, bodyBytes: number, chunks: Buffer[]): ApprovalHttpRequest {
+  const url = new URL(req.url ?? '/', base);
+  const header = req.headers['x-opsrail-approver'];
+  const named = Array.isArray(header) ? header[0] : header;
+  const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  const basicUser = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined;
+  const identity = method === 'POST' ? (named ?? basicUser ?? null) : null;
+  const body = bodyBytes <= MAX_BODY_BYTES ? Buffer.concat(chunks).toString('utf8') : '';
+  const form = Object.fromEntries(new URLSearchParams(body));
+  return { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form, identity, userAgent: req.headers['user-agent'] ?? null, bodyBytes, source: 'local' };
+}
+
 
 /** The approval page's address is taken: approval links would point at whatever holds it. */
 export class ApprovalPortInUseError extends ConfigurationError {
@@ -42,23 +56,22 @@ export async function startApprovalServer(gate: ApprovalDependencies): Promise<{
   const base = new URL(gate.linkBaseUrl);
   if (!['127.0.0.1', 'localhost'].includes(base.hostname)) return null;
   const server: Server = createServer((req, res) => {
-    let body = '';
+    const chunks: Buffer[] = [];
+    let bodyBytes = 0;
     req.on('data', (chunk: Buffer) => {
-      body += chunk.toString('utf8');
-      if (body.length > 16_384) req.destroy();
+      // Counted to the end, kept only up to the limit: an oversized body is refused (413) and recorded.
+      bodyBytes += chunk.byteLength;
+      if (bodyBytes <= MAX_BODY_BYTES) chunks.push(chunk);
     });
     req.on('end', () => {
-      const url = new URL(req.url ?? '/', base);
-      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const identity = req.method === 'POST' ? ((req.headers['x-opsrail-approver'] as string | undefined) ?? (basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined) ?? null) : null;
-      handleApprovalHttp(gate, { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), form: Object.fromEntries(new URLSearchParams(body)), identity, userAgent: req.headers['user-agent'] ?? null })
+      const method = req.method ?? 'GET';
+      // Anything unreadable in the request (a malformed URL) is an answer, never a crash of the server.
+      Promise.resolve()
+        .then(() => handleApprovalHttp(gate, toRequest(req, base, method, bodyBytes, chunks)))
+        .catch((error: unknown) => endpointErrorPage(error, method))
         .then((response) => {
           res.writeHead(response.status, response.headers);
           res.end(response.body);
-        })
-        .catch((error: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`error: ${(error as Error).name}`);
         });
     });
   });

@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { callDynamoDb, transactWrite } from './dynamodb-kit';
-import type { ApprovalRecord } from '../../contracts';
-import type { ApprovalAttempt, ApprovalStore } from '../core/approvals';
+import { callDynamoDb, isConditionFailure, transactWrite } from './dynamodb-kit';
+import type { ApprovalDecision, ApprovalRecord } from '../../contracts';
+import type { ApprovalAttempt, ApprovalStore, StoredApproval } from '../core/approvals';
 import { stateTable } from './table-layout';
 
 const { keys } = stateTable;
@@ -41,10 +41,12 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     ]);
   }
 
-  async getApproval(approvalId: string) {
+  async getApproval(approvalId: string): Promise<StoredApproval | undefined> {
     const out = await this.call('getApproval', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.approval(approvalId), ConsistentRead: true })));
     if (!out.Item) return undefined;
-    return { record: out.Item.record as ApprovalRecord, taskToken: out.Item.taskToken as string, attempts: (out.Item.attempts ?? []) as ApprovalAttempt[] };
+    // Records written before N-of-M have neither minApprovals nor decisions: one approval, none taken.
+    const record = { minApprovals: 1, decisions: [], ...(out.Item.record as Partial<ApprovalRecord>) } as ApprovalRecord;
+    return { record, taskToken: out.Item.taskToken as string, attempts: (out.Item.attempts ?? []) as ApprovalAttempt[], attemptsNotStored: Number(out.Item.attemptsNotStored ?? 0) };
   }
 
   decideApproval(approvalId: string, decision: Pick<ApprovalRecord, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>, from: ApprovalRecord['status'] = 'PENDING'): Promise<boolean> {
@@ -63,8 +65,59 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     ]);
   }
 
-  recordApprovalAttempt(approvalId: string, attempt: ApprovalAttempt): Promise<void> {
-    return this.update('recordApprovalAttempt', approvalId, 'SET attempts = list_append(if_not_exists(attempts, :none), :attempt)', { ':none': [], ':attempt': [attempt] });
+  async addDecision(approvalId: string, decision: ApprovalDecision, expected: number, close: Pick<ApprovalRecord, 'status' | 'decidedBy' | 'decidedAt' | 'reason'> | null): Promise<boolean> {
+    const names = { '#r': 'record', '#status': 'status', '#decisions': 'decisions' };
+    // Records written before N-of-M have no decisions list: expected is then 0.
+    const condition = '#r.#status = :pending AND ((attribute_not_exists(#r.#decisions) AND :expected = :zero) OR size(#r.#decisions) = :expected)';
+    const values = { ':pending': 'PENDING', ':expected': expected, ':zero': 0, ':none': [], ':decision': [decision] };
+    const append = 'SET #r.#decisions = list_append(if_not_exists(#r.#decisions, :none), :decision)';
+    const update = {
+      TableName: this.tableName,
+      Key: keys.approval(approvalId),
+      ConditionExpression: condition,
+    };
+    if (!close) {
+      try {
+        await this.doc.send(new UpdateCommand({ ...update, UpdateExpression: append, ExpressionAttributeNames: names, ExpressionAttributeValues: values }));
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        return this.call('addDecision', () => Promise.reject(error));
+      }
+    }
+    // The decision that settles the request closes it and leaves the pending list in one transaction.
+    return this.transact('addDecision', [
+      {
+        Update: {
+          ...update,
+          UpdateExpression: `${append}, #r.#status = :status, #r.decidedBy = :by, #r.decidedAt = :at, #r.#reason = :reason`,
+          ExpressionAttributeNames: { ...names, '#reason': 'reason' },
+          ExpressionAttributeValues: { ...values, ':status': close.status, ':by': close.decidedBy, ':at': close.decidedAt, ':reason': close.reason },
+        },
+      },
+      { Delete: { TableName: this.tableName, Key: keys.pendingApproval(approvalId) } },
+    ]);
+  }
+
+  async recordApprovalAttempt(approvalId: string, attempt: ApprovalAttempt, max: number): Promise<'stored' | 'counted'> {
+    const key = keys.approval(approvalId);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET attempts = list_append(if_not_exists(attempts, :none), :attempt)',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(attempts) OR size(attempts) < :max)',
+          ExpressionAttributeValues: { ':none': [], ':attempt': [attempt], ':max': max },
+        }),
+      );
+      return 'stored';
+    } catch (error) {
+      if (!isConditionFailure(error)) return this.call('recordApprovalAttempt', () => Promise.reject(error));
+    }
+    // Full (or gone: then the count fails its condition too and says so as a typed error).
+    await this.update('recordApprovalAttempt', approvalId, 'ADD attemptsNotStored :one', { ':one': 1 });
+    return 'counted';
   }
 
   setDeliveries(approvalId: string, deliveries: ApprovalRecord['deliveries']): Promise<void> {

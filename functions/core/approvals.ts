@@ -1,28 +1,61 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ApprovalRecord, type DangerousOpKind, type GateResults, type RunContext } from '../../contracts';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  ApprovalRecord,
+  Identity,
+  identityKey,
+  sameIdentity,
+  type ApprovalAttempt,
+  type ApprovalDecision,
+  type ApprovalSource,
+  type DangerousOpKind,
+  type GateResults,
+  type JobDefinition,
+  type RunContext,
+} from '../../contracts';
+import type { JobContext, JobImplementation } from '../jobs/types';
 import type { Clock } from './clock';
-import type { ControlDependencies } from './controls';
+import { recordControlEvent, type ControlDependencies } from './controls';
 import type { RunMetrics } from './ports';
-import { ConfigurationError } from './errors';
-import { sha256Hex } from './hashing';
+import { ConfigurationError, OpsrailError } from './errors';
+import { canonicalJson, sha256Hex } from './hashing';
 import { runEvent } from './audit';
+import type { Redactor } from './redaction';
 
-export interface ApprovalAttempt {
-  at: string;
-  method: string;
-  identity: string | null;
-  userAgent: string | null;
-  outcome: string;
+export type { ApprovalAttempt };
+
+/** Attempts kept on the request; later ones are counted and logged (docs/approvals.md, "Attempts"). */
+export const MAX_STORED_ATTEMPTS = 50;
+/** A decision is a few short form fields; a larger body is refused with 413 before it is read. */
+export const MAX_BODY_BYTES = 16 * 1024;
+const MAX_USER_AGENT_CHARS = 256;
+const MAX_IDENTITY_CHARS = 200;
+const MAX_REASON_CHARS = 1000;
+
+export interface StoredApproval {
+  record: ApprovalRecord;
+  taskToken: string;
+  attempts: ApprovalAttempt[];
+  /** Attempts that arrived once MAX_STORED_ATTEMPTS were kept: counted, not stored. */
+  attemptsNotStored: number;
 }
 
-/** Where approvals live (the state table). Every decision is a conditional PENDING → decided write. */
+type Closing = Pick<ApprovalRecord, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>;
+
+/** Where approvals live (the state table). Every decision is a conditional write on a PENDING record. */
 export interface ApprovalStore {
   /** false when a record with this id exists already (a retried request). */
   putApproval(record: ApprovalRecord, taskToken: string): Promise<boolean>;
-  getApproval(approvalId: string): Promise<{ record: ApprovalRecord; taskToken: string; attempts: ApprovalAttempt[] } | undefined>;
-  /** false when the approval was no longer PENDING (decided already: single use). */
-  decideApproval(approvalId: string, decision: Pick<ApprovalRecord, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>, from?: ApprovalRecord['status']): Promise<boolean>;
-  recordApprovalAttempt(approvalId: string, attempt: ApprovalAttempt): Promise<void>;
+  getApproval(approvalId: string): Promise<StoredApproval | undefined>;
+  /** Closes a request (e.g. EXPIRED); false when it was no longer in state `from` (default PENDING). */
+  decideApproval(approvalId: string, decision: Closing, from?: ApprovalRecord['status']): Promise<boolean>;
+  /**
+   * Adds one approver's decision while the request is PENDING and holds exactly `expected` decisions
+   * (an optimistic write: concurrent decisions never overwrite each other), closing it with `close` in
+   * the same write when this decision settles it. false when anything moved.
+   */
+  addDecision(approvalId: string, decision: ApprovalDecision, expected: number, close: Closing | null): Promise<boolean>;
+  /** Keeps the attempt while fewer than `max` are kept, otherwise only counts it. */
+  recordApprovalAttempt(approvalId: string, attempt: ApprovalAttempt, max: number): Promise<'stored' | 'counted'>;
   setDeliveries(approvalId: string, deliveries: ApprovalRecord['deliveries']): Promise<void>;
   listPendingApprovals(): Promise<ApprovalRecord[]>;
 }
@@ -39,11 +72,13 @@ export interface Announcer {
 }
 
 /** One approval per run and execution (a retried request finds its own). */
-export const approvalIdFor = (run: Pick<RunContext, 'jobRunId' | 'executionId'>): string => sha256Hex(`${run.jobRunId}|${run.executionId}`).slice(0, 32);
+export const approvalIdFor = (run: Pick<RunContext, 'jobRunId' | 'executionId'>): string =>
+  sha256Hex(`${run.jobRunId}|${run.executionId}`).slice(0, 32);
 
 /** What the run's bundle says the gate decided (gate_results), from the approval record and its attempts. */
-export function gateResults(stored: { record: ApprovalRecord; attempts: ApprovalAttempt[] }): GateResults {
+export function gateResults(stored: Pick<StoredApproval, 'record' | 'attempts'> & { attemptsNotStored?: number }): GateResults {
   const { record } = stored;
+  const decision = record.status === 'APPROVED' ? 'approved' : record.status === 'REJECTED' ? 'rejected' : 'timed_out';
   return {
     schemaVersion: 1,
     jobRunId: record.jobRunId,
@@ -51,9 +86,13 @@ export function gateResults(stored: { record: ApprovalRecord; attempts: Approval
     approvalId: record.approvalId,
     opKind: record.opKind,
     requestedBy: record.requestedBy,
-    decision: record.status === 'APPROVED' ? 'approved' : record.status === 'REJECTED' ? 'rejected' : 'timed_out',
+    decision,
     decidedBy: record.decidedBy,
     decidedAt: record.decidedAt,
+    minApprovals: record.minApprovals ?? 1,
+    decisions: record.decisions ?? [],
+    ...(record.planSha256 ? { planSha256: record.planSha256 } : {}),
+    attemptsNotStored: stored.attemptsNotStored ?? 0,
     attempts: stored.attempts,
   };
 }
@@ -65,13 +104,15 @@ export function signature(key: Uint8Array, approvalId: string, expiresEpoch: num
 
 export function approvalLink(baseUrl: string, key: Uint8Array, record: Pick<ApprovalRecord, 'approvalId' | 'expiresAt'>): string {
   const exp = Math.floor(Date.parse(record.expiresAt) / 1000);
-  return `${baseUrl.replace(/\/$/, '')}/approvals/${record.approvalId}?exp=${exp}&sig=${signature(key, record.approvalId, exp)}`;
+  const base = baseUrl.replace(/\/$/, '');
+  return `${base}/approvals/${record.approvalId}?exp=${exp}&sig=${signature(key, record.approvalId, exp)}`;
 }
 
 /** Constant-time check; a missing, truncated or forged signature, or a changed expiry, fails. */
 export function verifySignature(key: Uint8Array, approvalId: string, exp: string | undefined, sig: string | undefined): boolean {
   if (!exp || !/^\d{1,12}$/.test(exp) || !sig || !/^[a-f0-9]{64}$/.test(sig)) return false;
-  return timingSafeEqual(Buffer.from(signature(key, approvalId, Number(exp)), 'hex'), Buffer.from(sig, 'hex'));
+  const expected = Buffer.from(signature(key, approvalId, Number(exp)), 'hex');
+  return timingSafeEqual(expected, Buffer.from(sig, 'hex'));
 }
 
 export interface ApprovalDependencies extends ControlDependencies {
@@ -84,9 +125,27 @@ export interface ApprovalDependencies extends ControlDependencies {
   linkBaseUrl: string;
 }
 
+/** The plan approvers are shown: the job's own dry run, or (for a job without one) what it is and its params. */
+export async function planOf(job: JobDefinition, implementation: JobImplementation | undefined, context: JobContext): Promise<ApprovalRecord['plan']> {
+  const plan = await implementation?.plan?.(context);
+  const opKind = job.dangerous.value ? job.dangerous.opKind : 'none';
+  return plan ?? { summary: `${job.jobId} (${opKind}): ${job.description}`, details: { params: context.run.params } };
+}
+
+/** The plan as stored and shown (redacted), hashed canonically: what an approval is bound to. */
+export function planDigest(redactor: Redactor, plan: ApprovalRecord['plan']): string {
+  return sha256Hex(canonicalJson(redactor.value(plan)));
+}
+
+/** The digest an approval is bound to (records written before binding: their stored plan). */
+export const approvedPlanDigest = (record: ApprovalRecord): string => record.planSha256 ?? sha256Hex(canonicalJson(record.plan));
+
+/** Random per request (never derivable from the link or the id); shown only on the request's page. */
+const newChallenge = (opKind: DangerousOpKind): string => `${opKind.replace(/_/g, '-')}-${randomBytes(3).toString('hex')}`;
+
 /**
  * Stores the pending approval (with the task token, which is never printed or logged), audits the
- * challenge, and announces the link by Slack and SNS; if neither reaches anyone, by the log.
+ * request, and announces the link by Slack and SNS; if neither reaches anyone, by the log.
  */
 export async function requestApproval(
   deps: ApprovalDependencies,
@@ -96,11 +155,18 @@ export async function requestApproval(
   const approvalId = approvalIdFor(run);
   const existing = await deps.approvals.getApproval(approvalId);
   if (existing) return { record: existing.record, link: approvalLink(deps.linkBaseUrl, deps.signingKey, existing.record) };
-  // Ids are stored as redacted (docs/redaction.md); a pseudonym is stable, so comparing them is comparing the ids.
-  const requestedBy = deps.redactor.id(request.requestedBy);
-  const allowed = (deps.policy.settings.approvals.approversByOpKind[request.opKind] ?? []).map(deps.redactor.id).filter((a: string) => a !== requestedBy);
-  if (allowed.length === 0) throw new ConfigurationError(`nobody but the requester may approve ${request.opKind} in stage ${deps.policy.stage} (policy approvals.approversByOpKind)`);
+  const { approvals } = deps.policy.settings;
+  const listed: string[] = approvals.approversByOpKind[request.opKind] ?? [];
+  // Ids are stored redacted (docs/redaction.md): a secret-bearing id becomes a stable pseudonym.
+  const requestedBy = storedIdentity(deps.redactor, request.requestedBy);
+  const allowed = listed.filter((a) => !sameIdentity(a, request.requestedBy)).map((a) => storedIdentity(deps.redactor, a));
+  const minApprovals = approvals.minApprovalsByOpKind?.[request.opKind] ?? 1;
+  if (allowed.length < minApprovals) {
+    const needed = minApprovals === 1 ? 'nobody but the requester may approve' : `fewer than ${minApprovals} people besides the requester may approve`;
+    throw new ConfigurationError(`${needed} ${request.opKind} in stage ${deps.policy.stage} (policy approvals.approversByOpKind)`);
+  }
   const now = deps.clock.now();
+  const plan = deps.redactor.value(request.plan);
   const record: ApprovalRecord = ApprovalRecord.parse({
     schemaVersion: 1,
     approvalId,
@@ -108,12 +174,15 @@ export async function requestApproval(
     jobVersion: run.jobVersion,
     jobRunId: run.jobRunId,
     opKind: request.opKind,
-    plan: deps.redactor.value(request.plan),
+    plan,
+    planSha256: planDigest(deps.redactor, request.plan),
     requestedBy,
     allowedApprovers: allowed,
-    challenge: `${request.opKind.replace(/_/g, '-')}-${sha256Hex(`challenge|${approvalId}`).slice(0, 6)}`,
+    minApprovals,
+    decisions: [],
+    challenge: newChallenge(request.opKind),
     createdAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + deps.policy.settings.approvals.timeoutSeconds * 1000).toISOString(),
+    expiresAt: new Date(now.getTime() + approvals.timeoutSeconds * 1000).toISOString(),
     status: 'PENDING',
     decidedBy: null,
     decidedAt: null,
@@ -121,11 +190,15 @@ export async function requestApproval(
     deliveries: [],
   });
   if (!(await deps.approvals.putApproval(record, request.taskToken))) return requestApproval(deps, run, request);
-  await deps.state.appendAudit(run.jobRunId, [
-    runEvent(run, 'job.dangerous_op.challenge', now, { details: { approvalId, opKind: request.opKind, requestedBy, allowedApprovers: allowed, plan: record.plan.summary, expiresAt: record.expiresAt } }),
-  ]);
+  const details = { approvalId, opKind: request.opKind, requestedBy, allowedApprovers: allowed, minApprovals, plan: record.plan.summary, planSha256: record.planSha256, expiresAt: record.expiresAt };
+  await deps.state.appendAudit(run.jobRunId, [runEvent(run, 'job.dangerous_op.challenge', now, { details })]);
   const link = approvalLink(deps.linkBaseUrl, deps.signingKey, record);
-  const message = { subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`, text: `${record.plan.summary}\nRequested by ${requestedBy}; approvers: ${allowed.join(', ')}; expires ${record.expiresAt}.`, link };
+  const quorum = minApprovals > 1 ? ` (${minApprovals} of them must approve)` : '';
+  const message = {
+    subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`,
+    text: `${record.plan.summary}\nRequested by ${requestedBy}; approvers: ${allowed.join(', ')}${quorum}; expires ${record.expiresAt}.`,
+    link,
+  };
   const deliveries: ApprovalRecord['deliveries'] = [];
   for (const announcer of deps.announcers) {
     const result = await announcer.announce(message).catch((error: unknown) => ({ ok: false, detail: (error as Error).message }));
@@ -141,6 +214,160 @@ export async function requestApproval(
   return { record: { ...record, deliveries }, link };
 }
 
+const clip = (text: string | null | undefined, max: number): string | null => (text == null ? null : text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/**
+ * Records one attempt, bounded (each field clipped, at most MAX_STORED_ATTEMPTS kept, the rest
+ * counted), so no number or size of attempts can grow the request past what the run's own writes
+ * carry. An attempt after the run closed is also control evidence (write-once, under control/).
+ */
+async function recordAttempt(deps: ApprovalDependencies, stored: StoredApproval | undefined, attempt: ApprovalAttempt & { approvalId: string }): Promise<void> {
+  const { approvalId, ...raw } = attempt;
+  const bounded: ApprovalAttempt = {
+    at: raw.at,
+    method: clip(raw.method, 16) as string,
+    ...(raw.source ? { source: raw.source } : {}),
+    identity: clip(raw.identity === null ? null : deps.redactor.text(raw.identity), MAX_IDENTITY_CHARS),
+    userAgent: clip(raw.userAgent === null ? null : deps.redactor.text(raw.userAgent), MAX_USER_AGENT_CHARS),
+    outcome: raw.outcome,
+  };
+  const jobRunId = stored?.record.jobRunId ?? null;
+  const kept = stored ? await deps.approvals.recordApprovalAttempt(approvalId, bounded, MAX_STORED_ATTEMPTS) : 'not_stored';
+  deps.log('approval attempt', { approvalId, jobRunId, ...bounded, kept });
+  if (kept !== 'stored' || !stored) return;
+  const run = await deps.state.getRun(stored.record.jobRunId);
+  if (run?.phase !== 'finalized') return;
+  // The run's bundle is sealed: only write-once control evidence can still say this attempt happened.
+  const actor = { by: bounded.identity || 'anonymous', reason: `approval attempt after run ${stored.record.jobRunId} closed` };
+  await recordControlEvent(deps, 'gate.attempt', actor, { approvalId, jobRunId: stored.record.jobRunId, ...bounded }, stored.record.jobId);
+}
+
+/** A decision request from any verified identity source (the link's POST, Slack, the CLI, a token). */
+export interface DecisionRequest {
+  approvalId: string;
+  /** Who decides, as the source verified it (IAM caller, signed-in subject, Slack user, local user); null: nobody. */
+  approver: string | null;
+  source: ApprovalSource;
+  /** The typed challenge; needed to approve, never to reject. */
+  challenge: string | undefined;
+  decision: string | undefined;
+  reason: string | undefined;
+  userAgent: string | null;
+  /** How the attempt arrived, for the audit (HTTP method, or e.g. SLACK); POST by default. */
+  method?: string;
+}
+
+export type DecisionOutcomeName =
+  | 'approved'
+  | 'rejected'
+  | 'approval_recorded'
+  | 'refused_unknown'
+  | 'refused_expired'
+  | 'refused_already_decided'
+  | 'refused_unauthenticated'
+  | 'refused_bad_identity'
+  | 'refused_requester'
+  | 'refused_not_allowed'
+  | 'refused_bad_request'
+  | 'refused_wrong_challenge'
+  | 'refused_duplicate_approver'
+  | 'refused_task_gone'
+  | 'refused_busy';
+
+export interface DecisionOutcome {
+  /** The HTTP status that fits (200 decided or recorded; 4xx refused; 503 try again). */
+  status: number;
+  outcome: DecisionOutcomeName;
+  /** A short sentence for the person deciding. */
+  message: string;
+  /** Approvals still needed before the run proceeds (0 once approved). */
+  remaining?: number;
+}
+
+const MAX_DECISION_WRITES = 5;
+
+/**
+ * The one place a decision is taken. The caller has verified the approver's identity; this checks it
+ * against the request (normalised, never the requester, on the allowed list, once per approver), the
+ * challenge, and collects decisions until minApprovals distinct approvers approved or one rejected.
+ * Every attempt, refused or not, is recorded.
+ */
+export async function decideApproval(deps: ApprovalDependencies, request: DecisionRequest): Promise<DecisionOutcome> {
+  return decide(deps, request, await deps.approvals.getApproval(request.approvalId), 0);
+}
+
+/** decideApproval on a request just read (`moves`: how many times other decisions moved it). */
+async function decide(deps: ApprovalDependencies, request: DecisionRequest, stored: StoredApproval | undefined, moves: number): Promise<DecisionOutcome> {
+  const now = deps.clock.now();
+  const audit = (outcome: DecisionOutcomeName) =>
+    recordAttempt(deps, stored, { approvalId: request.approvalId, at: now.toISOString(), method: request.method ?? 'POST', source: request.source, identity: request.approver, userAgent: request.userAgent, outcome });
+  const refuse = async (status: number, outcome: DecisionOutcomeName, message: string): Promise<DecisionOutcome> => {
+    await audit(outcome);
+    return { status, outcome, message };
+  };
+  if (!stored) return refuse(404, 'refused_unknown', 'No such approval request');
+  const { record } = stored;
+  if (now.getTime() > Date.parse(record.expiresAt)) return refuse(410, 'refused_expired', 'This request has expired');
+  if (record.status !== 'PENDING') return refuse(409, 'refused_already_decided', `Already ${record.status.toLowerCase()}: a link works once`);
+  if (request.approver === null) return refuse(401, 'refused_unauthenticated', 'Sign in as an approver first');
+  const parsed = Identity.safeParse(request.approver);
+  if (!parsed.success) return refuse(400, 'refused_bad_identity', 'The approver identity is not valid (whitespace or control characters)');
+  // Compared and stored in the stored form, as the request's own ids are (docs/redaction.md).
+  const approver = storedIdentity(deps.redactor, parsed.data);
+  if (sameIdentity(approver, record.requestedBy)) return refuse(403, 'refused_requester', 'The requester may not approve their own request');
+  if (!record.allowedApprovers.some((a) => sameIdentity(a, approver))) return refuse(403, 'refused_not_allowed', `${approver} may not approve ${record.opKind}`);
+  const decision = request.decision;
+  if (decision !== 'approve' && decision !== 'reject') return refuse(400, 'refused_bad_request', 'decision must be approve or reject');
+  // Confirming takes the typed challenge (proof a person read the page); saying no never needs it.
+  if (decision === 'approve' && (request.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
+  const decisions = record.decisions ?? [];
+  if (decisions.some((d) => sameIdentity(d.by, approver))) return refuse(409, 'refused_duplicate_approver', `${approver} has already decided; each approver counts once`);
+
+  const reason = deps.redactor.text((request.reason ?? '').slice(0, MAX_REASON_CHARS)) || null;
+  const entry: ApprovalDecision = { by: approver, decision, at: now.toISOString(), source: request.source, reason };
+  const minApprovals = record.minApprovals ?? 1;
+  const approvers = new Set(decisions.filter((d) => d.decision === 'approve').map((d) => identityKey(d.by)));
+  if (decision === 'approve') approvers.add(identityKey(approver));
+  const remaining = Math.max(0, minApprovals - approvers.size);
+  const closes = decision === 'reject' || remaining === 0;
+  const status = decision === 'reject' ? 'REJECTED' : 'APPROVED';
+  const close: Closing | null = closes ? { status, decidedBy: approver, decidedAt: entry.at, reason } : null;
+  if (!(await deps.approvals.addDecision(record.approvalId, entry, decisions.length, close))) {
+    // Another decision landed first: decide again on what is stored now.
+    if (moves + 1 < MAX_DECISION_WRITES) return decide(deps, request, await deps.approvals.getApproval(request.approvalId), moves + 1);
+    return refuse(503, 'refused_busy', 'Other decisions kept arriving; try again');
+  }
+  // Audited before the waiting task is released: a Finalize that follows at once finds both.
+  const runRef = { stage: deps.policy.stage, jobId: record.jobId, jobVersion: record.jobVersion, jobRunId: record.jobRunId };
+  const type = decision === 'approve' ? 'job.dangerous_op.confirm' : 'job.dangerous_op.reject';
+  const userAgent = clip(request.userAgent === null ? null : deps.redactor.text(request.userAgent), MAX_USER_AGENT_CHARS);
+  await deps.state.appendAudit(record.jobRunId, [
+    runEvent(runRef, type, now, {
+      actor: { kind: 'operator', id: approver },
+      ...(minApprovals > 1 ? { eventIdSuffix: String(decisions.length + 1) } : {}),
+      details: { approvalId: record.approvalId, opKind: record.opKind, source: request.source, userAgent, reason, approvals: approvers.size, minApprovals },
+    }),
+  ]);
+  const outcome: DecisionOutcomeName = !closes ? 'approval_recorded' : decision === 'approve' ? 'approved' : 'rejected';
+  await audit(outcome);
+  if (close) {
+    const sent =
+      decision === 'approve'
+        ? await deps.tasks.succeed(stored.taskToken, { approvalId: record.approvalId, decidedBy: approver, decidedAt: entry.at })
+        : await deps.tasks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${approver}${reason ? `: ${reason}` : ''}`);
+    if (sent === 'task_gone') {
+      // The run stopped waiting (timed out or was stopped) before this decision arrived.
+      const expired: Closing = { status: 'EXPIRED', decidedBy: null, decidedAt: entry.at, reason: 'the run had stopped waiting' };
+      await deps.approvals.decideApproval(record.approvalId, expired, status);
+      return refuse(410, 'refused_task_gone', 'The run had already stopped waiting');
+    }
+  }
+  if (closes) deps.metrics.approval(decision === 'approve' ? 'approved' : 'rejected');
+  const what = `${record.opKind} of ${record.jobId}`;
+  if (!closes) return { status: 200, outcome, message: `Approval by ${approver} recorded: ${remaining} more needed before ${what} runs`, remaining };
+  return { status: 200, outcome, message: `${what} ${decision === 'approve' ? 'will run' : 'will not run'}. Decided by ${approver}.`, remaining: 0 };
+}
+
 export interface ApprovalHttpRequest {
   method: string;
   path: string;
@@ -149,6 +376,10 @@ export interface ApprovalHttpRequest {
   /** From an authenticated source only (IAM in AWS), never from the form. */
   identity: string | null;
   userAgent: string | null;
+  /** The request body's size; above MAX_BODY_BYTES the request is refused (413) without its form. */
+  bodyBytes?: number;
+  /** Where `identity` came from (IAM caller by default). */
+  source?: ApprovalSource;
 }
 
 export interface ApprovalHttpResponse {
@@ -159,39 +390,56 @@ export interface ApprovalHttpResponse {
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
-function page(status: number, title: string, body: string, method: string): ApprovalHttpResponse {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1>${body}</body></html>`;
-  return {
-    status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' },
-    body: method === 'HEAD' ? '' : html,
-  };
+/** Sent with every answer of the endpoint, errors included. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+export function page(status: number, title: string, body: string, method: string, extraHeaders: Record<string, string> = {}): ApprovalHttpResponse {
+  const head = `<meta charset="utf-8"><meta name="robots" content="noindex"><title>${escape(title)}</title>`;
+  const html = `<!doctype html><html><head>${head}</head><body><h1>${escape(title)}</h1>${body}</body></html>`;
+  return { status, headers: { ...SECURITY_HEADERS, ...extraHeaders }, body: method === 'HEAD' ? '' : html };
+}
+
+function confirmationPage(record: ApprovalRecord, approvalId: string, method: string): ApprovalHttpResponse {
+  const decided = record.status !== 'PENDING' ? `<p><strong>Already ${escape(record.status.toLowerCase())}</strong> by ${escape(record.decidedBy ?? 'nobody')}.</p>` : '';
+  const min = record.minApprovals ?? 1;
+  const quorum = min > 1 ? ` ${min} distinct approvers must approve (${(record.decisions ?? []).filter((d) => d.decision === 'approve').length} so far).` : '';
+  return page(
+    200,
+    `Approve ${record.opKind} of ${record.jobId}?`,
+    `${decided}<p>${escape(record.plan.summary)}</p><pre>${escape(JSON.stringify(record.plan.details, null, 2))}</pre>` +
+      `<p>Run ${escape(record.jobRunId)}, requested by ${escape(record.requestedBy)}, approvers: ${escape(record.allowedApprovers.join(', '))}; expires ${escape(record.expiresAt)}.${escape(quorum)}</p>` +
+      `<p>To decide, type the challenge <code>${escape(record.challenge)}</code> and submit as an authenticated approver (POST, e.g. <code>opsrail approve ${approvalId} --challenge …</code>).</p>` +
+      `<form method="post"><input name="challenge" autocomplete="off"> <select name="decision"><option value="approve">approve</option><option value="reject">reject</option></select> <input name="reason" placeholder="reason"> <button>Submit</button></form>`,
+    method,
+  );
 }
 
 /**
  * The approval endpoint. GET and HEAD only render the confirmation page (mail scanners and Slack
- * unfurls fetch every link): they change nothing. A POST with the typed challenge, by an authenticated
- * approver who is not the requester and is allowed for the op kind, decides once. Every attempt,
- * refused or not, is audited with the identity and user agent.
+ * unfurls fetch every link): they change nothing. A POST on a valid link goes to decideApproval with
+ * the authenticated identity. Every attempt, refused or not, is recorded with identity and user agent.
  */
 export async function handleApprovalHttp(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse> {
-  // What the caller says is stored and logged redacted; ids are compared as stored (docs/redaction.md).
-  request = { ...request, identity: request.identity === null ? null : deps.redactor.id(request.identity), userAgent: request.userAgent === null ? null : deps.redactor.text(request.userAgent) };
-  const method = request.method.toUpperCase();
+  const method = request.method.toUpperCase().slice(0, 16);
   const match = /^\/approvals\/([a-f0-9]{32})\/?$/.exec(request.path);
   if (!match) return page(404, 'Not found', '', method);
   const approvalId = match[1] as string;
   const stored = await deps.approvals.getApproval(approvalId);
   const now = deps.clock.now();
-  // Every attempt goes on the approval record (and from there into the run's gate_results) and the log:
-  // the endpoint itself never writes evidence (only Finalize and Fail do).
-  const audit = async (outcome: string) => {
-    const attempt: ApprovalAttempt = { at: now.toISOString(), method, identity: request.identity, userAgent: request.userAgent, outcome };
-    if (stored) await deps.approvals.recordApprovalAttempt(approvalId, attempt);
-    deps.log('approval attempt', { approvalId, jobRunId: stored?.record.jobRunId ?? null, ...attempt });
-  };
+  const source = request.source ?? 'iam';
+  const audit = (outcome: string) =>
+    recordAttempt(deps, stored, { approvalId, at: now.toISOString(), method, source, identity: request.identity, userAgent: request.userAgent, outcome });
   if (!stored) return page(404, 'No such approval request', '', method);
   const { record } = stored;
+  if ((request.bodyBytes ?? 0) > MAX_BODY_BYTES) {
+    await audit('refused_too_large');
+    return page(413, 'Request too large', `<p>A decision is a few short fields (at most ${MAX_BODY_BYTES} bytes).</p>`, method);
+  }
   if (!verifySignature(deps.signingKey, approvalId, request.query.exp, request.query.sig)) {
     await audit('refused_bad_signature');
     return page(403, 'This link is not valid', '<p>The link was changed or cut short.</p>', method);
@@ -202,58 +450,41 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   }
   if (method === 'GET' || method === 'HEAD') {
     await audit('viewed');
-    const decided = record.status !== 'PENDING' ? `<p><strong>Already ${escape(record.status.toLowerCase())}</strong> by ${escape(record.decidedBy ?? 'nobody')}.</p>` : '';
-    return page(
-      200,
-      `Approve ${record.opKind} of ${record.jobId}?`,
-      `${decided}<p>${escape(record.plan.summary)}</p><pre>${escape(JSON.stringify(record.plan.details, null, 2))}</pre>` +
-        `<p>Run ${escape(record.jobRunId)}, requested by ${escape(record.requestedBy)}, approvers: ${escape(record.allowedApprovers.join(', '))}; expires ${escape(record.expiresAt)}.</p>` +
-        `<p>To decide, type the challenge <code>${escape(record.challenge)}</code> and submit as an authenticated approver (POST, e.g. <code>opsrail approve ${approvalId} --challenge …</code>).</p>` +
-        `<form method="post"><input name="challenge" autocomplete="off"> <select name="decision"><option value="approve">approve</option><option value="reject">reject</option></select> <input name="reason" placeholder="reason"> <button>Submit</button></form>`,
-      method,
-    );
+    return confirmationPage(record, approvalId, method);
   }
   if (method !== 'POST') {
     await audit('refused_method');
-    return { ...page(405, 'Method not allowed', '', method), headers: { allow: 'GET, HEAD, POST' } };
+    return page(405, 'Method not allowed', '', method, { allow: 'GET, HEAD, POST' });
   }
-  const refuse = async (status: number, outcome: string, message: string) => {
-    await audit(outcome);
-    return page(status, message, '', method);
-  };
-  if (record.status !== 'PENDING') return refuse(409, 'refused_already_decided', `Already ${record.status.toLowerCase()}: a link works once`);
-  if (!request.identity) return refuse(401, 'refused_unauthenticated', 'Sign in as an approver first');
-  if (request.identity === record.requestedBy) return refuse(403, 'refused_requester', 'The requester may not approve their own request');
-  if (!record.allowedApprovers.includes(request.identity)) return refuse(403, 'refused_not_allowed', `${request.identity} may not approve ${record.opKind}`);
-  const decision = request.form.decision;
-  if (decision !== 'approve' && decision !== 'reject') return refuse(400, 'refused_bad_request', 'decision must be approve or reject');
-  // Confirming takes the typed challenge (proof a person read the request); saying no never needs it.
-  if (decision === 'approve' && (request.form.challenge ?? '').trim() !== record.challenge) return refuse(400, 'refused_wrong_challenge', 'The challenge does not match');
+  const decided = await decide(deps, {
+    approvalId,
+    approver: request.identity,
+    source,
+    challenge: request.form.challenge,
+    decision: request.form.decision,
+    reason: request.form.reason,
+    userAgent: request.userAgent,
+    method,
+  }, stored, 0);
+  if (decided.status !== 200) return page(decided.status, decided.message, '', method);
+  const title = decided.outcome === 'approved' ? 'Approved' : decided.outcome === 'rejected' ? 'Rejected' : 'Approval recorded';
+  return page(200, title, `<p>${escape(decided.message)}</p>`, method);
+}
 
-  // Redacted before it is cut short: a cut can leave a secret too short for its pattern.
-  const reason = deps.redactor.text(request.form.reason ?? '').slice(0, 1000) || null;
-  const status = decision === 'approve' ? 'APPROVED' : 'REJECTED';
-  if (!(await deps.approvals.decideApproval(approvalId, { status, decidedBy: request.identity, decidedAt: now.toISOString(), reason }))) {
-    return refuse(409, 'refused_already_decided', 'Already decided: a link works once');
-  }
-  const sent =
-    decision === 'approve'
-      ? await deps.tasks.succeed(stored.taskToken, { approvalId, decidedBy: request.identity, decidedAt: now.toISOString() })
-      : await deps.tasks.fail(stored.taskToken, 'ApprovalRejected', `rejected by ${request.identity}${reason ? `: ${reason}` : ''}`);
-  if (sent === 'task_gone') {
-    // The run stopped waiting (timed out or was stopped) before this decision arrived.
-    await deps.approvals.decideApproval(approvalId, { status: 'EXPIRED', decidedBy: null, decidedAt: now.toISOString(), reason: 'the run had stopped waiting' }, status);
-    return refuse(410, 'refused_task_gone', 'The run had already stopped waiting');
-  }
-  await deps.state.appendAudit(record.jobRunId, [
-    runEvent({ stage: deps.policy.stage, jobId: record.jobId, jobVersion: record.jobVersion, jobRunId: record.jobRunId }, decision === 'approve' ? 'job.dangerous_op.confirm' : 'job.dangerous_op.reject', now, {
-      actor: { kind: 'operator', id: request.identity },
-      details: { approvalId, opKind: record.opKind, userAgent: request.userAgent, reason },
-    }),
-  ]);
-  await audit(decision === 'approve' ? 'approved' : 'rejected');
-  deps.metrics.approval(decision === 'approve' ? 'approved' : 'rejected');
-  return page(200, decision === 'approve' ? 'Approved' : 'Rejected', `<p>${escape(record.opKind)} of ${escape(record.jobId)} ${decision === 'approve' ? 'will run' : 'will not run'}. Decided by ${escape(request.identity)}.</p>`, method);
+/** Answers an error of the endpoint itself: 503 when it may pass (retry), 500 otherwise; never the error's text. */
+export function endpointErrorPage(error: unknown, method: string): ApprovalHttpResponse {
+  const retryable = error instanceof OpsrailError && error.retryable;
+  if (retryable) return page(503, 'Try again in a moment', '', method, { 'retry-after': '5' });
+  return page(500, 'Something went wrong', '', method);
 }
 
 export type { Clock };
+
+/**
+ * The form an identity is stored in: as given, or, when it holds a secret (an e-mail address, say),
+ * the redactor's stable pseudonym of its comparison key, so two spellings of one person still compare
+ * equal once stored (docs/redaction.md, docs/approvals.md).
+ */
+export function storedIdentity(redactor: Redactor, identity: string): string {
+  return redactor.id(identity) === identity ? identity : redactor.id(identityKey(identity));
+}

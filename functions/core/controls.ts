@@ -1,4 +1,4 @@
-import { AuditEvent, SafetyMode, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
+import { AuditEvent, Identity, SafetyMode, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
 import type { Clock } from './clock';
 import { OpsrailError, ThrottlingError, ValidationError } from './errors';
 import { sha256Hex } from './hashing';
@@ -43,11 +43,15 @@ export interface Actor {
   reason: string;
 }
 
-function requireActor(actor: Actor): void {
+/** The actor, named as docs/approvals.md ("Identities") says, with a reason. */
+function requireActor(actor: Actor): Actor {
   const issues = [];
+  const by = Identity.safeParse(actor.by);
   if (!actor.by.trim()) issues.push({ path: 'by', message: 'who is acting must be named (--as)' });
+  else if (!by.success) issues.push({ path: 'by', message: `--as ${by.error.issues[0]?.message ?? 'is not a valid identity'}` });
   if (!actor.reason.trim()) issues.push({ path: 'reason', message: 'a reason is required (--reason)' });
-  if (issues.length) throw new ValidationError('control request', issues);
+  if (issues.length || !by.success) throw new ValidationError('control request', issues);
+  return { by: by.data, reason: actor.reason };
 }
 
 function requireKnownJob(policy: ResolvedPolicy, jobId: string | null): JobDefinition | null {
@@ -104,8 +108,8 @@ export interface KillSwitchResult {
  * Engaging is immediate (seed 004): the switch is written first, so every Preflight from then on refuses;
  * then running executions are stopped and schedules disabled.
  */
-export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, actor: Actor): Promise<KillSwitchResult> {
-  requireActor(actor);
+export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, asked: Actor): Promise<KillSwitchResult> {
+  const actor = requireActor(asked);
   requireKnownJob(deps.policy, jobId);
   const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: deps.redactor.text(actor.reason), changedBy: deps.redactor.id(actor.by), changedAt: deps.clock.now().toISOString() };
   await deps.state.setKillSwitch(killSwitch);
@@ -123,10 +127,10 @@ export async function releaseKillSwitch(_deps: ControlDependencies, jobId: strin
 const SAFETY_RANK: Record<SafetyMode, number> = { NORMAL: 0, SAFE: 1, EMERGENCY_STOP: 2 };
 
 /** Moving toward EMERGENCY_STOP takes effect at once; moving toward NORMAL is a dangerous op. */
-export async function setSafetyMode(deps: ControlDependencies, mode: string, actor: Actor): Promise<SafetyState> {
+export async function setSafetyMode(deps: ControlDependencies, mode: string, asked: Actor): Promise<SafetyState> {
   const parsed = SafetyMode.safeParse(mode);
   if (!parsed.success) throw new ValidationError('control request', [{ path: 'mode', message: `must be one of ${SafetyMode.options.join(', ')}` }]);
-  requireActor(actor);
+  const actor = requireActor(asked);
   const current = (await deps.state.getControls()).safety;
   const from = current?.mode ?? 'NORMAL';
   if (SAFETY_RANK[parsed.data] < SAFETY_RANK[from]) throw new DangerousOpRequiresApprovalError(`relaxing the safety mode from ${from} to ${parsed.data}`);

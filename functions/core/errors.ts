@@ -87,6 +87,7 @@ const NAME_OF_KIND: Record<ErrorKind, string> = {
   approval_timed_out: 'ApprovalTimedOut',
   unknown_outcome: 'UnknownOutcomeError',
   bookkeeping: 'BookkeepingError',
+  plan_changed: 'PlanChangedError',
 };
 
 /** The error name Step Functions sees for a kind (Retry and Catch in the ASL match these). */

@@ -11,7 +11,8 @@ import { findJob, type ResolvedPolicy } from './policy';
 import type { BundleBasis, ChainLink, Controls, EvidenceStore, JobState, RunEffect, RunItem, RunMetrics, SealedOutcome, StateStore } from './ports';
 import { runWindow } from './window';
 import { redactError, type Redactor } from './redaction';
-import { approvalIdFor, gateResults, type ApprovalStore } from './approvals';
+import { approvalIdFor, approvedPlanDigest, gateResults, planDigest, planOf, type ApprovalStore } from './approvals';
+import type { JobContext, JobImplementation } from '../jobs/types';
 
 export interface RunDependencies {
   policy: ResolvedPolicy;
@@ -211,6 +212,9 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
       `attempt ${started} of run ${run.jobRunId} started the job and ended without an outcome (its holder died): the effect may or may not have happened, and ${job.jobId} is not idempotent, so it is not run again`,
     );
   }
+  const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
+  const context: JobContext = { job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log, control: deps };
+  if (run.approvalRequired) await readmitApproved(deps, job, implementation, context);
   if (started > 0) {
     const reason = died > 0 ? `attempt ${started} ended without an outcome (its holder died); ${job.jobId} is idempotent, so it runs again with the same key` : (item.lastAttemptError ?? 'the previous attempt did not complete');
     const retry = runEvent(run, 'job.run.retry', deps.clock.now(), { eventIdSuffix: `attempt-${started + 1}`, retry: { count: started, reason } });
@@ -220,9 +224,8 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   const { attempts } = await bookkeeping('count the attempt', () => deps.state.countExecuteAttempt(run.jobRunId));
   const startedAt = deps.clock.now().toISOString();
   let result;
-  const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
   try {
-    result = await implementation.run({ job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log, control: deps });
+    result = await implementation.run(context);
   } catch (error) {
     // The error travels to Step Functions, its history and the logs: no secret may travel with it.
     redactError(error, deps.redactor);
@@ -258,6 +261,26 @@ async function bookkeeping<T>(what: string, call: () => Promise<T>): Promise<T> 
     return await call();
   } catch (error) {
     throw asBookkeeping(what, error);
+  }
+}
+
+/**
+ * Between the gate and the job (docs/approvals.md, "Re-admission" and "Plan binding"): an approval
+ * never outlasts a control engaged while it waited (kill-switch, quarantine, safety mode), and it
+ * covers only the plan the approvers saw. Either refuses the run, with the refusal names the ASL
+ * routes to RecordRefusal. Inside the job's idempotency: a replayed result is never re-judged.
+ */
+async function readmitApproved(deps: RunDependencies, job: JobDefinition, implementation: JobImplementation, context: JobContext): Promise<void> {
+  const { run } = context;
+  const [controls, jobState, approval] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId), deps.approvals.getApproval(approvalIdFor(run))]);
+  const refusal = safetyRefusal(job, controls, jobState);
+  if (refusal) throw refusal;
+  if (approval?.record.status !== 'APPROVED') {
+    throw new RunRefusedError('approval_rejected', `run ${run.jobRunId} reached Execute without an approval (request ${approval?.record.status ?? 'missing'})`);
+  }
+  const now = planDigest(deps.redactor, await planOf(job, implementation, context));
+  if (now !== approvedPlanDigest(approval.record)) {
+    throw new RunRefusedError('plan_changed', `the plan of ${job.jobId} changed after approval ${approval.record.approvalId} (approved ${approvedPlanDigest(approval.record).slice(0, 12)}, now ${now.slice(0, 12)}); it is not run on a plan nobody approved`);
   }
 }
 

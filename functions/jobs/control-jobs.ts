@@ -1,6 +1,7 @@
 import { SafetyMode } from '../../contracts';
 import { AuditEvent, type AuditEventType } from '../../contracts';
 import { ValidationError } from '../core/errors';
+import { sha256Hex } from '../core/hashing';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
 /**
@@ -100,7 +101,8 @@ export const runRecordRetention: JobImplementation = {
     const runs = await context.control.state.listRunsBefore(cutoffOf(context));
     return {
       summary: `purge ${runs.length} run record(s) of runs scheduled before ${cutoffOf(context)} from the state table (their evidence in S3 stays under Object Lock)`,
-      details: { cutoff: cutoffOf(context), count: runs.length, jobRunIds: runs.slice(0, 50).map((r) => r.jobRunId) },
+      // The first 50 are shown; the digest binds the approval to the whole list (docs/approvals.md).
+      details: { cutoff: cutoffOf(context), count: runs.length, jobRunIds: runs.slice(0, 50).map((r) => r.jobRunId), allJobRunIdsSha256: sha256Hex(runs.map((r) => r.jobRunId).join('\n')) },
     };
   },
   async run(context) {

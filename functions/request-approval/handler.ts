@@ -1,5 +1,5 @@
 import { RequestApprovalEvent } from '../../contracts';
-import { requestApproval } from '../core/approvals';
+import { planOf, requestApproval } from '../core/approvals';
 import { ConfigurationError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
 import { findJob } from '../core/policy';
@@ -17,7 +17,7 @@ export function createRequestApprovalHandler(deps: Dependencies): StepHandler<{ 
       if (!job?.dangerous.value) throw new ConfigurationError(`job '${run.jobId}' is not a dangerous op: nothing to approve`);
       const implementation = deps.jobs.get(job.jobId);
       const context = { job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log: deps.log, control: deps };
-      const plan = (await implementation?.plan?.(context)) ?? { summary: `${job.jobId} (${job.dangerous.opKind}): ${job.description}`, details: { params: run.params } };
+      const plan = await planOf(job, implementation, context);
       const { record, link } = await requestApproval(await gate(), run, { opKind: job.dangerous.opKind, plan, requestedBy: run.requestedBy, taskToken });
       return { approvalId: record.approvalId, link };
     });
