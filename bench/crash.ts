@@ -57,7 +57,15 @@ Object.assign(process.env, { OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir }
 const shared = values.dynamodb !== undefined;
 const stack = await startLocalStack({ home, policyDir, attach: false, ...(shared ? { dynamodbEndpoint: values.dynamodb, names: localNames(`crash${process.pid}`) } : {}) });
 const env = { ...process.env, OPSRAIL_LOG_LEVEL: 'SILENT', OPSRAIL_BENCH_HANDLER_ENV: JSON.stringify(stack.env) };
-const deps = buildDependencies(stack.env);
+// This process only checks the evidence: its registry names the bench's jobs (as policy requires of
+// an enabled job) but never runs them; the workers do.
+const notRunHere = BENCH_JOBS.map((j) => ({
+  jobId: j.jobId,
+  run: async () => {
+    throw new Error(`${j.jobId} runs in the crash workers, never in the bench process`);
+  },
+}));
+const deps = buildDependencies(stack.env, notRunHere);
 const startedAt = Date.now();
 const random = seeded(seed);
 

@@ -44,10 +44,11 @@ with your AWS credentials (status, kill, safety).
 exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or duplicate, 4 quality DEGRADED or UNKNOWN
 environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package)`;
 
-function policyFor(stage: string | undefined): ResolvedPolicy {
+/** The stage's policy; `runsJobs` when this command runs jobs here (then each enabled job needs code). */
+function policyFor(stage: string | undefined, options: { runsJobs?: boolean } = {}): ResolvedPolicy {
   const parsedStage = Stage.safeParse(stage ?? process.env.OPSRAIL_STAGE ?? 'local');
   if (!parsedStage.success) throw new UsageError(`--stage must be one of ${Stage.options.join(', ')}`);
-  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, jobRegistry());
+  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, options.runsJobs ? jobRegistry() : undefined);
 }
 
 function describeJob(job: JobDefinition, now: Date) {
@@ -71,7 +72,8 @@ function table(rows: string[][]): string {
 
 async function jobsCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
-  const policy = policyFor(values.stage);
+  // The catalog as the runtimes see it: an enabled job with no code is an error here too.
+  const policy = policyFor(values.stage, { runsJobs: true });
   const jobs = policy.jobs.map((job) => describeJob(job, systemClock.now()));
   if (values.json) {
     console.log(JSON.stringify({ stage: policy.stage, jobs }, null, 2));
@@ -120,7 +122,7 @@ async function runCommand(args: string[]): Promise<number> {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(at) || Number.isNaN(Date.parse(at))) {
     throw new UsageError(`--at must be an ISO 8601 time with a zone, such as 2026-01-01T00:00:00Z (got '${at}')`);
   }
-  const policy = policyFor('local');
+  const policy = policyFor('local', { runsJobs: true });
   if (!findJob(policy, jobId)) throw new UsageError(`unknown job '${jobId}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`);
   if (values['no-wait']) return runInBackground(args.filter((a) => a !== '--no-wait'), jobId);
 
@@ -228,7 +230,8 @@ async function withLocalDependencies<T>(fn: (deps: import('../functions/adapters
   const stack = await startLocalStack();
   try {
     const { buildDependencies } = await import('../functions/adapters/dependencies');
-    return await fn(buildDependencies(stack.env), stack);
+    // These commands run no job: the stage may enable jobs this process has no code for.
+    return await fn(buildDependencies(stack.env, [], { runsJobs: false }), stack);
   } finally {
     await stack.stop();
   }

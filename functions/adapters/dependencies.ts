@@ -46,11 +46,14 @@ export interface Dependencies extends RunDependencies {
 }
 
 /** Everything a handler needs, built once per cold start (or once per local runtime). */
-export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = [], overrides: { clock?: Clock } = {}): Dependencies {
+export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = [], overrides: { clock?: Clock; runsJobs?: boolean } = {},
+): Dependencies {
   const { dynamodb, s3 } = awsClients(env);
   const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
   const jobs = jobRegistry(extraJobs);
-  const policy = loadPolicy(source, env.OPSRAIL_STAGE, jobs);
+  // What runs jobs (a handler, a local runtime) needs an implementation of every job its stage enables;
+  // an operator's command that only reads or decides (status, verify, approve) does not run any.
+  const policy = loadPolicy(source, env.OPSRAIL_STAGE, overrides.runsJobs === false ? undefined : jobs);
   const redactor = createRedactor(policy.settings.redaction);
   const jobLogger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: env.POWERTOOLS_LOG_LEVEL, persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' } });
   return {

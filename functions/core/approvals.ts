@@ -323,7 +323,8 @@ async function decide(deps: ApprovalDependencies, request: DecisionRequest, stor
   const decisions = record.decisions ?? [];
   if (decisions.some((d) => sameIdentity(d.by, approver))) return refuse(409, 'refused_duplicate_approver', `${approver} has already decided; each approver counts once`);
 
-  const reason = deps.redactor.text((request.reason ?? '').slice(0, MAX_REASON_CHARS)) || null;
+  // Redacted before it is cut short: a cut can leave a secret too short for its pattern.
+  const reason = deps.redactor.text(request.reason ?? '').slice(0, MAX_REASON_CHARS) || null;
   const entry: ApprovalDecision = { by: approver, decision, at: now.toISOString(), source: request.source, reason };
   const minApprovals = record.minApprovals ?? 1;
   const approvers = new Set(decisions.filter((d) => d.decision === 'approve').map((d) => identityKey(d.by)));

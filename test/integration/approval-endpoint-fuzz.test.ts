@@ -7,6 +7,7 @@ import { createApprovalEndpointHandler } from '../../functions/approval-endpoint
 import { approvalLink, requestApproval, type ApprovalDependencies } from '../../functions/core/approvals';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import { LocalRuntime } from '../../local/runtime';
+import { countingJob } from '../support/jobs';
 import type { LocalStack } from '../../local/stack';
 import { testStack, withTestJobs } from '../support/local';
 
@@ -26,7 +27,7 @@ describe('fuzz: the approval HTTP entry point (Lambda Function URL handler)', ()
 
   before(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'fuzz_purge', dangerous: { value: true, opKind: 'retention' } }]) });
-    runtime = new LocalRuntime(stack.env);
+    runtime = new LocalRuntime(stack.env, [countingJob('fuzz_purge')]);
     gate = await approvalGate(runtime.deps)();
     handler = createApprovalEndpointHandler(runtime.deps);
     const run: RunContext = await createPreflightHandler(runtime.deps)({ executionId: 'exec-fuzz', request: { jobId: 'fuzz_purge', scheduledTime: '2026-10-01T00:00:00Z', trigger: 'manual', requestedBy: 'alice' } }, {} as never);

@@ -107,6 +107,9 @@ describe('no canary reaches a file under OPSRAIL_HOME or a printed line, through
     const port = await freePort();
     policyDir = withTestJobs([{ jobId: 'canary_job' }, { jobId: 'canary_fail' }, { jobId: 'canary_gate', dangerous: { value: true, opKind: 'retention' } }], (p) => ({
       ...p,
+      // Declared, not enabled: they run by hand here, so the CLI (which has no code for them) still
+      // loads this policy (an enabled job needs an implementation wherever jobs run).
+      jobs: { ...p.jobs, canary_job: { enabled: false }, canary_fail: { enabled: false }, canary_gate: { enabled: false } },
       redaction: { placeholder: '[REDACTED]', patterns: [CUSTOM_PATTERN] },
       approvals: { ...p.approvals, linkBaseUrl: `http://127.0.0.1:${port}`, approversByOpKind: { ...p.approvals.approversByOpKind, retention: ['alice', CANARIES.email_urlencoded!, CANARIES.slack_token!] } },
     }));
@@ -126,11 +129,18 @@ describe('no canary reaches a file under OPSRAIL_HOME or a printed line, through
   });
 
   test('every channel, then every file and every printed line: 0 hits', { timeout: 600_000 }, async () => {
-    const params = Object.fromEntries(Object.values(CANARIES).map((c, i) => [`p${i}`, c]).concat(Object.values(CANARIES).filter((c) => !c.includes('=')).map((c) => [c, 'v'])));
+    const params = Object.fromEntries(Object.values(CANARIES).map((c, i) => [`p${i}`, c]));
+    // A parameter's name must be a plain name (contracts/execution.ts): a secret as a name is refused
+    // before anything is claimed, and the refusal itself must not leak it either.
+    const secretNames = Object.fromEntries(Object.values(CANARIES).filter((c) => !c.includes('=')).map((c) => [c, 'v']));
     // Jobs: log message, log detail keys and values, outputs, diagnostics, the integrity report (also in
     // the idempotency table), run params (keys and values), the requester, error names and messages.
     const ok = await runtime.run({ jobId: 'canary_job', scheduledTime: WINDOW, trigger: 'manual', requestedBy: CANARIES.github_token!, params });
     assert.equal(ok.kind, 'completed');
+    await assert.rejects(
+      runtime.run({ jobId: 'canary_job', scheduledTime: WINDOW, trigger: 'manual', params: secretNames }),
+      (error: Error) => error.name === 'ValidationError',
+    );
     const failed = await runtime.run({ jobId: 'canary_fail', scheduledTime: WINDOW, trigger: 'manual', requestedBy: CANARIES.openai_key_urlencoded! });
     assert.equal(failed.kind, 'failed');
     used('job log message', 'job log detail keys', 'job log detail values', 'outputs', 'diagnostics', 'integrity report', 'run params keys', 'run params values', 'requester id', 'error name (lastAttemptError)', 'error message');
@@ -168,6 +178,8 @@ describe('no canary reaches a file under OPSRAIL_HOME or a printed line, through
     // The operator's side, through the real CLI attached to this stack.
     const run = await opsrail('run', 'evidence_integrity_check', '--at', '2026-05-02T00:00:00Z', '--as', CANARIES.github_pat!, ...Object.entries(params).map(([k, v]) => `--param=${k}=${v}`));
     assert.ok([0, 3, 4].includes(run.code), run.out);
+    const refusedNames = await opsrail('run', 'evidence_integrity_check', '--at', '2026-05-02T01:00:00Z', ...Object.entries(secretNames).map(([k, v]) => `--param=${k}=${v}`));
+    assert.equal(refusedNames.code, 2, refusedNames.out);
     const kill = await opsrail('kill', 'engage', 'canary_job', '--as', CANARIES.aws_session_key!, '--reason', all());
     assert.equal(kill.code, 0, kill.out);
     const safety = await opsrail('safety', 'SAFE', '--as', CANARIES.email_urlencoded!, '--reason', all());

@@ -58,7 +58,7 @@ describe('failure semantics: overruns and crashes under the names AWS reports', 
   after(async () => stack.stop());
 
   test('an Execute that overruns its state is States.Timeout, retried, and its effect happens once (Powertools)', async () => {
-    const runtime = new LocalRuntime(stack.env, [overrun], { stateTimeoutSeconds: { Execute: 1 } });
+    const runtime = new LocalRuntime(stack.env, [overrun, pastFunction, typeError, bareString], { stateTimeoutSeconds: { Execute: 1 } });
     const started = Date.now();
     const done = await runtime.run({ jobId: 'fs_overrun', scheduledTime: '2026-04-01T00:00:00Z', trigger: 'manual' }, { retryPauseMs: 400 });
     assert.equal(done.kind, 'completed');
@@ -71,7 +71,7 @@ describe('failure semantics: overruns and crashes under the names AWS reports', 
 
   test('a function that runs past its own timeout fails as Sandbox.Timedout, is not retried, and is recorded', async () => {
     // The misconfiguration the shipped timeouts rule out (function shorter than its state), to see what AWS reports.
-    const runtime = new LocalRuntime(stack.env, [pastFunction], { stateTimeoutSeconds: { Execute: 20 }, functionTimeoutSeconds: { execute: 1 } });
+    const runtime = new LocalRuntime(stack.env, [overrun, pastFunction, typeError, bareString], { stateTimeoutSeconds: { Execute: 20 }, functionTimeoutSeconds: { execute: 1 } });
     const done = await runtime.run({ jobId: 'fs_past_function', scheduledTime: '2026-04-01T00:00:00Z', trigger: 'manual' }, { retryPauseMs: 10 });
     const error = failedError(done);
     assert.equal(error.name, FUNCTION_TIMEOUT_ERROR);
@@ -80,14 +80,14 @@ describe('failure semantics: overruns and crashes under the names AWS reports', 
   });
 
   test('a crash with an untyped error surfaces under its own name (TypeError), is not retried, and is internal', async () => {
-    const runtime = new LocalRuntime(stack.env, [typeError]);
+    const runtime = new LocalRuntime(stack.env, [overrun, pastFunction, typeError, bareString]);
     const error = failedError(await runtime.run({ jobId: 'fs_type_error', scheduledTime: '2026-04-01T00:00:00Z', trigger: 'manual' }, { retryPauseMs: 10 }));
     assert.deepEqual([error.name, error.kind], ['TypeError', 'internal']);
     assert.equal(typeError.calls, 1);
   });
 
   test('a thrown non-Error is wrapped by Powertools as IdempotencyUnknownError (in AWS too), not retried, internal', async () => {
-    const runtime = new LocalRuntime(stack.env, [bareString]);
+    const runtime = new LocalRuntime(stack.env, [overrun, pastFunction, typeError, bareString]);
     const error = failedError(await runtime.run({ jobId: 'fs_string', scheduledTime: '2026-04-01T00:00:00Z', trigger: 'manual' }, { retryPauseMs: 10 }));
     assert.deepEqual([error.name, error.kind], ['IdempotencyUnknownError', 'internal']);
     assert.equal(bareString.calls, 1);

@@ -235,7 +235,7 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
     assert.match((await stored()).record.plan.summary, /^purge 0 run record\(s\)/);
     assert.match((await stored()).record.planSha256 ?? '', /^[a-f0-9]{64}$/);
     // A run from long ago finishes now: one more record than the approvers were shown becomes eligible.
-    const past = new LocalRuntime(stack.env, [], { clock: { now: () => new Date('2025-01-10T00:00:00Z') } });
+    const past = new LocalRuntime(stack.env, [purge], { clock: { now: () => new Date('2025-01-10T00:00:00Z') } });
     assert.equal((await past.run({ jobId: 'evidence_integrity_check', scheduledTime: '2025-01-09T00:00:00Z', trigger: 'manual' })).kind, 'completed');
     await http('POST', 'bob', { decision: 'approve', challenge });
     const done = await outcome;

@@ -59,7 +59,7 @@ describe('the error names of statemachines/job-run.asl.json', () => {
     }
     // The errors' own flag agrees: what the ASL retries is what the classes call retryable.
     assert.equal(new errors.ThrottlingError('x').retryable && new errors.DependencyError('x').retryable, true);
-    assert.deepEqual(errors.RETRYABLE_KINDS, ['throttling', 'dependency', 'timeout']);
+    assert.deepEqual(errors.RETRYABLE_KINDS, ['throttling', 'dependency', 'timeout', 'bookkeeping']);
   });
 
   test('nothing non-retryable is retried: crashes, validation, duplicates, refusals, the approval wait', () => {

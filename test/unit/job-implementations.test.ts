@@ -55,7 +55,7 @@ test('the handlers and the local runtime load policy through buildDependencies, 
 
 test('cdk synth refuses a stage that enables a job nothing implements, before anything is built', () => {
   const dir = policyFixture({
-    'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job' }] }),
+    'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job', idempotent: true }] }),
     'dev.json': (p) => ({ ...p, jobs: { ...p.jobs, ghost_job: { enabled: true } } }),
   });
   assert.throws(() => buildApp(new App({ context: { stage: 'dev' } }), { policyDir: dir }), namesGhost(/dev\.json$/));
