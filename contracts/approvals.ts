@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { JobId, SemVer, UtcTimestamp } from './common';
 import { DangerousOpKind } from './job';
 
+/** Where a decision came from: the approval page, a Slack interaction or the CLI. */
+export const ApprovalSource = z.enum(['page', 'slack', 'cli']);
+export type ApprovalSource = z.infer<typeof ApprovalSource>;
+
 /** A request for a human to approve one dangerous op of one run (seed 000 §6). */
 export const ApprovalRecord = z.strictObject({
   schemaVersion: z.literal(1),
@@ -39,7 +43,14 @@ export const GateResults = z.strictObject({
   decidedBy: z.string().nullable(),
   decidedAt: UtcTimestamp.nullable(),
   attempts: z.array(
-    z.strictObject({ at: UtcTimestamp, method: z.string(), identity: z.string().nullable(), userAgent: z.string().nullable(), outcome: z.string() }),
+    z.strictObject({
+      at: UtcTimestamp,
+      method: z.string(),
+      identity: z.string().nullable(),
+      userAgent: z.string().nullable(),
+      outcome: z.string(),
+      source: ApprovalSource.optional(),
+    }),
   ),
 });
 export type GateResults = z.infer<typeof GateResults>;

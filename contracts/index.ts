@@ -12,6 +12,8 @@ export * from './execution';
 export * from './safety-state';
 export * from './support-bundle';
 export * from './approvals';
+export * from './slack';
+export * from './resource-names';
 
 import type { z } from 'zod';
 import { AuditEvent } from './audit-event';

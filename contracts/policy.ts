@@ -3,6 +3,7 @@ import { Environment, JobId, Stage } from './common';
 import { CatalogJob, DangerousOpKind, JobMode } from './job';
 import { JobSchedule } from './job';
 import { TimeZone } from './schedule';
+import { SlackApprovalSettings } from './slack';
 
 /** Seed 000 §13: frequencies, windows, retries, thresholds, recipients and retention are policy, not code. */
 export const RetryPolicy = z.strictObject({
@@ -59,6 +60,8 @@ export const StagePolicy = z.strictObject({
       approversByOpKind: z.partialRecord(DangerousOpKind, z.array(z.string().min(1)).min(1)),
       /** Where approval links point (the approval page). */
       linkBaseUrl: z.url(),
+      /** Approve from Slack buttons (docs/approval-slack-and-cli.md); absent: Slack only carries the link. */
+      slack: SlackApprovalSettings.optional(),
     })
     .default({ timeoutSeconds: 3600, approversByOpKind: {}, linkBaseUrl: 'http://127.0.0.1:8787' }),
   /** Redaction before any write or log line (seed 001): the built-in patterns plus these. */

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ApprovalRecord, type DangerousOpKind, type GateResults, type RunContext } from '../../contracts';
+import { ApprovalRecord, type ApprovalSource, type DangerousOpKind, type GateResults, type RunContext } from '../../contracts';
 import type { Clock } from './clock';
 import type { ControlDependencies } from './controls';
 import type { RunMetrics } from './ports';
@@ -13,6 +13,7 @@ export interface ApprovalAttempt {
   identity: string | null;
   userAgent: string | null;
   outcome: string;
+  source?: ApprovalSource;
 }
 
 /** Where approvals live (the state table). Every decision is a conditional PENDING → decided write. */
@@ -35,7 +36,8 @@ export interface TaskCallbacks {
 
 export interface Announcer {
   channel: 'slack' | 'sns';
-  announce(message: { subject: string; text: string; link: string }): Promise<{ ok: boolean; detail: string }>;
+  /** approvalId lets a channel offer its own way to decide (Slack buttons, docs/approval-slack-and-cli.md). */
+  announce(message: { subject: string; text: string; link: string; approvalId?: string }): Promise<{ ok: boolean; detail: string }>;
 }
 
 /** One approval per run and execution (a retried request finds its own). */
@@ -123,7 +125,7 @@ export async function requestApproval(
     runEvent(run, 'job.dangerous_op.challenge', now, { details: { approvalId, opKind: request.opKind, requestedBy: request.requestedBy, allowedApprovers: allowed, plan: record.plan.summary, expiresAt: record.expiresAt } }),
   ]);
   const link = approvalLink(deps.linkBaseUrl, deps.signingKey, record);
-  const message = { subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`, text: `${record.plan.summary}\nRequested by ${request.requestedBy}; approvers: ${allowed.join(', ')}; expires ${record.expiresAt}.`, link };
+  const message = { subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`, text: `${record.plan.summary}\nRequested by ${request.requestedBy}; approvers: ${allowed.join(', ')}; expires ${record.expiresAt}.`, link, approvalId };
   const deliveries: ApprovalRecord['deliveries'] = [];
   for (const announcer of deps.announcers) {
     const result = await announcer.announce(message).catch((error: unknown) => ({ ok: false, detail: (error as Error).message }));
@@ -147,6 +149,8 @@ export interface ApprovalHttpRequest {
   /** From an authenticated source only (IAM in AWS), never from the form. */
   identity: string | null;
   userAgent: string | null;
+  /** Where the verified identity came from (docs/approval-slack-and-cli.md); the page when absent. */
+  source?: ApprovalSource;
 }
 
 export interface ApprovalHttpResponse {
@@ -182,7 +186,7 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   // Every attempt goes on the approval record (and from there into the run's gate_results) and the log:
   // the endpoint itself never writes evidence (only Finalize and Fail do).
   const audit = async (outcome: string) => {
-    const attempt: ApprovalAttempt = { at: now.toISOString(), method, identity: request.identity, userAgent: request.userAgent, outcome };
+    const attempt: ApprovalAttempt = { at: now.toISOString(), method, identity: request.identity, userAgent: request.userAgent, outcome, ...(request.source ? { source: request.source } : {}) };
     if (stored) await deps.approvals.recordApprovalAttempt(approvalId, attempt);
     deps.log('approval attempt', { approvalId, jobRunId: stored?.record.jobRunId ?? null, ...attempt });
   };
