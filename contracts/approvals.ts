@@ -54,3 +54,7 @@ export const GateResults = z.strictObject({
   ),
 });
 export type GateResults = z.infer<typeof GateResults>;
+
+/** `GET /approvals` on the IAM-authenticated decision URL: what `opsrail approvals --stage` lists. */
+export const PendingApprovals = z.strictObject({ approvals: z.array(ApprovalRecord.extend({ link: z.url() })) });
+export type PendingApprovals = z.infer<typeof PendingApprovals>;

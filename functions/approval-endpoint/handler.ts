@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handleApprovalHttp, type ApprovalHttpRequest } from '../core/approvals';
+import { pendingApprovalsRoute } from '../core/approval-sources';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, type StepHandler } from '../adapters/lambda';
 
@@ -23,7 +24,11 @@ export function toApprovalRequest(event: APIGatewayProxyEventV2WithIAMAuthorizer
 export function createApprovalEndpointHandler(deps: Dependencies): StepHandler<APIGatewayProxyStructuredResultV2> {
   const gate = approvalGate(deps);
   return async (event) => {
-    const response = await handleApprovalHttp(await gate(), toApprovalRequest(event as APIGatewayProxyEventV2WithIAMAuthorizer));
+    const request = toApprovalRequest(event as APIGatewayProxyEventV2WithIAMAuthorizer);
+    // A SigV4-signed request on the decision URL comes from `opsrail … --stage` (docs/approval-slack-and-cli.md).
+    const deps = await gate();
+    const viaIam = { ...request, ...(request.identity ? { source: 'cli' as const } : {}) };
+    const response = (await pendingApprovalsRoute(deps, viaIam)) ?? (await handleApprovalHttp(deps, viaIam));
     return { statusCode: response.status, headers: response.headers, body: response.body };
   };
 }
