@@ -98,7 +98,7 @@ export function decisionView(record: ApprovalRecord, decision: 'approve' | 'reje
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: about.slice(0, 3000) } },
       ...(decision === 'approve' ? [input(SlackDecisionView.challengeBlock, `Type the challenge: ${record.challenge}`, false, 'Proof that you read the request.')] : []),
-      input(SlackDecisionView.reasonBlock, 'Reason', decision === 'reject'),
+      input(SlackDecisionView.reasonBlock, 'Reason (optional)', true),
     ],
   };
 }
