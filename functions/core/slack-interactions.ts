@@ -112,13 +112,15 @@ export function decisionView(record: ApprovalRecord, decision: 'approve' | 'reje
 export async function handleSlackInteraction(deps: SlackInteractionDependencies, request: SlackHttpRequest): Promise<SlackHttpResponse> {
   const { gate } = deps;
   const now = gate.clock.now();
-  const userAgent = request.headers['user-agent']?.slice(0, 256) ?? null;
+  // Headers are the sender's words: redacted before they are stored or logged.
+  const rawAgent = request.headers['user-agent'];
+  const userAgent = rawAgent === undefined ? null : gate.redactor.text(rawAgent.slice(0, 256));
   // Only a verified request tells who is asking: until then the payload is a claim, logged as one.
   const record = async (outcome: string, approvalId: string | undefined, identity: string | null, slackUser?: string) => {
     const attempt: ApprovalAttempt = { at: now.toISOString(), method: 'POST', identity, userAgent, outcome, source: 'slack' };
     const known = approvalId && /^[a-f0-9]{32}$/.test(approvalId) ? await gate.approvals.getApproval(approvalId) : undefined;
     if (known) await gate.approvals.recordApprovalAttempt(approvalId as string, attempt);
-    gate.log('slack interaction', { approvalId: approvalId ?? null, jobRunId: known?.record.jobRunId ?? null, slackUser: slackUser ?? null, ...attempt });
+    gate.log('slack interaction', { approvalId: approvalId ?? null, jobRunId: known?.record.jobRunId ?? null, slackUser: slackUser ? gate.redactor.text(slackUser) : null, ...attempt });
   };
   const refuse = async (status: number, outcome: string) => {
     const claimed = claimedPayload(request.body);

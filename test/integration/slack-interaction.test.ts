@@ -257,6 +257,10 @@ describe('Slack: Approve/Reject buttons, a signed interaction endpoint and the c
       [{ not: 'a function url event' }, 400],
     ];
     for (const [event, status] of cases) assert.equal((await handle(event)).statusCode, status, JSON.stringify(event).slice(0, 200));
+    const hostile = slackEvent(button('U0BOB', 'opsrail_approve', approvalId), { secret: 'wrong' });
+    await handle({ ...hostile, headers: { ...hostile.headers, 'user-agent': `curl ${BOT_TOKEN}` } });
+    assert.ok(!JSON.stringify((await stored()).attempts).includes(BOT_TOKEN), 'a secret in a header is never stored');
+    assert.ok(!logged.some((l) => l.includes(BOT_TOKEN)), 'nor logged');
     assert.equal((await stored()).record.status, 'PENDING');
     assert.equal(slack.calls.length, 0);
     await handle(slackEvent(submission('U0BOB', approvalId, 'approve', challenge)));
