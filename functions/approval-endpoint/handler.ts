@@ -26,9 +26,9 @@ export function createApprovalEndpointHandler(deps: Dependencies): StepHandler<A
   return async (event) => {
     const request = toApprovalRequest(event as APIGatewayProxyEventV2WithIAMAuthorizer);
     // A SigV4-signed request on the decision URL comes from `opsrail … --stage` (docs/approval-slack-and-cli.md).
-    const deps = await gate();
+    const approvals = await gate();
     const viaIam = { ...request, ...(request.identity ? { source: 'cli' as const } : {}) };
-    const response = (await pendingApprovalsRoute(deps, viaIam)) ?? (await handleApprovalHttp(deps, viaIam));
+    const response = (await pendingApprovalsRoute(approvals, viaIam)) ?? (await handleApprovalHttp(approvals, viaIam));
     return { statusCode: response.status, headers: response.headers, body: response.body };
   };
 }
