@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
-import type { Stage } from '../contracts';
+import { stackOutputKeys, stageResourceNames } from '../contracts/resource-names';
 import { EventBridgeScheduleController, StepFunctionsExecutionController } from '../functions/adapters/aws-control';
 import { DynamoDbStateStore } from '../functions/adapters/dynamodb-state-store';
 import { S3EvidenceStore } from '../functions/adapters/s3-evidence-store';
@@ -14,14 +14,8 @@ import { ConfigurationError } from '../functions/core/errors';
 import type { ResolvedPolicy } from '../functions/core/policy';
 import { createRedactor } from '../functions/core/redaction';
 
-/** Names the CDK stack gives a stage's resources (infra/ sets them; the CLI finds them by the same names). */
-export const stageResourceNames = (stage: Stage) => ({
-  stack: `opsrail-${stage}`,
-  stateTable: `opsrail-${stage}-state`,
-  stateMachine: `opsrail-${stage}-job-run`,
-  scheduleGroup: `opsrail-${stage}`,
-  schedule: (jobId: string) => `opsrail-${stage}-${jobId}`.slice(0, 64),
-});
+/** Names the CDK stack gives a stage's resources: one module, shared with infra/. */
+export { stageResourceNames } from '../contracts/resource-names';
 
 export interface AwsClients {
   dynamodb: DynamoDBClient;
@@ -48,7 +42,7 @@ export async function awsControlDependencies(policy: ResolvedPolicy, clients: Aw
   } catch (error) {
     throw wrapAwsError(`CloudFormation DescribeStacks ${names.stack}`, error);
   }
-  const bucket = stack?.Outputs?.find((o) => o.OutputKey === 'EvidenceBucketName')?.OutputValue;
+  const bucket = stack?.Outputs?.find((o) => o.OutputKey === stackOutputKeys.evidenceBucketName)?.OutputValue;
   if (!bucket) throw new ConfigurationError(`stack ${names.stack} has no EvidenceBucketName output: is stage '${policy.stage}' deployed?`);
   let stateMachineArn: string | undefined;
   let nextToken: string | undefined;

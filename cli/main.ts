@@ -26,9 +26,10 @@ commands:
   run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json]
                                                   one run on the local stack (scheduled time = --at, default now);
                                                   a dangerous job prints its approval link and waits for a decision
-  approvals [--json]                              pending approval requests, with their links
+  approvals [--json] [--stage S]                  pending approval requests, with their links
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
+  approve|reject <approvalId> --stage S …         on a deployed stage: you are your AWS credentials (no --as)
   status [--json] [--stage S]                     safety mode, kill-switches, quarantined jobs, each job's last and next run
   kill engage [jobId] --as NAME --reason TEXT     stop now: refuse new runs, stop running ones, disable schedules
   kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
@@ -40,7 +41,7 @@ commands:
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
-with your AWS credentials (status, kill, safety).
+with your AWS credentials (status, kill, safety, approvals, approve, reject).
 exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or duplicate, 4 quality DEGRADED or UNKNOWN
 environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package)`;
 
@@ -427,16 +428,23 @@ async function queryCommand(args: string[]): Promise<number> {
 }
 
 async function approvalsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
+  if (values.stage !== undefined && policyFor(values.stage).stage !== 'local') {
+    const { listStageApprovals, defaultStageApprovalClients } = await import('./stage-approvals');
+    return printApprovals(await listStageApprovals(policyFor(values.stage).stage, defaultStageApprovalClients()), values.json);
+  }
   const { approvalLink } = await import('../functions/core/approvals');
   return withLocalGate(async (gate) => {
     const pending = await gate.approvals.listPendingApprovals();
-    const rows = pending.map((r) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) }));
-    if (values.json) console.log(JSON.stringify(rows, null, 2));
-    else if (rows.length === 0) console.log('no pending approvals');
-    else for (const r of rows) console.log(`${r.approvalId}  ${r.opKind} of ${r.jobId} (${r.jobRunId}) requested by ${r.requestedBy}, approvers ${r.allowedApprovers.join(', ')}, expires ${r.expiresAt}\n  ${r.plan.summary}\n  ${r.link}`);
-    return EXIT.ok;
+    return printApprovals(pending.map((r) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) })), values.json);
   });
+}
+
+function printApprovals(rows: (import('../contracts').ApprovalRecord & { link: string })[], json: boolean): number {
+  if (json) console.log(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) console.log('no pending approvals');
+  else for (const r of rows) console.log(`${r.approvalId}  ${r.opKind} of ${r.jobId} (${r.jobRunId}) requested by ${r.requestedBy}, approvers ${r.allowedApprovers.join(', ')}, expires ${r.expiresAt}\n  ${r.plan.summary}\n  ${r.link}`);
+  return EXIT.ok;
 }
 
 /** The local approval gate: the same endpoint logic the Lambda runs, with the CLI's --as as the authenticated local user. */
@@ -446,27 +454,33 @@ async function withLocalGate<T>(fn: (gate: import('../functions/core/approvals')
 }
 
 async function decideCommand(decision: 'approve' | 'reject', args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, challenge: { type: 'string' }, reason: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, challenge: { type: 'string' }, reason: { type: 'string' }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
   if (positionals.length !== 1) throw new UsageError(`${decision} <approvalId> --as NAME${decision === 'approve' ? ' --challenge TEXT' : ''}`);
-  if (!values.as) throw new UsageError('--as NAME is required: the approver is named and audited');
   if (decision === 'approve' && !values.challenge) throw new UsageError('--challenge TEXT is required: type the challenge shown on the approval page');
-  const { handleApprovalHttp, approvalLink } = await import('../functions/core/approvals');
+  const exitFor = (status: number) => (status === 200 ? EXIT.ok : status === 400 || status === 401 ? EXIT.usage : EXIT.refused);
+  if (values.stage !== undefined && policyFor(values.stage).stage !== 'local') {
+    // On a stage the approver is whoever the AWS credentials are: a name typed here would prove nothing.
+    if (values.as !== undefined) throw new UsageError('--as is not used with --stage: the approver is the IAM identity of your AWS credentials');
+    const { decideOnStage, defaultStageApprovalClients } = await import('./stage-approvals');
+    const outcome = await decideOnStage(policyFor(values.stage).stage, defaultStageApprovalClients(), { approvalId: positionals[0] as string, decision, challenge: values.challenge, reason: values.reason });
+    console.log(`${outcome.status} ${outcome.title}`);
+    return outcome.status === 404 ? EXIT.usage : exitFor(outcome.status);
+  }
+  if (!values.as) throw new UsageError('--as NAME is required: the approver is named and audited');
+  const { decideAsVerified } = await import('../functions/core/approval-sources');
   return withLocalGate(async (gate) => {
-    const stored = await gate.approvals.getApproval(positionals[0] as string);
-    if (!stored) throw new UsageError(`no approval request '${positionals[0]}'`);
-    const url = new URL(approvalLink(gate.linkBaseUrl, gate.signingKey, stored.record));
-    const response = await handleApprovalHttp(gate, {
-      method: 'POST',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      form: { decision, challenge: values.challenge, reason: values.reason },
-      identity: values.as ?? null,
+    if (!(await gate.approvals.getApproval(positionals[0] as string))) throw new UsageError(`no approval request '${positionals[0]}'`);
+    const outcome = await decideAsVerified(gate, {
+      approvalId: positionals[0] as string,
+      identity: values.as as string,
+      decision,
+      challenge: values.challenge,
+      reason: values.reason,
       userAgent: 'opsrail-cli',
       source: 'local',
     });
-    const title = /<h1>(.*?)<\/h1>/.exec(response.body)?.[1] ?? String(response.status);
-    console.log(`${response.status} ${title}`);
-    return response.status === 200 ? EXIT.ok : response.status === 400 || response.status === 401 ? EXIT.usage : EXIT.refused;
+    console.log(`${outcome.status} ${outcome.title}`);
+    return exitFor(outcome.status);
   });
 }
 

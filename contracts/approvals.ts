@@ -6,7 +6,7 @@ import { DangerousOpKind } from './job';
  * Where an approver's verified identity came from: the caller's IAM identity (the decision Function
  * URL), the local user (`--as`, local page), a signed-in token, a signed Slack interaction, the CLI.
  */
-export const ApprovalSource = z.enum(['iam', 'local', 'oidc', 'slack', 'cli']);
+export const ApprovalSource = z.enum(['iam', 'local', 'oidc', 'page', 'slack', 'cli']);
 export type ApprovalSource = z.infer<typeof ApprovalSource>;
 
 /** One approver's decision. With minApprovals > 1 several are collected before the run proceeds. */
@@ -100,3 +100,7 @@ export const ApprovalEndpointEvent = z.object({
   }),
 });
 export type ApprovalEndpointEvent = z.infer<typeof ApprovalEndpointEvent>;
+
+/** `GET /approvals` on the IAM-authenticated decision URL: what `opsrail approvals --stage` lists. */
+export const PendingApprovals = z.strictObject({ approvals: z.array(ApprovalRecord.extend({ link: z.url() })) });
+export type PendingApprovals = z.infer<typeof PendingApprovals>;

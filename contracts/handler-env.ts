@@ -25,6 +25,8 @@ export const HandlerEnv = z.object({
   OPSRAIL_SIGNING_KEY_FILE: z.string().min(1).optional(),
   SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
   ALERTS_TOPIC_ARN: z.string().min(1).optional(),
+  /** The Slack Web API (views.open); Slack's own when absent. Tests point it at a fake. */
+  SLACK_API_BASE_URL: z.url().optional(),
   /** Where approval links point (the approval page); the policy's linkBaseUrl when absent. */
   APPROVAL_LINK_BASE_URL: z.string().min(1).optional(),
   /** Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local stack). */

@@ -13,6 +13,8 @@ export * from './safety-state';
 export * from './support-bundle';
 export * from './approvals';
 export * from './identity';
+export * from './slack';
+export * from './resource-names';
 
 import type { z } from 'zod';
 import { AuditEvent } from './audit-event';

@@ -13,6 +13,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
     seen.add(identityKey(identity));
   });
 }
+import { SlackApprovalSettings } from './slack';
 
 /** Seed 000 §13: frequencies, windows, retries, thresholds, recipients and retention are policy, not code. */
 export const RetryPolicy = z.strictObject({
@@ -72,6 +73,8 @@ export const StagePolicy = z.strictObject({
       minApprovalsByOpKind: z.partialRecord(DangerousOpKind, z.number().int().min(1).max(10)).default({}),
       /** Where approval links point (the approval page). */
       linkBaseUrl: z.url(),
+      /** Approve from Slack buttons (docs/approval-slack-and-cli.md); absent: Slack only carries the link. */
+      slack: SlackApprovalSettings.optional(),
     })
     .superRefine((approvals, ctx) => {
       for (const [opKind, min] of Object.entries(approvals.minApprovalsByOpKind)) {

@@ -1,7 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { join } from 'node:path';
-import { Stage } from '../contracts';
+import { Stage, stageResourceNames } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { loadPolicy } from '../functions/core/policy';
 import { jobRegistry } from '../functions/jobs/registry';
@@ -25,7 +25,7 @@ export function buildApp(app: App, options: { policyDir?: string } = {}): Opsrai
   const policy = loadPolicy(directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')), stage.data, jobRegistry());
   // The checks security reviewers run: AwsSolutions, as a validation plugin that fails the synth.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return new OpsrailStack(app, `opsrail-${stage.data}`, {
+  return new OpsrailStack(app, stageResourceNames(stage.data).stack, {
     policy,
     description: `opsrail ${stage.data}: scheduled operations jobs with idempotent runs and write-once evidence`,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

@@ -1,11 +1,12 @@
 import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { HandlerEnv } from '../contracts';
+import { stackOutputKeys, type HandlerEnv } from '../contracts';
 import type { ResolvedPolicy } from '../functions/core/policy';
 import { Evidence } from './constructs/evidence';
 import { EvidenceQuery } from './constructs/evidence-query';
 import { Notifications } from './constructs/notifications';
 import { ApprovalEndpoint } from './constructs/approval-endpoint';
+import { SlackInteractionEndpoint } from './constructs/slack-interaction';
 import { Observability } from './constructs/observability';
 import { JobRunner } from './constructs/job-runner';
 import { JobScheduling } from './constructs/job-scheduling';
@@ -25,6 +26,8 @@ export class OpsrailStack extends Stack {
   readonly query: EvidenceQuery;
   readonly notifications: Notifications;
   readonly approvalEndpoint: ApprovalEndpoint;
+  /** Only when the policy configures approvals.slack. */
+  readonly slackInteraction: SlackInteractionEndpoint | undefined;
   readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: OpsrailStackProps) {
@@ -76,10 +79,25 @@ export class OpsrailStack extends Stack {
       },
     });
     this.approvalEndpoint.grantDecisions(this.runner.stateMachine);
-    new CfnOutput(this, 'ApprovalPageUrl', { value: this.approvalEndpoint.pageUrl.url });
-    new CfnOutput(this, 'ApprovalDecisionUrl', { value: this.approvalEndpoint.decisionUrl.url });
+    const slack = policy.settings.approvals.slack;
+    this.slackInteraction = slack
+      ? new SlackInteractionEndpoint(this, 'SlackInteraction', {
+          environment,
+          logRetentionDays: policy.settings.retention.logDays,
+          removalPolicy,
+          storage: this.storage,
+          signingKey: this.notifications.approvalSigningKey,
+          slack,
+        })
+      : undefined;
+    this.slackInteraction?.grantDecisions(this.runner.stateMachine);
+    // Slack's app settings take this URL as the Interactivity Request URL.
+    if (this.slackInteraction) new CfnOutput(this, stackOutputKeys.slackInteractionUrl, { value: this.slackInteraction.url.url });
+    new CfnOutput(this, stackOutputKeys.approvalPageUrl, { value: this.approvalEndpoint.pageUrl.url });
+    // The CLI (opsrail approvals|approve|reject --stage) signs its requests to this URL.
+    new CfnOutput(this, stackOutputKeys.approvalDecisionUrl, { value: this.approvalEndpoint.decisionUrl.url });
     // The CLI (opsrail kill/safety/status --stage) finds the bucket through this output.
-    new CfnOutput(this, 'EvidenceBucketName', { value: this.evidence.bucket.bucketName });
+    new CfnOutput(this, stackOutputKeys.evidenceBucketName, { value: this.evidence.bucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
     this.query = new EvidenceQuery(this, 'Query', { stage, jobIds: policy.jobs.map((j) => j.jobId), evidence: this.evidence, removalPolicy });
     this.scheduling = new JobScheduling(this, 'Scheduling', {

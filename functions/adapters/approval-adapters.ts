@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Announcer, TaskCallbacks } from '../core/approvals';
 import { wrapAwsError } from './aws-errors';
+import { slackApprovalMessage } from './slack-adapters';
 
 /** A secret's value from Secrets Manager by its secret_ref (ARN). The value is returned, never logged. */
 export async function readSecret(client: SecretsManagerClient, secretRef: string): Promise<string> {
@@ -73,14 +74,18 @@ export class SnsAnnouncer implements Announcer {
 /** Slack incoming webhook; its URL is itself a secret, read through its secret_ref when needed. */
 export class SlackAnnouncer implements Announcer {
   readonly channel = 'slack' as const;
-  constructor(private readonly webhookUrl: () => Promise<string>) {}
+  constructor(
+    private readonly webhookUrl: () => Promise<string>,
+    /** Approve/Reject buttons, when the stage has a Slack interaction endpoint (policy approvals.slack). */
+    private readonly options: { buttons: boolean } = { buttons: false },
+  ) {}
 
-  async announce(message: { subject: string; text: string; link: string }) {
+  async announce(message: { subject: string; text: string; link: string; approvalId?: string }) {
     try {
       const response = await fetch(await this.webhookUrl(), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text: `*${message.subject}*\n${message.text}\n<${message.link}|Review and decide>`, unfurl_links: false, unfurl_media: false }),
+        body: JSON.stringify(slackApprovalMessage(message, this.options)),
         signal: AbortSignal.timeout(5000),
       });
       await response.body?.cancel();

@@ -89,7 +89,7 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
       else throw new ConfigurationError('no approval signing key: set APPROVAL_SIGNING_KEY_SECRET_ARN (a secret_ref) or OPSRAIL_SIGNING_KEY_FILE');
       const announcers: Announcer[] = [];
       const slackRef = env.SLACK_WEBHOOK_SECRET_ARN;
-      if (slackRef) announcers.push(new SlackAnnouncer(() => readSecret(secrets, slackRef)));
+      if (slackRef) announcers.push(new SlackAnnouncer(() => readSecret(secrets, slackRef), { buttons: !!deps.policy.settings.approvals.slack }));
       if (env.ALERTS_TOPIC_ARN) announcers.push(new SnsAnnouncer(new SNSClient({ region: env.AWS_REGION }), env.ALERTS_TOPIC_ARN));
       return {
         ...deps,

@@ -25,6 +25,8 @@ export const stateTable = {
     /** Approvals still waiting for a decision, so `opsrail approvals` can list them. */
     pendingApprovalPartition: 'PENDING_APPROVAL',
     pendingApproval: (approvalId: string) => ({ pk: 'PENDING_APPROVAL', sk: approvalId }),
+    /** A signed Slack interaction seen once (its signature's hash): a second delivery is a replay. */
+    slackRequest: (requestKey: string) => ({ pk: `SLACK_REQUEST#${requestKey}`, sk: 'SEEN' }),
   },
 } as const;
 

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ApprovalEndpointEvent } from '../../contracts';
 import { endpointErrorPage, handleApprovalHttp, MAX_BODY_BYTES, page, type ApprovalHttpRequest, type ApprovalHttpResponse } from '../core/approvals';
+import { pendingApprovalsRoute } from '../core/approval-sources';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { ValidationError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
@@ -44,7 +45,10 @@ export function createApprovalEndpointHandler(deps: Dependencies): StepHandler<A
       return toResult(page(400, 'Bad request', '', 'GET'));
     }
     try {
-      return toResult(await handleApprovalHttp(await gate(), request));
+      // A SigV4-signed request on the decision URL comes from `opsrail … --stage` (docs/approval-slack-and-cli.md).
+      const approvals = await gate();
+      const viaIam = { ...request, ...(request.identity ? { source: 'cli' as const } : {}) };
+      return toResult((await pendingApprovalsRoute(approvals, viaIam)) ?? (await handleApprovalHttp(approvals, viaIam)));
     } catch (error) {
       logger.warn('approval endpoint failed', { errorName: (error as Error).name, errorMessage: (error as Error).message });
       return toResult(endpointErrorPage(error, request.method));

@@ -68,7 +68,8 @@ export interface TaskCallbacks {
 
 export interface Announcer {
   channel: 'slack' | 'sns';
-  announce(message: { subject: string; text: string; link: string }): Promise<{ ok: boolean; detail: string }>;
+  /** approvalId lets a channel offer its own way to decide (Slack buttons, docs/approval-slack-and-cli.md). */
+  announce(message: { subject: string; text: string; link: string; approvalId?: string }): Promise<{ ok: boolean; detail: string }>;
 }
 
 /** One approval per run and execution (a retried request finds its own). */
@@ -198,6 +199,7 @@ export async function requestApproval(
     subject: `opsrail ${deps.policy.stage}: approve ${request.opKind} of ${run.jobId}?`,
     text: `${record.plan.summary}\nRequested by ${requestedBy}; approvers: ${allowed.join(', ')}${quorum}; expires ${record.expiresAt}.`,
     link,
+    approvalId,
   };
   const deliveries: ApprovalRecord['deliveries'] = [];
   for (const announcer of deps.announcers) {

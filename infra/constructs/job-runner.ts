@@ -5,6 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { stageResourceNames } from '../../contracts/resource-names';
 import type { HandlerEnv, StagePolicy } from '../../contracts';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
@@ -91,7 +92,7 @@ export class JobRunner extends Construct {
       removalPolicy: props.removalPolicy,
     });
     this.stateMachine = new StateMachine(this, 'JobRun', {
-      stateMachineName: `opsrail-${props.stage}-job-run`,
+      stateMachineName: stageResourceNames(props.stage).stateMachine,
       stateMachineType: StateMachineType.STANDARD,
       // Inline (not an S3 asset) so the definition reads as-is in the template and the console.
       definitionBody: DefinitionBody.fromString(readJobRunDefinition()),

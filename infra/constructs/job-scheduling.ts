@@ -4,6 +4,7 @@ import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { stageResourceNames } from '../../contracts/resource-names';
 import type { ExecutionInput, JobDefinition, StagePolicy } from '../../contracts';
 
 export interface JobSchedulingProps {
@@ -26,7 +27,7 @@ export class JobScheduling extends Construct {
 
   constructor(scope: Construct, id: string, props: JobSchedulingProps) {
     super(scope, id);
-    this.group = new CfnScheduleGroup(this, 'Group', { name: `opsrail-${props.stage}` });
+    this.group = new CfnScheduleGroup(this, 'Group', { name: stageResourceNames(props.stage).scheduleGroup });
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -50,7 +51,7 @@ export class JobScheduling extends Construct {
           trigger: 'schedule',
         };
         const schedule = new CfnSchedule(this, `Schedule-${job.jobId}`, {
-          name: `opsrail-${props.stage}-${job.jobId}`.slice(0, 64),
+          name: stageResourceNames(props.stage).schedule(job.jobId),
           groupName: this.group.name,
           description: `${job.jobId} ${job.jobVersion} (${job.jobClass}, owner ${job.owner})`,
           scheduleExpression: job.schedule.expression,

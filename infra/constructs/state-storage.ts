@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { stageResourceNames } from '../../contracts/resource-names';
 import { idempotencyTable, stateTable } from '../../functions/adapters/table-layout';
 
 export interface StateStorageProps {
@@ -17,7 +18,7 @@ export class StateStorage extends Construct {
   constructor(scope: Construct, id: string, props: StateStorageProps) {
     super(scope, id);
     this.stateTable = new Table(this, 'State', {
-      tableName: `opsrail-${props.stage}-state`,
+      tableName: stageResourceNames(props.stage).stateTable,
       partitionKey: { name: stateTable.partitionKey, type: AttributeType.STRING },
       sortKey: { name: stateTable.sortKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -27,7 +28,7 @@ export class StateStorage extends Construct {
       removalPolicy: props.removalPolicy,
     });
     this.idempotencyTable = new Table(this, 'Idempotency', {
-      tableName: `opsrail-${props.stage}-idempotency`,
+      tableName: stageResourceNames(props.stage).idempotencyTable,
       partitionKey: { name: idempotencyTable.partitionKey, type: AttributeType.STRING },
       timeToLiveAttribute: idempotencyTable.ttlAttribute,
       billingMode: BillingMode.PAY_PER_REQUEST,
