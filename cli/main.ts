@@ -9,6 +9,7 @@ import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/poli
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
+import { HomeInUseError } from '../local/home-lock';
 
 /** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
@@ -303,7 +304,29 @@ async function statusCommand(args: string[]): Promise<number> {
 
 async function startCommand(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
-  const stack = await startLocalStack({ attach: false });
+  // An invalid policy fails here, before any process is started (exit 2).
+  policyFor('local');
+  const stack = await startLocalStack({ attach: false, command: 'start' });
+  try {
+    return await runLocalScheduler(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/**
+ * Under `npm start` the parent is npm (the script `exec`s node, so npm's SIGINT/SIGTERM reach us).
+ * If npm itself dies (kill -9), we are re-parented: stop as if told to, instead of running on unseen.
+ */
+function watchNpmParent(stop: () => void): NodeJS.Timeout | undefined {
+  if (!process.env.npm_lifecycle_event) return undefined;
+  const parent = process.ppid;
+  const timer = setInterval(() => process.ppid !== parent && (clearInterval(timer), stop()), 1000);
+  timer.unref();
+  return timer;
+}
+
+async function runLocalScheduler(stack: Awaited<ReturnType<typeof startLocalStack>>): Promise<number> {
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
@@ -321,29 +344,37 @@ async function startCommand(args: string[]): Promise<number> {
     onMissed: (jobId, from, to) => log(`missed   ${jobId}: ticks between ${from} and ${to} are past the catch-up window and were not run`),
     onError: (e) => log(`error    ${(e as Error).message}`),
   });
-  console.log(`opsrail local stack (home ${stack.home})`);
-  console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
-  console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
-  if (approvalServer) console.log(`  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`);
-  const resumed = await scheduler.resumeOpenRuns();
-  if (resumed.length) console.log(`resumed ${resumed.length} run(s) left open by an earlier stop: ${resumed.map((r) => `${r.jobId}@${r.scheduledTime}`).join(', ')}`);
-  const enabled = scheduler.enabledJobs();
-  console.log(`scheduling ${enabled.length} enabled job(s); Ctrl-C stops`);
-  for (const job of enabled) console.log(`  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`);
-  const stop = new AbortController();
-  const onSignal = () => {
-    log('stopping: waiting for runs in flight');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    await scheduler.loop(stop.signal);
+    console.log(`opsrail local stack (home ${stack.home})`);
+    console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
+    console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
+    if (approvalServer) console.log(`  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`);
+    const enabled = scheduler.enabledJobs();
+    console.log(`scheduling ${enabled.length} enabled job(s); Ctrl-C (SIGINT) or SIGTERM stops`);
+    for (const job of enabled) console.log(`  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`);
+    const stop = new AbortController();
+    // SIGINT (Ctrl-C) and SIGTERM (kill, systemd, npm passing it on) stop alike; a repeat is not fatal.
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) return log(`${signal}: already stopping, waiting for runs in flight`);
+      log(`${signal}: stopping, waiting for runs in flight`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const parentWatch = watchNpmParent(() => onSignal('SIGHUP'));
+    try {
+      // Runs left open by an earlier stop are resumed by the scheduler's first pass (each once).
+      await scheduler.loop(stop.signal);
+    } finally {
+      clearInterval(parentWatch);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    log('stopped');
+    return EXIT.ok;
   } finally {
     await approvalServer?.close();
-    await stack.stop();
   }
-  return EXIT.ok;
 }
 
 async function verifyCommand(args: string[]): Promise<number> {
@@ -478,6 +509,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`opsrail: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
+    }
+    if (error instanceof HomeInUseError) {
+      console.error(`opsrail: refused: ${error.message}`);
+      return EXIT.refused;
     }
     if (error instanceof DangerousOpRequiresApprovalError) {
       console.error(`opsrail: refused: ${error.message}`);
