@@ -22,9 +22,10 @@ const USAGE = `usage: opsrail <command> [options]
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
-  run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json]
+  run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json] [--resume]
                                                   one run on the local stack (scheduled time = --at, default now);
-                                                  a dangerous job prints its approval link and waits for a decision
+                                                  a dangerous job prints its approval link and waits for a decision;
+                                                  --resume takes over a run of that window left open by a dead process
   approvals [--json]                              pending approval requests, with their links
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
@@ -103,7 +104,7 @@ export function exitCodeOf(outcome: ExecutionOutcome): number {
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true }, 'no-wait': { type: 'boolean', default: false } },
+    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true }, 'no-wait': { type: 'boolean', default: false }, resume: { type: 'boolean', default: false } },
     allowPositionals: true,
     strict: true,
   });
@@ -130,12 +131,20 @@ async function runCommand(args: string[]): Promise<number> {
     const { approvalGate } = await import('../functions/adapters/dependencies');
     const { startApprovalServer } = await import('../local/approval-server');
     const runtime = new LocalRuntime(stack.env, [], {
+      takeOverDeadHolders: values.resume,
       onApprovalRequested: ({ approvalId, link }) =>
         console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
     });
     // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
+    const request = { jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual' as const, requestedBy: values.as ?? userInfo().username, params };
+    const { openRunCheck } = await import('./resume');
+    const blocked = await openRunCheck(runtime.deps, request, values.resume);
+    if (blocked) {
+      console.error(`opsrail: ${blocked.message}`);
+      return blocked.exitCode;
+    }
     if (findJob(policy, jobId)?.dangerous.value) server = await startApprovalServer(await approvalGate(runtime.deps)());
-    const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual', requestedBy: values.as ?? userInfo().username, params });
+    const outcome = await runtime.run(request);
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
     const report = {
@@ -266,6 +275,11 @@ async function quarantineCommand(args: string[]): Promise<number> {
   return withControls(stage, (deps) => releaseQuarantine(deps, positionals[1] as string, actor));
 }
 
+function describeOpenRun(r: StatusReport['openRuns'][number] & { holder?: string }): string {
+  const orphaned = r.holder === 'gone' ? 'ORPHANED: its holder process is gone; the scheduler takes it over, or opsrail run --resume' : null;
+  return `${r.jobRunId} (${orphaned ?? `lease until ${r.leaseExpiresAt}`})`;
+}
+
 function printStatus(report: StatusReport): void {
   const s = report.safety;
   console.log(`stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`);
@@ -273,7 +287,7 @@ function printStatus(report: StatusReport): void {
   console.log(`quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`);
   const datasets = Object.values(report.datasets);
   if (datasets.length) console.log(`datasets:      ${datasets.map((d) => `${d.datasetId} ${d.status} (${d.recordedAt})`).join('; ')}`);
-  if (report.openRuns.length) console.log(`open runs:     ${report.openRuns.map((r) => `${r.jobRunId} (lease until ${r.leaseExpiresAt})`).join('; ')}`);
+  if (report.openRuns.length) console.log(`open runs:     ${report.openRuns.map(describeOpenRun).join('; ')}`);
   console.log(
     table([
       ['JOB', 'ENABLED', 'STATE', 'LAST RUN', 'LAST STATUS', 'QUALITY', 'CONSEC. FAILURES', 'RUNS', 'NEXT RUN'],
@@ -295,7 +309,8 @@ function printStatus(report: StatusReport): void {
 async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
   return withControls(values.stage, async (deps) => {
-    const report = await statusReport(deps);
+    const { withHolders } = await import('./resume');
+    const report = withHolders(await statusReport(deps), deps.policy.stage === 'local');
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else printStatus(report);
     return EXIT.ok;
@@ -330,20 +345,22 @@ async function runLocalScheduler(stack: Awaited<ReturnType<typeof startLocalStac
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-  const runtime = new LocalRuntime(stack.env, [], { onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
+  const { isLocalHolderAlive } = await import('../local/holders');
+  const runtime = new LocalRuntime(stack.env, [], { takeOverDeadHolders: true, onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
   const { approvalGate } = await import('../functions/adapters/dependencies');
   const { startApprovalServer } = await import('../local/approval-server');
   const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)());
   const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, systemClock, {
+    onResumed: (d, why) => log(`resume   ${d.jobId} tick ${d.scheduledTime}: left open, ${why}`),
     onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
     onOutcome: (_d, o) => {
       const s = 'summary' in o ? o.summary : null;
       log(`${o.kind.padEnd(9)} ${o.jobRunId}${s ? ` status=${s.status} quality=${s.quality}${s.error ? ` ${s.error.kind}: ${s.error.message}` : ''} evidence=${s.evidencePrefix}` : o.kind === 'failed' ? ` ${o.error}` : ''}`);
     },
     onSkipped: (jobId, tick, why) => log(`skip     ${jobId} tick ${tick}: ${why}`),
-    onMissed: (jobId, from, to) => log(`missed   ${jobId}: ticks between ${from} and ${to} are past the catch-up window and were not run`),
+    onMissed: (jobId, from, to, count) => log(`missed   ${jobId}: ${count} tick(s) after ${from} and up to ${to} are past the catch-up window and were not run`),
     onError: (e) => log(`error    ${(e as Error).message}`),
-  });
+  }, { isHolderAlive: isLocalHolderAlive });
   try {
     console.log(`opsrail local stack (home ${stack.home})`);
     console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);

@@ -13,6 +13,7 @@ import { createPreflightHandler } from '../functions/preflight/handler';
 import { createRecordFailureHandler } from '../functions/record-failure/handler';
 import { createRequestApprovalHandler } from '../functions/request-approval/handler';
 import type { JobImplementation } from '../functions/jobs/types';
+import { isLocalHolderAlive, localExecutionName } from './holders';
 import { jobRunSteps, jobRunSubstitutions, readJobRunDefinition, substitute, type JobRunStep } from '../statemachines/definition';
 
 const ACCOUNT = '000000000000';
@@ -57,6 +58,8 @@ export interface RuntimeOptions {
   onApprovalRequested?: (request: { executionId: string; approvalId: string; link: string }) => void;
   /** How often running executions check the kill-switches (ms). */
   killSwitchPollMs?: number;
+  /** Take over a run whose holder process is gone at once, not after its lease (the scheduler, `run --resume`). */
+  takeOverDeadHolders?: boolean;
 }
 
 /** Lambda's context object, as far as the handlers and Powertools use it. */
@@ -104,7 +107,8 @@ export class LocalRuntime {
     extraJobs: readonly JobImplementation[] = [],
     private readonly options: RuntimeOptions = {},
   ) {
-    this.deps = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    const built = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    this.deps = options.takeOverDeadHolders ? { ...built, isHolderAlive: isLocalHolderAlive } : built;
     this.definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as Record<string, unknown>;
     this.machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
     this.handlers = Object.fromEntries(jobRunSteps.map((s) => [s.state, handlerFactories[s.functionDir](this.deps)]));
@@ -155,7 +159,8 @@ export class LocalRuntime {
 
   async run(rawInput: unknown, options: RunOptions = {}): Promise<ExecutionOutcome> {
     const input = ExecutionInput.parse(rawInput);
-    const name = randomUUID();
+    // The name carries this process's identity, so a later process can tell when its holder is gone.
+    const name = localExecutionName(randomUUID());
     const executionId = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}:${name}`;
     const overrides = Object.fromEntries(
       jobRunSteps.map((s) => [
