@@ -34,7 +34,7 @@ export async function openRunCheck(deps: Pick<RunDependencies, 'policy' | 'state
 }
 
 /** The status report with each open run's holder locally: `gone` means orphaned. */
-export function withHolders(report: StatusReport, local: boolean): StatusReport & { openRuns: (StatusReport['openRuns'][number] & { holder: HolderState; orphaned: boolean })[] } {
+export function withHolders(report: StatusReport, local: boolean): Omit<StatusReport, 'openRuns'> & { openRuns: (StatusReport['openRuns'][number] & { holder: HolderState; orphaned: boolean })[] } {
   return {
     ...report,
     openRuns: report.openRuns.map((r) => {
