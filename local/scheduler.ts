@@ -37,6 +37,8 @@ interface Queued extends Dispatch {
 }
 
 const MAX_TICKS_PER_JOB_PER_PASS = 100;
+/** `scheduler.maxConcurrentRuns` when the policy does not say (docs/local-stack.md). */
+export const DEFAULT_MAX_CONCURRENT_RUNS = 4;
 const MAX_MISSED_COUNTED = 100_000;
 const keyOf = (d: Dispatch) => `${d.jobId}@${d.scheduledTime}`;
 
@@ -80,7 +82,8 @@ export class LocalScheduler {
 
   /** Starts queued runs, oldest first, while fewer than the policy's maximum are running. */
   private pump(): void {
-    while (this.inFlight.size < this.policy.settings.scheduler.maxConcurrentRuns && this.queue.length) {
+    const limit = this.policy.settings.scheduler.maxConcurrentRuns ?? DEFAULT_MAX_CONCURRENT_RUNS;
+    while (this.inFlight.size < limit && this.queue.length) {
       const entry = this.queue.shift() as Queued;
       const dispatch = { jobId: entry.jobId, scheduledTime: entry.scheduledTime };
       this.events.onDispatch?.(dispatch);
