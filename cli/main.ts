@@ -11,6 +11,7 @@ import { jobRegistry } from '../functions/jobs/registry';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
 import { cliRedactor, redactProcessOutput } from './redacted-output';
+import { HomeInUseError } from '../local/home-lock';
 
 /** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
@@ -23,9 +24,10 @@ const USAGE = `usage: opsrail <command> [options]
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
-  run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json]
+  run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json] [--resume]
                                                   one run on the local stack (scheduled time = --at, default now);
-                                                  a dangerous job prints its approval link and waits for a decision
+                                                  a dangerous job prints its approval link and waits for a decision;
+                                                  --resume takes over a run of that window left open by a dead process
   approvals [--json] [--stage S]                  pending approval requests, with their links
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
@@ -107,7 +109,7 @@ export function exitCodeOf(outcome: ExecutionOutcome): number {
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true }, 'no-wait': { type: 'boolean', default: false } },
+    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true }, 'no-wait': { type: 'boolean', default: false }, resume: { type: 'boolean', default: false } },
     allowPositionals: true,
     strict: true,
   });
@@ -134,10 +136,18 @@ async function runCommand(args: string[]): Promise<number> {
     const { approvalGate } = await import('../functions/adapters/dependencies');
     const { ApprovalPortInUseError, startApprovalServer } = await import('../local/approval-server');
     const runtime = new LocalRuntime(stack.env, [], {
+      takeOverDeadHolders: values.resume,
       onApprovalRequested: ({ approvalId, link }) =>
         console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
     });
     // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
+    const request = { jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual' as const, requestedBy: values.as ?? userInfo().username, params };
+    const { openRunCheck } = await import('./resume');
+    const blocked = await openRunCheck(runtime.deps, request, values.resume);
+    if (blocked) {
+      console.error(`opsrail: ${blocked.message}`);
+      return blocked.exitCode;
+    }
     if (findJob(policy, jobId)?.dangerous.value) {
       server = await startApprovalServer(await approvalGate(runtime.deps)()).catch((error: unknown) => {
         if (!(error instanceof ApprovalPortInUseError)) throw error;
@@ -146,7 +156,7 @@ async function runCommand(args: string[]): Promise<number> {
         return null;
       });
     }
-    const outcome = await runtime.run({ jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual', requestedBy: values.as ?? userInfo().username, params });
+    const outcome = await runtime.run(request);
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
     const report = {
@@ -278,6 +288,11 @@ async function quarantineCommand(args: string[]): Promise<number> {
   return withControls(stage, (deps) => releaseQuarantine(deps, positionals[1] as string, actor));
 }
 
+function describeOpenRun(r: StatusReport['openRuns'][number] & { holder?: string }): string {
+  const orphaned = r.holder === 'gone' ? 'ORPHANED: its holder process is gone; the scheduler takes it over, or opsrail run --resume' : null;
+  return `${r.jobRunId} (${orphaned ?? `lease until ${r.leaseExpiresAt}`})`;
+}
+
 function printStatus(report: StatusReport): void {
   const s = report.safety;
   console.log(`stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`);
@@ -285,7 +300,7 @@ function printStatus(report: StatusReport): void {
   console.log(`quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`);
   const datasets = Object.values(report.datasets);
   if (datasets.length) console.log(`datasets:      ${datasets.map((d) => `${d.datasetId} ${d.status} (${d.recordedAt})`).join('; ')}`);
-  if (report.openRuns.length) console.log(`open runs:     ${report.openRuns.map((r) => `${r.jobRunId} (lease until ${r.leaseExpiresAt})`).join('; ')}`);
+  if (report.openRuns.length) console.log(`open runs:     ${report.openRuns.map(describeOpenRun).join('; ')}`);
   console.log(
     table([
       ['JOB', 'ENABLED', 'STATE', 'LAST RUN', 'LAST STATUS', 'QUALITY', 'CONSEC. FAILURES', 'RUNS', 'NEXT RUN'],
@@ -307,7 +322,8 @@ function printStatus(report: StatusReport): void {
 async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
   return withControls(values.stage, async (deps) => {
-    const report = await statusReport(deps);
+    const { withHolders } = await import('./resume');
+    const report = withHolders(await statusReport(deps), deps.policy.stage === 'local');
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else printStatus(report);
     return EXIT.ok;
@@ -316,53 +332,82 @@ async function statusCommand(args: string[]): Promise<number> {
 
 async function startCommand(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
+  // An invalid policy fails here, before any process is started (exit 2).
   const { assertApprovalPortFree } = await import('../local/approval-server');
+  // A taken approval port fails at once too, naming it, before anything is started.
   await assertApprovalPortFree(policyFor('local').settings.approvals.linkBaseUrl);
-  const stack = await startLocalStack({ attach: false });
+  const stack = await startLocalStack({ attach: false, command: 'start' });
+  try {
+    return await runLocalScheduler(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+/**
+ * Under `npm start` the parent is npm (the script `exec`s node, so npm's SIGINT/SIGTERM reach us).
+ * If npm itself dies (kill -9), we are re-parented: stop as if told to, instead of running on unseen.
+ */
+function watchNpmParent(stop: () => void): NodeJS.Timeout | undefined {
+  if (!process.env.npm_lifecycle_event) return undefined;
+  const parent = process.ppid;
+  const timer = setInterval(() => process.ppid !== parent && (clearInterval(timer), stop()), 1000);
+  timer.unref();
+  return timer;
+}
+
+async function runLocalScheduler(stack: Awaited<ReturnType<typeof startLocalStack>>): Promise<number> {
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-  const runtime = new LocalRuntime(stack.env, [], { onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
+  const { isLocalHolderAlive } = await import('../local/holders');
+  const runtime = new LocalRuntime(stack.env, [], { takeOverDeadHolders: true, onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
   const { approvalGate } = await import('../functions/adapters/dependencies');
   const { startApprovalServer } = await import('../local/approval-server');
-  // A taken approval port is a startup error (links would point at whatever holds it): stop what started.
-  const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)()).catch(async (error: unknown) => {
-    await stack.stop();
-    throw error;
-  });
+  // A taken approval port is a startup error (links would point at whatever holds it); the caller stops the stack.
+  const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)());
   const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, systemClock, {
+    onResumed: (d, why) => log(`resume   ${d.jobId} tick ${d.scheduledTime}: left open, ${why}`),
     onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
     onOutcome: (_d, o) => {
       const s = 'summary' in o ? o.summary : null;
       log(`${o.kind.padEnd(9)} ${o.jobRunId}${s ? ` status=${s.status} quality=${s.quality}${s.error ? ` ${s.error.kind}: ${s.error.message}` : ''} evidence=${s.evidencePrefix}` : o.kind === 'failed' ? ` ${o.error}` : ''}`);
     },
     onSkipped: (jobId, tick, why) => log(`skip     ${jobId} tick ${tick}: ${why}`),
-    onMissed: (jobId, from, to) => log(`missed   ${jobId}: ticks between ${from} and ${to} are past the catch-up window and were not run`),
+    onMissed: (jobId, from, to, count) => log(`missed   ${jobId}: ${count} tick(s) after ${from} and up to ${to} are past the catch-up window and were not run`),
     onError: (e) => log(`error    ${(e as Error).message}`),
-  });
-  console.log(`opsrail local stack (home ${stack.home})`);
-  console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
-  console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
-  if (approvalServer) console.log(`  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`);
-  const resumed = await scheduler.resumeOpenRuns();
-  if (resumed.length) console.log(`resumed ${resumed.length} run(s) left open by an earlier stop: ${resumed.map((r) => `${r.jobId}@${r.scheduledTime}`).join(', ')}`);
-  const enabled = scheduler.enabledJobs();
-  console.log(`scheduling ${enabled.length} enabled job(s); Ctrl-C stops`);
-  for (const job of enabled) console.log(`  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`);
-  const stop = new AbortController();
-  const onSignal = () => {
-    log('stopping: waiting for runs in flight');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  }, { isHolderAlive: isLocalHolderAlive });
   try {
-    await scheduler.loop(stop.signal);
+    console.log(`opsrail local stack (home ${stack.home})`);
+    console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
+    console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
+    if (approvalServer) console.log(`  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`);
+    const enabled = scheduler.enabledJobs();
+    console.log(`scheduling ${enabled.length} enabled job(s); Ctrl-C (SIGINT) or SIGTERM stops`);
+    for (const job of enabled) console.log(`  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`);
+    const stop = new AbortController();
+    // SIGINT (Ctrl-C) and SIGTERM (kill, systemd, npm passing it on) stop alike; a repeat is not fatal.
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) return log(`${signal}: already stopping, waiting for runs in flight`);
+      log(`${signal}: stopping, waiting for runs in flight`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const parentWatch = watchNpmParent(() => onSignal('SIGHUP'));
+    try {
+      // Runs left open by an earlier stop are resumed by the scheduler's first pass (each once).
+      await scheduler.loop(stop.signal);
+    } finally {
+      clearInterval(parentWatch);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    log('stopped');
+    return EXIT.ok;
   } finally {
     await approvalServer?.close();
-    await stack.stop();
   }
-  return EXIT.ok;
 }
 
 async function verifyCommand(args: string[]): Promise<number> {
@@ -516,6 +561,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`opsrail: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
+    }
+    if (error instanceof HomeInUseError) {
+      console.error(`opsrail: refused: ${error.message}`);
+      return EXIT.refused;
     }
     if (error instanceof DangerousOpRequiresApprovalError) {
       console.error(`opsrail: refused: ${error.message}`);

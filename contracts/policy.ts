@@ -61,6 +61,8 @@ export const StagePolicy = z.strictObject({
     maximumEventAgeSeconds: z.number().int().min(60).max(86400),
     /** Local scheduler only: after a restart, ticks older than this are not caught up. */
     catchUpMinutes: z.number().int().min(0).max(1440),
+    /** Local scheduler only: runs it keeps going at once (default 4); due and catch-up ticks wait, oldest first. */
+    maxConcurrentRuns: z.number().int().min(1).max(64).optional(),
   }),
   /** The human gate for dangerous ops (seed 000 §6). */
   approvals: z

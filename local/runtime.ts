@@ -20,6 +20,7 @@ import { FIXED_FUNCTION_TIMEOUT_SECONDS, stateTimeoutsOf } from '../statemachine
 import { buildBundle, loadBundle } from './bundles';
 import { invokeLikeLambda } from './lambda-invoke';
 import { opsrailHome } from './stack';
+import { isLocalHolderAlive, localExecutionName } from './holders';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
@@ -74,6 +75,8 @@ export interface RuntimeOptions {
   stateTimeoutSeconds?: Record<string, number>;
   /** Tests only: other function timeouts, e.g. shorter than the state's, to see what AWS would report. */
   functionTimeoutSeconds?: Partial<Record<StepFunctionDir, number>>;
+  /** Take over a run whose holder process is gone at once, not after its lease (the scheduler, `run --resume`). */
+  takeOverDeadHolders?: boolean;
 }
 
 export type HandlerSource = 'source' | 'bundled';
@@ -152,7 +155,8 @@ export class LocalRuntime {
     if (source === 'bundled' && (extraJobs.length > 0 || options.clock)) {
       throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs and the system clock');
     }
-    this.deps = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    const built = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    this.deps = options.takeOverDeadHolders ? { ...built, isHolderAlive: isLocalHolderAlive } : built;
     const definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as { States: Record<string, { TimeoutSeconds?: number }> };
     for (const [state, seconds] of Object.entries(options.stateTimeoutSeconds ?? {})) {
       if (!definition.States[state]) throw new ConfigurationError(`stateTimeoutSeconds: no state ${state}`);
@@ -222,7 +226,8 @@ export class LocalRuntime {
 
   async run(rawInput: unknown, options: RunOptions = {}): Promise<ExecutionOutcome> {
     const input = parseEvent(ExecutionInput, rawInput, 'execution input');
-    const name = randomUUID();
+    // The name carries this process's identity, so a later process can tell when its holder is gone.
+    const name = localExecutionName(randomUUID());
     const executionId = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${STATE_MACHINE_NAME}:${name}`;
     const overrides = Object.fromEntries(jobRunSteps.map((s) => [s.state, (stepInput: unknown) => this.invoke<never>(s.functionDir, stepInput)]));
     // RecordRefusal runs the RecordFailure function, as its Resource says.

@@ -1,10 +1,12 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { HandlerEnv } from '../contracts';
 import { idempotencyTable, stateTable } from '../functions/adapters/table-layout';
 import { startDynamoDbLocal } from './dynamodb-local';
+import { acquireHomeLock, HomeInUseError, readStackFile, type HomeLock } from './home-lock';
+import { isProcessAlive } from './process-identity';
 import { startS3Endpoint } from './s3-endpoint';
 import packageJson from '../package.json' with { type: 'json' };
 
@@ -36,12 +38,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-interface StackFile {
-  pid: number;
-  dynamodbEndpoint: string;
-  s3Endpoint: string;
-}
-
 /** The only key pair s3rver accepts; DynamoDB Local accepts any. */
 const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
@@ -63,15 +59,6 @@ function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNam
     OPSRAIL_METRICS: 'off',
     OPSRAIL_SIGNING_KEY_FILE: join(home, 'approval-signing.key'),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function answers(endpoint: string): Promise<boolean> {
@@ -129,6 +116,23 @@ export interface StartOptions {
   dynamodbEndpoint?: string;
   /** Attach to a stack another process (npm start) is running in the same home, if there is one. */
   attach?: boolean;
+  /** What the owner is doing, for the message a refused second instance prints (e.g. `start`). */
+  command?: string;
+}
+
+const ATTACH_WAIT_MS = 60_000;
+
+/** The running owner's endpoints once both answer; undefined when the owner is gone. */
+async function attachableStack(home: string): Promise<{ dynamodb: string; s3: string } | undefined> {
+  for (const deadline = Date.now() + ATTACH_WAIT_MS; Date.now() < deadline; ) {
+    const held = readStackFile(home);
+    if (!held || !isProcessAlive(held.owner)) return undefined;
+    if (held.dynamodbEndpoint && held.s3Endpoint && (await answers(held.dynamodbEndpoint)) && (await answers(held.s3Endpoint))) {
+      return { dynamodb: held.dynamodbEndpoint, s3: held.s3Endpoint };
+    }
+    await new Promise((r) => setTimeout(r, 200)); // the owner is still starting its stack
+  }
+  return undefined;
 }
 
 /**
@@ -143,47 +147,44 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
   Object.assign(process.env, LOCAL_CREDENTIALS);
   for (const key of ['AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete process.env[key];
   mkdirSync(home, { recursive: true });
-  const stackFile = join(home, 'stack.json');
 
-  if (options.attach !== false && !options.dynamodbEndpoint && existsSync(stackFile)) {
-    const running = JSON.parse(readFileSync(stackFile, 'utf8')) as StackFile;
-    if (running.pid !== process.pid && alive(running.pid) && (await answers(running.dynamodbEndpoint)) && (await answers(running.s3Endpoint))) {
-      const env = handlerEnv({ dynamodb: running.dynamodbEndpoint, s3: running.s3Endpoint }, names, policyDir, home);
+  // The test runner's DynamoDB Local: no lock, the home is the test's own.
+  let lock: HomeLock | undefined;
+  while (!options.dynamodbEndpoint && !lock) {
+    try {
+      lock = await acquireHomeLock(home, options.command ?? process.argv[2] ?? 'cli');
+    } catch (error) {
+      if (!(error instanceof HomeInUseError) || options.attach === false) throw error;
+      const running = await attachableStack(home);
+      if (!running && isProcessAlive(error.holder)) throw error; // alive but never ready
+      if (!running) continue; // its owner stopped meanwhile: take the home
+      const env = handlerEnv(running, names, policyDir, home);
       await provision(env);
       return { env, home, owner: false, stop: async () => {} };
     }
   }
 
-  const dynamodb = options.dynamodbEndpoint
-    ? { endpoint: options.dynamodbEndpoint, stop: async () => {} }
-    : await startDynamoDbLocal({ dbPath: (mkdirSync(join(home, 'dynamodb'), { recursive: true }), join(home, 'dynamodb')) });
-  const s3Dir = join(home, 's3');
-  mkdirSync(s3Dir, { recursive: true });
-  let s3: Awaited<ReturnType<typeof startS3Endpoint>>;
-  try {
-    s3 = await startS3Endpoint(s3Dir);
-  } catch (error) {
-    await dynamodb.stop();
-    throw error;
-  }
-  const env = handlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir, home);
-  const ownsFile = !options.dynamodbEndpoint;
-  try {
-    await provision(env);
-    if (ownsFile) writeFileSync(stackFile, JSON.stringify({ pid: process.pid, dynamodbEndpoint: dynamodb.endpoint, s3Endpoint: s3.endpoint } satisfies StackFile));
-  } catch (error) {
-    await s3.stop();
-    await dynamodb.stop();
-    throw error;
-  }
-  return {
-    env,
-    home,
-    owner: true,
-    stop: async () => {
-      if (ownsFile) rmSync(stackFile, { force: true });
-      await s3.stop();
-      await dynamodb.stop();
-    },
+  const stopped: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stopped.reverse()) await stop();
+    lock?.release();
   };
+  try {
+    const dynamodb = options.dynamodbEndpoint
+      ? { endpoint: options.dynamodbEndpoint, processes: () => [], stop: async () => {} }
+      : await startDynamoDbLocal({ dbPath: (mkdirSync(join(home, 'dynamodb'), { recursive: true }), join(home, 'dynamodb')) });
+    stopped.push(dynamodb.stop);
+    lock?.update({ children: dynamodb.processes().map((p, i) => ({ ...p, name: i === 0 ? 'dynamodb-watchdog' : 'dynamodb-local' })) });
+    const s3Dir = join(home, 's3');
+    mkdirSync(s3Dir, { recursive: true });
+    const s3 = await startS3Endpoint(s3Dir);
+    stopped.push(s3.stop);
+    const env = handlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir, home);
+    await provision(env);
+    lock?.update({ dynamodbEndpoint: dynamodb.endpoint, s3Endpoint: s3.endpoint });
+    return { env, home, owner: true, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
 }

@@ -26,6 +26,11 @@ export interface RunDependencies {
   log: JobLog;
   metrics: RunMetrics;
   approvals: ApprovalStore;
+  /**
+   * Locally, whether the process holding a claim (named by its execution id) still runs: false lets a
+   * run be taken over at once instead of after its lease. Absent or null: the lease decides.
+   */
+  isHolderAlive?: (executionId: string) => boolean | null;
 }
 
 export type JobLog = (message: string, details?: Record<string, unknown>) => void;
@@ -161,7 +166,7 @@ async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, 
  * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its lease
  * has expired the later delivery takes the run over (seed 003: restartable, never left claimed for ever).
  */
-export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
+export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor' | 'isHolderAlive'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
   const job = requireJob(deps.policy, request.jobId);
   if (request.trigger === 'schedule' && !job.enabled) {
     throw new ConfigurationError(`job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`);
@@ -174,12 +179,14 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
   const existing = await deps.state.getRun(run.jobRunId);
   // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
   if (existing && existing.executionId === executionId && existing.phase === 'claimed') return admit(deps, job, RunContext.parse(existing));
-  if (existing && existing.phase === 'claimed' && Date.parse(existing.leaseExpiresAt) < Date.parse(run.claimedAt)) {
+  const holderGone = !!existing && deps.isHolderAlive?.(existing.executionId) === false;
+  if (existing && existing.phase === 'claimed' && (holderGone || Date.parse(existing.leaseExpiresAt) < Date.parse(run.claimedAt))) {
     const takeovers = existing.audit.filter((e) => e.type === 'job.run.retry').length;
+    const why = holderGone ? `holder of execution ${existing.executionId} is gone` : `lease of execution ${existing.executionId} expired at ${existing.leaseExpiresAt}`;
     const event = runEvent(existing, 'job.run.retry', run.claimedAt, {
       actor: actorOf(request.trigger),
       eventIdSuffix: `takeover-${executionId}`,
-      retry: { count: takeovers + 1, reason: `lease of execution ${existing.executionId} expired at ${existing.leaseExpiresAt}; taken over` },
+      retry: { count: takeovers + 1, reason: `${why}; taken over` },
       details: { previousExecutionId: existing.executionId, executionId },
     });
     if (await deps.state.takeOverRun(run.jobRunId, existing, { executionId, leaseExpiresAt: lease, event })) {

@@ -78,15 +78,18 @@ export async function checkBundleObjects(evidence: EvidenceReader, manifest: Evi
  * naming the previous manifest's key and the SHA-256 of its bytes, and the state table's chain head
  * naming the last one. A manifest whose bytes changed is named by the link that no longer matches it.
  */
-function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manifestSha256: string; sequence: number } | undefined, problems: Problem[]): void {
+function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manifestSha256: string; sequence: number } | undefined, problems: Problem[], inFlight: ReadonlySet<string> = new Set()): void {
   chain.sort((a, b) => a.manifest.sequence - b.manifest.sequence);
+  // A run inside its lease may have linked its manifest and not written it yet: open, not missing.
+  const open = (key: string) => inFlight.has(key) && !chain.some((m) => m.key === key);
   chain.forEach((current, i) => {
     const { manifest } = current;
+    const link = manifest.previousManifest;
+    if (link && open(link.key)) return; // its previous link is still being written; nothing to compare yet
     const expectedSequence = i === 0 ? 1 : chain[i - 1]!.manifest.sequence + 1;
     if (manifest.sequence !== expectedSequence) {
       problems.push({ kind: 'sequence_gap', key: current.key, detail: `sequence ${manifest.sequence} follows ${i === 0 ? 'nothing' : chain[i - 1]!.manifest.sequence}: expected ${expectedSequence}` });
     }
-    const link = manifest.previousManifest;
     const previous = chain[i - 1];
     if (!link) {
       if (i > 0 || manifest.sequence !== 1) problems.push({ kind: 'chain_break', key: current.key, detail: 'has no link to a previous manifest' });
@@ -100,6 +103,7 @@ function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manife
     }
   });
   const last = chain[chain.length - 1];
+  if (head && open(head.manifestKey)) return;
   if (head && !last) {
     problems.push({ kind: 'missing_object', key: head.manifestKey, detail: `chain head (sequence ${head.sequence}) is missing, and no manifest of this job is left` });
   } else if (head && last) {
@@ -212,13 +216,14 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   // Every catalog job is checked against its chain head, so a job whose manifests were all deleted is caught too.
   const jobIds = new Set([...byJob.keys(), ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter)]);
   const linked = new Set([...byJob.values()].flat().flatMap(({ manifest }) => (manifest.previousManifest ? [manifest.previousManifest.key] : [])));
+  // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
+  const openRuns = await openRunManifests(deps.policy.stage, deps.state, deps.clock.now());
+  const inFlightManifests = new Set(openRuns.filter((r) => r.inFlight).map((r) => r.manifestKey));
   for (const jobId of jobIds) {
     const head = (await deps.state.getJobState(jobId))?.chainHead;
     if (head) linked.add(head.manifestKey);
-    checkChain(byJob.get(jobId) ?? [], head, problems);
+    checkChain(byJob.get(jobId) ?? [], head, problems, inFlightManifests);
   }
-  // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
-  const openRuns = await openRunManifests(deps.policy.stage, deps.state, deps.clock.now());
   for (const { open, manifestKey, inFlight } of openRuns) {
     if (inFlight || (jobFilter && open.jobId !== jobFilter)) continue;
     problems.push({ kind: 'unfinished_run', key: manifestKey, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
