@@ -9,7 +9,7 @@ import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/poli
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import { jobRegistry } from '../functions/jobs/registry';
 import type { ExecutionOutcome } from '../local/runtime';
-import { DEFAULT_POLICY_DIR, startLocalStack } from '../local/stack';
+import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack';
 import { cliRedactor, redactProcessOutput } from './redacted-output';
 import { HomeInUseError } from '../local/home-lock';
 
@@ -333,6 +333,9 @@ async function statusCommand(args: string[]): Promise<number> {
 async function startCommand(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
   // An invalid policy fails here, before any process is started (exit 2).
+  // A home held by a live npm start is refused first (its approval port is taken too, by that owner).
+  const { assertHomeFree } = await import('../local/home-lock');
+  assertHomeFree(opsrailHome());
   const { assertApprovalPortFree } = await import('../local/approval-server');
   // A taken approval port fails at once too, naming it, before anything is started.
   await assertApprovalPortFree(policyFor('local').settings.approvals.linkBaseUrl);

@@ -41,6 +41,12 @@ export function readStackFile(home: string): StackFile | undefined {
   }
 }
 
+/** Refuses at once when a live process holds the home (npm start checks it before anything else). */
+export function assertHomeFree(home: string): void {
+  const held = readStackFile(home);
+  if (held && isProcessAlive(held.owner)) throw new HomeInUseError(home, held.owner);
+}
+
 const sameOwner = (a: ProcessIdentity | undefined, b: ProcessIdentity) => !!a && a.pid === b.pid && a.startedAtMs === b.startedAtMs;
 
 /** Ends the processes a dead owner left behind (those the pid file names, still the same processes). */

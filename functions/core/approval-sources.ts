@@ -1,5 +1,5 @@
 import type { ApprovalRecord, ApprovalSource, PendingApprovals } from '../../contracts';
-import { approvalLink, handleApprovalHttp, type ApprovalDependencies, type ApprovalHttpRequest, type ApprovalHttpResponse } from './approvals';
+import { approvalLink, handleApprovalHttp, SECURITY_HEADERS, type ApprovalDependencies, type ApprovalHttpRequest, type ApprovalHttpResponse } from './approvals';
 
 /** A decision by an approver whose identity the caller has already verified (Slack, IAM, the local --as). */
 export interface VerifiedDecision {
@@ -61,7 +61,8 @@ export async function pendingApprovalRows(deps: ApprovalDependencies): Promise<P
  */
 export async function pendingApprovalsRoute(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse | undefined> {
   if (!/^\/approvals\/?$/.test(request.path)) return undefined;
-  const headers = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  // The endpoint's security headers on every answer, JSON ones too.
+  const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json' };
   if (request.method.toUpperCase() !== 'GET') return { status: 405, headers: { ...headers, allow: 'GET' }, body: '{"error":"method not allowed"}' };
   if (!request.identity) return { status: 401, headers, body: '{"error":"sign the request with your AWS credentials (the decision URL)"}' };
   const body: PendingApprovals = { approvals: await pendingApprovalRows(deps) };

@@ -104,7 +104,7 @@ describe('a calm local scheduler', () => {
   test('a catch-up burst of integrity checks does not degrade the evidence by itself', async () => {
     const clock = new ManualClock(new Date('2026-03-11T12:00:00Z'));
     const outcomes: ExecutionOutcome[] = [];
-    const checks = new LocalRuntime(stack.env, [burst], {});
+    const checks = new LocalRuntime(stack.env, [burst, countingJob('calm_daily'), counting], {});
     // Every run at once (the burst of the issue: 8 in parallel), integrity checks among other runs.
     const policy = checks.deps.policy;
     const parallel = {
@@ -177,7 +177,7 @@ describe('a calm local scheduler', () => {
     assert.match(done?.message ?? '', /is not open \(it has finished\)/);
     // Without takeOverDeadHolders (a plain `opsrail run`), a dead holder's claim inside its lease is not taken.
     await createPreflightHandler(runtime.deps)({ executionId: deadHolderExecution(), request: { ...request, scheduledTime: '2026-03-13T01:00:00Z' } }, {} as never);
-    const plain = new LocalRuntime(stack.env, [counting]);
+    const plain = new LocalRuntime(stack.env, [burst, countingJob('calm_daily'), counting]);
     assert.equal((await plain.run({ ...request, scheduledTime: '2026-03-13T01:00:00Z' })).kind, 'duplicate_suppressed');
   });
 });
