@@ -9,7 +9,7 @@
  *   npm run bench                  # both benches; this one with 20 kills
  *   npx tsx bench/crash.ts --kills 5 --seed 7
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,8 +189,13 @@ process.exit(0);
  */
 async function verifyAll(): Promise<{ status: number | null; output: string }> {
   if (!shared) {
-    const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'cli/bin/opsrail.mjs'), 'verify', '--all'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 300_000 });
-    return { status: cli.status, output: `${cli.stdout ?? ''}${cli.stderr ?? ''}`.trim() };
+    // Asynchronously: this process serves the local S3 endpoint the CLI attaches to, so it must not block.
+    const cli = spawn(process.execPath, [join(REPO_ROOT, 'cli/bin/opsrail.mjs'), 'verify', '--all'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    let output = '';
+    cli.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    cli.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const status = await new Promise<number | null>((resolve) => cli.once('close', (code) => resolve(code)));
+    return { status, output: output.trim() };
   }
   const report = await verifyEvidence(deps, {});
   const status = !report.ok ? 1 : report.manifests === 0 ? 4 : 0;
