@@ -18,6 +18,7 @@ import { buildDependencies } from '../functions/adapters/dependencies';
 import { verifyEvidence } from '../functions/core/verify';
 import { DEFAULT_POLICY_DIR, localNames, REPO_ROOT, startLocalStack } from '../local/stack';
 import { BENCH_JOBS, BENCH_LEASE_SECONDS, benchPolicyDir, tickAt } from './crash-plan';
+import { seeded } from '../test/support/seeded';
 
 const { values } = parseArgs({
   options: {
@@ -34,18 +35,6 @@ const intervalMs = Number(values.interval);
 const WORKER = join(import.meta.dirname, 'crash-worker.ts');
 const READY_TIMEOUT_MS = 90_000;
 const DRAIN_TIMEOUT_MS = 300_000;
-
-/** mulberry32: the kill moments follow from --seed. */
-function seeded(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const home = mkdtempSync(join(tmpdir(), 'opsrail-crash-'));
 const policyDir = benchPolicyDir(DEFAULT_POLICY_DIR);

@@ -5,18 +5,7 @@ import type { LocalStack } from '../../local/stack';
 import { readVerifiedBundle } from '../support/evidence';
 import { countingJob } from '../support/jobs';
 import { testStack, withTestJobs } from '../support/local';
-
-/** A small seeded generator (mulberry32), so a failing order can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../support/seeded';
 
 const WRITES = /^(Put|Update|Delete|TransactWrite)/;
 const RATE = 0.2;
