@@ -30,7 +30,7 @@ export const ApprovalAttempt = z.strictObject({
 });
 export type ApprovalAttempt = z.infer<typeof ApprovalAttempt>;
 
-/** A request for a human to approve one dangerous op of one run (seed 000 §6). */
+/** A request for a human to approve one dangerous op of one run (docs/approvals.md). */
 export const ApprovalRecord = z.strictObject({
   schemaVersion: z.literal(1),
   approvalId: z.string().regex(/^[a-f0-9]{32}$/, 'must be 32 lowercase hex characters'),
@@ -59,12 +59,12 @@ export const ApprovalRecord = z.strictObject({
   decidedBy: z.string().nullable(),
   decidedAt: UtcTimestamp.nullable(),
   reason: z.string().nullable(),
-  /** What reached whom when the request was announced (seed 004 notification fallback). */
+  /** What reached whom when the request was announced; the log when nothing else did (docs/approvals.md#announcing-a-request). */
   deliveries: z.array(z.strictObject({ channel: z.enum(['slack', 'sns', 'log']), ok: z.boolean(), detail: z.string() })),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 
-/** Seed 000 contract gate_results: what a gate decided for a run, and every attempt to decide it. */
+/** gate_results: what a gate decided for a run, and every attempt to decide it (docs/evidence.md#what-a-runs-bundle-holds). */
 export const GateResults = z.strictObject({
   schemaVersion: z.literal(1),
   jobRunId: z.string().min(1),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JobId, PolicySnapshotRef, Quality, SemVer, Stage, UtcTimestamp, Window } from './common';
 
-/** Seed 000 §10, plus duplicate suppression (§4). */
+/** The audit taxonomy: what each type records and when (docs/evidence.md#audit-events). */
 export const AuditEventType = z.enum([
   'job.run.start',
   'job.run.end',
@@ -19,7 +19,7 @@ export const AuditEventType = z.enum([
   /** An attempt to view or decide an approval after its run closed (control evidence). */
   'gate.attempt',
   'support_bundle.created',
-  // Operator actions that are not runs (seed 004: who, why and when).
+  // Operator actions that are not runs: who, why and when (docs/safety-rules.md).
   'safety.mode.change',
   'kill_switch.engage',
   'kill_switch.release',

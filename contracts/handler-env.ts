@@ -3,7 +3,9 @@ import { Stage } from './common';
 
 /**
  * The environment every opsrail Lambda reads, parsed once at cold start. CDK builds it from the same
- * schema (so a missing variable fails the synth) and the local runtime passes the same shape in-process.
+ * schema (so a missing required variable fails the synth) and the local runtime passes the same shape
+ * in-process. The optional ones are optional for every function alike: a function that needs one and
+ * lacks it (e.g. the approval signing key) fails when it first uses it, not at synth.
  */
 export const HandlerEnv = z.object({
   OPSRAIL_STAGE: Stage,

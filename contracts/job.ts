@@ -7,7 +7,7 @@ export type JobClass = z.infer<typeof JobClass>;
 
 export const JobMode = z.enum(['paper', 'shadow', 'live']);
 
-/** Seed 000 §6: the kinds of operation that are dangerous and must pass a human gate. */
+/** The kinds of operation that are dangerous and must pass a human gate (docs/safety-rules.md#dangerous-ops). */
 export const DangerousOpKind = z.enum([
   'retention',
   'compaction',
@@ -40,8 +40,8 @@ export type JobSchedule = z.infer<typeof JobSchedule>;
  * - tick: [tick, tick + minutes), one run per tick;
  * - trailing: [tick - minutes, tick), the period just ended;
  * - calendar: a whole hour, day, ISO week or month in the job's time zone, `offset` units before the
- *   one holding the tick (-1: the previous, complete one). Two ticks in one such unit are one run
- *   (seed 001: once per day, once per ISO week).
+ *   one holding the tick (-1: the previous, complete one). Two ticks in one such unit are one run:
+ *   a daily job runs once per day, a weekly one once per ISO week (docs/scheduling.md#windows).
  */
 export const WindowPolicy = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('tick'), minutes: z.number().int().positive().max(60 * 24 * 31) }),
@@ -51,14 +51,18 @@ export const WindowPolicy = z.discriminatedUnion('kind', [
 export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
 export const Capabilities = z.object({
-  /** What the job reads and writes; the CDK grants follow from these, nothing more. */
+  /**
+   * What the job reads and writes. Declarative: no IAM grant follows from these (every job runs in the
+   * one Execute function and has its role); only a VALIDATION job with no `writes` is treated as
+   * validating its datasets (docs/policy.md#capabilities).
+   */
   reads: z.array(z.enum(['state', 'evidence'])).default([]),
   writes: z.array(z.enum(['state', 'evidence'])).default([]),
   /** Data-catalog dataset ids the job consumes; pinned into replay_pointers. */
   datasets: z.array(z.string().min(1)).default([]),
   /** The dataset id of what the job produces (lineage); default `opsrail.outputs.<jobId>`. */
   produces: z.string().min(1).optional(),
-  /** Datasets this job repairs: it may run while their integrity is FAIL or UNKNOWN (seed 000 §5). */
+  /** Datasets this job repairs: it may run while their integrity is FAIL or UNKNOWN (docs/safety-rules.md#dataset-integrity). */
   repairs: z.array(z.string().min(1)).default([]),
 });
 
@@ -91,7 +95,7 @@ export type CatalogJob = z.infer<typeof CatalogJob>;
 export const JobDefinition = CatalogJob.extend({
   schedule: JobSchedule,
   environment: Environment,
-  /** Opt-in (seed 001): a job runs on its schedule only where a stage enables it. */
+  /** Opt-in: a job runs on its schedule only where a stage enables it (docs/scheduling.md#opt-in). */
   enabled: z.boolean().default(false),
 });
 export type JobDefinition = z.infer<typeof JobDefinition>;

@@ -15,7 +15,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
 }
 import { SlackApprovalSettings } from './slack';
 
-/** Seed 000 §13: frequencies, windows, retries, thresholds, recipients and retention are policy, not code. */
+/** Frequencies, windows, retries, thresholds, recipients and retention are policy, not code (docs/policy.md). */
 export const RetryPolicy = z.strictObject({
   maxAttempts: z.number().int().min(0).max(10),
   intervalSeconds: z.number().int().min(1).max(3600),
@@ -27,7 +27,7 @@ export const StagePolicy = z.strictObject({
   $schema: z.string().optional(),
   stage: Stage,
   environment: Environment,
-  /** Default time zone for schedules that do not name one (seed 001: Asia/Tokyo). */
+  /** Default time zone for schedules that do not name one (docs/scheduling.md#expressions-and-time-zones). */
   timezone: TimeZone.default('Asia/Tokyo'),
   retry: RetryPolicy,
   thresholds: z.strictObject({
@@ -64,7 +64,7 @@ export const StagePolicy = z.strictObject({
     /** Local scheduler only: runs it keeps going at once (default 4); due and catch-up ticks wait, oldest first. */
     maxConcurrentRuns: z.number().int().min(1).max(64).optional(),
   }),
-  /** The human gate for dangerous ops (seed 000 §6). */
+  /** The human gate for dangerous ops (docs/approvals.md, docs/safety-rules.md#dangerous-ops). */
   approvals: z
     .strictObject({
       /** How long a request waits for a decision; the link expires with it. */
@@ -88,7 +88,7 @@ export const StagePolicy = z.strictObject({
       }
     })
     .default({ timeoutSeconds: 3600, approversByOpKind: {}, minApprovalsByOpKind: {}, linkBaseUrl: 'http://127.0.0.1:8787' }),
-  /** Redaction before any write or log line (seed 001): the built-in patterns plus these. */
+  /** Redaction before any write or log line (docs/redaction.md): the built-in patterns plus these. */
   redaction: z
     .strictObject({
       placeholder: z.string().min(1).max(64).default('[REDACTED]'),

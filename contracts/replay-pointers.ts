@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JobId, PolicySnapshotRef, SemVer, Sha256Hex, UtcTimestamp, Window } from './common';
 
-/** Seed 000 §3.1: everything needed to re-run the job on exactly the same inputs. */
+/** Everything needed to re-run the job on exactly the same inputs (docs/evidence.md#what-a-runs-bundle-holds). */
 export const ReplayPointers = z.strictObject({
   schemaVersion: z.literal(1),
   jobId: JobId,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { JobId, PolicySnapshotRef, Quality, SemVer, Sha256Hex, Stage, UtcTimestamp, Window } from './common';
 import { ErrorKind } from './audit-event';
 
-/** Seed 002: one record per run, as the run log keeps it. */
+/** One record per run, as the run log keeps it (docs/evidence.md#what-a-runs-bundle-holds). */
 export const RunStatus = z.enum(['ok', 'error', 'skipped', 'dry_run']);
 export type RunStatus = z.infer<typeof RunStatus>;
 
@@ -36,7 +36,7 @@ export const RunRecord = z.strictObject({
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
-/** Seed 000 §9.1: where a run's output came from. */
+/** Lineage: where a run's output came from (docs/evidence.md#what-a-runs-bundle-holds). */
 export const Lineage = z.strictObject({
   schemaVersion: z.literal(1),
   inputDatasetIds: z.array(z.string()),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JobId, UtcTimestamp } from './common';
 
-/** Seed 000 contract safety_state: the stage's safety mode. Only the safe direction is immediate. */
+/** safety_state: the stage's safety mode. Only the safe direction is immediate (docs/safety-rules.md#safety-mode). */
 export const SafetyMode = z.enum(['NORMAL', 'SAFE', 'EMERGENCY_STOP']);
 export type SafetyMode = z.infer<typeof SafetyMode>;
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JobId, Sha256Hex, Stage, UtcTimestamp } from './common';
 
-/** Seed 000 contract support_bundle_manifest: what a support bundle holds, each file hashed. */
+/** support_bundle_manifest: what a support bundle holds, each file hashed (`opsrail support-bundle`). */
 export const SupportBundleManifest = z.strictObject({
   schemaVersion: z.literal(1),
   stage: Stage,

@@ -119,7 +119,7 @@ export class LocalScheduler {
   }
 
   /**
-   * Seed 003, restartable: a run left claimed by a stopped (or killed) process is delivered again once
+   * Restartable (docs/local-stack.md#dead-holders-of-runs): a run left claimed by a stopped (or killed) process is delivered again once
    * its lease has expired, or at once when its holder is known to be dead; Preflight takes it over, and
    * Powertools idempotency keeps the job's effect single. A run this scheduler already has queued or
    * running is not delivered again.

@@ -28,7 +28,7 @@ export interface ControlDependencies {
 
 /**
  * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
- * (seed 000 §6): it needs a named human's approval through the approval gate, never a plain command.
+ * (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval gate, never a plain command.
  */
 export class DangerousOpRequiresApprovalError extends OpsrailError {
   readonly kind = 'validation' as const;
@@ -105,7 +105,7 @@ export interface KillSwitchResult {
 }
 
 /**
- * Engaging is immediate (seed 004): the switch is written first, so every Preflight from then on refuses;
+ * Engaging is immediate (docs/safety-rules.md#kill-switch): the switch is written first, so every Preflight from then on refuses;
  * then running executions are stopped and schedules disabled.
  */
 export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, asked: Actor): Promise<KillSwitchResult> {

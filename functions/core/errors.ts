@@ -108,7 +108,8 @@ export class RunRefusedError extends OpsrailError {
 export const isRefusal = (kind: ErrorKind): boolean => (REFUSAL_KINDS as readonly string[]).includes(kind);
 
 /**
- * The error a job should throw for an HTTP answer from a dependency (seed 004): 400/422 validation,
+ * The error a job should throw for an HTTP answer from a dependency
+ * (docs/failure-semantics.md#http-answers-from-a-dependency): 400/422 validation,
  * 401/403 permission, 404/410 not found — never retried; 408/429 and 5xx retried with backoff, and
  * a Retry-After (seconds or an HTTP date) is carried so the retry honours it.
  */

@@ -39,7 +39,7 @@ export const BUILTIN_PATTERNS: Record<string, RegExp> = {
 };
 
 /**
- * Long secret-looking strings (seed 001: 32+ alphanumerics): a run of base64 characters with upper
+ * Long secret-looking strings (32+ alphanumerics, docs/redaction.md): a run of base64 characters with upper
  * and lower case letters and digits. Lowercase hex (SHA-256 and other digests) is evidence, not a
  * secret, and ids, keys and timestamps are broken up by separators, so neither is touched.
  */

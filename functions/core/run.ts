@@ -105,7 +105,7 @@ function requireJob(policy: ResolvedPolicy, jobId: string): JobDefinition {
   return job;
 }
 
-/** Seed 000 §3.1 and §11: a run whose inputs cannot be pinned unambiguously is refused, never run on a guess. */
+/** A run whose inputs cannot be pinned unambiguously is refused, never run on a guess (docs/safety-rules.md#preflight-refusals). */
 function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunContext, now: Date): RunRefusedError | null {
   const known = new Set(policy.settings.datasets.map((d) => d.datasetId));
   const unknown = run.datasetRefs.filter((d) => !known.has(d));
@@ -116,7 +116,7 @@ function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunConte
   return null;
 }
 
-/** Seed 000 §5, §6 and §8, seed 004: kill-switches, quarantine, safety mode and dangerous ops, in that order. */
+/** Kill-switches, quarantine, safety mode and dangerous ops, in that order (docs/safety-rules.md#preflight-refusals). */
 export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: JobState | undefined): RunRefusedError | null {
   // The jobs that relax a control are the way out of it: each is exempt from the refusal it lifts
   // (never from the approval gate, which it still passes through).
@@ -132,7 +132,7 @@ export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: 
   return null;
 }
 
-/** Seed 000 §5: integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the dataset. */
+/** Integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the dataset (docs/safety-rules.md#dataset-integrity). */
 function integrityRefusal(job: JobDefinition, controls: Controls): RunRefusedError | null {
   const validatesOnly = job.jobClass === 'VALIDATION' && job.capabilities.writes.length === 0;
   for (const datasetId of job.capabilities.datasets) {
@@ -164,7 +164,8 @@ async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, 
 /**
  * Step 1. Pins the run's inputs, claims it (with a lease), then admits it or refuses it. A second
  * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its lease
- * has expired the later delivery takes the run over (seed 003: restartable, never left claimed for ever).
+ * has expired the later delivery takes the run over: restartable, never left claimed for ever
+ * (docs/local-stack.md#dead-holders-of-runs, docs/crash-safety.md).
  */
 export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor' | 'isHolderAlive'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
   const job = requireJob(deps.policy, request.jobId);
@@ -426,7 +427,7 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
   );
   const approval = run.approvalRequired ? await deps.approvals.getApproval(approvalIdFor(run)) : undefined;
   if (approval) events.unshift(gateRecord(run, approval, result.endedAt));
-  // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is (seed 000 §5, §11).
+  // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is (docs/safety-rules.md#quality).
   const effect: RunEffect = result.quality === 'OK' ? { kind: 'success' } : { kind: 'neutral' };
   const outcome: SealedOutcome = {
     status: result.status,
@@ -442,7 +443,7 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     gate: approval ? gateResults(approval) : null,
   };
   const summary = await closeRun(deps, run.jobRunId, outcome, result.outputs);
-  // A validation job's verdict is the integrity of the datasets it validates (seed 000 §5).
+  // A validation job's verdict is the integrity of the datasets it validates (docs/safety-rules.md#dataset-integrity).
   if (job && job.jobClass === 'VALIDATION' && result.integrityReport) {
     const status = result.integrityReport.status === 'OK' ? 'OK' : result.integrityReport.status === 'DEGRADED' ? 'FAIL' : 'UNKNOWN';
     for (const datasetId of job.capabilities.datasets) {

@@ -3,7 +3,8 @@ import { DependencyError, errorForHttpStatus, JobFailedError } from '../core/err
 import type { JobContext, JobImplementation, JobResult } from './types';
 
 /**
- * One GET of the configured endpoint. The answer's HTTP class decides what happens next (seed 004):
+ * One GET of the configured endpoint. The answer's HTTP class decides what happens next
+ * (docs/failure-semantics.md#http-answers-from-a-dependency):
  * the typed error it throws is what the ASL's Retry matches, so 4xx fail at once and 429/5xx/timeouts
  * are retried with backoff and jitter, a Retry-After included.
  */

@@ -38,7 +38,7 @@ const descriptions: Record<JobRunStep['functionDir'], string> = {
 // Longer than the TimeoutSeconds of the states invoking them: docs/failure-semantics.md.
 const functionTimeouts = jobRunFunctionTimeouts();
 
-/** The four step functions, each with only the grants it uses, and the job-run state machine. */
+/** The five step functions, each with only the grants it uses, and the job-run state machine. */
 export class JobRunner extends Construct {
   readonly functions: Record<JobRunStep['functionDir'], OpsrailFunction>;
   readonly executionEnded: OpsrailFunction;

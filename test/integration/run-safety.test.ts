@@ -40,7 +40,7 @@ async function bundleOf(runtime: LocalRuntime, outcome: ExecutionOutcome) {
   return readVerifiedBundle(runtime.deps.evidence, outcome.summary.manifestKey as string);
 }
 
-describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () => {
+describe('run safety (docs/safety-rules.md): real ASL, real handlers, DynamoDB Local', () => {
   let stack: LocalStack;
   let runtime: LocalRuntime;
   let policyDir: string;
@@ -82,7 +82,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
 
   const run = (jobId: string, scheduledTime: string, options = {}) => runtime.run({ jobId, scheduledTime, trigger: 'schedule' }, options);
 
-  test('§12.1 job_id is unique and every run is audited with its job id, version, window and inputs', async () => {
+  test('job_id is unique and every run is audited with its job id, version, window and inputs', async () => {
     const duplicateIds = policyFixture({ 'catalog.json': (c) => ({ ...c, jobs: [c.jobs[0], { ...c.jobs[0], jobVersion: '2.0.0' }] }) });
     assert.throws(() => loadPolicy(directoryPolicySource(duplicateIds), 'local'), (e: unknown) => e instanceof ValidationError && /already declared/.test(e.message));
 
@@ -95,7 +95,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.deepEqual([end?.type, end?.status, end?.quality], ['job.run.end', 'ok', 'OK']);
   });
 
-  test('§12.2 running twice never has two effects: redelivered, concurrent, and after completion', async () => {
+  test('running twice never has two effects: redelivered, concurrent, and after completion', async () => {
     const input = '2026-06-02T00:00:00Z';
     const outcomes = await Promise.all([run('safe_validation', input), run('safe_validation', input)]);
     const later = await run('safe_validation', '2026-06-02T00:00:59Z');
@@ -104,8 +104,8 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.equal(counting.validation.effects.filter((id) => id === 'safe_validation/2026-06-02T00:00:00Z').length, 1);
   });
 
-  test('§12.3 inputs are pinned to a window and dataset refs; what cannot be pinned is refused, never run on a guess', async () => {
-    // A calendar-day window: two ticks of the same Tokyo day are one run (seed 001: once per day).
+  test('inputs are pinned to a window and dataset refs; what cannot be pinned is refused, never run on a guess', async () => {
+    // A calendar-day window: two ticks of the same Tokyo day are one run (docs/scheduling.md#windows).
     const first = await run('safe_calendar', '2026-05-10T09:00:00Z');
     const sameDay = await run('safe_calendar', '2026-05-10T01:00:00Z');
     assert.equal(first.kind, 'completed');
@@ -137,7 +137,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.equal(counting.calendar.effects.length, 1);
   });
 
-  test('§12.4 a dangerous job cannot run without challenge/confirm', async () => {
+  test('a dangerous job cannot run without challenge/confirm', async () => {
     // Nobody confirms: the gate asks (challenge), waits its policy timeout, and the job never runs.
     const outcome = await run('safe_dangerous', '2026-06-04T00:00:00Z');
 
@@ -149,7 +149,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.ok(audit.includes('job.dangerous_op.challenge') && audit.includes('job.dangerous_op.reject') && !audit.includes('job.run.end'));
   });
 
-  test('§12.5 consecutive failures quarantine the job, a quarantined job is refused, and release is a dangerous op', async () => {
+  test('consecutive failures quarantine the job, a quarantined job is refused, and release is a dangerous op', async () => {
     const outcomes = [];
     for (const hour of ['00', '01', '02']) outcomes.push(await run('safe_failing', `2026-06-05T${hour}:00:00Z`));
     assert.deepEqual(outcomes.map((o) => o.kind), ['failed', 'failed', 'failed']);
@@ -170,7 +170,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.deepEqual(status.quarantined.map((q) => q.jobId), ['safe_failing']);
   });
 
-  test('§12.6 a run is evidenced by audit events, replay pointers and an integrity report that all verify', async () => {
+  test('a run is evidenced by audit events, replay pointers and an integrity report that all verify', async () => {
     const outcome = await run('safe_validation', '2026-06-06T00:00:00Z');
 
     const bundle = await bundleOf(runtime, outcome);
@@ -181,7 +181,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     assert.equal(RunRecord.parse(JSON.parse(bundle.objects['run_record.json'] as string)).jobRunId, 'safe_validation/2026-06-06T00:00:00Z');
   });
 
-  test('§12.7 missing observability is UNKNOWN and never counted as success', async () => {
+  test('missing observability is UNKNOWN and never counted as success', async () => {
     const outcome = await run('safe_blind', '2026-06-07T00:00:00Z');
 
     assert.equal(outcome.kind, 'completed');
@@ -309,7 +309,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     const dispatched = await scheduler.tick();
     assert.ok(!dispatched.some((d) => d.jobId === 'safe_waiting'), 'the schedule of a killed job is disabled');
     await assert.rejects(releaseKillSwitch(runtime.deps, 'safe_waiting', { by: 'carol', reason: 'done' }), DangerousOpRequiresApprovalError);
-    // Who, why and when (seed 004), as write-once evidence beside the day's runs.
+    // Who, why and when (docs/safety-rules.md#kill-switch), as write-once evidence beside the day's runs.
     // Control events are dated by when they happened (the real clock): list every day, so midnight can't split them.
     const keys = (await listKeys(stack.env, 'stage=local/')).filter((k) => k.includes('/control/'));
     const events = await Promise.all(keys.map(async (k) => AuditEvent.parse(JSON.parse(new TextDecoder().decode(await runtime.deps.evidence.getObject(k))))));

@@ -16,13 +16,13 @@ test('the checked-in contracts/*.schema.json are exactly what the zod schemas pr
   }
 });
 
-test('the published contracts include those seed 000 and the issue name', () => {
+test('the published contracts include the run evidence contracts (docs/evidence.md)', () => {
   for (const name of ['job_definition', 'run_record', 'audit_event', 'evidence_manifest', 'replay_pointers', 'integrity_report']) {
     assert.ok(name in publishedContracts, name);
   }
 });
 
-test('audit_event covers every seed 000 §10 type plus duplicate suppression', () => {
+test('audit_event covers every type of the audit taxonomy (docs/evidence.md#audit-events)', () => {
   for (const type of ['job.run.start', 'job.run.end', 'job.run.fail', 'job.run.retry', 'job.run.quarantine.enter', 'job.run.quarantine.exit', 'job.dangerous_op.challenge', 'job.dangerous_op.confirm', 'job.dangerous_op.reject', 'job.failover', 'integrity.record', 'gate.record', 'support_bundle.created', 'job.run.duplicate_suppressed']) {
     assert.ok(AuditEventType.options.includes(type as never), type);
   }
@@ -30,7 +30,7 @@ test('audit_event covers every seed 000 §10 type plus duplicate suppression', (
 
 const baseEvent = { schemaVersion: 1, eventId: 'e1', at: '2026-01-01T00:00:00Z', stage: 'local', jobId: 'some_job', jobRunId: 'some_job/2026-01-01T00:00:00Z', actor: { kind: 'system', id: 'opsrail' } };
 
-test('audit_event requires the fields §10 names for its type', () => {
+test('audit_event requires the fields its type names', () => {
   const fail = AuditEvent.safeParse({ ...baseEvent, type: 'job.run.fail' });
   assert.equal(fail.success, false);
   assert.deepEqual(fail.error?.issues.map((i) => i.path.join('.')).sort(), ['error', 'evidenceRefs']);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { errorForHttpStatus, errorKindFromName, DependencyError, ThrottlingError } from '../../functions/core/errors';
 import { honourRetryAfter } from '../../functions/execute/handler';
 
-test('HTTP answers map to error classes: 4xx never retried, 429/5xx/timeouts retried (seed 004)', () => {
+test('HTTP answers map to error classes: 4xx never retried, 429/5xx/timeouts retried (docs/failure-semantics.md#http-answers-from-a-dependency)', () => {
   const cases: [number, string, boolean][] = [
     [400, 'validation', false],
     [401, 'permission', false],
