@@ -138,4 +138,16 @@ describe('verify one run: only its own prefix is listed', () => {
       assert.deepEqual(lists, [PREFIX]);
     });
   });
+
+  test('a run inside its lease is open: nothing to verify yet, not a missing manifest; after its lease, unfinished', async () => {
+    const { createPreflightHandler } = await import('../../functions/preflight/handler');
+    await createPreflightHandler(runtime.deps)({ executionId: 'exec-open', request: { jobId: 'solo_a', scheduledTime: '2026-08-01T03:00:00Z', trigger: 'schedule' } }, {} as never);
+    const one = await verifyOne('solo_a/2026-08-01T03:00:00Z');
+    assert.deepEqual([one.ok, one.manifests, one.problems], [true, 0, []]);
+    assert.deepEqual(lists, [PREFIX]);
+    const later = new LocalRuntime(stack.env, [countingJob('solo_a'), countingJob('solo_b')], { clock: { now: () => new Date(Date.now() + 3600_000) } });
+    const lost = await verifyEvidence(later.deps, { jobRunId: 'solo_a/2026-08-01T03:00:00Z' });
+    assert.deepEqual(lost.problems.map((p) => p.kind), ['unfinished_run']);
+    assert.match(lost.problems[0]!.detail, /exec-open/);
+  });
 });
