@@ -36,7 +36,8 @@ const kills = Number(values.kills);
 const seed = Number(values.seed);
 const intervalMs = Number(values.interval);
 const WORKER = join(import.meta.dirname, 'crash-worker.ts');
-const READY_TIMEOUT_MS = 90_000;
+// Each life starts a JVM (DynamoDB Local): seconds when idle, over a minute on a crowded machine.
+const READY_TIMEOUT_MS = 180_000;
 const DRAIN_TIMEOUT_MS = 300_000;
 
 const home = mkdtempSync(join(tmpdir(), 'opsrail-crash-'));
@@ -54,7 +55,10 @@ function startWorker(extra: string[] = []): { child: ChildProcess; ready: Promis
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker not ready within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a worker (and its stack) behind the bench
+      reject(new Error(`worker not ready within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`));
+    }, READY_TIMEOUT_MS);
     child.stdout?.on('data', (d: Buffer) => {
       output += d.toString();
       if (output.includes('READY')) (clearTimeout(timer), resolve());
