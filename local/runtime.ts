@@ -47,7 +47,8 @@ class ApprovalRejected extends Error {
 }
 
 export type ExecutionOutcome =
-  | { kind: 'completed'; executionId: string; jobRunId: string; summary: RunSummary }
+  /** `recoveredFrom`: the step error RecordFailure caught before it recorded the run as succeeded. */
+  | { kind: 'completed'; executionId: string; jobRunId: string; summary: RunSummary; recoveredFrom?: { Error: string; Cause?: string } }
   | { kind: 'refused'; executionId: string; jobRunId: string; summary: RunSummary }
   | { kind: 'duplicate_suppressed'; executionId: string; jobRunId: string }
   | { kind: 'stopped'; executionId: string; jobRunId: string; summary: RunSummary | null }
@@ -257,6 +258,11 @@ export class LocalRuntime {
       if (output.refusal) {
         const summary = output.refusal as RunSummary;
         return { kind: 'refused', executionId, jobRunId: summary.jobRunId, summary };
+      }
+      // RecordFailure's Choice ended it as succeeded: the run is recorded from the job's own result.
+      if (output.failure) {
+        const summary = output.failure as RunSummary;
+        return { kind: 'completed', executionId, jobRunId: summary.jobRunId, summary, recoveredFrom: output.error as { Error: string; Cause?: string } };
       }
       const summary = output as unknown as RunSummary;
       return { kind: 'completed', executionId, jobRunId: summary.jobRunId, summary };
