@@ -442,8 +442,7 @@ async function decideCommand(decision: 'approve' | 'reject', args: string[]): Pr
       identity: values.as ?? null,
       userAgent: 'opsrail-cli',
     });
-    const title = /<h1>(.*?)<\/h1>/.exec(response.body)?.[1] ?? String(response.status);
-    console.log(`${response.status} ${title}`);
+    console.log(`${response.status} ${response.title}`);
     return response.status === 200 ? EXIT.ok : response.status === 400 || response.status === 401 ? EXIT.usage : EXIT.refused;
   });
 }

@@ -27,6 +27,8 @@ export const HandlerEnv = z.object({
   ALERTS_TOPIC_ARN: z.string().min(1).optional(),
   /** Where approval links point (the approval page); the policy's linkBaseUrl when absent. */
   APPROVAL_LINK_BASE_URL: z.string().min(1).optional(),
+  /** How the approval page signs approvers in: SignInSettings (contracts/sign-in.ts) as JSON. */
+  APPROVAL_SIGN_IN: z.string().min(1).optional(),
   /** Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local stack). */
   OPSRAIL_METRICS: z.enum(['emf', 'off']).default('emf'),
 });

@@ -12,6 +12,7 @@ export * from './execution';
 export * from './safety-state';
 export * from './support-bundle';
 export * from './approvals';
+export * from './sign-in';
 
 import type { z } from 'zod';
 import { AuditEvent } from './audit-event';

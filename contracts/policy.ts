@@ -3,6 +3,7 @@ import { Environment, JobId, Stage } from './common';
 import { CatalogJob, DangerousOpKind, JobMode } from './job';
 import { JobSchedule } from './job';
 import { TimeZone } from './schedule';
+import { ApprovalIdentityPolicy } from './sign-in';
 
 /** Seed 000 §13: frequencies, windows, retries, thresholds, recipients and retention are policy, not code. */
 export const RetryPolicy = z.strictObject({
@@ -59,6 +60,8 @@ export const StagePolicy = z.strictObject({
       approversByOpKind: z.partialRecord(DangerousOpKind, z.array(z.string().min(1)).min(1)),
       /** Where approval links point (the approval page). */
       linkBaseUrl: z.url(),
+      /** Who signs approvers in on the page (docs/approval-sign-in.md); absent: cognito in AWS, local locally. */
+      identity: ApprovalIdentityPolicy.optional(),
     })
     .default({ timeoutSeconds: 3600, approversByOpKind: {}, linkBaseUrl: 'http://127.0.0.1:8787' }),
   /** Redaction before any write or log line (seed 001): the built-in patterns plus these. */
@@ -90,6 +93,13 @@ export const StagePolicy = z.strictObject({
       }),
     )
     .default({}),
+}).superRefine((policy, ctx) => {
+  // The stand-in IdP signs anyone in as any listed name: it exists for the account-free local stack only.
+  const kind = policy.approvals.identity?.kind;
+  if (kind === undefined) return;
+  if ((policy.stage === 'local') !== (kind === 'local')) {
+    ctx.addIssue({ code: 'custom', path: ['approvals', 'identity', 'kind'], message: policy.stage === 'local' ? "the local stage signs approvers in with kind 'local'" : "kind 'local' (the stand-in IdP) is for the local stage only" });
+  }
 });
 export type StagePolicy = z.infer<typeof StagePolicy>;
 

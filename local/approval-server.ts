@@ -1,15 +1,24 @@
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { ApprovalDependencies } from '../functions/core/approvals';
-import { handleApprovalHttp } from '../functions/core/approvals';
+import { serveApprovalEndpoint } from '../functions/approval-endpoint/http';
+import { parseCookies, tokenVerifier } from '../functions/approval-endpoint/sign-in';
+import { localSignInSettings } from '../functions/adapters/sign-in';
+import { opsrailHome } from './stack';
+import { policyNames, StandInIdp } from './stand-in-idp';
 
 /**
- * The approval endpoint on 127.0.0.1, for the local stack: the same handler as the Lambda. There is no
- * IAM locally, so the approver is the local user who says who they are (the X-Opsrail-Approver header,
- * or the user name of HTTP Basic auth); the CLI's `--as` does the same. A GET never carries one.
+ * The approval endpoint on 127.0.0.1, for the local stack: the same endpoint code as the Lambda, with
+ * the stand-in IdP (local/stand-in-idp.ts) under /idp, so an approver signs in and the same token
+ * verification runs. There is no IAM locally; the CLI's `--as` decides through the core directly.
  */
-export async function startApprovalServer(gate: ApprovalDependencies): Promise<{ url: string; close: () => Promise<void> } | null> {
+export async function startApprovalServer(gate: ApprovalDependencies, options: { idpDir?: string } = {}): Promise<{ url: string; idp: StandInIdp; close: () => Promise<void> } | null> {
   const base = new URL(gate.linkBaseUrl);
   if (!['127.0.0.1', 'localhost'].includes(base.hostname)) return null;
+  const settings = localSignInSettings(gate.linkBaseUrl);
+  const idpDir = options.idpDir ?? join(opsrailHome(), 'idp');
+  const idp = new StandInIdp(idpDir, settings, policyNames(gate.policy.settings.approvals.approversByOpKind), () => gate.clock.now());
+  const signIn = { settings, verifier: tokenVerifier(settings) };
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => {
@@ -18,11 +27,18 @@ export async function startApprovalServer(gate: ApprovalDependencies): Promise<{
     });
     req.on('end', () => {
       const url = new URL(req.url ?? '/', base);
-      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const identity = req.method === 'POST' ? ((req.headers['x-opsrail-approver'] as string | undefined) ?? (basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined) ?? null) : null;
-      handleApprovalHttp(gate, { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), form: Object.fromEntries(new URLSearchParams(body)), identity, userAgent: req.headers['user-agent'] ?? null })
+      const query = Object.fromEntries(url.searchParams);
+      const form = Object.fromEntries(new URLSearchParams(body));
+      const method = req.method ?? 'GET';
+      const fromIdp = idp.handle(method, url.pathname, query, form);
+      if (fromIdp) {
+        res.writeHead(fromIdp.status, fromIdp.headers);
+        res.end(fromIdp.body);
+        return;
+      }
+      serveApprovalEndpoint(gate, signIn, { method, path: url.pathname, query, form, cookies: parseCookies(req.headers.cookie), origin: base.origin, userAgent: req.headers['user-agent'] ?? null, iamIdentity: null })
         .then((response) => {
-          res.writeHead(response.status, response.headers);
+          res.writeHead(response.status, { ...response.headers, ...(response.cookies.length ? { 'set-cookie': response.cookies } : {}) });
           res.end(response.body);
         })
         .catch((error: unknown) => {
@@ -37,5 +53,5 @@ export async function startApprovalServer(gate: ApprovalDependencies): Promise<{
     server.listen(port, base.hostname, () => resolve(true));
   });
   if (!listening) return null;
-  return { url: `${base.origin}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url: `${base.origin}`, idp, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -144,26 +144,28 @@ export interface ApprovalHttpRequest {
   path: string;
   query: Record<string, string | undefined>;
   form: Record<string, string | undefined>;
-  /** From an authenticated source only (IAM in AWS), never from the form. */
+  /** From an authenticated source only (IAM, or a verified sign-in token), never from the form. */
   identity: string | null;
   userAgent: string | null;
+  /** Set by the identity source when it refused the request (a bad token, a CSRF token that does not match). */
+  refusal?: { status: number; outcome: string; message: string };
 }
 
+/**
+ * What the endpoint decided, as data: the approval endpoint (functions/approval-endpoint) renders it
+ * as the page, the CLI prints its title. `request` is set when the confirmation page is to be shown.
+ */
 export interface ApprovalHttpResponse {
   status: number;
-  headers: Record<string, string>;
-  body: string;
+  title: string;
+  message: string;
+  request?: ApprovalRecord;
+  /** The methods allowed, on a 405. */
+  allow?: string;
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-
-function page(status: number, title: string, body: string, method: string): ApprovalHttpResponse {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1>${body}</body></html>`;
-  return {
-    status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' },
-    body: method === 'HEAD' ? '' : html,
-  };
+function page(status: number, title: string, message = ''): ApprovalHttpResponse {
+  return { status, title, message };
 }
 
 /**
@@ -175,7 +177,7 @@ function page(status: number, title: string, body: string, method: string): Appr
 export async function handleApprovalHttp(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse> {
   const method = request.method.toUpperCase();
   const match = /^\/approvals\/([a-f0-9]{32})\/?$/.exec(request.path);
-  if (!match) return page(404, 'Not found', '', method);
+  if (!match) return page(404, 'Not found');
   const approvalId = match[1] as string;
   const stored = await deps.approvals.getApproval(approvalId);
   const now = deps.clock.now();
@@ -186,38 +188,30 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
     if (stored) await deps.approvals.recordApprovalAttempt(approvalId, attempt);
     deps.log('approval attempt', { approvalId, jobRunId: stored?.record.jobRunId ?? null, ...attempt });
   };
-  if (!stored) return page(404, 'No such approval request', '', method);
+  if (!stored) return page(404, 'No such approval request');
   const { record } = stored;
   if (!verifySignature(deps.signingKey, approvalId, request.query.exp, request.query.sig)) {
     await audit('refused_bad_signature');
-    return page(403, 'This link is not valid', '<p>The link was changed or cut short.</p>', method);
+    return page(403, 'This link is not valid', 'The link was changed or cut short.');
   }
   if (now.getTime() > Number(request.query.exp) * 1000 || now.getTime() > Date.parse(record.expiresAt)) {
     await audit('refused_expired');
-    return page(410, 'This request has expired', '', method);
+    return page(410, 'This request has expired');
   }
   if (method === 'GET' || method === 'HEAD') {
     await audit('viewed');
-    const decided = record.status !== 'PENDING' ? `<p><strong>Already ${escape(record.status.toLowerCase())}</strong> by ${escape(record.decidedBy ?? 'nobody')}.</p>` : '';
-    return page(
-      200,
-      `Approve ${record.opKind} of ${record.jobId}?`,
-      `${decided}<p>${escape(record.plan.summary)}</p><pre>${escape(JSON.stringify(record.plan.details, null, 2))}</pre>` +
-        `<p>Run ${escape(record.jobRunId)}, requested by ${escape(record.requestedBy)}, approvers: ${escape(record.allowedApprovers.join(', '))}; expires ${escape(record.expiresAt)}.</p>` +
-        `<p>To decide, type the challenge <code>${escape(record.challenge)}</code> and submit as an authenticated approver (POST, e.g. <code>opsrail approve ${approvalId} --challenge …</code>).</p>` +
-        `<form method="post"><input name="challenge" autocomplete="off"> <select name="decision"><option value="approve">approve</option><option value="reject">reject</option></select> <input name="reason" placeholder="reason"> <button>Submit</button></form>`,
-      method,
-    );
+    return { ...page(200, `Approve ${record.opKind} of ${record.jobId}?`), request: record };
   }
   if (method !== 'POST') {
     await audit('refused_method');
-    return { ...page(405, 'Method not allowed', '', method), headers: { allow: 'GET, HEAD, POST' } };
+    return { ...page(405, 'Method not allowed'), allow: 'GET, HEAD, POST' };
   }
   const refuse = async (status: number, outcome: string, message: string) => {
     await audit(outcome);
-    return page(status, message, '', method);
+    return page(status, message);
   };
   if (record.status !== 'PENDING') return refuse(409, 'refused_already_decided', `Already ${record.status.toLowerCase()}: a link works once`);
+  if (request.refusal) return refuse(request.refusal.status, request.refusal.outcome, request.refusal.message);
   if (!request.identity) return refuse(401, 'refused_unauthenticated', 'Sign in as an approver first');
   if (request.identity === record.requestedBy) return refuse(403, 'refused_requester', 'The requester may not approve their own request');
   if (!record.allowedApprovers.includes(request.identity)) return refuse(403, 'refused_not_allowed', `${request.identity} may not approve ${record.opKind}`);
@@ -248,7 +242,7 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
   ]);
   await audit(decision === 'approve' ? 'approved' : 'rejected');
   deps.metrics.approval(decision === 'approve' ? 'approved' : 'rejected');
-  return page(200, decision === 'approve' ? 'Approved' : 'Rejected', `<p>${escape(record.opKind)} of ${escape(record.jobId)} ${decision === 'approve' ? 'will run' : 'will not run'}. Decided by ${escape(request.identity)}.</p>`, method);
+  return page(200, decision === 'approve' ? 'Approved' : 'Rejected', `${record.opKind} of ${record.jobId} ${decision === 'approve' ? 'will run' : 'will not run'}. Decided by ${request.identity}.`);
 }
 
 export type { Clock };
