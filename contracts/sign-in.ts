@@ -51,3 +51,30 @@ export const SignInSettings = z.strictObject({
   clientSecretRef: z.string().min(1).optional(),
 });
 export type SignInSettings = z.infer<typeof SignInSettings>;
+
+const StringMap = z.record(z.string().max(256), z.string().max(16_384));
+
+/**
+ * A browser's decision, passed on by the page function (which may not resolve tasks) to the decision
+ * function, which verifies the token and the CSRF token itself: it trusts nothing the page says.
+ */
+export const ForwardedDecision = z.strictObject({
+  forwardedDecision: z.strictObject({
+    method: z.literal('POST'),
+    path: z.string().max(512),
+    query: StringMap,
+    form: StringMap,
+    cookies: StringMap,
+    origin: z.string().max(512),
+    userAgent: z.string().max(2048).nullable(),
+  }),
+});
+export type ForwardedDecision = z.infer<typeof ForwardedDecision>;
+
+/** The decision function's answer to a forwarded decision: the page to send back. */
+export const ForwardedResponse = z.strictObject({
+  status: z.number().int(),
+  headers: z.record(z.string(), z.string()),
+  body: z.string(),
+  cookies: z.array(z.string()),
+});

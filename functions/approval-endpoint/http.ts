@@ -53,8 +53,15 @@ function message(method: string, status: number, title: string, text: string): E
  * PKCE); /approvals/<id> shows the page (GET) or decides (POST, with a verified identity and the page's
  * CSRF token). The decision itself is the core's (functions/core/approvals.ts).
  */
-export async function serveApprovalEndpoint(gate: ApprovalDependencies, signIn: SignIn | null, request: EndpointRequest): Promise<EndpointResponse> {
+export async function serveApprovalEndpoint(
+  gate: ApprovalDependencies,
+  signIn: SignIn | null,
+  request: EndpointRequest,
+  /** The page function's way to have a browser's POST decided by the one function that may decide. */
+  forwardDecision?: (request: EndpointRequest) => Promise<EndpointResponse>,
+): Promise<EndpointResponse> {
   const method = request.method.toUpperCase();
+  if (forwardDecision && method === 'POST' && !request.iamIdentity && request.path.startsWith('/approvals/')) return forwardDecision(request);
   const secure = request.origin.startsWith('https:');
   const redirectUri = `${request.origin}/auth/callback`;
 
