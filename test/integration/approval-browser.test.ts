@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +10,7 @@ import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { countingJob } from '../support/jobs';
 import { testStack, withTestJobs } from '../support/local';
+import { freeLoopbackPort } from '../support/net';
 
 /**
  * The approval page in a real browser (Debian's chromium, driven by playwright-core): open the link,
@@ -20,14 +20,6 @@ import { testStack, withTestJobs } from '../support/local';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts/approval-browser');
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => done(port));
-    });
-  });
-}
 
 describe('the approval page in chromium: sign in, read the plan, type the challenge, approve', () => {
   let stack: LocalStack;
@@ -46,7 +38,7 @@ describe('the approval page in chromium: sign in, read the plan, type the challe
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
-    const base = `http://127.0.0.1:${await freePort()}`;
+    const base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     const policyDir = withTestJobs([{ jobId: 'browser_purge', dangerous: { value: true, opKind: 'retention' } }], (p) => ({ ...p, approvals: { ...p.approvals, linkBaseUrl: base } }));
     stack = await testStack({ policyDir });
     runtime = new LocalRuntime(stack.env, [purge], { onApprovalRequested: (r) => requests.push(r) });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -14,15 +13,8 @@ import { startApprovalServer } from '../../local/approval-server';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { testStack, withTestJobs } from '../support/local';
+import { freeLoopbackPort } from '../support/net';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** A Function URL event (payload 2.0) as Lambda builds it. */
 function urlEvent(method: string, url: URL, options: { cookies?: string[]; body?: string; iam?: string } = {}) {
@@ -47,7 +39,7 @@ describe('the approval Lambdas: the page function signs in and forwards a POST; 
   const forwarded: unknown[] = [];
 
   before(async () => {
-    const base = `http://127.0.0.1:${await freePort()}`;
+    const base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }], (p) => ({ ...p, approvals: { ...p.approvals, linkBaseUrl: base } })) });
     env = stack.env;
     // The stand-in IdP's JWKS is served by the local approval server, as under npm start.

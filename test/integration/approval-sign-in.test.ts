@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,17 +13,10 @@ import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import type { StandInIdp } from '../../local/stand-in-idp';
 import { testStack, withTestJobs } from '../support/local';
+import { freeLoopbackPort } from '../support/net';
 
 const KEY = new TextEncoder().encode('test-signing-key-for-sign-in-0123456789abcdef');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** name=value pairs of the Set-Cookie headers of a response. */
 const cookiesOf = (response: Response): Record<string, string> =>
@@ -50,7 +42,7 @@ describe('approval sign-in: only a verified token of an allowed approver, with t
   before(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
     runtime = new LocalRuntime(stack.env);
-    base = `http://127.0.0.1:${await freePort()}`;
+    base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     const client = new DynamoDBClient({ region: stack.env.AWS_REGION, endpoint: stack.env.AWS_ENDPOINT_URL_DYNAMODB });
     deps = {
       ...runtime.deps,
