@@ -49,6 +49,14 @@ describe('approval sign-in in CDK: a Cognito user pool by default, or the policy
     assert.equal(client.Properties.ClientName, 'opsrail-prod-approval-page');
   });
 
+  test('the link’s URL (auth NONE) belongs to the page function, the decision URL (auth AWS_IAM) to the decision function', () => {
+    const urls = (Object.values(prod.findResources('AWS::Lambda::Url')) as any[])
+      .map((u) => [u.Properties.AuthType, String(u.Properties.TargetFunctionArn?.['Fn::GetAtt']?.[0] ?? '')] as [string, string])
+      .filter(([, target]) => target.startsWith('ApprovalEndpoint'));
+    assert.equal(urls.length, 2);
+    assert.deepEqual(urls.map(([auth, target]) => [auth, target.replace(/[A-F0-9]{8}$/, '')]).sort(), [['AWS_IAM', 'ApprovalEndpointDecision'], ['NONE', 'ApprovalEndpointPage']]);
+  });
+
   test('both functions get the sign-in settings; only the page forwards, and only to the decision function', () => {
     const fns = approvalFunctions(prod);
     assert.equal(fns.length, 2);
