@@ -56,7 +56,7 @@ describe('N of M: minApprovals distinct allowed approvers release the run; any r
 
     const first = await post('bob', { decision: 'approve', challenge });
     assert.equal(first.status, 200);
-    assert.match(first.body, /1 more needed/);
+    assert.match(first.message, /1 more needed/);
     for (const again of ['bob', 'BOB', ' bob ']) assert.equal((await post(again, { decision: 'approve', challenge })).status, 409, again);
     await new Promise((r) => setTimeout(r, 600)); // longer than the local gate's poll
     assert.equal(settled(), false, 'one approval is not enough');

@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AuditEvent, type RunContext } from '../../contracts';
 import { DynamoDbApprovalStore } from '../../functions/adapters/dynamodb-approval-store';
 import { handleApprovalHttp, requestApproval, type Announcer, type ApprovalDependencies, type ApprovalHttpRequest, type TaskCallbacks } from '../../functions/core/approvals';
+import { renderPage } from '../../functions/approval-endpoint/page';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
@@ -57,7 +58,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
     const { record, link } = await requestApproval({ ...deps, ...(announcers ? { announcers } : {}) }, run, { opKind: 'retention', plan: { summary: 'purge 3 run records older than 1 day', details: { count: 3 } }, requestedBy: 'alice', taskToken: TOKEN });
     const url = new URL(link);
     const http = (method: string, extra: Partial<ApprovalHttpRequest> = {}) =>
-      handleApprovalHttp(deps, { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form: {}, identity: null, userAgent: 'test-agent/1.0', ...extra });
+      handleApprovalHttp(deps, { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form: {}, identity: null, userAgent: 'test-agent/1.0', ...extra }).then((r) => renderPage(r, { method, signedInAs: null, signInUrl: null, csrfToken: null }));
     return { run, record, link, url, http };
   }
   const statusOf = async (id: string) => (await deps.approvals.getApproval(id))?.record.status;

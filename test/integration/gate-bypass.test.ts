@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { AuditEvent, ExecutionInput, GateResults, RunContext } from '../../contracts';
 import { createApprovalEndpointHandler } from '../../functions/approval-endpoint/handler';
 import { approvalGate } from '../../functions/adapters/dependencies';
-import { handleApprovalHttp, MAX_STORED_ATTEMPTS, SECURITY_HEADERS, type ApprovalDependencies } from '../../functions/core/approvals';
+import { handleApprovalHttp, MAX_STORED_ATTEMPTS, type ApprovalDependencies } from '../../functions/core/approvals';
+import { renderPage, SECURITY_HEADERS } from '../../functions/approval-endpoint/page';
 import { setSafetyMode } from '../../functions/core/controls';
 import { executeJob } from '../../functions/core/run';
 import { startApprovalServer } from '../../local/approval-server';
@@ -47,7 +48,8 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
     const url = new URL(request.link);
     const query = Object.fromEntries(url.searchParams);
     const http = (method: string, identity: string | null, form: Record<string, string> = {}, userAgent = 'test') =>
-      handleApprovalHttp(gate, { method, path: url.pathname, query, form, identity, userAgent, source: 'local' });
+      // The core's answer as the endpoint renders it (functions/approval-endpoint/page.ts).
+      handleApprovalHttp(gate, { method, path: url.pathname, query, form, identity, userAgent, source: 'local' }).then((r) => renderPage(r, { method, signedInAs: null, signInUrl: null, csrfToken: null }));
     const stored = async () => (await gate.approvals.getApproval(request.approvalId))!;
     return { outcome, request, url, http, stored, challenge: (await stored()).record.challenge };
   }
