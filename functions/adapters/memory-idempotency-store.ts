@@ -1,12 +1,13 @@
 import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError, IdempotencyRecordStatus } from '@aws-lambda-powertools/idempotency';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { stored } from './memory-kit';
 
 interface Item {
   status: IdempotencyRecord['status'];
   expiry?: number;
   inProgressExpiry?: number;
-  responseData?: Record<string, unknown>;
+  responseData?: JSONValue;
   validation?: string;
 }
 
@@ -63,7 +64,7 @@ export class MemoryPersistenceLayer extends BasePersistenceLayer {
     // result without removing undefined values, so one there fails as it would in DynamoDB.
     const item: Item = { ...this.table.get(record.idempotencyKey), status: record.getStatus() };
     if (record.expiryTimestamp !== undefined) item.expiry = record.expiryTimestamp;
-    if (record.responseData !== undefined) item.responseData = stored(record.responseData as Record<string, unknown>, { undefinedValues: 'refuse' });
+    if (record.responseData !== undefined) item.responseData = stored(record.responseData, { undefinedValues: 'refuse' });
     if (this.isPayloadValidationEnabled()) item.validation = record.payloadHash;
     this.table.set(record.idempotencyKey, item);
   }
