@@ -13,7 +13,7 @@ interface ApprovalItem {
 
 /**
  * Approvals in memory, for rule-level tests: each method mirrors DynamoDbApprovalStore's conditional
- * write (test/integration/approval-store.test.ts runs one contract over both). Calls are atomic;
+ * write (docs/testing.md; test/integration/approval-store.test.ts runs one contract over both). Calls are atomic;
  * values go in and come out as copies.
  */
 export class MemoryApprovalStore implements ApprovalStore {

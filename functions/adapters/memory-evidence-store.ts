@@ -4,7 +4,7 @@ import { sameBytesOrIntegrityError } from './write-once';
 /**
  * The evidence bucket in memory, for rule-level tests, with S3EvidenceStore's semantics: write-once
  * (the bytes already stored decide between 'already_exists' and an integrity error), keys listed in
- * order under a prefix, undefined for a missing object. Bytes are copied in and out.
+ * order under a prefix, undefined for a missing object. Bytes are copied in and out (docs/testing.md).
  */
 export class MemoryEvidenceStore implements EvidenceStore {
   private readonly objects = new Map<string, { body: Uint8Array; contentType: string }>();

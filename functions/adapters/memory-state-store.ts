@@ -7,7 +7,8 @@ type JobStateItem = Partial<JobState>;
 
 /**
  * The state table in memory, for rule-level tests: every method mirrors one of DynamoDbStateStore's
- * writes, condition for condition (test/integration/state-store.test.ts runs one contract over both).
+ * writes, condition for condition (docs/testing.md; test/integration/state-store.test.ts runs one
+ * contract over both).
  * Each call is atomic (no await inside), which is what DynamoDB's conditional writes and transactions
  * give the adapter; values go in and come out as copies.
  */
