@@ -78,6 +78,11 @@ export interface RuntimeOptions {
   functionTimeoutSeconds?: Partial<Record<StepFunctionDir, number>>;
   /** Take over a run whose holder process is gone at once, not after its lease (the scheduler, `run --resume`). */
   takeOverDeadHolders?: boolean;
+  /**
+   * Tests only: the stores to run on instead of the env's DynamoDB and S3 (the in-memory ports, with the
+   * adapters' semantics: functions/adapters/memory-*.ts), so rule-level tests need no local services.
+   */
+  ports?: Pick<Dependencies, 'state' | 'approvals' | 'evidence'> & Required<Pick<Dependencies, 'idempotencyPersistence'>>;
 }
 
 export type HandlerSource = 'source' | 'bundled';
@@ -153,10 +158,10 @@ export class LocalRuntime {
     private readonly options: RuntimeOptions = {},
   ) {
     const source = options.handlers ?? handlerSourceFromEnv();
-    if (source === 'bundled' && (extraJobs.length > 0 || options.clock)) {
-      throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs and the system clock');
+    if (source === 'bundled' && (extraJobs.length > 0 || options.clock || options.ports)) {
+      throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs, the system clock and the AWS stores');
     }
-    const built = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    const built = { ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}), ...options.ports };
     this.deps = options.takeOverDeadHolders ? { ...built, isHolderAlive: isLocalHolderAlive } : built;
     const definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as { States: Record<string, { TimeoutSeconds?: number }> };
     for (const [state, seconds] of Object.entries(options.stateTimeoutSeconds ?? {})) {
