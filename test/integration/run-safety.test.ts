@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { AuditEvent, ReplayPointers, RunRecord, IntegrityReport } from '../../contracts';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import type { Clock } from '../../functions/core/clock';
@@ -45,7 +45,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
   let runtime: LocalRuntime;
   let policyDir: string;
 
-  before(async () => {
+  beforeAll(async () => {
     policyDir = withTestJobs(
       [
         { jobId: 'safe_validation', jobClass: 'VALIDATION' },
@@ -77,7 +77,7 @@ describe('run safety (seed 000): real ASL, real handlers, DynamoDB Local', () =>
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.metrics', status: 'OK', recordedBy: 'test', recordedAt: change.changedAt });
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.broken', status: 'FAIL', recordedBy: 'test', recordedAt: change.changedAt });
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
   beforeEach(async () => runtime.deps.state.setSafetyState({ schemaVersion: 1, mode: 'NORMAL', ...change }));
 
   const run = (jobId: string, scheduledTime: string, options = {}) => runtime.run({ jobId, scheduledTime, trigger: 'schedule' }, options);

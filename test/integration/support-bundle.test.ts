@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, SupportBundleManifest } from '../../contracts';
 import { sha256Hex } from '../../functions/core/hashing';
 import { createSupportBundle } from '../../functions/core/support-bundle';
@@ -17,7 +17,7 @@ import { testStack, withTestJobs } from '../support/local';
 describe('opsrail support-bundle: the run’s evidence chain and state, redacted, in one archive', () => {
   let stack: LocalStack;
   let runtime: LocalRuntime;
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'bundled_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('bundled_job')]);
     await runtime.run({ jobId: 'bundled_job', scheduledTime: '2026-09-01T00:00:00Z', trigger: 'schedule' });
@@ -26,7 +26,7 @@ describe('opsrail support-bundle: the run’s evidence chain and state, redacted
     // A secret that reached the state table by some other road must still not leave in a bundle.
     await runtime.deps.state.recordAttemptFailure('bundled_job/2026-09-01T01:00:00Z', `token ${CANARIES.slack_token} for ${CANARIES.email}`);
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('the archive holds the manifest, every object it lists, the previous manifest and the job state, each hashed in its manifest', async () => {
     const bundle = await createSupportBundle(runtime.deps, 'bundled_job/2026-09-01T01:00:00Z', 'dana');
