@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { startApprovalServer } from '../../local/approval-server';
@@ -36,7 +36,7 @@ describe('the approval page in chromium: sign in, read the plan, type the challe
     }),
   };
 
-  before(async () => {
+  beforeAll(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
     const base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     const policyDir = withTestJobs([{ jobId: 'browser_purge', dangerous: { value: true, opKind: 'retention' } }], (p) => ({ ...p, approvals: { ...p.approvals, linkBaseUrl: base } }));
@@ -55,7 +55,7 @@ describe('the approval page in chromium: sign in, read the plan, type the challe
       viewport: { width: 390, height: 844 },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await context?.close();
     await server?.close();
     await stack?.stop();
@@ -79,8 +79,8 @@ describe('the approval page in chromium: sign in, read the plan, type the challe
     assert.ok(await page.evaluate('document.documentElement.scrollWidth <= document.documentElement.clientWidth'), 'no sideways scrolling');
   }
 
-  test('an approver opens the link on a phone, signs in, approves with the challenge; the run carries out the plan once', async (t) => {
-    const diagnostic = (m: string) => t.diagnostic(m);
+  test('an approver opens the link on a phone, signs in, approves with the challenge; the run carries out the plan once', async () => {
+    const diagnostic = (m: string) => console.log(m);
     const outcome = runtime.run({ jobId: 'browser_purge', scheduledTime: '2026-11-01T00:00:00Z', trigger: 'manual', requestedBy: 'alice' });
     while (requests.length === 0) await new Promise((r) => setTimeout(r, 50));
     const { link, approvalId } = requests[0]!;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { HandlerEnv, RunContext } from '../../contracts';
@@ -38,7 +38,7 @@ describe('the approval Lambdas: the page function signs in and forwards a POST; 
   const lambda = mockClient(LambdaClient);
   const forwarded: unknown[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     const base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }], (p) => ({ ...p, approvals: { ...p.approvals, linkBaseUrl: base } })) });
     env = stack.env;
@@ -54,7 +54,7 @@ describe('the approval Lambdas: the page function signs in and forwards a POST; 
       return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(await decision(payload, {} as never))) };
     });
   });
-  after(async () => {
+  afterAll(async () => {
     lambda.restore();
     await server?.close();
     await stack?.stop();

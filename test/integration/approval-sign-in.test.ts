@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RunContext } from '../../contracts';
 import { DynamoDbApprovalStore } from '../../functions/adapters/dynamodb-approval-store';
@@ -40,7 +40,7 @@ describe('approval sign-in: only a verified token of an allowed approver, with t
   };
   let n = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('gated_job')]);
     base = `http://127.0.0.1:${await freeLoopbackPort()}`;
@@ -59,7 +59,7 @@ describe('approval sign-in: only a verified token of an allowed approver, with t
     server = started;
     idp = started.idp;
   });
-  after(async () => {
+  afterAll(async () => {
     await server?.close();
     await stack.stop();
   });

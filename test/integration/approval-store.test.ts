@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { ApprovalDecision, ApprovalRecord } from '../../contracts';
 import { DynamoDbApprovalStore } from '../../functions/adapters/dynamodb-approval-store';
@@ -40,8 +40,8 @@ function approvalStoreSuite(name: string, open: () => Promise<{ store: ApprovalS
   describe(`ApprovalStore contract: ${name}`, () => {
     let store: ApprovalStore;
     let close: () => Promise<void>;
-    before(async () => ({ store, close } = await open()));
-    after(async () => close());
+    beforeAll(async () => ({ store, close } = await open()));
+    afterAll(async () => close());
 
     test('putApproval stores once (a retried request is refused) and lists the request as pending; the token is kept with it', async () => {
       const r = record();
@@ -164,8 +164,8 @@ approvalStoreSuite('MemoryApprovalStore', async () => ({ store: new MemoryApprov
 /** Differential: generated call sequences give the same answers and leave the same records on both. */
 describe('ApprovalStore differential: memory and DynamoDB answer every generated call sequence alike', () => {
   let dynamo: Awaited<ReturnType<typeof dynamoDbTables>>;
-  before(async () => (dynamo = await dynamoDbTables()));
-  after(async () => dynamo.close());
+  beforeAll(async () => (dynamo = await dynamoDbTables()));
+  afterAll(async () => dynamo.close());
 
   const IDS = ['a'.repeat(32), 'b'.repeat(32), 'c'.repeat(32)];
   const STATUSES = ['PENDING', 'APPROVED', 'REJECTED', 'EXPIRED'] as const;

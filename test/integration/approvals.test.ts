@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AuditEvent, type RunContext } from '../../contracts';
 import { DynamoDbApprovalStore } from '../../functions/adapters/dynamodb-approval-store';
@@ -30,7 +30,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
   const sns: Announcer = { channel: 'sns', announce: async () => ({ ok: true, detail: 'published to opsrail-local-alerts' }) };
   let n = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('gated_job')]);
     const client = new DynamoDBClient({ region: stack.env.AWS_REGION, endpoint: stack.env.AWS_ENDPOINT_URL_DYNAMODB });
@@ -45,7 +45,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
       linkBaseUrl: 'http://127.0.0.1:8787',
     };
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
   beforeEach(() => {
     now = new Date();
     taskCalls.length = 0;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { MemoryEvidenceStore } from '../../functions/adapters/memory-evidence-store';
@@ -30,8 +30,8 @@ function evidenceStoreSuite(name: string, open: () => Promise<{ store: EvidenceS
   describe(`EvidenceStore contract: ${name}`, () => {
     let store: EvidenceStore;
     let close: () => Promise<void>;
-    before(async () => ({ store, close } = await open()));
-    after(async () => close());
+    beforeAll(async () => ({ store, close } = await open()));
+    afterAll(async () => close());
 
     test('write-once: the first put writes; the same bytes again are already_exists; other bytes are an integrity error; the first bytes stay', async () => {
       assert.equal(await store.putObject('once/a.json', bytes('{"v":1}'), 'application/json'), 'written');
@@ -86,8 +86,8 @@ evidenceStoreSuite('MemoryEvidenceStore', async () => ({ store: new MemoryEviden
 /** Differential: generated puts, gets and lists (prefix boundaries included) answer alike on both. */
 describe('EvidenceStore differential: memory and the local S3 endpoint answer every generated call sequence alike', () => {
   let local: Awaited<ReturnType<typeof localS3>>;
-  before(async () => (local = await localS3()));
-  after(async () => local.close());
+  beforeAll(async () => (local = await localS3()));
+  afterAll(async () => local.close());
 
   const KEYS = ['a', 'a/', 'a/b', 'a/b/c', 'a-b', 'a0', 'ab', 'b/a', 'a/b~', 'a/é'];
   const PREFIXES = ['', 'a', 'a/', 'a/b', 'a/b/', 'b', 'z'];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, ExecutionInput, GateResults, RunContext } from '../../contracts';
 import { createApprovalEndpointHandler } from '../../functions/approval-endpoint/handler';
 import { approvalGate } from '../../functions/adapters/dependencies';
@@ -27,7 +27,7 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
   const purge = countingJob('bypass_purge');
   const requests: { executionId: string; approvalId: string; link: string }[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     const jobs = [{ jobId: 'bypass_purge', dangerous: { value: true, opKind: 'retention' } }];
     const policyDir = withTestJobs(jobs, (p) => ({
       ...p,
@@ -39,7 +39,7 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
     runtime = new LocalRuntime(stack.env, [purge], { ports: stack.ports, onApprovalRequested: (r) => requests.push(r) });
     gate = await approvalGate(runtime.deps)();
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   async function startGated(jobId: string, scheduledTime: string, requestedBy = 'alice', params: Record<string, string> = {}) {
     const asked = requests.length;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, GateResults } from '../../contracts';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { handleApprovalHttp, type ApprovalDependencies } from '../../functions/core/approvals';
@@ -29,7 +29,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   const purge = countingJob('gate_purge');
   const requests: { executionId: string; approvalId: string; link: string }[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'gate_purge', dangerous: { value: true, opKind: 'retention' } }, { jobId: 'gate_fail' }], (p) => ({
       ...p,
       approvals: { ...p.approvals, timeoutSeconds: 5 },
@@ -41,7 +41,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
     runtime = new LocalRuntime(stack.env, [purge, failingJob('gate_fail')], { ports: stack.ports, onApprovalRequested: (r) => requests.push(r) });
     gate = await approvalGate(runtime.deps)();
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   /** Starts a run and waits until its approval request exists. */
   async function startGated(jobId: string, scheduledTime: string, params: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { AuditEvent, ReplayPointers, RunRecord, IntegrityReport } from '../../contracts';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import type { Clock } from '../../functions/core/clock';
@@ -45,7 +45,7 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, the in-mem
   let runtime: LocalRuntime;
   let policyDir: string;
 
-  before(async () => {
+  beforeAll(async () => {
     policyDir = withTestJobs(
       [
         { jobId: 'safe_validation', jobClass: 'VALIDATION' },
@@ -78,7 +78,7 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, the in-mem
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.metrics', status: 'OK', recordedBy: 'test', recordedAt: change.changedAt });
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.broken', status: 'FAIL', recordedBy: 'test', recordedAt: change.changedAt });
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
   beforeEach(async () => runtime.deps.state.setSafetyState({ schemaVersion: 1, mode: 'NORMAL', ...change }));
 
   const run = (jobId: string, scheduledTime: string, options = {}) => runtime.run({ jobId, scheduledTime, trigger: 'schedule' }, options);

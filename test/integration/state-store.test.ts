@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AuditEvent, RunContext } from '../../contracts';
 import fc from 'fast-check';
@@ -16,8 +16,8 @@ function stateStoreSuite(name: string, open: () => Promise<{ store: StateStore; 
   describe(`StateStore contract: ${name}`, () => {
     let store: StateStore;
     let close: () => Promise<void>;
-    before(async () => ({ store, close } = await open()));
-    after(async () => close());
+    beforeAll(async () => ({ store, close } = await open()));
+    afterAll(async () => close());
 
     let n = 0;
     const newRun = (jobId = 'store_job'): { run: RunContext; start: AuditEvent } => {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, SupportBundleManifest } from '../../contracts';
 import { sha256Hex } from '../../functions/core/hashing';
 import { createSupportBundle } from '../../functions/core/support-bundle';
@@ -16,7 +16,7 @@ import { memoryStack } from '../support/memory';
 describe('opsrail support-bundle: the run’s evidence chain and state, redacted, in one archive', () => {
   let stack: ReturnType<typeof memoryStack>;
   let runtime: LocalRuntime;
-  before(async () => {
+  beforeAll(async () => {
     // Core rules over the in-memory ports (their contract suites prove them equal to DynamoDB and S3).
     stack = memoryStack({ policyDir: withTestJobs([{ jobId: 'bundled_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('bundled_job')], { ports: stack.ports });
@@ -26,7 +26,7 @@ describe('opsrail support-bundle: the run’s evidence chain and state, redacted
     // A secret that reached the state table by some other road must still not leave in a bundle.
     await runtime.deps.state.recordAttemptFailure('bundled_job/2026-09-01T01:00:00Z', `token ${CANARIES.slack_token} for ${CANARIES.email}`);
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('the archive holds the manifest, every object it lists, the previous manifest and the job state, each hashed in its manifest', async () => {
     const bundle = await createSupportBundle(runtime.deps, 'bundled_job/2026-09-01T01:00:00Z', 'dana');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { diagnosticsToShow, exitCodeOf } from '../../cli/main';
 import { bookkeepingFailed } from '../../functions/core/run';
 import { verifyEvidence } from '../../functions/core/verify';
@@ -22,7 +22,7 @@ describe('a run whose bookkeeping failed after its effect ends the execution as 
   const job = countingJob('bookkeeping_after_effect');
   const refused: string[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'bookkeeping_after_effect', idempotent: false }]) });
     runtime = new LocalRuntime(stack.env, [job]);
     // The evidence store's own client: the first manifest write of each run is refused, as a bucket
@@ -40,7 +40,7 @@ describe('a run whose bookkeeping failed after its effect ends the execution as 
       { step: 'initialize', name: 'testRefuseManifestOnce' },
     );
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('recorded as succeeded with a bookkeeping_failed diagnostic; the execution succeeds; exit 0; evidence verifies', async () => {
     const outcome = await runtime.run({ jobId: 'bookkeeping_after_effect', scheduledTime: '2026-08-01T00:00:00Z', trigger: 'manual' }, { retryPauseMs: 10 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { EvidenceReader } from '../../functions/core/ports';
 import { verifyEvidence } from '../../functions/core/verify';
@@ -45,7 +45,7 @@ describe('verify one run: only its own prefix is listed', () => {
     }
   };
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'solo_a' }, { jobId: 'solo_b' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('solo_a'), countingJob('solo_b')]);
     s3 = new S3Client({ region: stack.env.AWS_REGION, endpoint: stack.env.AWS_ENDPOINT_URL_S3, forcePathStyle: true });
@@ -56,7 +56,7 @@ describe('verify one run: only its own prefix is listed', () => {
     }
     assert.equal((await runtime.run({ jobId: 'solo_b', scheduledTime: '2026-08-01T00:00:00Z', trigger: 'schedule' })).kind, 'completed');
   });
-  after(async () => {
+  afterAll(async () => {
     s3.destroy();
     await stack.stop();
   });

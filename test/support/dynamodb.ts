@@ -4,7 +4,7 @@ import { stateTable } from '../../functions/adapters/table-layout';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
 
 /**
- * The test run's DynamoDB Local (OPSRAIL_TEST_DYNAMODB_ENDPOINT, started once by test/run.ts; a file run
+ * The test run's DynamoDB Local (OPSRAIL_TEST_DYNAMODB_ENDPOINT, started once by test/support/dynamodb-global-setup.ts; a file run
  * by hand starts its own) and fresh state tables on it, with the layout the CDK constructs and the local
  * stack use: a contract test can give every case (or every generated sequence) a table of its own.
  */
