@@ -383,8 +383,8 @@ test('DynamoDbStateStore: an unreachable table surfaces as a typed, retryable De
  */
 describe('StateStore differential: memory and DynamoDB answer every generated call sequence alike', () => {
   let dynamo: Awaited<ReturnType<typeof dynamoDbTables>>;
-  before(async () => (dynamo = await dynamoDbTables()));
-  after(async () => dynamo.close());
+  beforeAll(async () => (dynamo = await dynamoDbTables()));
+  afterAll(async () => dynamo.close());
 
   const JOBS = ['dj_a', 'dj_b'] as const;
   const RUNS = [0, 1, 2].map((i) => ({ jobId: JOBS[i % 2]!, jobRunId: `${JOBS[i % 2]}/2026-04-0${i + 1}T00:00:00Z`, scheduledTime: `2026-04-0${i + 1}T00:00:00Z` }));
