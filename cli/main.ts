@@ -173,7 +173,7 @@ async function runCommand(args: string[]): Promise<number> {
     const summary = 'summary' in outcome ? outcome.summary : null;
     // What the run's outcome says besides its status (e.g. bookkeeping_failed: recorded as succeeded).
     const sealed = summary ? (await runtime.deps.state.getRun(outcome.jobRunId))?.sealed : undefined;
-    const { bookkeepingFailed } = await import('../functions/core/run');
+    const { bookkeepingFailed } = await import('../functions/core/run/record-failure');
     const diagnostics = diagnosticsToShow(outcome, sealed?.diagnostics ?? [], (caught) => bookkeepingFailed(runtime.deps.redactor, caught));
     const report = {
       jobRunId: outcome.jobRunId,

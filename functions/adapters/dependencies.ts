@@ -7,7 +7,7 @@ import { ValidationError } from '../core/errors';
 import { loadPolicy } from '../core/policy';
 import { createRedactor } from '../core/redaction';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { RunDependencies } from '../core/run';
+import type { RunDependencies } from '../core/run/dependencies';
 import { jobRegistry } from '../jobs/registry';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
