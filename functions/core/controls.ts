@@ -1,6 +1,6 @@
 import { AuditEvent, Identity, SafetyMode, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
 import type { Clock } from './clock';
-import { OpsrailError, ThrottlingError, ValidationError } from './errors';
+import { DangerousOpRequiresApprovalError, ThrottlingError, ValidationError } from './errors';
 import { sha256Hex } from './hashing';
 import { isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
@@ -24,18 +24,6 @@ export interface ControlDependencies {
   evidence: EvidenceStore;
   clock: Clock;
   redactor: Redactor;
-}
-
-/**
- * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
- * (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval gate, never a plain command.
- */
-export class DangerousOpRequiresApprovalError extends OpsrailError {
-  readonly kind = 'validation' as const;
-  readonly retryable = false;
-  constructor(operation: string) {
-    super(`${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`);
-  }
 }
 
 export interface Actor {

@@ -226,3 +226,34 @@ export function errorKindFromName(name: string): ErrorKind {
   if (name === 'RetryAfterTooLongError') return 'throttling';
   return name === 'States.Timeout' ? 'timeout' : 'internal';
 }
+
+/** A taken-over run whose outcome (not a success) was already sealed: RecordFailure finishes it from that outcome. */
+export class RunAlreadyClosedError extends OpsrailError {
+  readonly kind = 'internal' as const;
+  readonly retryable = false;
+  constructor(jobRunId: string, status: string) {
+    super(`run ${jobRunId} already ended with status ${status}; finishing its evidence`);
+  }
+}
+
+/** Other runs of the same job kept changing what this run must update conditionally: retried like throttling. */
+export class ContentionError extends OpsrailError {
+  readonly kind = 'throttling' as const;
+  readonly retryable = true;
+  constructor(jobRunId: string, what: string) {
+    super(`run ${jobRunId}: ${what} kept moving; try again`);
+    this.name = 'ThrottlingError';
+  }
+}
+
+/**
+ * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
+ * (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval gate, never a plain command.
+ */
+export class DangerousOpRequiresApprovalError extends OpsrailError {
+  readonly kind = 'validation' as const;
+  readonly retryable = false;
+  constructor(operation: string) {
+    super(`${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`);
+  }
+}

@@ -2,7 +2,7 @@ import type { AuditEvent, ExecutionInput, JobDefinition } from '../../../contrac
 import type { JobRegistry } from '../../jobs/types';
 import type { ApprovalStore } from '../approvals';
 import type { Clock } from '../clock';
-import { ConfigurationError, OpsrailError } from '../errors';
+import { ConfigurationError } from '../errors';
 import { deriveJobRunId, evidencePrefix, tickOf } from '../ids';
 import { findJob, type ResolvedPolicy } from '../policy';
 import type { EvidenceStore, RunItem, RunMetrics, StateStore } from '../ports';
@@ -59,23 +59,4 @@ export async function getClaimedRun(state: StateStore, jobRunId: string): Promis
   const item = await state.getRun(jobRunId);
   if (!item) throw new ConfigurationError(`run ${jobRunId} was never claimed`);
   return item;
-}
-
-/** A taken-over run whose outcome (not a success) was already sealed: RecordFailure finishes it from that outcome. */
-export class RunAlreadyClosedError extends OpsrailError {
-  readonly kind = 'internal' as const;
-  readonly retryable = false;
-  constructor(jobRunId: string, status: string) {
-    super(`run ${jobRunId} already ended with status ${status}; finishing its evidence`);
-  }
-}
-
-/** Other runs of the same job kept changing what this run must update conditionally: retried like throttling. */
-export class ContentionError extends OpsrailError {
-  readonly kind = 'throttling' as const;
-  readonly retryable = true;
-  constructor(jobRunId: string, what: string) {
-    super(`run ${jobRunId}: ${what} kept moving; try again`);
-    this.name = 'ThrottlingError';
-  }
 }

@@ -2,12 +2,12 @@ import type { AuditEvent, ExecuteResult, JobOutput, RunContext, RunSummary } fro
 import { approvalIdFor, gateResults } from '../approvals';
 import { runEvent } from '../audit';
 import { buildBundleObjects, buildManifest, describeObjects } from '../bundle';
-import { EvidenceIntegrityError } from '../errors';
+import { ContentionError, EvidenceIntegrityError } from '../errors';
 import { sha256Hex } from '../hashing';
 import { objectName, outputName } from '../layout';
 import { findJob } from '../policy';
 import type { BundleBasis, ChainLink, RunEffect, RunItem, SealedOutcome, StateStore } from '../ports';
-import { ContentionError, getClaimedRun, type RunDependencies } from './dependencies';
+import { getClaimedRun, type RunDependencies } from './dependencies';
 
 const MAX_CHAIN_ATTEMPTS = 10;
 

@@ -1,12 +1,12 @@
 import { RunContext, type AuditEvent, type ExecutionInput, type JobDefinition } from '../../../contracts';
 import { runEvent } from '../audit';
-import { ConfigurationError, DuplicateRunError, RunRefusedError } from '../errors';
+import { ConfigurationError, DuplicateRunError, RunAlreadyClosedError, RunRefusedError } from '../errors';
 import { canonicalJson, sha256Hex } from '../hashing';
 import { isoSeconds } from '../ids';
 import { objectName } from '../layout';
 import type { ResolvedPolicy } from '../policy';
 import type { Controls, JobState } from '../ports';
-import { actorOf, leaseFrom, requireJob, RunAlreadyClosedError, runIdentity, type RunDependencies } from './dependencies';
+import { actorOf, leaseFrom, requireJob, runIdentity, type RunDependencies } from './dependencies';
 
 /** A scheduled time further ahead than this is a guess about data that does not exist yet. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;

@@ -1,12 +1,12 @@
 import type { AuditEvent, Diagnostic, ExecuteResult, RunContext, RunSummary } from '../../../contracts';
 import { approvalIdFor, gateResults } from '../approvals';
 import { runEvent } from '../audit';
-import { ConfigurationError, errorKindFromName, isRefusal, RETRYABLE_KINDS } from '../errors';
+import { ConfigurationError, ContentionError, errorKindFromName, isRefusal, RETRYABLE_KINDS } from '../errors';
 import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
 import type { Redactor } from '../redaction';
-import { ContentionError, getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
+import { getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
 import { closeRun, finalizeRun, gateRecord } from './finalize';
 import { pinAndClaim } from './preflight';
 
