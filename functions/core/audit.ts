@@ -1,5 +1,5 @@
 import { AuditEvent, type AuditEventType, type RunContext } from '../../contracts';
-import { ValidationError } from './errors';
+import { validationErrorOf } from './errors';
 
 type RunEventFields = Omit<AuditEvent, 'schemaVersion' | 'eventId' | 'type' | 'stage' | 'jobId' | 'jobVersion' | 'jobRunId' | 'at' | 'actor'> & {
   actor?: AuditEvent['actor'];
@@ -23,8 +23,6 @@ export function runEvent(run: Pick<RunContext, 'stage' | 'jobId' | 'jobVersion' 
     ...rest,
   };
   const parsed = AuditEvent.safeParse(candidate);
-  if (!parsed.success) {
-    throw new ValidationError(`audit event ${type}`, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })), { cause: parsed.error });
-  }
+  if (!parsed.success) throw validationErrorOf(`audit event ${type}`, parsed.error);
   return parsed.data;
 }

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { REFUSAL_KINDS, type ErrorKind } from '../../contracts';
 
 /**
@@ -30,6 +31,26 @@ export class ValidationError extends OpsrailError {
   ) {
     super(`${source}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, options);
   }
+}
+
+/** A record's key that failed its own schema: say which key and why, not only "Invalid key". */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_key') return issue.message;
+  const key = issue.path.at(-1);
+  return `invalid name ${JSON.stringify(String(key))}: ${issue.issues.map((i) => i.message).join('; ')}`;
+}
+
+/** A zod error's issues as ValidationError issues: the dotted path (under `prefix`, when given) and the message. */
+export function zodIssues(error: z.ZodError, prefix?: string): { path: string; message: string }[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return { path: prefix ? `${prefix}.${path}` : path, message: issueMessage(issue) };
+  });
+}
+
+/** The one way a failed zod parse becomes a ValidationError naming `source` and every field. */
+export function validationErrorOf(source: string, error: z.ZodError, prefix?: string): ValidationError {
+  return new ValidationError(source, zodIssues(error, prefix), { cause: error });
 }
 
 export class NotFoundError extends OpsrailError {
