@@ -1,6 +1,6 @@
-import type { AuditEvent, ExecuteResult, JobOutput, RunContext, RunSummary } from '../../../contracts';
+import type { ExecuteResult, JobOutput, RunContext, RunSummary } from '../../../contracts';
 import { approvalIdFor, gateResults } from '../approvals';
-import { runEvent } from '../audit';
+import { gateRecord, runEvent } from '../audit';
 import { buildBundleObjects, buildManifest, describeObjects } from '../bundle';
 import { ContentionError, EvidenceIntegrityError } from '../errors';
 import { sha256Hex } from '../hashing';
@@ -140,11 +140,4 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     }
   }
   return summary;
-}
-
-/** gate.record: what the approval gate decided for this run, and how many attempts it took. */
-export function gateRecord(run: RunContext, approval: { record: { approvalId: string; status: string; decidedBy: string | null; opKind: string } ; attempts: unknown[] }, at: string): AuditEvent {
-  return runEvent(run, 'gate.record', at, {
-    details: { approvalId: approval.record.approvalId, opKind: approval.record.opKind, decision: approval.record.status, decidedBy: approval.record.decidedBy, attempts: approval.attempts.length },
-  });
 }

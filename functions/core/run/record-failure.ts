@@ -1,13 +1,13 @@
 import type { AuditEvent, Diagnostic, ExecuteResult, RunContext, RunSummary } from '../../../contracts';
 import { approvalIdFor, gateResults } from '../approvals';
-import { runEvent } from '../audit';
+import { gateRecord, runEvent } from '../audit';
 import { ConfigurationError, ContentionError, errorKindFromName, isRefusal, RETRYABLE_KINDS } from '../errors';
 import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
 import type { Redactor } from '../redaction';
 import { getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
-import { closeRun, finalizeRun, gateRecord } from './finalize';
+import { closeRun, finalizeRun } from './finalize';
 import { pinAndClaim } from './preflight';
 
 export interface FailureInput {
