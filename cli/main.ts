@@ -3,22 +3,19 @@ import { userInfo } from 'node:os';
 import { Stage, type Diagnostic, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { systemClock } from '../functions/core/clock';
-import { DangerousOpRequiresApprovalError, engageKillSwitch, releaseKillSwitch, releaseQuarantine, setSafetyMode, statusReport, type ControlDependencies, type ExecutionController, type ScheduleController, type StatusReport } from '../functions/core/controls';
-import { OpsrailError, ValidationError } from '../functions/core/errors';
+import { engageKillSwitch, releaseKillSwitch, releaseQuarantine, setSafetyMode, statusReport, type ControlDependencies, type ExecutionController, type ScheduleController, type StatusReport } from '../functions/core/controls';
+import { DangerousOpRequiresApprovalError, OpsrailError, ValidationError } from '../functions/core/errors';
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import { jobRegistry } from '../functions/jobs/registry';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack';
 import { cliRedactor, redactProcessOutput } from './redacted-output';
-import { HomeInUseError } from '../local/home-lock';
+import { ApprovalPortInUseError, HomeInUseError } from '../local/errors';
+import { UsageError } from './errors';
 
 /** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 const USAGE = `usage: opsrail <command> [options]
 
@@ -146,7 +143,7 @@ async function runCommand(args: string[]): Promise<number> {
   try {
     const { LocalRuntime } = await import('../local/runtime');
     const { approvalGate } = await import('../functions/adapters/dependencies');
-    const { ApprovalPortInUseError, startApprovalServer } = await import('../local/approval-server');
+    const { startApprovalServer } = await import('../local/approval-server');
     const runtime = new LocalRuntime(stack.env, [], {
       takeOverDeadHolders: values.resume,
       onApprovalRequested: ({ approvalId, link }) =>
@@ -173,7 +170,7 @@ async function runCommand(args: string[]): Promise<number> {
     const summary = 'summary' in outcome ? outcome.summary : null;
     // What the run's outcome says besides its status (e.g. bookkeeping_failed: recorded as succeeded).
     const sealed = summary ? (await runtime.deps.state.getRun(outcome.jobRunId))?.sealed : undefined;
-    const { bookkeepingFailed } = await import('../functions/core/run');
+    const { bookkeepingFailed } = await import('../functions/core/run/record-failure');
     const diagnostics = diagnosticsToShow(outcome, sealed?.diagnostics ?? [], (caught) => bookkeepingFailed(runtime.deps.redactor, caught));
     const report = {
       jobRunId: outcome.jobRunId,

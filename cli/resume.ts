@@ -1,7 +1,7 @@
 import type { ExecutionInput } from '../contracts';
 import type { StatusReport } from '../functions/core/controls';
-import type { RunDependencies } from '../functions/core/run';
-import { deriveRunIdentity } from '../functions/core/run';
+import type { RunDependencies } from '../functions/core/run/dependencies';
+import { deriveRunIdentity } from '../functions/core/run/dependencies';
 import { holderOf, holderState, type HolderState } from '../local/holders';
 
 /** Exit codes of `opsrail run` for a window that is claimed and not finished (README). */

@@ -20,6 +20,11 @@ export type ParsedSchedule =
       years: { any: true } | { any: false; values: number[] };
     };
 
+/**
+ * Stays here, not in functions/core/errors.ts: contracts/ is imported by every layer and imports none
+ * (core's errors themselves import contracts). The ScheduleExpression schema turns it into a zod issue, so a
+ * policy with a bad expression fails validation naming the field.
+ */
 export class ScheduleExpressionError extends Error {
   override name = 'ScheduleExpressionError';
 }

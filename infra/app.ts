@@ -5,14 +5,11 @@ import { Stage, stageResourceNames } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { loadPolicy } from '../functions/core/policy';
 import { jobRegistry } from '../functions/jobs/registry';
+import { UnknownStageError } from './errors';
 import { OpsrailStack } from './opsrail-stack';
 import { REPO_ROOT } from './paths';
 
 export const DEPLOYABLE_STAGES = ['dev', 'stage', 'prod'] as const;
-
-export class UnknownStageError extends Error {
-  override name = 'UnknownStageError';
-}
 
 /** Builds the app for `-c stage=…`; the local stage is for the embedded stack, not for AWS. */
 export function buildApp(app: App, options: { policyDir?: string } = {}): OpsrailStack {

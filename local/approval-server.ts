@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { ApprovalDependencies } from '../functions/core/approvals';
 import { MAX_BODY_BYTES } from '../functions/core/approvals';
-import { ConfigurationError } from '../functions/core/errors';
+import { ApprovalPortInUseError } from './errors';
 import { localSignInSettings } from '../functions/adapters/sign-in';
 import { errorResponse, serveApprovalEndpoint, type EndpointRequest, type SignIn } from '../functions/approval-endpoint/http';
 import { parseCookies, tokenVerifier } from '../functions/approval-endpoint/sign-in';
@@ -38,18 +38,6 @@ function toRequest(req: IncomingMessage, base: URL, method: string, bodyBytes: n
     bodyBytes,
     wantsJson: /\bapplication\/json\b/.test(req.headers.accept ?? ''),
   };
-}
-
-/** The approval page's address is taken: approval links would point at whatever holds it. */
-export class ApprovalPortInUseError extends ConfigurationError {
-  readonly address: string;
-  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
-    super(
-      `cannot serve the approval page on ${host}:${port}: ${cause.code === 'EACCES' ? 'not allowed' : 'the port is already in use'} (another opsrail start, a run waiting at the gate, or another program); stop it, or point approvals.linkBaseUrl of the local policy at a free port`,
-      { cause },
-    );
-    this.address = `${host}:${port}`;
-  }
 }
 
 /** Binds the link's host and port; a taken one is an ApprovalPortInUseError naming it. */

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { execFileSync, spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { currentProcess, kernelStartTime, type ProcessIdentity } from './process-identity';
+import { JavaMissingError } from './errors';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -15,10 +16,6 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-export class JavaMissingError extends Error {
-  override name = 'JavaMissingError';
 }
 
 type SpawnOptions = { path: string | null; port: number; sharedDb: boolean; stdio: 'pipe' };

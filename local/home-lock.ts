@@ -1,6 +1,7 @@
 import { linkSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { currentProcess, isProcessAlive, kernelStartTime, type ProcessIdentity } from './process-identity';
+import { HomeInUseError } from './errors';
 
 /**
  * One owner per OPSRAIL_HOME (docs/local-stack.md). The owner is the process that runs the home's
@@ -16,20 +17,6 @@ export interface StackFile {
 }
 
 export const stackFilePath = (home: string) => join(home, 'stack.json');
-
-export class HomeInUseError extends Error {
-  override name = 'HomeInUseError';
-  constructor(
-    readonly home: string,
-    readonly holder: StackFile['owner'],
-  ) {
-    super(
-      `OPSRAIL_HOME ${home} is in use by pid ${holder.pid} (opsrail ${holder.command}, started ` +
-        `${new Date(holder.startedAtMs).toISOString()}); one npm start per OPSRAIL_HOME: stop that ` +
-        'one first, or set OPSRAIL_HOME to another directory',
-    );
-  }
-}
 
 export function readStackFile(home: string): StackFile | undefined {
   try {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { LambdaInvocationError } from './errors';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
@@ -11,14 +12,6 @@ const REGION = 'us-east-1';
  * invocation can meet this (docs/failure-semantics.md).
  */
 export const FUNCTION_TIMEOUT_ERROR = 'Sandbox.Timedout';
-
-/** A failure Lambda itself reports for an invocation (its name is the error name Step Functions sees). */
-export class LambdaInvocationError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
 
 /** Lambda's context object, as far as the handlers and Powertools use it. */
 export function lambdaContext(functionName: string, timeoutSeconds: number): Context {

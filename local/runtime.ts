@@ -7,7 +7,7 @@ import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
 import { ConfigurationError } from '../functions/core/errors';
 import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
-import { deriveRunIdentity } from '../functions/core/run';
+import { deriveRunIdentity } from '../functions/core/run/dependencies';
 import { parseEvent } from '../functions/core/handler-kit';
 import { createExecuteHandler } from '../functions/execute/handler';
 import { createFinalizeHandler } from '../functions/finalize/handler';

@@ -3,11 +3,11 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import { S3Client } from '@aws-sdk/client-s3';
 import { HandlerEnv } from '../../contracts';
 import { systemClock, type Clock } from '../core/clock';
-import { ValidationError } from '../core/errors';
+import { validationErrorOf } from '../core/errors';
 import { loadPolicy } from '../core/policy';
 import { createRedactor } from '../core/redaction';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { RunDependencies } from '../core/run';
+import type { RunDependencies } from '../core/run/dependencies';
 import { jobRegistry } from '../jobs/registry';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
@@ -24,9 +24,7 @@ import type { Announcer, ApprovalDependencies } from '../core/approvals';
 
 export function parseHandlerEnv(raw: Record<string, string | undefined>): HandlerEnv {
   const parsed = HandlerEnv.safeParse(raw);
-  if (!parsed.success) {
-    throw new ValidationError('environment', parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })), { cause: parsed.error });
-  }
+  if (!parsed.success) throw validationErrorOf('environment', parsed.error);
   return parsed.data;
 }
 

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SignInSettings, type HandlerEnv } from '../../contracts';
 import { tokenVerifier, type ResolvedSignIn } from '../approval-endpoint/sign-in';
 import type { SignIn } from '../approval-endpoint/http';
-import { ConfigurationError } from '../core/errors';
+import { ConfigurationError, zodIssues } from '../core/errors';
 import { wrapAwsError } from './aws-errors';
 import { readSecret } from './approval-adapters';
 
@@ -46,7 +46,7 @@ export async function resolveSignIn(env: HandlerEnv, linkBaseUrl: string): Promi
       throw new ConfigurationError('APPROVAL_SIGN_IN is not JSON');
     }
     const parsed = SignInSettings.safeParse(raw);
-    if (!parsed.success) throw new ConfigurationError(`APPROVAL_SIGN_IN: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new ConfigurationError(`APPROVAL_SIGN_IN: ${zodIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`);
     const clientId = await cognitoClientId(parsed.data, env.AWS_REGION);
     const secretRef = parsed.data.clientSecretRef;
     const clientSecret = secretRef ? await readSecret(new SecretsManagerClient({ region: env.AWS_REGION }), secretRef) : undefined;

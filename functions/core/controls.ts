@@ -1,6 +1,7 @@
-import { AuditEvent, Identity, SafetyMode, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
+import { Identity, SafetyMode, type AuditEvent, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
+import { auditEvent } from './audit';
 import type { Clock } from './clock';
-import { OpsrailError, ThrottlingError, ValidationError } from './errors';
+import { DangerousOpRequiresApprovalError, ThrottlingError, ValidationError } from './errors';
 import { sha256Hex } from './hashing';
 import { isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
@@ -24,18 +25,6 @@ export interface ControlDependencies {
   evidence: EvidenceStore;
   clock: Clock;
   redactor: Redactor;
-}
-
-/**
- * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
- * (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval gate, never a plain command.
- */
-export class DangerousOpRequiresApprovalError extends OpsrailError {
-  readonly kind = 'validation' as const;
-  readonly retryable = false;
-  constructor(operation: string) {
-    super(`${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`);
-  }
 }
 
 export interface Actor {
@@ -73,22 +62,21 @@ const encoder = new TextEncoder();
  */
 export async function recordControlEvent(deps: ControlDependencies, type: AuditEventType, actor: Actor, details: Record<string, unknown>, jobId?: string): Promise<AuditEvent> {
   const at = deps.clock.now();
-  const event = {
-    schemaVersion: 1,
+  const event = auditEvent({
     eventId: `control#${type}#${isoSeconds(at)}#${sha256Hex(JSON.stringify(details)).slice(0, 12)}`,
     type,
-    at: at.toISOString(),
+    at,
     stage: deps.policy.stage,
     ...(jobId ? { jobId } : {}),
     actor: { kind: 'operator' as const, id: deps.redactor.id(actor.by) },
     details: deps.redactor.value({ ...details, reason: actor.reason }),
-  };
+  });
   for (let attempt = 0; attempt < MAX_CONTROL_CHAIN_ATTEMPTS; attempt++) {
     const head = await deps.state.getControlChainHead();
     if (head) await deps.evidence.putObject(head.key, encoder.encode(head.body), 'application/json');
     const sequence = (head?.sequence ?? 0) + 1;
     const previous = head ? { key: head.key, sha256: head.sha256, sequence: head.sequence } : null;
-    const chained = AuditEvent.parse({ ...event, chain: { sequence, previous } });
+    const chained = auditEvent({ ...event, chain: { sequence, previous } });
     const body = `${JSON.stringify(chained)}\n`;
     const key = `stage=${deps.policy.stage}/dt=${chained.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${String(sequence).padStart(6, '0')}.json`;
     if (!(await deps.state.linkControlChain(head?.sequence ?? 0, { sequence, key, sha256: sha256Hex(body), body }))) continue;

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { REFUSAL_KINDS, type ErrorKind } from '../../contracts';
 
 /**
@@ -30,6 +31,26 @@ export class ValidationError extends OpsrailError {
   ) {
     super(`${source}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, options);
   }
+}
+
+/** A record's key that failed its own schema: say which key and why, not only "Invalid key". */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_key') return issue.message;
+  const key = issue.path.at(-1);
+  return `invalid name ${JSON.stringify(String(key))}: ${issue.issues.map((i) => i.message).join('; ')}`;
+}
+
+/** A zod error's issues as ValidationError issues: the dotted path (under `prefix`, when given) and the message. */
+export function zodIssues(error: z.ZodError, prefix?: string): { path: string; message: string }[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return { path: prefix ? `${prefix}.${path}` : path, message: issueMessage(issue) };
+  });
+}
+
+/** The one way a failed zod parse becomes a ValidationError naming `source` and every field. */
+export function validationErrorOf(source: string, error: z.ZodError, prefix?: string): ValidationError {
+  return new ValidationError(source, zodIssues(error, prefix), { cause: error });
 }
 
 export class NotFoundError extends OpsrailError {
@@ -225,4 +246,35 @@ export function errorKindFromName(name: string): ErrorKind {
   if (kind) return kind;
   if (name === 'RetryAfterTooLongError') return 'throttling';
   return name === 'States.Timeout' ? 'timeout' : 'internal';
+}
+
+/** A taken-over run whose outcome (not a success) was already sealed: RecordFailure finishes it from that outcome. */
+export class RunAlreadyClosedError extends OpsrailError {
+  readonly kind = 'internal' as const;
+  readonly retryable = false;
+  constructor(jobRunId: string, status: string) {
+    super(`run ${jobRunId} already ended with status ${status}; finishing its evidence`);
+  }
+}
+
+/** Other runs of the same job kept changing what this run must update conditionally: retried like throttling. */
+export class ContentionError extends OpsrailError {
+  readonly kind = 'throttling' as const;
+  readonly retryable = true;
+  constructor(jobRunId: string, what: string) {
+    super(`run ${jobRunId}: ${what} kept moving; try again`);
+    this.name = 'ThrottlingError';
+  }
+}
+
+/**
+ * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
+ * (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval gate, never a plain command.
+ */
+export class DangerousOpRequiresApprovalError extends OpsrailError {
+  readonly kind = 'validation' as const;
+  readonly retryable = false;
+  constructor(operation: string) {
+    super(`${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`);
+  }
 }

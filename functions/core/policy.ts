@@ -8,7 +8,7 @@ import {
   type Stage,
   type PolicySnapshotRef,
 } from '../../contracts';
-import { ValidationError } from './errors';
+import { ValidationError, validationErrorOf, zodIssues } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
 
 /** The policy in force for one stage: the stage's settings and the catalog resolved against them. */
@@ -26,10 +26,6 @@ export interface PolicySource {
   describe(fileName: string): string;
 }
 
-function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
-}
-
 function parseFile<T extends z.ZodType>(source: PolicySource, fileName: string, schema: T): z.infer<T> {
   const where = source.describe(fileName);
   const text = source.read(fileName);
@@ -41,7 +37,7 @@ function parseFile<T extends z.ZodType>(source: PolicySource, fileName: string, 
     throw new ValidationError(where, [{ path: '', message: `not valid JSON (${(cause as Error).message})` }], { cause });
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ValidationError(where, issuesOf(parsed.error), { cause: parsed.error });
+  if (!parsed.success) throw validationErrorOf(where, parsed.error);
   return parsed.data;
 }
 
@@ -90,12 +86,12 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
       if (!params.success) {
         const where = switches?.params ? stageFile : catalogFile;
         const prefix = switches?.params ? `jobs.${entry.jobId}.params` : `jobs.${index}.params`;
-        throw new ValidationError(where, issuesOf(params.error).map((i) => ({ ...i, path: `${prefix}.${i.path}` })));
+        throw new ValidationError(where, zodIssues(params.error, prefix));
       }
       merged.params = params.data as Record<string, unknown>;
     }
     const job = JobDefinition.safeParse(merged);
-    if (!job.success) throw new ValidationError(stageFile, issuesOf(job.error).map((i) => ({ ...i, path: `jobs.${entry.jobId}.${i.path}` })));
+    if (!job.success) throw new ValidationError(stageFile, zodIssues(job.error, `jobs.${entry.jobId}`));
     return job.data;
   });
   for (const job of jobs) {

@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { ExecuteEvent, type ExecuteResult } from '../../contracts';
 import { fromIdempotencyStore, OpsrailError, retryAfterOf, RetryAfterTooLongError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
-import { executeJob } from '../core/run';
+import { executeJob } from '../core/run/execute';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 import { idempotencyTable } from '../adapters/table-layout';

@@ -1,7 +1,7 @@
 import { ExecutionStatusChangeEvent, type RunSummary } from '../../contracts';
 import { errorNameOf } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
-import { recordFailure } from '../core/run';
+import { recordFailure } from '../core/run/record-failure';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 

@@ -1,6 +1,6 @@
 import { FinalizeEvent, type RunSummary } from '../../contracts';
 import { parseEvent } from '../core/handler-kit';
-import { finalizeRun } from '../core/run';
+import { finalizeRun } from '../core/run/finalize';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 

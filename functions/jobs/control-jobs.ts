@@ -1,5 +1,6 @@
 import { SafetyMode } from '../../contracts';
-import { AuditEvent, type AuditEventType } from '../../contracts';
+import type { AuditEventType } from '../../contracts';
+import { auditEvent } from '../core/audit';
 import { ValidationError } from '../core/errors';
 import { sha256Hex } from '../core/hashing';
 import type { JobContext, JobImplementation, JobResult } from './types';
@@ -28,11 +29,10 @@ function targetJob(context: JobContext, required: boolean): string | undefined {
  * writes evidence). The event names the job it is about; the actor is the operator who asked.
  */
 async function audit(context: JobContext, type: AuditEventType, details: Record<string, unknown>, jobId?: string): Promise<void> {
-  const event = AuditEvent.parse({
-    schemaVersion: 1,
+  const event = auditEvent({
     eventId: `${context.run.jobRunId}#${type}`,
     type,
-    at: context.clock.now().toISOString(),
+    at: context.clock.now(),
     stage: context.run.stage,
     ...(jobId ? { jobId } : {}),
     jobRunId: context.run.jobRunId,

@@ -1,5 +1,5 @@
 import { scheduledTimes } from '../core/schedule';
-import { deriveRunIdentity } from '../core/run';
+import { deriveRunIdentity } from '../core/run/dependencies';
 import { isoSeconds } from '../core/ids';
 import type { JobContext, JobImplementation, JobResult } from './types';
 

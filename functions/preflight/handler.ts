@@ -1,6 +1,6 @@
 import { PreflightEvent, type RunContext } from '../../contracts';
 import { parseEvent } from '../core/handler-kit';
-import { preflight } from '../core/run';
+import { preflight } from '../core/run/preflight';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 

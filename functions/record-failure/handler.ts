@@ -1,6 +1,6 @@
 import { RecordFailureEvent, type RunSummary } from '../../contracts';
 import { parseEvent } from '../core/handler-kit';
-import { recordFailure } from '../core/run';
+import { recordFailure } from '../core/run/record-failure';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 

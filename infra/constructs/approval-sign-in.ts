@@ -3,6 +3,7 @@ import { AccountRecovery, FeaturePlan, Mfa, OAuthScope, UserPool, UserPoolClient
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { ApprovalIdentityPolicy, SignInSettings } from '../../contracts';
+import { stageResourceNames } from '../../contracts/resource-names';
 
 export interface ApprovalSignInProps {
   stage: string;
@@ -29,7 +30,7 @@ export class ApprovalSignIn extends Construct {
     super(scope, id);
     const { identity } = props;
     if (identity.kind === 'local') throw new Error("approvals.identity kind 'local' is for the local stack only");
-    this.clientName = `opsrail-${props.stage}-approval-page`;
+    this.clientName = stageResourceNames(props.stage).approvalPageClient;
     if (identity.kind === 'oidc') {
       const { claim, issuer, clientId, authorizationEndpoint, tokenEndpoint, jwksUri, clientSecretRef } = identity;
       this.settings = { kind: 'oidc', claim, issuer, clientId, authorizationEndpoint, tokenEndpoint, jwksUri, ...(clientSecretRef ? { clientSecretRef } : {}) };
@@ -38,7 +39,7 @@ export class ApprovalSignIn extends Construct {
     }
     const { clientName } = this;
     this.userPool = new UserPool(this, 'Approvers', {
-      userPoolName: `opsrail-${props.stage}-approvers`,
+      userPoolName: stageResourceNames(props.stage).approverPool,
       selfSignUpEnabled: false,
       signInAliases: { email: true, username: false },
       autoVerify: { email: true },
@@ -50,7 +51,7 @@ export class ApprovalSignIn extends Construct {
       deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy,
     });
-    this.domain = this.userPool.addDomain('Login', { cognitoDomain: { domainPrefix: identity.domainPrefix ?? `opsrail-${props.stage}-${Aws.ACCOUNT_ID}` } });
+    this.domain = this.userPool.addDomain('Login', { cognitoDomain: { domainPrefix: identity.domainPrefix ?? stageResourceNames(props.stage).signInDomainPrefix(Aws.ACCOUNT_ID) } });
     const issuer = `https://cognito-idp.${Aws.REGION}.amazonaws.com/${this.userPool.userPoolId}`;
     const login = this.domain.baseUrl();
     this.settings = {

@@ -5,6 +5,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
 import { Construct } from 'constructs';
 import { loadNamedQueries } from '../../contracts/named-queries';
 import { EVIDENCE_TABLES, glueType } from '../../contracts/query-tables';
+import { stageResourceNames } from '../../contracts/resource-names';
 import type { Evidence } from './evidence';
 
 export interface EvidenceQueryProps {
@@ -80,7 +81,7 @@ export class EvidenceQuery extends Construct {
       removalPolicy: props.removalPolicy,
     });
     this.workGroup = new CfnWorkGroup(this, 'WorkGroup', {
-      name: `opsrail-${props.stage}`,
+      name: stageResourceNames(props.stage).athenaWorkGroup,
       description: `opsrail ${props.stage}: queries over the evidence; settings enforced`,
       state: 'ENABLED',
       recursiveDeleteOption: props.removalPolicy !== RemovalPolicy.RETAIN,

@@ -87,7 +87,7 @@ export class JobRunner extends Construct {
     }
 
     const logs = new LogGroup(this, 'ExecutionLogs', {
-      logGroupName: `/aws/vendedlogs/states/opsrail-${props.stage}-job-run`,
+      logGroupName: stageResourceNames(props.stage).stateMachineLogGroup,
       retention: retentionFor(props.logRetentionDays),
       removalPolicy: props.removalPolicy,
     });

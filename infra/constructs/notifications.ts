@@ -5,6 +5,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { stageResourceNames } from '../../contracts/resource-names';
 
 export interface NotificationsProps {
   stage: string;
@@ -30,7 +31,7 @@ export class Notifications extends Construct {
     this.key.addToResourcePolicy(
       new PolicyStatement({ principals: [new ServicePrincipal('cloudwatch.amazonaws.com')], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'] }),
     );
-    this.topic = new Topic(this, 'Alerts', { topicName: `opsrail-${props.stage}-alerts`, displayName: `opsrail ${props.stage}`, masterKey: this.key, enforceSSL: true });
+    this.topic = new Topic(this, 'Alerts', { topicName: stageResourceNames(props.stage).alertsTopic, displayName: `opsrail ${props.stage}`, masterKey: this.key, enforceSSL: true });
     for (const email of props.emails) this.topic.addSubscription(new EmailSubscription(email));
 
     this.slackWebhook = new Secret(this, 'SlackWebhook', {

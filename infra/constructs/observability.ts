@@ -6,6 +6,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { JobDefinition } from '../../contracts';
+import { stageResourceNames } from '../../contracts/resource-names';
 import { APPROVAL_METRICS, METRIC_NAMESPACE, RUN_METRICS } from '../../contracts/metrics';
 import { nextRunTimes } from '../../functions/core/schedule';
 
@@ -54,7 +55,7 @@ export class Observability extends Construct {
       new Metric({ namespace: METRIC_NAMESPACE, metricName: name, dimensionsMap: { service: 'opsrail', stage: props.stage, jobId }, statistic, period });
     const alarm = (alarmId: string, metric: Metric, options: { threshold: number; comparison: ComparisonOperator; evaluationPeriods?: number; missing: TreatMissingData; description: string }) => {
       const created = metric.createAlarm(this, alarmId, {
-        alarmName: `opsrail-${props.stage}-${alarmId}`,
+        alarmName: stageResourceNames(props.stage).alarm(alarmId),
         alarmDescription: options.description,
         threshold: options.threshold,
         comparisonOperator: options.comparison,
@@ -107,9 +108,9 @@ export class Observability extends Construct {
           period: Duration.hours(1),
         }),
     );
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `opsrail-${props.stage}` });
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: stageResourceNames(props.stage).dashboard });
     this.dashboard.addWidgets(
-      new TextWidget({ markdown: `# opsrail ${props.stage}\nRuns of every job, from the run metrics. Evidence: \`opsrail verify\`, Athena workgroup \`opsrail-${props.stage}\`.`, width: 24, height: 2 }),
+      new TextWidget({ markdown: `# opsrail ${props.stage}\nRuns of every job, from the run metrics. Evidence: \`opsrail verify\`, Athena workgroup \`${stageResourceNames(props.stage).athenaWorkGroup}\`.`, width: 24, height: 2 }),
       new GraphWidget({ title: 'Success rate (%) per job', left: successRate, width: 12, leftYAxis: { min: 0, max: 100 } }),
       new GraphWidget({ title: 'Failures per job', left: perJob(RUN_METRICS.failed), width: 12 }),
       new GraphWidget({ title: 'Retries per job', left: perJob(RUN_METRICS.retries), width: 12 }),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, RunRecord, type ExecuteResult } from '../../contracts';
 import type { Clock } from '../../functions/core/clock';
 import type { EvidenceStore } from '../../functions/core/ports';
-import { finalizeRun } from '../../functions/core/run';
+import { finalizeRun } from '../../functions/core/run/finalize';
 import { verifyEvidence } from '../../functions/core/verify';
 import { createExecuteHandler } from '../../functions/execute/handler';
 import { createPreflightHandler } from '../../functions/preflight/handler';

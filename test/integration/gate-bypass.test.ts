@@ -7,7 +7,7 @@ import { approvalGate } from '../../functions/adapters/dependencies';
 import { handleApprovalHttp, MAX_STORED_ATTEMPTS, type ApprovalDependencies } from '../../functions/core/approvals';
 import { renderPage, SECURITY_HEADERS } from '../../functions/approval-endpoint/page';
 import { setSafetyMode } from '../../functions/core/controls';
-import { executeJob } from '../../functions/core/run';
+import { executeJob } from '../../functions/core/run/execute';
 import { startApprovalServer } from '../../local/approval-server';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import { readVerifiedBundle } from '../support/evidence';

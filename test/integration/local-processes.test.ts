@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'vitest';
-import { acquireHomeLock, HomeInUseError, processesOfHome, readStackFile, stackFilePath } from '../../local/home-lock';
+import { HomeInUseError } from '../../local/errors';
+import { acquireHomeLock, processesOfHome, readStackFile, stackFilePath } from '../../local/home-lock';
 import { kernelStartTime } from '../../local/process-identity';
 import { npmStart, waitUntilGone, orphansOf, policyWithFreeApprovalPort } from '../support/processes';
 

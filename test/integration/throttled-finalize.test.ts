@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { diagnosticsToShow, exitCodeOf } from '../../cli/main';
-import { bookkeepingFailed } from '../../functions/core/run';
+import { bookkeepingFailed } from '../../functions/core/run/record-failure';
 import { verifyEvidence } from '../../functions/core/verify';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';

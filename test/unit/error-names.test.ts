@@ -6,7 +6,6 @@ import { describe, test } from 'vitest';
 import { buildSync } from 'esbuild';
 import * as powertoolsIdempotency from '@aws-lambda-powertools/idempotency';
 import { ErrorKind } from '../../contracts';
-import * as controls from '../../functions/core/controls';
 import * as errors from '../../functions/core/errors';
 import { buildBundle, esbuildOptions, loadBundle } from '../../local/bundles';
 import { asReportedError, FUNCTION_TIMEOUT_ERROR } from '../../local/lambda-invoke';
@@ -23,7 +22,7 @@ const caught = (state: string) => new Set((template.States[state]?.Catch ?? []).
 /** Every name an opsrail error can carry: the class names, and the names of kinds (JobFailedError, refusals). */
 function thrownNames(): Set<string> {
   const names = new Set(ErrorKind.options.map((kind) => errors.errorNameOf(kind)));
-  for (const exported of [...Object.values(errors), ...Object.values(controls)]) {
+  for (const exported of Object.values(errors)) {
     if (typeof exported === 'function' && exported.prototype instanceof errors.OpsrailError) names.add(exported.name);
   }
   for (const exported of Object.values(powertoolsIdempotency)) {

@@ -1,0 +1,9 @@
+/*
+ * The CDK app's own errors, in one module. They fail a synth, never a step, so they are not in
+ * functions/core/errors.ts.
+ */
+
+/** `-c stage=…` names no deployable stage. */
+export class UnknownStageError extends Error {
+  override name = 'UnknownStageError';
+}
