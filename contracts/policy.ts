@@ -14,6 +14,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
   });
 }
 import { SlackApprovalSettings } from './slack';
+import { LambdaStandIn } from './job-module';
 
 /** Frequencies, windows, retries, thresholds, recipients and retention are policy, not code (docs/policy.md). */
 export const RetryPolicy = z.strictObject({
@@ -114,6 +115,8 @@ export const StagePolicy = z.strictObject({
         mode: JobMode.optional(),
         schedule: JobSchedule.partial().optional(),
         params: z.record(z.string(), z.unknown()).optional(),
+        /** Stage `local` only: what a `lambda` job calls instead of its function (contracts/job-module.ts). */
+        standIn: LambdaStandIn.optional(),
       }),
     )
     .default({}),

@@ -58,6 +58,7 @@ function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNam
     // EMF lines would only clutter a terminal: locally the evidence and `opsrail query` are the metrics.
     OPSRAIL_METRICS: 'off',
     OPSRAIL_SIGNING_KEY_FILE: join(home, 'approval-signing.key'),
+    OPSRAIL_SECRETS_FILE: join(home, 'secrets.json'),
   };
 }
 
