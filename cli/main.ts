@@ -43,6 +43,7 @@ commands:
   support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
   query "<SQL>" | query --named <name> [--json]   the Athena tables and named queries, locally with DuckDB
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
+  new-job <jobId> [--kind module|lambda|http]     a job module (or stand-in) with its test, and a disabled catalog entry
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
 with your AWS credentials (status, kill, safety, approvals, approve, reject).
@@ -541,7 +542,18 @@ async function decideCommand(decision: 'approve' | 'reject', args: string[]): Pr
   });
 }
 
+async function newJobCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { kind: { type: 'string', default: 'module' } }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw new UsageError('new-job needs one <jobId>');
+  const { NEW_JOB_KINDS, newJob } = await import('./new-job');
+  const kind = values.kind as (typeof NEW_JOB_KINDS)[number];
+  if (!NEW_JOB_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${NEW_JOB_KINDS.join(', ')}`);
+  console.log(newJob(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR, positionals[0] as string, kind).instructions);
+  return EXIT.ok;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  'new-job': newJobCommand,
   approvals: approvalsCommand,
   approve: (args) => decideCommand('approve', args),
   reject: (args) => decideCommand('reject', args),

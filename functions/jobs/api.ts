@@ -18,3 +18,4 @@ export {
 } from '../core/errors';
 export type { Diagnostic, IntegrityReport, JobOutput, LambdaJobAnswer, LambdaJobRequest, Quality, RunContext } from '../../contracts';
 export { LambdaJobAnswer as LambdaJobAnswerSchema, LambdaJobRequest as LambdaJobRequestSchema, LAMBDA_JOB_CONTRACT_VERSION } from '../../contracts';
+export { jobTestContext } from './testing';
