@@ -53,9 +53,9 @@ export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
 export const Capabilities = z.object({
   /**
-   * What the job reads and writes. In AWS each job's code runs in its own function whose role is
-   * derived from these plus its `iam` statements (docs/writing-a-job.md#permissions); a VALIDATION job
-   * with no `writes` is treated as validating its datasets (docs/policy.md#capabilities).
+   * What the job reads and writes. Declarative for now: no IAM grant follows from these (every job runs
+   * in the one Execute function and has its role; docs/writing-a-job.md#permissions); only a VALIDATION
+   * job with no `writes` is treated as validating its datasets (docs/policy.md#capabilities).
    */
   reads: z.array(z.enum(['state', 'evidence'])).default([]),
   writes: z.array(z.enum(['state', 'evidence'])).default([]),
@@ -91,7 +91,7 @@ export const CatalogJob = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   /** Where the behaviour comes from: a module in the jobs directory, an HTTP call, a Lambda function (contracts/job-module.ts). */
   implementation: JobImplementationSpec.optional(),
-  /** IAM statements this job's own code needs beyond its capabilities (AWS only; docs/writing-a-job.md#permissions). */
+  /** IAM statements this job's own code needs beyond its capabilities: declared, not yet granted (docs/writing-a-job.md#permissions). */
   iam: z.array(JobIamStatement).optional(),
 });
 export type CatalogJob = z.infer<typeof CatalogJob>;
