@@ -1,10 +1,12 @@
 /**
- * One life of the crash bench's scheduler (bench/crash.ts starts it, kill -9s it, starts it again):
- * the real local runtime (real ASL, real handlers) over the stack the bench holds (its handler
- * environment in OPSRAIL_BENCH_HANDLER_ENV), two counted-effect
- * jobs, a tick source that delivers at least once (the cursor moves only once a tick's run is
- * claimed, like EventBridge's redelivery) and the local scheduler's resumption of runs whose lease
- * expired. With --drain it delivers every tick up to --ticks and exits once every run is finished.
+ * One life of the crash bench's scheduler (bench/crash.ts starts it, kill -9s it, starts it again).
+ * Like `npm start`, it owns the local stack of $OPSRAIL_HOME: it takes the home's lock (which stops
+ * whatever a killed life left running, docs/local-stack.md) and starts DynamoDB Local and the S3
+ * endpoint itself, so a kill -9 here is a kill -9 of the stack's owner. On that stack: the real local
+ * runtime (real ASL, real handlers), two counted-effect jobs, a tick source that delivers at least once
+ * (the cursor moves only once a tick's run is claimed, like EventBridge's redelivery) and the local
+ * scheduler's resumption of runs whose lease expired. With --drain it delivers every tick up to
+ * --ticks, stops its stack and exits once every run is finished.
  */
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -12,7 +14,7 @@ import { systemClock } from '../functions/core/clock';
 import type { JobImplementation } from '../functions/jobs/types';
 import { LocalRuntime } from '../local/runtime';
 import { LocalScheduler } from '../local/scheduler';
-import { HandlerEnv } from '../contracts';
+import { startLocalStack } from '../local/stack';
 import { BENCH_JOBS, tickAt } from './crash-plan';
 
 const { values } = parseArgs({
@@ -21,11 +23,13 @@ const { values } = parseArgs({
     interval: { type: 'string' },
     ticks: { type: 'string' },
     drain: { type: 'boolean', default: false },
+    /** Drain up to one tick past the furthest cursor the lives before reached; print it as `TICKS n`. */
+    'ticks-from-cursors': { type: 'boolean', default: false },
   },
 });
 const effectsFile = values.effects as string;
 const intervalMs = Number(values.interval);
-const lastTick = values.ticks === undefined ? Number.POSITIVE_INFINITY : Number(values.ticks) - 1;
+let lastTick = values.ticks === undefined ? Number.POSITIVE_INFINITY : Number(values.ticks) - 1;
 
 /** The counted effect: one line per execution of the job's logic, on disk before the job returns. */
 function countedJob(jobId: string): JobImplementation {
@@ -40,9 +44,9 @@ function countedJob(jobId: string): JobImplementation {
   };
 }
 
-// The stack bench/crash.ts holds (it outlives every life of this worker), as the handlers' environment.
-const env = HandlerEnv.parse(JSON.parse(process.env.OPSRAIL_BENCH_HANDLER_ENV ?? 'null'));
-const runtime = new LocalRuntime(env, BENCH_JOBS.map((j) => countedJob(j.jobId)));
+// This life's own stack, under $OPSRAIL_HOME and $OPSRAIL_POLICY_DIR (set by bench/crash.ts).
+const stack = await startLocalStack({ attach: false, command: 'crash-worker' });
+const runtime = new LocalRuntime(stack.env, BENCH_JOBS.map((j) => countedJob(j.jobId)));
 const { state } = runtime.deps;
 const scheduler = new LocalScheduler(runtime, runtime.deps.policy, state, systemClock);
 const inFlight = new Set<Promise<unknown>>();
@@ -51,9 +55,15 @@ const deliver = (jobId: string, scheduledTime: string) => {
   inFlight.add(p);
   void p.finally(() => inFlight.delete(p));
 };
+const indexOf = (tick: string | undefined) => (tick === undefined ? -1 : Math.round((Date.parse(tick) - Date.parse(tickAt(0))) / 60_000));
+if (values['ticks-from-cursors']) {
+  // Every tick a life claimed (or began to deliver) is due: one past the furthest cursor.
+  const cursors = await Promise.all(BENCH_JOBS.map((j) => state.getSchedulerCursor(j.jobId)));
+  lastTick = Math.max(0, ...cursors.map(indexOf)) + 1;
+  console.log(`TICKS ${lastTick + 1}`);
+}
 console.log('READY');
 
-const indexOf = (tick: string | undefined) => (tick === undefined ? -1 : Math.round((Date.parse(tick) - Date.parse(tickAt(0))) / 60_000));
 // While this life lasts, one more tick per job is due every interval after the last one claimed;
 // draining, only the ticks up to --ticks are due (the lives before may have left some unclaimed).
 const readyAt = Date.now();
@@ -82,5 +92,6 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 200));
 }
 await scheduler.drain();
+await stack.stop();
 console.log('DRAINED');
 process.exit(0);

@@ -1,39 +1,43 @@
 /**
  * Crash bench (issue 10): the local scheduler's loop (bench/crash-worker.ts: real local runtime, real
- * ASL and handlers) runs two counted-effect jobs, one tick every --interval ms while it lives, and is killed with
- * SIGKILL at seeded random moments, --kills times, and started again each time; a last life delivers
- * the remaining ticks and finishes every run. Then: effects == ticks that ran (0 doubled, 0 lost),
- * `opsrail verify --all` exits 0, no run left claimed, no failure counted, no orphaned process.
+ * ASL and handlers) runs two counted-effect jobs, one tick every --interval ms while it lives, and is
+ * killed with SIGKILL at seeded random moments, --kills times, and started again each time; a last
+ * life delivers the remaining ticks and finishes every run. Each life owns the home's stack as
+ * `npm start` does (its own DynamoDB Local, with a watchdog, and S3 endpoint), so each kill -9 leaves
+ * those behind unless the product stops them. Then: effects == ticks that ran (0 doubled, 0 lost),
+ * `opsrail verify --all` exits 0, no run left claimed, no failure counted, and no process or endpoint
+ * of a killed life outlives the next start, nor any of the home after the final shutdown.
  * Exits 1 on any miss and prints the figures.
  *
  *   npm run bench                  # both benches; this one with 20 kills
  *   npx tsx bench/crash.ts --kills 5 --seed 7
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildDependencies } from '../functions/adapters/dependencies';
-import { verifyEvidence } from '../functions/core/verify';
-import { DEFAULT_POLICY_DIR, localNames, REPO_ROOT, startLocalStack } from '../local/stack';
+import { processesOfHome, readStackFile, type StackFile } from '../local/home-lock';
+import { isProcessAlive } from '../local/process-identity';
+import { DEFAULT_POLICY_DIR, REPO_ROOT, startLocalStack } from '../local/stack';
 import { BENCH_JOBS, BENCH_LEASE_SECONDS, benchPolicyDir, tickAt } from './crash-plan';
 import { seeded } from '../test/support/seeded';
+import { orphansOf } from '../test/support/processes';
 
 const { values } = parseArgs({
   options: {
     kills: { type: 'string', default: '20' },
     seed: { type: 'string', default: '1' },
     interval: { type: 'string', default: '1000' },
-    /** An already running DynamoDB Local (npm test's) instead of one of the bench's own. */
-    dynamodb: { type: 'string' },
   },
 });
 const kills = Number(values.kills);
 const seed = Number(values.seed);
 const intervalMs = Number(values.interval);
 const WORKER = join(import.meta.dirname, 'crash-worker.ts');
-const READY_TIMEOUT_MS = 90_000;
+// Each life starts a JVM (DynamoDB Local): seconds when idle, over a minute on a crowded machine.
+const READY_TIMEOUT_MS = 180_000;
 const DRAIN_TIMEOUT_MS = 300_000;
 
 const home = mkdtempSync(join(tmpdir(), 'opsrail-crash-'));
@@ -42,19 +46,7 @@ const effectsFile = join(home, 'effects.log');
 writeFileSync(effectsFile, '');
 Object.assign(process.env, { OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir });
 
-// The bench holds the stack (DynamoDB Local, the S3 endpoint); each life of the worker works on it.
-const shared = values.dynamodb !== undefined;
-const stack = await startLocalStack({ home, policyDir, attach: false, ...(shared ? { dynamodbEndpoint: values.dynamodb, names: localNames(`crash${process.pid}`) } : {}) });
-const env = { ...process.env, OPSRAIL_LOG_LEVEL: 'SILENT', OPSRAIL_BENCH_HANDLER_ENV: JSON.stringify(stack.env) };
-// This process only checks the evidence: its registry names the bench's jobs (as policy requires of
-// an enabled job) but never runs them; the workers do.
-const notRunHere = BENCH_JOBS.map((j) => ({
-  jobId: j.jobId,
-  run: async () => {
-    throw new Error(`${j.jobId} runs in the crash workers, never in the bench process`);
-  },
-}));
-const deps = buildDependencies(stack.env, notRunHere);
+const env = { ...process.env, OPSRAIL_LOG_LEVEL: 'SILENT' };
 const startedAt = Date.now();
 const random = seeded(seed);
 
@@ -63,7 +55,10 @@ function startWorker(extra: string[] = []): { child: ChildProcess; ready: Promis
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker not ready within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a worker (and its stack) behind the bench
+      reject(new Error(`worker not ready within ${READY_TIMEOUT_MS} ms: ${output.slice(-2000)}`));
+    }, READY_TIMEOUT_MS);
     child.stdout?.on('data', (d: Buffer) => {
       output += d.toString();
       if (output.includes('READY')) (clearTimeout(timer), resolve());
@@ -75,13 +70,41 @@ function startWorker(extra: string[] = []): { child: ChildProcess; ready: Promis
   return { child, ready, exited, output: () => output };
 }
 
+/** What one life ran, from the home's pid file once it was ready: its stack's processes and S3 endpoint. */
+interface Life {
+  children: StackFile['children'];
+  s3Endpoint: string | undefined;
+}
+const lives: Life[] = [];
+const misses: string[] = [];
+const lifeOf = (n: number): Life => {
+  const held = readStackFile(home);
+  if (!held || held.owner.command !== 'crash-worker') throw new Error(`life ${n}: no pid file of the worker in ${home}`);
+  return { children: held.children, s3Endpoint: held.s3Endpoint };
+};
+/** What of a life is still there: its DynamoDB Local and watchdog (same pid and start time), its S3 endpoint. */
+async function leftOf(life: Life, except: Life | undefined): Promise<string[]> {
+  const processes = life.children.filter((c) => isProcessAlive(c)).map((c) => `${c.name} pid ${c.pid}`);
+  const endpoint = life.s3Endpoint && life.s3Endpoint !== except?.s3Endpoint && (await answers(life.s3Endpoint)) ? [`S3 endpoint ${life.s3Endpoint}`] : [];
+  return [...processes, ...endpoint];
+}
+let leftAfterNextStart = 0;
+const afterStart = async (n: number, life: Life) => {
+  const previous = lives[lives.length - 1];
+  lives.push(life);
+  const left = previous ? await leftOf(previous, life) : [];
+  leftAfterNextStart += left.length;
+  if (left.length) misses.push(`life ${n}: the killed life before it left ${left.join(', ')} running`);
+};
+
 const killedAfterMs: number[] = [];
 const progress = (line: string) => process.stderr.write(`crash bench ${((Date.now() - startedAt) / 1000).toFixed(1)}s ${line}\n`);
 for (let k = 0; k < kills; k++) {
   const worker = startWorker();
   const spawned = Date.now();
   await worker.ready;
-  progress(`life ${k + 1}: ready after ${Date.now() - spawned} ms`);
+  await afterStart(k + 1, lifeOf(k + 1));
+  progress(`life ${k + 1}: ready after ${Date.now() - spawned} ms (its DynamoDB Local: pid ${lives.at(-1)?.children.at(-1)?.pid})`);
   const delay = 200 + Math.floor(random() * 2300);
   await new Promise((resolve) => setTimeout(resolve, delay));
   worker.child.kill('SIGKILL');
@@ -89,20 +112,35 @@ for (let k = 0; k < kills; k++) {
   killedAfterMs.push(delay);
 }
 // Every tick a life claimed (or began to deliver) is due; the draining life delivers any left behind.
-const cursors = await Promise.all(BENCH_JOBS.map((j) => deps.state.getSchedulerCursor(j.jobId)));
-const ticks = Math.max(0, ...cursors.map((c) => (c === undefined ? -1 : Math.round((Date.parse(c) - Date.parse(tickAt(0))) / 60_000)))) + 2;
-progress(`draining ${ticks} ticks`);
-const drain = startWorker(['--drain', '--ticks', String(ticks)]);
+// How far the lives got is on the draining life's cursors: it reports them (TICKS) once its stack is up.
+const drain = startWorker(['--drain', '--ticks-from-cursors']);
 await drain.ready;
+await afterStart(kills + 1, lifeOf(kills + 1));
+const ticks = Number(/TICKS (\d+)/.exec(drain.output())?.[1]);
+progress(`draining ${ticks} ticks`);
 const drained = await Promise.race([drain.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS))]);
 if (drained === 'timeout') drain.child.kill('SIGKILL');
-
 progress(`drained: ${drained}`);
+// After the final shutdown (the draining life stopped its stack), nothing of the home may be running:
+// no DynamoDB Local or watchdog (by command line, and every life's by pid and start time), no S3 endpoint.
+const describe = (p: { pid: number; command: string }) => `pid ${p.pid} ${p.command.slice(0, 100)}`;
+const leftAtEnd = [...(await orphansOf(home)).map(describe), ...(await Promise.all(lives.map((life) => leftOf(life, undefined)))).flat()];
+
+// The bench's own look at the state table and the evidence: the next start on the home, a stack of its own.
+const stack = await startLocalStack({ home, policyDir, attach: false, command: 'crash-bench' });
+// This process only checks the evidence: its registry names the bench's jobs (as policy requires of
+// an enabled job) but never runs them; the workers did.
+const notRunHere = BENCH_JOBS.map((j) => ({
+  jobId: j.jobId,
+  run: async () => {
+    throw new Error(`${j.jobId} runs in the crash workers, never in the bench process`);
+  },
+}));
+const deps = buildDependencies(stack.env, notRunHere);
 // What happened, from the state table and the effects file.
 const effects = new Map<string, number>();
 for (const line of readFileSync(effectsFile, 'utf8').split('\n').filter(Boolean)) effects.set(line, (effects.get(line) ?? 0) + 1);
 const figures = { runs: 0, ok: 0, unknownOutcome: 0, lost: 0, leftClaimed: 0, falseFailures: 0, doubled: 0, lostEffects: 0, reruns: 0, takeovers: 0, effects: 0 };
-const misses: string[] = [];
 const planned = new Set<string>();
 for (const job of BENCH_JOBS) {
   for (let i = 0; i < ticks; i++) {
@@ -152,17 +190,18 @@ const verify = await verifyAll().catch((error: Error) => ({ status: 1, output: `
 if (verify.status !== 0) misses.push(`verify --all exited ${verify.status}: ${verify.output.split('\n').slice(-12).join('\n')}`);
 if (drained !== 0) misses.push(`the draining worker ${drained === 'timeout' ? `did not finish within ${DRAIN_TIMEOUT_MS} ms` : `exited ${drained}`}: ${drain.output().slice(-1500)}`);
 
+const benchS3 = readStackFile(home)?.s3Endpoint;
 await stack.stop();
-// Anything still running that names this bench's home outlived its parent (e.g. a DynamoDB Local).
-await new Promise((resolve) => setTimeout(resolve, 500));
-const orphans = processesMentioning(home);
-if (orphans.length) misses.push(`orphaned processes: ${orphans.join('; ')}`);
+const afterBench = [...(await orphansOf(home)).map(describe), ...(benchS3 && (await answers(benchS3)) ? [`S3 endpoint ${benchS3}`] : [])];
+const orphans = [...new Set([...leftAtEnd, ...afterBench])];
+if (orphans.length) misses.push(`left running after the final shutdown: ${orphans.join('; ')}`);
 
 console.log(`crash bench: seed ${seed}, ${kills} kills (SIGKILL ${Math.min(...killedAfterMs)}-${Math.max(...killedAfterMs)} ms after ready), lease ${BENCH_LEASE_SECONDS} s, one tick per job every ${intervalMs} ms of a life`);
 console.log(`  ticks ${ticks} x ${BENCH_JOBS.length} jobs = ${figures.runs} runs: ok ${figures.ok}, unknown_outcome ${figures.unknownOutcome} (not re-run), lost ${figures.lost}, left claimed ${figures.leftClaimed}, false failures ${figures.falseFailures}`);
 console.log(`  effects ${figures.effects}: doubled ${figures.doubled}, lost ${figures.lostEffects}, idempotent re-runs ${figures.reruns}; takeovers ${figures.takeovers}; failures counted ${counted}`);
-console.log(`  verify --all${shared ? ' (in-process: the tables are not the CLI\'s)' : ''}: exit ${verify.status} (${verify.output.split('\n').pop() ?? ''})`);
-console.log(`  orphaned processes: ${orphans.length}`);
+console.log(`  verify --all: exit ${verify.status} (${verify.output.split('\n').pop() ?? ''})`);
+console.log(`  stacks: ${lives.length} lives each started DynamoDB Local (pids ${lives.map((l) => l.children.at(-1)?.pid ?? '?').join(',')}); processes/endpoints of a killed life left after the next start ${leftAfterNextStart}`);
+console.log(`  orphaned processes: ${orphans.length} (DynamoDB Local, watchdog or S3 endpoint of the home after the final shutdown)`);
 if (misses.length) {
   console.log(`FAILED: ${misses.length} miss(es)`);
   for (const miss of misses.slice(0, 40)) console.log(`  - ${miss}`);
@@ -171,35 +210,22 @@ if (misses.length) {
 console.log('ok: 0 doubled, 0 lost');
 process.exit(0);
 
-/**
- * `opsrail verify --all` on the bench's stack (the CLI attaches to it through $OPSRAIL_HOME). On a
- * shared DynamoDB Local the tables have the bench's own names, which the CLI cannot be told: the same
- * check runs in-process then, with the CLI's exit rule (0 only if everything verifies).
- */
+/** `opsrail verify --all` on the bench's stack: the CLI attaches to it through $OPSRAIL_HOME. */
 async function verifyAll(): Promise<{ status: number | null; output: string }> {
-  if (!shared) {
-    // Asynchronously: this process serves the local S3 endpoint the CLI attaches to, so it must not block.
-    const cli = spawn(process.execPath, [join(REPO_ROOT, 'cli/bin/opsrail.mjs'), 'verify', '--all'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-    let output = '';
-    cli.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    cli.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const status = await new Promise<number | null>((resolve) => cli.once('close', (code) => resolve(code)));
-    return { status, output: output.trim() };
-  }
-  const report = await verifyEvidence(deps, {});
-  const status = !report.ok ? 1 : report.manifests === 0 ? 4 : 0;
-  return { status, output: [...report.problems.map((p) => `${p.kind} ${p.key}: ${p.detail}`), `${report.manifests} manifests, ${report.objects} objects${report.ok ? ' verified' : ''}`].join('\n') };
+  // Asynchronously: this process serves the local S3 endpoint the CLI attaches to, so it must not block.
+  const cli = spawn(process.execPath, [join(REPO_ROOT, 'cli/bin/opsrail.mjs'), 'verify', '--all'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  let output = '';
+  cli.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  cli.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const status = await new Promise<number | null>((resolve) => cli.once('close', (code) => resolve(code)));
+  return { status, output: output.trim() };
 }
 
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmdline.includes(text)) found.push(`${pid} ${cmdline.slice(0, 120)}`);
-    } catch {
-      // gone meanwhile
-    }
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(1500) });
+    return true;
+  } catch {
+    return false;
   }
-  return found;
 }

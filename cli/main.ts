@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
-import { Stage, type JobDefinition } from '../contracts';
+import { Stage, type Diagnostic, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { systemClock } from '../functions/core/clock';
 import { DangerousOpRequiresApprovalError, engageKillSwitch, releaseKillSwitch, releaseQuarantine, setSafetyMode, statusReport, type ControlDependencies, type ExecutionController, type ScheduleController, type StatusReport } from '../functions/core/controls';
@@ -115,6 +115,18 @@ export function exitCodeOf(outcome: ExecutionOutcome): number {
   }
 }
 
+/**
+ * What `opsrail run` prints under the status: the warnings and errors of the sealed outcome and, for a
+ * run recorded as succeeded after its bookkeeping failed, that failure (a Finalize that sealed the
+ * outcome before it failed left no word of it there; the execution's caught error has it).
+ */
+export function diagnosticsToShow(outcome: ExecutionOutcome, sealed: Diagnostic[], recovered: (caught: { Error: string; Cause?: string }) => Diagnostic): Diagnostic[] {
+  const shown = sealed.filter((d) => d.level !== 'info');
+  if (outcome.kind !== 'completed' || !outcome.recoveredFrom) return shown;
+  const diagnostic = recovered(outcome.recoveredFrom);
+  return shown.some((d) => d.code === diagnostic.code) ? shown : [...shown, diagnostic];
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -169,6 +181,10 @@ async function runCommand(args: string[]): Promise<number> {
     const outcome = await runtime.run(request);
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
+    // What the run's outcome says besides its status (e.g. bookkeeping_failed: recorded as succeeded).
+    const sealed = summary ? (await runtime.deps.state.getRun(outcome.jobRunId))?.sealed : undefined;
+    const { bookkeepingFailed } = await import('../functions/core/run');
+    const diagnostics = diagnosticsToShow(outcome, sealed?.diagnostics ?? [], (caught) => bookkeepingFailed(runtime.deps.redactor, caught));
     const report = {
       jobRunId: outcome.jobRunId,
       outcome: outcome.kind,
@@ -177,6 +193,7 @@ async function runCommand(args: string[]): Promise<number> {
       evidencePrefix: summary?.evidencePrefix ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}` : null,
       manifestKey: summary?.manifestKey ?? null,
       error: summary?.error ?? (outcome.kind === 'failed' ? { kind: 'internal', name: 'ExecutionFailed', message: outcome.error } : null),
+      diagnostics,
       executionId: outcome.executionId,
       exitCode: code,
     };
@@ -186,6 +203,7 @@ async function runCommand(args: string[]): Promise<number> {
       console.log(`status:   ${report.status}${report.quality ? ` (quality ${report.quality})` : ''}`);
       if (report.manifestKey) console.log(`evidence: s3://${stack.env.EVIDENCE_BUCKET_NAME}/${report.manifestKey}`);
       if (report.error) console.log(`${outcome.kind === 'refused' ? 'refused: ' : 'error:   '} ${report.error.kind}: ${report.error.message}`);
+      for (const d of outcome.kind === 'completed' ? diagnostics : []) console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
       if (outcome.kind === 'duplicate_suppressed') console.log('this window already ran: duplicate_suppressed recorded, nothing written');
     }
     return code;

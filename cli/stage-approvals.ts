@@ -1,10 +1,9 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { PendingApprovals, type Stage } from '../contracts';
+import { ApprovalAnswer, PendingApprovals, type Stage } from '../contracts';
 import { stackOutputKeys, stageResourceNames } from '../contracts/resource-names';
 import { wrapAwsError } from '../functions/adapters/aws-errors';
-import { pageTitle } from '../functions/core/approval-sources';
 import { ConfigurationError, DependencyError, PermissionError } from '../functions/core/errors';
 
 /**
@@ -61,7 +60,8 @@ async function decisionUrl(stage: Stage, clients: StageApprovalClients): Promise
 async function signedFetch(clients: StageApprovalClients, url: URL, method: 'GET' | 'POST', body?: string): Promise<{ status: number; text: string }> {
   const config = clients.cloudformation.config;
   const signer = new SignatureV4({ service: 'lambda', region: regionOf(url) ?? (await config.region()), credentials: config.credentials, sha256: NodeSha256 });
-  const headers: Record<string, string> = { host: url.host, 'user-agent': 'opsrail-cli' };
+  // The endpoint answers as data (ApprovalAnswer), not as the page.
+  const headers: Record<string, string> = { host: url.host, 'user-agent': 'opsrail-cli', accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
   const signed = await signer.sign({
     method,
@@ -113,5 +113,13 @@ export async function decideOnStage(
   if (decision.challenge !== undefined) form.set('challenge', decision.challenge);
   if (decision.reason !== undefined) form.set('reason', decision.reason);
   const { status, text } = await signedFetch(clients, target, 'POST', form.toString());
-  return { status, title: pageTitle(text) ?? text.slice(0, 200) };
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    throw new DependencyError(`deciding on stage ${stage} answered ${status} with no JSON: ${text.slice(0, 200)}`);
+  }
+  const parsed = ApprovalAnswer.safeParse(answer);
+  if (!parsed.success) throw new DependencyError(`deciding on stage ${stage} answered ${status}: unexpected answer (${parsed.error.issues[0]?.message})`);
+  return { status: parsed.data.status, title: parsed.data.title };
 }

@@ -92,9 +92,15 @@ export type GateResults = z.infer<typeof GateResults>;
 export const ApprovalEndpointEvent = z.object({
   rawPath: z.string().max(2048),
   queryStringParameters: z.record(z.string(), z.string()).nullish(),
+  /** Only `accept` is read: `application/json` asks for the answer as data (the CLI), not as the page. */
+  headers: z.record(z.string(), z.string()).nullish(),
+  /** The sign-in cookies (docs/approval-sign-in.md). */
+  cookies: z.array(z.string().max(16_384)).max(50).nullish(),
   body: z.string().nullish(),
   isBase64Encoded: z.boolean().optional(),
   requestContext: z.object({
+    /** The Function URL's host: the sign-in callback returns there. */
+    domainName: z.string().max(253).nullish(),
     http: z.object({ method: z.string().min(1).max(16), userAgent: z.string().nullish() }),
     authorizer: z.object({ iam: z.object({ userArn: z.string().nullish() }).nullish() }).nullish(),
   }),
@@ -104,3 +110,15 @@ export type ApprovalEndpointEvent = z.infer<typeof ApprovalEndpointEvent>;
 /** `GET /approvals` on the IAM-authenticated decision URL: what `opsrail approvals --stage` lists. */
 export const PendingApprovals = z.strictObject({ approvals: z.array(ApprovalRecord.extend({ link: z.url() })) });
 export type PendingApprovals = z.infer<typeof PendingApprovals>;
+
+/**
+ * The endpoint's answer as data, for a caller that asked for `application/json` (`opsrail approve
+ * --stage`): the same status, title and message the page shows, never HTML to scrape.
+ */
+export const ApprovalAnswer = z.strictObject({
+  status: z.number().int(),
+  title: z.string(),
+  message: z.string(),
+  outcome: z.string().max(64).optional(),
+});
+export type ApprovalAnswer = z.infer<typeof ApprovalAnswer>;

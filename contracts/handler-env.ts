@@ -33,6 +33,10 @@ export const HandlerEnv = z.object({
   APPROVAL_LINK_BASE_URL: z.string().min(1).optional(),
   /** Local stack only: a JSON file of secret values by secret_ref, for http jobs' `{{secret.NAME}}` (AWS reads Secrets Manager). */
   OPSRAIL_SECRETS_FILE: z.string().min(1).optional(),
+  /** How the approval page signs approvers in: SignInSettings (contracts/sign-in.ts) as JSON. */
+  APPROVAL_SIGN_IN: z.string().min(1).optional(),
+  /** The page function only: the decision function it passes a signed-in browser's POST to. */
+  APPROVAL_DECISION_FUNCTION: z.string().min(1).optional(),
   /** Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local stack). */
   OPSRAIL_METRICS: z.enum(['emf', 'off']).default('emf'),
 });

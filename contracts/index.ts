@@ -15,6 +15,7 @@ export * from './approvals';
 export * from './identity';
 export * from './slack';
 export * from './resource-names';
+export * from './sign-in';
 
 import type { z } from 'zod';
 import { AuditEvent } from './audit-event';

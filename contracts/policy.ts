@@ -4,6 +4,8 @@ import { CatalogJob, DangerousOpKind, JobMode } from './job';
 import { JobSchedule } from './job';
 import { TimeZone } from './schedule';
 import { Identity, identityKey } from './identity';
+import { ApprovalIdentityPolicy } from './sign-in';
+import { SlackApprovalSettings } from './slack';
 
 /** An allowed list names each person once (compared as docs/approvals.md says). */
 function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
@@ -13,7 +15,6 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
     seen.add(identityKey(identity));
   });
 }
-import { SlackApprovalSettings } from './slack';
 import { LambdaStandIn } from './job-module';
 
 /** Frequencies, windows, retries, thresholds, recipients and retention are policy, not code (docs/policy.md). */
@@ -78,6 +79,8 @@ export const StagePolicy = z.strictObject({
       linkBaseUrl: z.url(),
       /** Approve from Slack buttons (docs/approval-slack-and-cli.md); absent: Slack only carries the link. */
       slack: SlackApprovalSettings.optional(),
+      /** Who signs approvers in on the page (docs/approval-sign-in.md); absent: cognito in AWS, local locally. */
+      identity: ApprovalIdentityPolicy.optional(),
     })
     .superRefine((approvals, ctx) => {
       for (const [opKind, min] of Object.entries(approvals.minApprovalsByOpKind)) {
@@ -120,6 +123,13 @@ export const StagePolicy = z.strictObject({
       }),
     )
     .default({}),
+}).superRefine((policy, ctx) => {
+  // The stand-in IdP signs anyone in as any listed name: it exists for the account-free local stack only.
+  const kind = policy.approvals.identity?.kind;
+  if (kind === undefined) return;
+  if ((policy.stage === 'local') !== (kind === 'local')) {
+    ctx.addIssue({ code: 'custom', path: ['approvals', 'identity', 'kind'], message: policy.stage === 'local' ? "the local stage signs approvers in with kind 'local'" : "kind 'local' (the stand-in IdP) is for the local stage only" });
+  }
 });
 export type StagePolicy = z.infer<typeof StagePolicy>;
 

@@ -7,6 +7,7 @@ import { EvidenceQuery } from './constructs/evidence-query';
 import { Notifications } from './constructs/notifications';
 import { ApprovalEndpoint } from './constructs/approval-endpoint';
 import { SlackInteractionEndpoint } from './constructs/slack-interaction';
+import { ApprovalSignIn } from './constructs/approval-sign-in';
 import { Observability } from './constructs/observability';
 import { JobRunner } from './constructs/job-runner';
 import { JobScheduling } from './constructs/job-scheduling';
@@ -66,6 +67,7 @@ export class OpsrailCore extends Construct {
       removalPolicy,
       storage: this.storage,
       signingKey: this.notifications.approvalSigningKey,
+      signIn: new ApprovalSignIn(this, 'ApprovalSignIn', { stage, identity: policy.settings.approvals.identity ?? { kind: 'cognito', claim: 'email' }, removalPolicy }),
     });
     this.runner = new JobRunner(this, 'Runner', {
       stage,

@@ -1,21 +1,44 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { ApprovalDependencies, ApprovalHttpRequest } from '../functions/core/approvals';
-import { endpointErrorPage, handleApprovalHttp, MAX_BODY_BYTES } from '../functions/core/approvals';
+import { join } from 'node:path';
+import type { ApprovalDependencies } from '../functions/core/approvals';
+import { MAX_BODY_BYTES } from '../functions/core/approvals';
 import { ConfigurationError } from '../functions/core/errors';
+import { localSignInSettings } from '../functions/adapters/sign-in';
+import { errorResponse, serveApprovalEndpoint, type EndpointRequest, type SignIn } from '../functions/approval-endpoint/http';
+import { parseCookies, tokenVerifier } from '../functions/approval-endpoint/sign-in';
+import { opsrailHome } from './stack';
+import { policyNames, StandInIdp } from './stand-in-idp';
 
-/** The approver is named only on a POST (a GET never decides): X-Opsrail-Approver, else the Basic user. */
-function toRequest(req: IncomingMessage, base: URL, method: string, bodyBytes: number, chunks: Buffer[]): ApprovalHttpRequest {
-  const url = new URL(req.url ?? '/', base);
+/**
+ * The local user who names themselves, on a POST only (a GET never decides): the X-Opsrail-Approver
+ * header, for tests and scripts on this machine; the CLI's `--as` is the same idea. LOCAL ONLY: the
+ * Lambda never reads this header (in AWS the approver is the IAM caller or a verified sign-in token).
+ * No CSRF token is needed for it: a form on another site cannot set a custom header on a cross-site
+ * POST (that takes a CORS preflight, which this server never answers). HTTP Basic is not taken, since
+ * a browser would replay remembered Basic credentials on such a POST.
+ */
+function localCaller(req: IncomingMessage, method: string): EndpointRequest['caller'] {
   const header = req.headers['x-opsrail-approver'];
   const named = Array.isArray(header) ? header[0] : header;
-  const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  const basicUser = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':')[0] : undefined;
-  const identity = method === 'POST' ? (named ?? basicUser ?? null) : null;
-  const body = bodyBytes <= MAX_BODY_BYTES ? Buffer.concat(chunks).toString('utf8') : '';
-  const form = Object.fromEntries(new URLSearchParams(body));
-  return { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form, identity, userAgent: req.headers['user-agent'] ?? null, bodyBytes, source: 'local' };
+  return { identity: method === 'POST' ? (named ?? null) : null, source: 'local' };
 }
 
+function toRequest(req: IncomingMessage, base: URL, method: string, bodyBytes: number, chunks: Buffer[]): EndpointRequest {
+  const url = new URL(req.url ?? '/', base);
+  const body = bodyBytes <= MAX_BODY_BYTES ? Buffer.concat(chunks).toString('utf8') : '';
+  return {
+    method,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    form: Object.fromEntries(new URLSearchParams(body)),
+    cookies: parseCookies(req.headers.cookie),
+    origin: base.origin,
+    userAgent: req.headers['user-agent'] ?? null,
+    caller: localCaller(req, method),
+    bodyBytes,
+    wantsJson: /\bapplication\/json\b/.test(req.headers.accept ?? ''),
+  };
+}
 
 /** The approval page's address is taken: approval links would point at whatever holds it. */
 export class ApprovalPortInUseError extends ConfigurationError {
@@ -48,13 +71,18 @@ export async function assertApprovalPortFree(linkBaseUrl: string): Promise<void>
 }
 
 /**
- * The approval endpoint on 127.0.0.1, for the local stack: the same handler as the Lambda. There is no
- * IAM locally, so the approver is the local user who says who they are (the X-Opsrail-Approver header,
- * or the user name of HTTP Basic auth); the CLI's `--as` does the same. A GET never carries one.
+ * The approval endpoint on 127.0.0.1, for the local stack: the same endpoint code as the Lambda
+ * (functions/approval-endpoint/http.ts), with the stand-in IdP (local/stand-in-idp.ts) under /idp, so
+ * an approver signs in on the page and the same token verification (aws-jwt-verify) runs as in AWS.
+ * Tests and scripts may instead name the local user (localCaller above); the CLI's `--as` decides
+ * through the core directly.
  */
-export async function startApprovalServer(gate: ApprovalDependencies): Promise<{ url: string; close: () => Promise<void> } | null> {
+export async function startApprovalServer(gate: ApprovalDependencies, options: { idpDir?: string } = {}): Promise<{ url: string; idp: StandInIdp; close: () => Promise<void> } | null> {
   const base = new URL(gate.linkBaseUrl);
   if (!['127.0.0.1', 'localhost'].includes(base.hostname)) return null;
+  const settings = localSignInSettings(gate.linkBaseUrl);
+  const idp = new StandInIdp(options.idpDir ?? join(opsrailHome(), 'idp'), settings, policyNames(gate.policy.settings.approvals.approversByOpKind), () => gate.clock.now());
+  const signIn: SignIn = { settings, verifier: tokenVerifier(settings) };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     let bodyBytes = 0;
@@ -67,14 +95,19 @@ export async function startApprovalServer(gate: ApprovalDependencies): Promise<{
       const method = req.method ?? 'GET';
       // Anything unreadable in the request (a malformed URL) is an answer, never a crash of the server.
       Promise.resolve()
-        .then(() => handleApprovalHttp(gate, toRequest(req, base, method, bodyBytes, chunks)))
-        .catch((error: unknown) => endpointErrorPage(error, method))
+        .then(() => {
+          const request = toRequest(req, base, method, bodyBytes, chunks);
+          const fromIdp = idp.handle(method, request.path, request.query, request.form);
+          if (fromIdp) return { ...fromIdp, cookies: [] };
+          return serveApprovalEndpoint(gate, signIn, request);
+        })
+        .catch((error: unknown) => errorResponse(error, method))
         .then((response) => {
-          res.writeHead(response.status, response.headers);
+          res.writeHead(response.status, { ...response.headers, ...(response.cookies.length ? { 'set-cookie': response.cookies } : {}) });
           res.end(response.body);
         });
     });
   });
   await listenOn(server, base);
-  return { url: `${base.origin}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url: `${base.origin}`, idp, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

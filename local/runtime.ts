@@ -47,7 +47,8 @@ class ApprovalRejected extends Error {
 }
 
 export type ExecutionOutcome =
-  | { kind: 'completed'; executionId: string; jobRunId: string; summary: RunSummary }
+  /** `recoveredFrom`: the step error RecordFailure caught before it recorded the run as succeeded. */
+  | { kind: 'completed'; executionId: string; jobRunId: string; summary: RunSummary; recoveredFrom?: { Error: string; Cause?: string } }
   | { kind: 'refused'; executionId: string; jobRunId: string; summary: RunSummary }
   | { kind: 'duplicate_suppressed'; executionId: string; jobRunId: string }
   | { kind: 'stopped'; executionId: string; jobRunId: string; summary: RunSummary | null }
@@ -77,6 +78,11 @@ export interface RuntimeOptions {
   functionTimeoutSeconds?: Partial<Record<StepFunctionDir, number>>;
   /** Take over a run whose holder process is gone at once, not after its lease (the scheduler, `run --resume`). */
   takeOverDeadHolders?: boolean;
+  /**
+   * Tests only: the stores to run on instead of the env's DynamoDB and S3 (the in-memory ports, with the
+   * adapters' semantics: functions/adapters/memory-*.ts), so rule-level tests need no local services.
+   */
+  ports?: Pick<Dependencies, 'state' | 'approvals' | 'evidence'> & Required<Pick<Dependencies, 'idempotencyPersistence'>>;
 }
 
 export type HandlerSource = 'source' | 'bundled';
@@ -152,10 +158,10 @@ export class LocalRuntime {
     private readonly options: RuntimeOptions = {},
   ) {
     const source = options.handlers ?? handlerSourceFromEnv();
-    if (source === 'bundled' && (extraJobs.length > 0 || options.clock)) {
-      throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs and the system clock');
+    if (source === 'bundled' && (extraJobs.length > 0 || options.clock || options.ports)) {
+      throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs, the system clock and the AWS stores');
     }
-    const built = buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {});
+    const built = { ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}), ...options.ports };
     this.deps = options.takeOverDeadHolders ? { ...built, isHolderAlive: isLocalHolderAlive } : built;
     const definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as { States: Record<string, { TimeoutSeconds?: number }> };
     for (const [state, seconds] of Object.entries(options.stateTimeoutSeconds ?? {})) {
@@ -257,6 +263,11 @@ export class LocalRuntime {
       if (output.refusal) {
         const summary = output.refusal as RunSummary;
         return { kind: 'refused', executionId, jobRunId: summary.jobRunId, summary };
+      }
+      // RecordFailure's Choice ended it as succeeded: the run is recorded from the job's own result.
+      if (output.failure) {
+        const summary = output.failure as RunSummary;
+        return { kind: 'completed', executionId, jobRunId: summary.jobRunId, summary, recoveredFrom: output.error as { Error: string; Cause?: string } };
       }
       const summary = output as unknown as RunSummary;
       return { kind: 'completed', executionId, jobRunId: summary.jobRunId, summary };

@@ -91,15 +91,33 @@ function pagedListing(store: Store) {
 export async function startS3Endpoint(directory: string, port = 0): Promise<{ endpoint: string; stop: () => Promise<void> }> {
   const server = new S3rver({ port, address: '127.0.0.1', directory, silent: true, configureBuckets: [] });
   const store = (server as unknown as { store: Store }).store;
+  // Conditional writes in flight, by bucket and key: a second one meanwhile gets S3's 409, so the
+  // check and the write are one step, as in S3 (without it, concurrent puts of one key all "won").
+  const inFlight = new Set<string>();
   const writeOnce = async (ctx: Context, next: Next) => {
     if (ctx.method === 'PUT' && ctx.get('if-none-match') === '*' && !ctx.get('x-amz-copy-source')) {
       const [bucket, ...keyParts] = ctx.path.slice(1).split('/');
       const key = keyParts.map(decodeURIComponent).join('/');
-      if (bucket && key && (await store.existsObject(decodeURIComponent(bucket), key))) {
-        ctx.status = 412;
-        ctx.type = 'application/xml';
-        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
-        return;
+      const id = `${bucket}/${key}`;
+      if (bucket && key) {
+        if (inFlight.has(id)) {
+          ctx.status = 409;
+          ctx.type = 'application/xml';
+          ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>';
+          return;
+        }
+        inFlight.add(id);
+        try {
+          if (await store.existsObject(decodeURIComponent(bucket), key)) {
+            ctx.status = 412;
+            ctx.type = 'application/xml';
+            ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+            return;
+          }
+          return await next();
+        } finally {
+          inFlight.delete(id);
+        }
       }
     }
     await next();

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HandlerEnv } from '../../contracts';
 import { systemClock, type Clock } from '../core/clock';
@@ -46,6 +47,11 @@ export function awsClients(env: HandlerEnv): { dynamodb: DynamoDBClient; s3: S3C
 export interface Dependencies extends RunDependencies {
   env: HandlerEnv;
   dynamodb: DynamoDBClient;
+  /**
+   * Where the Execute handler keeps its idempotency records: the idempotency table (DynamoDB) unless
+   * given. Tests that run on the in-memory ports give an in-memory one (one per handler, shared data).
+   */
+  idempotencyPersistence?: () => BasePersistenceLayer;
 }
 
 /** Everything a handler needs, built once per cold start (or once per local runtime). */

@@ -1,8 +1,8 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { EvidenceIntegrityError } from '../core/errors';
-import { sha256Base64, sha256Hex } from '../core/hashing';
+import { sha256Base64 } from '../core/hashing';
 import type { EvidenceStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
+import { sameBytesOrIntegrityError } from './write-once';
 
 const CONFLICT_RETRIES = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,10 +48,7 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   private async compareExisting(key: string, body: Uint8Array): Promise<'already_exists'> {
-    const stored = await this.getObject(key);
-    if (stored && Buffer.from(stored).equals(Buffer.from(body))) return 'already_exists';
-    const found = stored ? `sha256 ${sha256Hex(stored)}, ${stored.byteLength} bytes` : 'an object that cannot be read back';
-    throw new EvidenceIntegrityError(`s3://${this.bucket}/${key} is write-once and holds different bytes (${found}) than this write (sha256 ${sha256Hex(body)}, ${body.byteLength} bytes)`, key);
+    return sameBytesOrIntegrityError(`s3://${this.bucket}/${key}`, key, await this.getObject(key), body);
   }
 
   async getObject(key: string): Promise<Uint8Array | undefined> {

@@ -1,5 +1,5 @@
 import type { ApprovalRecord, ApprovalSource, PendingApprovals } from '../../contracts';
-import { approvalLink, handleApprovalHttp, SECURITY_HEADERS, type ApprovalDependencies, type ApprovalHttpRequest, type ApprovalHttpResponse } from './approvals';
+import { approvalLink, handleApprovalHttp, type ApprovalDependencies, type ApprovalHttpRequest } from './approvals';
 
 /** A decision by an approver whose identity the caller has already verified (Slack, IAM, the local --as). */
 export interface VerifiedDecision {
@@ -16,14 +16,6 @@ export interface VerifiedDecision {
 export interface DecisionOutcome {
   status: number;
   title: string;
-}
-
-const unescapeHtml = (s: string) => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e] as string);
-
-/** The one-line title of an approval endpoint page (its <h1>), as text; undefined for anything else. */
-export function pageTitle(html: string): string | undefined {
-  const title = /<h1>(.*?)<\/h1>/.exec(html)?.[1];
-  return title === undefined ? undefined : unescapeHtml(title);
 }
 
 /**
@@ -44,7 +36,7 @@ export async function decideAsVerified(deps: ApprovalDependencies, decision: Ver
     userAgent: decision.userAgent,
     source: decision.source,
   });
-  return { status: response.status, title: pageTitle(response.body) ?? String(response.status) };
+  return { status: response.status, title: response.title };
 }
 
 /** A pending request as `opsrail approvals` lists it (the page's content), with its link. */
@@ -55,17 +47,23 @@ export async function pendingApprovalRows(deps: ApprovalDependencies): Promise<P
   return pending.map((record) => ({ ...record, link: approvalLink(deps.linkBaseUrl, deps.signingKey, record) }));
 }
 
+/** An answer of the endpoint that is data, not a page: the endpoint sends it as JSON. */
+export interface JsonAnswer {
+  status: number;
+  json: unknown;
+  /** The methods allowed, on a 405. */
+  allow?: string;
+}
+
 /**
  * `GET /approvals`: the pending requests as JSON, for an authenticated caller only (the decision URL's
  * IAM identity; the page URL carries none). undefined for every other request: the endpoint handles it.
  */
-export async function pendingApprovalsRoute(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse | undefined> {
+export async function pendingApprovalsRoute(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<JsonAnswer | undefined> {
   if (!/^\/approvals\/?$/.test(request.path)) return undefined;
-  // The endpoint's security headers on every answer, JSON ones too.
-  const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json' };
-  if (request.method.toUpperCase() !== 'GET') return { status: 405, headers: { ...headers, allow: 'GET' }, body: '{"error":"method not allowed"}' };
-  if (!request.identity) return { status: 401, headers, body: '{"error":"sign the request with your AWS credentials (the decision URL)"}' };
-  const body: PendingApprovals = { approvals: await pendingApprovalRows(deps) };
-  deps.log('approvals listed', { identity: request.identity, count: body.approvals.length });
-  return { status: 200, headers, body: JSON.stringify(body) };
+  if (request.method.toUpperCase() !== 'GET') return { status: 405, allow: 'GET', json: { error: 'method not allowed' } };
+  if (!request.identity) return { status: 401, json: { error: 'sign the request with your AWS credentials (the decision URL)' } };
+  const json: PendingApprovals = { approvals: await pendingApprovalRows(deps) };
+  deps.log('approvals listed', { identity: request.identity, count: json.approvals.length });
+  return { status: 200, json };
 }

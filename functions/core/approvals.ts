@@ -257,6 +257,8 @@ export interface DecisionRequest {
   userAgent: string | null;
   /** How the attempt arrived, for the audit (HTTP method, or e.g. SLACK); POST by default. */
   method?: string;
+  /** The identity source refused the request (see ApprovalHttpRequest.refusal): audited, nothing decided. */
+  refusal?: IdentityRefusal;
 }
 
 export type DecisionOutcomeName =
@@ -279,7 +281,7 @@ export type DecisionOutcomeName =
 export interface DecisionOutcome {
   /** The HTTP status that fits (200 decided or recorded; 4xx refused; 503 try again). */
   status: number;
-  outcome: DecisionOutcomeName;
+  outcome: DecisionOutcomeName | IdentityRefusalOutcome;
   /** A short sentence for the person deciding. */
   message: string;
   /** Approvals still needed before the run proceeds (0 once approved). */
@@ -301,9 +303,9 @@ export async function decideApproval(deps: ApprovalDependencies, request: Decisi
 /** decideApproval on a request just read (`moves`: how many times other decisions moved it). */
 async function decide(deps: ApprovalDependencies, request: DecisionRequest, stored: StoredApproval | undefined, moves: number): Promise<DecisionOutcome> {
   const now = deps.clock.now();
-  const audit = (outcome: DecisionOutcomeName) =>
+  const audit = (outcome: DecisionOutcomeName | IdentityRefusalOutcome) =>
     recordAttempt(deps, stored, { approvalId: request.approvalId, at: now.toISOString(), method: request.method ?? 'POST', source: request.source, identity: request.approver, userAgent: request.userAgent, outcome });
-  const refuse = async (status: number, outcome: DecisionOutcomeName, message: string): Promise<DecisionOutcome> => {
+  const refuse = async (status: number, outcome: DecisionOutcomeName | IdentityRefusalOutcome, message: string): Promise<DecisionOutcome> => {
     await audit(outcome);
     return { status, outcome, message };
   };
@@ -311,6 +313,7 @@ async function decide(deps: ApprovalDependencies, request: DecisionRequest, stor
   const { record } = stored;
   if (now.getTime() > Date.parse(record.expiresAt)) return refuse(410, 'refused_expired', 'This request has expired');
   if (record.status !== 'PENDING') return refuse(409, 'refused_already_decided', `Already ${record.status.toLowerCase()}: a link works once`);
+  if (request.refusal) return refuse(request.refusal.status, request.refusal.outcome, request.refusal.message);
   if (request.approver === null) return refuse(401, 'refused_unauthenticated', 'Sign in as an approver first');
   const parsed = Identity.safeParse(request.approver);
   if (!parsed.success) return refuse(400, 'refused_bad_identity', 'The approver identity is not valid (whitespace or control characters)');
@@ -376,88 +379,97 @@ export interface ApprovalHttpRequest {
   path: string;
   query: Record<string, string | undefined>;
   form: Record<string, string | undefined>;
-  /** From an authenticated source only (IAM in AWS), never from the form. */
+  /**
+   * From an authenticated source only, never from the form: the IAM caller, the verified subject or
+   * e-mail of a sign-in token, or (the local stack only) the local user who names themselves.
+   */
   identity: string | null;
   userAgent: string | null;
   /** The request body's size; above MAX_BODY_BYTES the request is refused (413) without its form. */
   bodyBytes?: number;
   /** Where `identity` came from (IAM caller by default). */
   source?: ApprovalSource;
+  /**
+   * Set by the identity source when it refused the request (a sign-in token that does not verify, a
+   * CSRF token that does not match): the attempt is audited with this outcome and nothing is decided.
+   */
+  refusal?: IdentityRefusal;
 }
 
-export interface ApprovalHttpResponse {
+/** Why the approval page's identity source refused a request (docs/approval-sign-in.md). */
+export type IdentityRefusalOutcome =
+  | 'refused_token_expired'
+  | 'refused_token_issuer'
+  | 'refused_token_audience'
+  | 'refused_token_signature'
+  | 'refused_token_invalid'
+  | 'refused_token_claim'
+  | 'refused_csrf';
+
+export interface IdentityRefusal {
   status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-
-/** Sent with every answer of the endpoint, errors included. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
-
-export function page(status: number, title: string, body: string, method: string, extraHeaders: Record<string, string> = {}): ApprovalHttpResponse {
-  const head = `<meta charset="utf-8"><meta name="robots" content="noindex"><title>${escape(title)}</title>`;
-  const html = `<!doctype html><html><head>${head}</head><body><h1>${escape(title)}</h1>${body}</body></html>`;
-  return { status, headers: { ...SECURITY_HEADERS, ...extraHeaders }, body: method === 'HEAD' ? '' : html };
-}
-
-function confirmationPage(record: ApprovalRecord, approvalId: string, method: string): ApprovalHttpResponse {
-  const decided = record.status !== 'PENDING' ? `<p><strong>Already ${escape(record.status.toLowerCase())}</strong> by ${escape(record.decidedBy ?? 'nobody')}.</p>` : '';
-  const min = record.minApprovals ?? 1;
-  const quorum = min > 1 ? ` ${min} distinct approvers must approve (${(record.decisions ?? []).filter((d) => d.decision === 'approve').length} so far).` : '';
-  return page(
-    200,
-    `Approve ${record.opKind} of ${record.jobId}?`,
-    `${decided}<p>${escape(record.plan.summary)}</p><pre>${escape(JSON.stringify(record.plan.details, null, 2))}</pre>` +
-      `<p>Run ${escape(record.jobRunId)}, requested by ${escape(record.requestedBy)}, approvers: ${escape(record.allowedApprovers.join(', '))}; expires ${escape(record.expiresAt)}.${escape(quorum)}</p>` +
-      `<p>To decide, type the challenge <code>${escape(record.challenge)}</code> and submit as an authenticated approver (POST, e.g. <code>opsrail approve ${approvalId} --challenge …</code>).</p>` +
-      `<form method="post"><input name="challenge" autocomplete="off"> <select name="decision"><option value="approve">approve</option><option value="reject">reject</option></select> <input name="reason" placeholder="reason"> <button>Submit</button></form>`,
-    method,
-  );
+  outcome: IdentityRefusalOutcome;
+  message: string;
 }
 
 /**
- * The approval endpoint. GET and HEAD only render the confirmation page (mail scanners and Slack
+ * What the endpoint decided, as data: the approval endpoint (functions/approval-endpoint/page.ts)
+ * renders it as the page or as JSON, the CLI and Slack show its title. No HTML is made in the core.
+ */
+export interface ApprovalHttpResponse {
+  status: number;
+  /** One line for the person asking (the page's heading). */
+  title: string;
+  /** A sentence more, or ''. */
+  message: string;
+  /** Set when the confirmation page is to be shown (a GET or HEAD on a valid link). */
+  request?: ApprovalRecord;
+  /** The decision's outcome, on a POST that reached the decision rules. */
+  outcome?: DecisionOutcomeName | IdentityRefusalOutcome;
+  /** The methods allowed, on a 405. */
+  allow?: string;
+  /** On a 503: when to try again. */
+  retryAfterSeconds?: number;
+}
+
+const answer = (status: number, title: string, message = ''): ApprovalHttpResponse => ({ status, title, message });
+
+/**
+ * The approval endpoint. GET and HEAD only show the confirmation page (mail scanners and Slack
  * unfurls fetch every link): they change nothing. A POST on a valid link goes to decideApproval with
  * the authenticated identity. Every attempt, refused or not, is recorded with identity and user agent.
  */
 export async function handleApprovalHttp(deps: ApprovalDependencies, request: ApprovalHttpRequest): Promise<ApprovalHttpResponse> {
   const method = request.method.toUpperCase().slice(0, 16);
   const match = /^\/approvals\/([a-f0-9]{32})\/?$/.exec(request.path);
-  if (!match) return page(404, 'Not found', '', method);
+  if (!match) return answer(404, 'Not found');
   const approvalId = match[1] as string;
   const stored = await deps.approvals.getApproval(approvalId);
   const now = deps.clock.now();
   const source = request.source ?? 'iam';
   const audit = (outcome: string) =>
     recordAttempt(deps, stored, { approvalId, at: now.toISOString(), method, source, identity: request.identity, userAgent: request.userAgent, outcome });
-  if (!stored) return page(404, 'No such approval request', '', method);
+  if (!stored) return answer(404, 'No such approval request');
   const { record } = stored;
   if ((request.bodyBytes ?? 0) > MAX_BODY_BYTES) {
     await audit('refused_too_large');
-    return page(413, 'Request too large', `<p>A decision is a few short fields (at most ${MAX_BODY_BYTES} bytes).</p>`, method);
+    return answer(413, 'Request too large', `A decision is a few short fields (at most ${MAX_BODY_BYTES} bytes).`);
   }
   if (!verifySignature(deps.signingKey, approvalId, request.query.exp, request.query.sig)) {
     await audit('refused_bad_signature');
-    return page(403, 'This link is not valid', '<p>The link was changed or cut short.</p>', method);
+    return answer(403, 'This link is not valid', 'The link was changed or cut short.');
   }
   if (now.getTime() > Number(request.query.exp) * 1000 || now.getTime() > Date.parse(record.expiresAt)) {
     await audit('refused_expired');
-    return page(410, 'This request has expired', '', method);
+    return answer(410, 'This request has expired');
   }
   if (method === 'GET' || method === 'HEAD') {
     await audit('viewed');
-    return confirmationPage(record, approvalId, method);
+    return { ...answer(200, `Approve ${record.opKind} of ${record.jobId}?`), request: record };
   }
   if (method !== 'POST') {
     await audit('refused_method');
-    return page(405, 'Method not allowed', '', method, { allow: 'GET, HEAD, POST' });
+    return { ...answer(405, 'Method not allowed'), allow: 'GET, HEAD, POST' };
   }
   const decided = await decide(deps, {
     approvalId,
@@ -468,17 +480,18 @@ export async function handleApprovalHttp(deps: ApprovalDependencies, request: Ap
     reason: request.form.reason,
     userAgent: request.userAgent,
     method,
+    ...(request.refusal ? { refusal: request.refusal } : {}),
   }, stored, 0);
-  if (decided.status !== 200) return page(decided.status, decided.message, '', method);
+  if (decided.status !== 200) return { ...answer(decided.status, decided.message), outcome: decided.outcome };
   const title = decided.outcome === 'approved' ? 'Approved' : decided.outcome === 'rejected' ? 'Rejected' : 'Approval recorded';
-  return page(200, title, `<p>${escape(decided.message)}</p>`, method);
+  return { ...answer(200, title, decided.message), outcome: decided.outcome };
 }
 
 /** Answers an error of the endpoint itself: 503 when it may pass (retry), 500 otherwise; never the error's text. */
-export function endpointErrorPage(error: unknown, method: string): ApprovalHttpResponse {
+export function endpointError(error: unknown): ApprovalHttpResponse {
   const retryable = error instanceof OpsrailError && error.retryable;
-  if (retryable) return page(503, 'Try again in a moment', '', method, { 'retry-after': '5' });
-  return page(500, 'Something went wrong', '', method);
+  if (retryable) return { ...answer(503, 'Try again in a moment'), retryAfterSeconds: 5 };
+  return answer(500, 'Something went wrong');
 }
 
 export type { Clock };

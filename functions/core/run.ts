@@ -1,4 +1,4 @@
-import { RunContext, type AuditEvent, type ExecuteResult, type ExecutionInput, type JobDefinition, type JobOutput, type RunSummary } from '../../contracts';
+import { RunContext, type AuditEvent, type Diagnostic, type ExecuteResult, type ExecutionInput, type JobDefinition, type JobOutput, type RunSummary } from '../../contracts';
 import type { JobRegistry } from '../jobs/types';
 import { runEvent } from './audit';
 import { buildBundleObjects, buildManifest, describeObjects } from './bundle';
@@ -504,8 +504,7 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   if (input.result && !isRefusal(kind)) {
     // The job ran and told its outcome; only opsrail's own bookkeeping after it failed. The run is
     // what the job did, with a diagnostic, never an error of the job (docs/crash-safety.md).
-    const diagnostic = { level: 'warning' as const, code: 'bookkeeping_failed', message: `finishing the run failed before it was recorded: ${error.name}: ${error.message}` };
-    return finalizeRun(deps, run, { ...input.result, diagnostics: [...input.result.diagnostics, diagnostic] });
+    return finalizeRun(deps, run, { ...input.result, diagnostics: [...input.result.diagnostics, bookkeepingFailed(deps.redactor, input.error)] });
   }
   const endedAt = deps.clock.now().toISOString();
   const events: AuditEvent[] = [];
@@ -565,6 +564,15 @@ function gateRecord(run: RunContext, approval: { record: { approvalId: string; s
 }
 
 /** Lambda puts a JSON error document in Cause; keep its message (bounded after redaction: a cut can hide a secret from its pattern). */
+/**
+ * The diagnostic of a run recorded as succeeded after opsrail's own bookkeeping failed (`caught` is the
+ * step's error as the ASL Catch passed it on). On the sealed outcome when RecordFailure sealed it; the
+ * CLI shows it either way (docs/crash-safety.md).
+ */
+export function bookkeepingFailed(redactor: Redactor, caught: { Error: string; Cause?: string | undefined }): Diagnostic {
+  return { level: 'warning', code: 'bookkeeping_failed', message: `finishing the run failed before it was recorded: ${redactor.text(caught.Error)}: ${redactor.text(causeMessage(caught.Cause)).slice(0, 2000)}` };
+}
+
 function causeMessage(cause: string | undefined): string {
   if (!cause) return '';
   try {

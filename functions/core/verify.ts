@@ -3,7 +3,7 @@ import { sha256Hex } from './hashing';
 import { parseJobRunId, evidencePrefix } from './ids';
 import { objectName } from './layout';
 import type { ResolvedPolicy } from './policy';
-import type { ControlChainHead, ControlChainReader, EvidenceReader, JobStateReader, OpenRun, StateStore } from './ports';
+import type { ChainLink, ControlChainHead, ControlChainReader, EvidenceReader, JobStateReader, OpenRun, StateStore } from './ports';
 import type { Clock } from './clock';
 
 /** What verify can find (docs/evidence.md); the integrity report's findings use the same kinds. */
@@ -33,6 +33,13 @@ interface LoadedManifest {
 }
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
 
 /** Reads and parses a manifest; a manifest stored under another run's key (e.g. two swapped) is reported. */
 export async function loadManifest(evidence: EvidenceReader, key: string, problems: Problem[]): Promise<LoadedManifest | undefined> {
@@ -186,23 +193,20 @@ function inRunOf(manifestKey: string, key: string): boolean {
 export interface VerifyDependencies {
   policy: ResolvedPolicy;
   evidence: EvidenceReader;
-  state: JobStateReader & ControlChainReader & Pick<StateStore, 'listOpenRuns'>;
+  state: JobStateReader & ControlChainReader & Pick<StateStore, 'listOpenRuns' | 'getRun'>;
   clock: Clock;
 }
 
-/** `opsrail verify --all [--job J]` or `opsrail verify <jobRunId>`: everything is recomputed from the bytes. */
+/**
+ * `opsrail verify --all [--job J]` or `opsrail verify <jobRunId>`: everything is recomputed from the bytes.
+ * `--all` lists (pages) the whole stage; one run reads only its own bundle prefix (docs/evidence.md).
+ */
 export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: string } | { jobRunId: string }): Promise<VerifyReport> {
+  if ('jobRunId' in scope) return verifyRun(deps, scope.jobRunId);
   const problems: Problem[] = [];
-  let only: { jobId: string; manifestKey: string } | undefined;
-  if ('jobRunId' in scope) {
-    const parsed = parseJobRunId(scope.jobRunId);
-    if (!parsed) throw new Error(`'${scope.jobRunId}' is not a jobRunId (<jobId>/<window start, UTC>)`);
-    only = { jobId: parsed.jobId, manifestKey: manifestKeyOf(deps.policy.stage, scope.jobRunId) as string };
-  }
-  const jobFilter = only?.jobId ?? ('jobId' in scope ? scope.jobId : undefined);
+  const jobFilter = scope.jobId;
   const keys = await deps.evidence.list(`stage=${deps.policy.stage}/`);
   const manifestKeys = keys.filter((k) => /\/job_id=[^/]+\/manifest\/run=[^/]+\.json$/.test(k) && (!jobFilter || k.includes(`/job_id=${jobFilter}/`)));
-  const missing: Problem | undefined = only && !manifestKeys.includes(only.manifestKey) ? { kind: 'missing_object', key: only.manifestKey, detail: 'no manifest for this run' } : undefined;
 
   const byJob = new Map<string, LoadedManifest[]>();
   let objects = 0;
@@ -211,7 +215,7 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
     if (!loaded) continue;
     const jobId = /\/job_id=([^/]+)\//.exec(key)?.[1] as string;
     byJob.set(jobId, [...(byJob.get(jobId) ?? []), loaded]);
-    if (!only || key === only.manifestKey) objects += await checkBundleObjects(deps.evidence, loaded.manifest, problems);
+    objects += await checkBundleObjects(deps.evidence, loaded.manifest, problems);
   }
   // Every catalog job is checked against its chain head, so a job whose manifests were all deleted is caught too.
   const jobIds = new Set([...byJob.keys(), ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter)]);
@@ -226,7 +230,7 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   }
   for (const { open, manifestKey, inFlight } of openRuns) {
     if (inFlight || (jobFilter && open.jobId !== jobFilter)) continue;
-    problems.push({ kind: 'unfinished_run', key: manifestKey, detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}` });
+    problems.push(unfinished(open, manifestKey));
   }
   // Every object under a bundle prefix must be listed by a manifest. Not reported again: the objects of
   // a run whose manifest the chain names but which is missing (that is the finding), and those of a run
@@ -246,12 +250,105 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   }
   const controlKeys = keys.filter((k) => /^stage=[^/]+\/dt=[^/]+\/control\//.test(k));
   const controlEvents = jobFilter ? 0 : await checkControlChain(deps.evidence, controlKeys, await deps.state.getControlChainHead(), problems);
+  return { ok: problems.length === 0, manifests: manifestKeys.length, objects, controlEvents, problems };
+}
 
-  // For one run: its own objects, and the links that vouch for its manifest.
-  const run = only && byJob.get(only.jobId)?.find((m) => m.key === only.manifestKey);
-  const relevant = only ? new Set([only.manifestKey, ...(run ? run.manifest.objects.map((o) => `${run.manifest.prefix}${o.name}`) : [])]) : undefined;
-  const unfinished = problems.some((p) => p.kind === 'unfinished_run' && p.key === only?.manifestKey);
-  const ofRun = (p: Problem) => relevant!.has(p.key) || (p.kind === 'unlisted_object' && inRunOf(only!.manifestKey, p.key));
-  const reported = relevant ? [...(missing && !unfinished ? [missing] : []), ...problems.filter(ofRun)] : problems;
-  return { ok: reported.length === 0, manifests: only ? (run ? 1 : 0) : manifestKeys.length, objects, controlEvents, problems: reported };
+const unfinished = (open: Pick<OpenRun, 'jobRunId' | 'executionId' | 'leaseExpiresAt'>, manifestKey: string): Problem => ({
+  kind: 'unfinished_run',
+  key: manifestKey,
+  detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}`,
+});
+
+/**
+ * One run, from its own bundle prefix (stage=…/dt=…/job_id=…/, the one listing) and, by key, what
+ * vouches for its manifest: the run's chain link in the state table (or, once the run item is gone,
+ * the link of the next manifest, walked back from the chain head), the chain head when it is the
+ * last, and the previous manifest its own link names. Nothing else of the stage is listed or read.
+ */
+async function verifyRun(deps: VerifyDependencies, jobRunId: string): Promise<VerifyReport> {
+  const parsed = parseJobRunId(jobRunId);
+  if (!parsed) throw new Error(`'${jobRunId}' is not a jobRunId (<jobId>/<window start, UTC>)`);
+  const manifestKey = manifestKeyOf(deps.policy.stage, jobRunId) as string;
+  const problems: Problem[] = [];
+  const keys = (await deps.evidence.list(evidencePrefix(deps.policy.stage, parsed.jobId, parsed.tick))).filter((k) => k === manifestKey || inRunOf(manifestKey, k));
+  const item = await deps.state.getRun(jobRunId);
+  const open = item?.phase === 'claimed' ? { inFlight: Date.parse(item.leaseExpiresAt) >= deps.clock.now().getTime() } : undefined;
+  if (open && !open.inFlight) problems.push(unfinished(item!, manifestKey));
+  const report = (manifests: number, objects: number): VerifyReport => ({ ok: problems.length === 0, manifests, objects, controlEvents: 0, problems });
+
+  if (!keys.includes(manifestKey)) {
+    // Inside its lease a run is open, its manifest still to come: nothing to verify yet (not a finding).
+    if (!open) problems.push({ kind: 'missing_object', key: manifestKey, detail: 'no manifest for this run' });
+    // Objects written before a manifest that is missing (the finding) or still to come are not reported again.
+    const expected = !!open || !!item?.chain;
+    if (!expected) for (const key of keys) problems.push({ kind: 'unlisted_object', key, detail: 'under a bundle prefix, but no manifest lists it' });
+    return report(0, 0);
+  }
+  const run = await loadManifest(deps.evidence, manifestKey, problems);
+  if (!run) return report(0, 0);
+  const objects = await checkBundleObjects(deps.evidence, run.manifest, problems);
+  const listed = new Set(run.manifest.objects.map((o) => `${run.manifest.prefix}${o.name}`));
+  for (const key of keys) {
+    if (key !== manifestKey && !listed.has(key)) problems.push({ kind: 'unlisted_object', key, detail: 'under a bundle prefix, but no manifest lists it' });
+  }
+  await checkOwnLink(deps.evidence, run, problems);
+  await checkVouchers(deps, run, item?.chain, problems);
+  return report(1, objects);
+}
+
+/** The run's link back: a consecutive sequence, naming a stored manifest whose bytes hash as recorded. */
+async function checkOwnLink(evidence: EvidenceReader, run: LoadedManifest, problems: Problem[]): Promise<void> {
+  const { manifest, key } = run;
+  const link = manifest.previousManifest;
+  if (!link) {
+    if (manifest.sequence !== 1) {
+      problems.push({ kind: 'sequence_gap', key, detail: `sequence ${manifest.sequence} follows nothing: expected 1` });
+      problems.push({ kind: 'chain_break', key, detail: 'has no link to a previous manifest' });
+    }
+    return;
+  }
+  if (link.sequence !== manifest.sequence - 1) problems.push({ kind: 'sequence_gap', key, detail: `sequence ${manifest.sequence} links to sequence ${link.sequence}` });
+  const bytes = await evidence.getObject(link.key);
+  if (!bytes) {
+    problems.push({ kind: 'missing_object', key: link.key, detail: `manifest of sequence ${link.sequence}, linked from ${key}, is missing` });
+  } else if (sha256Hex(bytes) !== link.sha256) {
+    problems.push({ kind: 'hash_mismatch', key: link.key, detail: `manifest bytes hash to ${sha256Hex(bytes)}; ${key} recorded ${link.sha256}` });
+  }
+}
+
+/**
+ * What vouches for the run's manifest bytes: the chain head when this run is the last; the run's own
+ * chain link (reserved before the manifest was written); and, once the run item is gone, the link of
+ * the next manifest, reached from the head by key.
+ */
+async function checkVouchers(deps: VerifyDependencies, run: LoadedManifest, own: ChainLink | undefined, problems: Problem[]): Promise<void> {
+  const { key, sha256, manifest } = run;
+  const vouch = (by: { key: string; sha256: string; sequence: number }, from: string) => {
+    if (by.key !== key) problems.push({ kind: 'chain_break', key, detail: `${from} names ${by.key} for sequence ${by.sequence}, not this manifest` });
+    else if (by.sequence !== manifest.sequence) problems.push({ kind: 'sequence_gap', key, detail: `holds sequence ${manifest.sequence}; ${from} recorded ${by.sequence}` });
+    else if (by.sha256 !== sha256) problems.push({ kind: 'hash_mismatch', key, detail: `manifest bytes hash to ${sha256}; ${from} recorded ${by.sha256}` });
+  };
+  const head = (await deps.state.getJobState(manifest.jobId))?.chainHead;
+  if (head && head.sequence === manifest.sequence) vouch({ key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence }, "the state table's chain head");
+  if (own) vouch({ key: own.manifestKey, sha256: own.manifestSha256, sequence: own.sequence }, "the run's chain link");
+  if (own || (head && head.sequence === manifest.sequence)) return;
+  if (!head || head.sequence < manifest.sequence) {
+    problems.push({ kind: 'chain_break', key, detail: `the state table's chain head (${head ? `sequence ${head.sequence}` : 'none'}) is before this manifest` });
+    return;
+  }
+  // Walk back from the head, by key, to the link of the manifest after this one.
+  let link = head.previous;
+  let from = "the state table's chain head";
+  while (link && link.sequence > manifest.sequence) {
+    const bytes = await deps.evidence.getObject(link.key);
+    const next = bytes ? EvidenceManifest.safeParse(parseJson(decode(bytes))) : undefined;
+    if (!next?.success) {
+      problems.push({ kind: 'chain_break', key, detail: `the chain from its head cannot be followed past ${link.key} (${bytes ? 'unreadable' : 'missing'})` });
+      return;
+    }
+    from = link.key;
+    link = next.data.previousManifest;
+  }
+  if (!link) problems.push({ kind: 'chain_break', key, detail: `no manifest after sequence ${manifest.sequence} links to it` });
+  else vouch(link, `the link of the manifest after it (${from})`);
 }

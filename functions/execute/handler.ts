@@ -12,12 +12,14 @@ import { FUNCTION_TIMEOUT_MARGIN_SECONDS } from '../../statemachines/timeouts';
 
 export function createExecuteHandler(deps: Dependencies): StepHandler<ExecuteResult> {
   const logger = stepLogger(deps, 'execute');
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: deps.env.IDEMPOTENCY_TABLE_NAME,
-    keyAttr: idempotencyTable.partitionKey,
-    expiryAttr: idempotencyTable.ttlAttribute,
-    awsSdkV3Client: deps.dynamodb,
-  });
+  const persistenceStore =
+    deps.idempotencyPersistence?.() ??
+    new DynamoDBPersistenceLayer({
+      tableName: deps.env.IDEMPOTENCY_TABLE_NAME,
+      keyAttr: idempotencyTable.partitionKey,
+      expiryAttr: idempotencyTable.ttlAttribute,
+      awsSdkV3Client: deps.dynamodb,
+    });
   // Keyed by the run alone: a Lambda that timed out after its side effect, or a retried task, replays
   // the stored result instead of running the job again. A config per call: Powertools keeps the
   // context it is given, and concurrent runs (the local runtime) must not share one.

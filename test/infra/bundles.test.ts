@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../infra/app';
 import { BUNDLE_FILE } from '../../infra/bundling';

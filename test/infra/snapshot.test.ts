@@ -1,7 +1,5 @@
-import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { expect, test } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
@@ -14,11 +12,11 @@ function normalized(stage: string): string {
   return `${JSON.stringify(template, null, 2).replace(/[a-f0-9]{64}(\.zip|\.json)/g, 'ASSET_HASH$1')}\n`;
 }
 
+// Readable JSON files, one per stage; after a deliberate template change, review the diff and
+// refresh them with `npm test -- -u snapshot` (docs/testing.md). A missing file is written on a local
+// run and fails under CI.
 for (const stage of ['dev', 'stage', 'prod']) {
-  test(`${stage}: the template matches its snapshot (asset hashes blanked; UPDATE_SNAPSHOTS=1 npm test after a deliberate change)`, () => {
-    const path = join(DIR, `${stage}.template.json`);
-    const current = normalized(stage);
-    if (process.env.UPDATE_SNAPSHOTS === '1' || !existsSync(path)) writeFileSync(path, current);
-    assert.equal(current, readFileSync(path, 'utf8'), `${path} is stale: review the template change, then UPDATE_SNAPSHOTS=1 npm test`);
+  test(`${stage}: the template matches its snapshot (asset hashes blanked; npm test -- -u snapshot after a deliberate change)`, async () => {
+    await expect(normalized(stage)).toMatchFileSnapshot(join(DIR, `${stage}.template.json`));
   });
 }

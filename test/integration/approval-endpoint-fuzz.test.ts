@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
 import type { RunContext } from '../../contracts';
 import { approvalGate } from '../../functions/adapters/dependencies';
@@ -25,7 +25,7 @@ describe('fuzz: the approval HTTP entry point (Lambda Function URL handler)', ()
   let approvalId: string;
   const counts = { requests: 0, untyped: 0, views: 0 };
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'fuzz_purge', dangerous: { value: true, opKind: 'retention' } }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('fuzz_purge')]);
     gate = await approvalGate(runtime.deps)();
@@ -36,7 +36,7 @@ describe('fuzz: the approval HTTP entry point (Lambda Function URL handler)', ()
     approvalId = record.approvalId;
     link = new URL(approvalLink(gate.linkBaseUrl, gate.signingKey, record));
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   async function call(event: unknown): Promise<{ status: number; method: string }> {
     counts.requests++;

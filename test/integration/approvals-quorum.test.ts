@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { GateResults } from '../../contracts';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { decideApproval, handleApprovalHttp, type ApprovalDependencies } from '../../functions/core/approvals';
@@ -20,7 +20,7 @@ describe('N of M: minApprovals distinct allowed approvers release the run; any r
   const rotate = countingJob('quorum_rotate');
   const requests: { approvalId: string; link: string }[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'quorum_rotate', dangerous: { value: true, opKind: 'secret_rotate' } }], (p) => ({
       ...p,
       approvals: {
@@ -34,7 +34,7 @@ describe('N of M: minApprovals distinct allowed approvers release the run; any r
     runtime = new LocalRuntime(stack.env, [rotate], { onApprovalRequested: (r) => requests.push(r) });
     gate = await approvalGate(runtime.deps)();
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   async function startGated(scheduledTime: string) {
     const asked = requests.length;
@@ -56,7 +56,7 @@ describe('N of M: minApprovals distinct allowed approvers release the run; any r
 
     const first = await post('bob', { decision: 'approve', challenge });
     assert.equal(first.status, 200);
-    assert.match(first.body, /1 more needed/);
+    assert.match(first.message, /1 more needed/);
     for (const again of ['bob', 'BOB', ' bob ']) assert.equal((await post(again, { decision: 'approve', challenge })).status, 409, again);
     await new Promise((r) => setTimeout(r, 600)); // longer than the local gate's poll
     assert.equal(settled(), false, 'one approval is not enough');

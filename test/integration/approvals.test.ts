@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AuditEvent, type RunContext } from '../../contracts';
 import { DynamoDbApprovalStore } from '../../functions/adapters/dynamodb-approval-store';
 import { handleApprovalHttp, requestApproval, type Announcer, type ApprovalDependencies, type ApprovalHttpRequest, type TaskCallbacks } from '../../functions/core/approvals';
+import { renderPage } from '../../functions/approval-endpoint/page';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
@@ -29,7 +30,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
   const sns: Announcer = { channel: 'sns', announce: async () => ({ ok: true, detail: 'published to opsrail-local-alerts' }) };
   let n = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('gated_job')]);
     const client = new DynamoDBClient({ region: stack.env.AWS_REGION, endpoint: stack.env.AWS_ENDPOINT_URL_DYNAMODB });
@@ -44,7 +45,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
       linkBaseUrl: 'http://127.0.0.1:8787',
     };
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
   beforeEach(() => {
     now = new Date();
     taskCalls.length = 0;
@@ -57,7 +58,7 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
     const { record, link } = await requestApproval({ ...deps, ...(announcers ? { announcers } : {}) }, run, { opKind: 'retention', plan: { summary: 'purge 3 run records older than 1 day', details: { count: 3 } }, requestedBy: 'alice', taskToken: TOKEN });
     const url = new URL(link);
     const http = (method: string, extra: Partial<ApprovalHttpRequest> = {}) =>
-      handleApprovalHttp(deps, { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form: {}, identity: null, userAgent: 'test-agent/1.0', ...extra });
+      handleApprovalHttp(deps, { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form: {}, identity: null, userAgent: 'test-agent/1.0', ...extra }).then((r) => renderPage(r, { method, signedInAs: null, signInUrl: null, csrfToken: null }));
     return { run, record, link, url, http };
   }
   const statusOf = async (id: string) => (await deps.approvals.getApproval(id))?.record.status;

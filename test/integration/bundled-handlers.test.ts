@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, GateResults } from '../../contracts';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { handleApprovalHttp, type ApprovalDependencies } from '../../functions/core/approvals';
@@ -31,7 +31,7 @@ describe('OPSRAIL_HANDLERS=bundled: the real ASL over the shipped bundles', () =
   const approvals: { approvalId: string; link: string }[] = [];
   const bundleDir = mkdtempSync(join(tmpdir(), 'opsrail-bundles-'));
 
-  before(async () => {
+  beforeAll(async () => {
     server = createServer((_req, res) => {
       requestsSeen++;
       res.writeHead(answers.shift() ?? 200).end('ok');
@@ -48,7 +48,7 @@ describe('OPSRAIL_HANDLERS=bundled: the real ASL over the shipped bundles', () =
     runtime = new LocalRuntime(stack.env, [], { handlers: 'bundled', bundleDir, onApprovalRequested: (r) => approvals.push(r) });
     gate = await approvalGate(runtime.deps)();
   });
-  after(async () => {
+  afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stack.stop();
   });

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { approvalLink } from '../../functions/core/approvals';
 import type { JobImplementation } from '../../functions/jobs/types';
@@ -104,7 +104,7 @@ describe('no canary reaches a file under OPSRAIL_HOME or a printed line, through
       });
     });
 
-  before(async () => {
+  beforeAll(async () => {
     const port = await freePort();
     policyDir = withTestJobs([{ jobId: 'canary_job' }, { jobId: 'canary_fail' }, { jobId: 'canary_gate', dangerous: { value: true, opKind: 'retention' } }], (p) => ({
       ...p,
@@ -124,7 +124,7 @@ describe('no canary reaches a file under OPSRAIL_HOME or a printed line, through
       restore = () => ((stream.write = write), previous());
     }
   });
-  after(async () => {
+  afterAll(async () => {
     restore();
     if (!stopped) await stack?.stop();
   });

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
@@ -12,8 +12,8 @@ describe('opsrail status, kill and safety on a running local stack', () => {
   let stack: LocalStack;
   const home = mkdtempSync(join(tmpdir(), 'opsrail-cli-controls-'));
   // As with `npm start` in another terminal: the CLI attaches to the stack this process runs.
-  before(async () => (stack = await startLocalStack({ home, attach: false })));
-  after(async () => stack.stop());
+  beforeAll(async () => (stack = await startLocalStack({ home, attach: false })));
+  afterAll(async () => stack.stop());
 
   const opsrail = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((done) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GateResults } from '../../contracts';
@@ -67,7 +67,7 @@ describe('opsrail approvals|approve|reject --stage: SigV4 with your own credenti
   const requests: { approvalId: string }[] = [];
   let tick = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'stage_purge', dangerous: { value: true, opKind: 'retention' } }], (p) => ({
       ...p,
       approvals: { ...p.approvals, timeoutSeconds: 60, approversByOpKind: { ...p.approvals.approversByOpKind, retention: [ALICE_ARN, BOB_ARN] } },
@@ -108,7 +108,7 @@ describe('opsrail approvals|approve|reject --stage: SigV4 with your own credenti
       Stacks: [{ StackName: 'opsrail-dev', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'ApprovalDecisionUrl', OutputValue: decisionUrl }] }],
     });
   });
-  after(async () => {
+  afterAll(async () => {
     cloudformation.restore();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await stack.stop();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, RunRecord, type ExecuteResult } from '../../contracts';
 import type { Clock } from '../../functions/core/clock';
 import type { EvidenceStore } from '../../functions/core/ports';
@@ -54,7 +54,7 @@ describe('crash safety (issue 10): takeover, unknown outcomes, the lease', () =>
   const unsafe = dyingOnceJob('crash_unsafe');
   const safe = dyingOnceJob('crash_safe');
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs(
       [{ jobId: 'crash_linked' }, { jobId: 'crash_unsafe', idempotent: false }, { jobId: 'crash_safe', idempotent: true }],
       (policy) => ({
@@ -66,7 +66,7 @@ describe('crash safety (issue 10): takeover, unknown outcomes, the lease', () =>
     stack = await testStack({ policyDir });
     runtime = new LocalRuntime(stack.env, [linked, unsafe, safe]);
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('a run killed between reserving its chain link and writing its manifest is taken over byte-exact: its bundle and chain verify', async () => {
     const deliver = { jobId: 'crash_linked', scheduledTime: '2026-07-01T00:00:00Z', trigger: 'schedule' as const };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { endpointHealthCheck } from '../../functions/jobs/endpoint-health-check';
 import type { JobContext } from '../../functions/jobs/types';
 import { freePort } from '../../local/dynamodb-local';
@@ -10,12 +10,12 @@ describe('endpoint_health_check against a local HTTP server', () => {
   let server: Server;
   let base = '';
   let answer = { status: 200, headers: {} as Record<string, string>, delayMs: 0 };
-  before(async () => {
+  beforeAll(async () => {
     server = createServer((_req, res) => setTimeout(() => res.writeHead(answer.status, answer.headers).end('x'), answer.delayMs));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const context = (url: string, timeoutMs = 2000) =>
     ({ job: { params: { url, expectStatus: 200, timeoutMs } }, clock: { now: () => new Date() } }) as unknown as JobContext;

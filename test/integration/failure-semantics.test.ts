@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { JobImplementation, JobResult } from '../../functions/jobs/types';
 import { FUNCTION_TIMEOUT_ERROR } from '../../local/lambda-invoke';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
@@ -51,11 +51,11 @@ describe('failure semantics: overruns and crashes under the names AWS reports', 
   const typeError = throwing('fs_type_error', () => new TypeError("Cannot read properties of undefined (reading 'x')"));
   const bareString = throwing('fs_string', () => 'a bare string');
 
-  before(async () => {
+  beforeAll(async () => {
     const ids = ['fs_overrun', 'fs_past_function', 'fs_type_error', 'fs_string'];
     stack = await testStack({ policyDir: withTestJobs(ids.map((jobId) => ({ jobId })), (p) => ({ ...p, retry: { ...p.retry, maxAttempts: 4 } })) });
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('an Execute that overruns its state is States.Timeout, retried, and its effect happens once (Powertools)', async () => {
     const runtime = new LocalRuntime(stack.env, [overrun, pastFunction, typeError, bareString], { stateTimeoutSeconds: { Execute: 1 } });

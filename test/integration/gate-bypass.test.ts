@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, ExecutionInput, GateResults, RunContext } from '../../contracts';
 import { createApprovalEndpointHandler } from '../../functions/approval-endpoint/handler';
 import { approvalGate } from '../../functions/adapters/dependencies';
-import { handleApprovalHttp, MAX_STORED_ATTEMPTS, SECURITY_HEADERS, type ApprovalDependencies } from '../../functions/core/approvals';
+import { handleApprovalHttp, MAX_STORED_ATTEMPTS, type ApprovalDependencies } from '../../functions/core/approvals';
+import { renderPage, SECURITY_HEADERS } from '../../functions/approval-endpoint/page';
 import { setSafetyMode } from '../../functions/core/controls';
 import { executeJob } from '../../functions/core/run';
 import { startApprovalServer } from '../../local/approval-server';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
-import type { LocalStack } from '../../local/stack';
-import { listKeys, readVerifiedBundle } from '../support/evidence';
+import { readVerifiedBundle } from '../support/evidence';
 import { countingJob } from '../support/jobs';
-import { testStack, withTestJobs } from '../support/local';
+import { withTestJobs } from '../support/local';
+import { memoryStack } from '../support/memory';
 
 const auditOf = (jsonl: string) => jsonl.trim().split('\n').map((line) => AuditEvent.parse(JSON.parse(line)));
 /** A tick `hoursAgo` hours before now, on the hour: recent, so never in the future nor past retention. */
@@ -20,24 +21,25 @@ const hoursAgo = (hours: number) => new Date(Math.floor(Date.now() / 3_600_000) 
 const PORT = 20_000 + Math.floor(Math.random() * 20_000);
 
 describe('the approval gate cannot be bypassed: re-admission, identities, bounded attempts, plan binding', () => {
-  let stack: LocalStack;
+  let stack: ReturnType<typeof memoryStack>;
   let runtime: LocalRuntime;
   let gate: ApprovalDependencies;
   const purge = countingJob('bypass_purge');
   const requests: { executionId: string; approvalId: string; link: string }[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     const jobs = [{ jobId: 'bypass_purge', dangerous: { value: true, opKind: 'retention' } }];
     const policyDir = withTestJobs(jobs, (p) => ({
       ...p,
       approvals: { ...p.approvals, timeoutSeconds: 60, linkBaseUrl: `http://127.0.0.1:${PORT}` },
       retention: { ...p.retention, runRecordDays: 30 },
     }));
-    stack = await testStack({ policyDir });
-    runtime = new LocalRuntime(stack.env, [purge], { onApprovalRequested: (r) => requests.push(r) });
+    // Core rules over the in-memory ports (their contract suites prove them equal to DynamoDB and S3).
+    stack = memoryStack({ policyDir });
+    runtime = new LocalRuntime(stack.env, [purge], { ports: stack.ports, onApprovalRequested: (r) => requests.push(r) });
     gate = await approvalGate(runtime.deps)();
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   async function startGated(jobId: string, scheduledTime: string, requestedBy = 'alice', params: Record<string, string> = {}) {
     const asked = requests.length;
@@ -47,7 +49,8 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
     const url = new URL(request.link);
     const query = Object.fromEntries(url.searchParams);
     const http = (method: string, identity: string | null, form: Record<string, string> = {}, userAgent = 'test') =>
-      handleApprovalHttp(gate, { method, path: url.pathname, query, form, identity, userAgent, source: 'local' });
+      // The core's answer as the endpoint renders it (functions/approval-endpoint/page.ts).
+      handleApprovalHttp(gate, { method, path: url.pathname, query, form, identity, userAgent, source: 'local' }).then((r) => renderPage(r, { method, signedInAs: null, signInUrl: null, csrfToken: null }));
     const stored = async () => (await gate.approvals.getApproval(request.approvalId))!;
     return { outcome, request, url, http, stored, challenge: (await stored()).record.challenge };
   }
@@ -218,12 +221,12 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
     await http('POST', 'bob', { decision: 'approve', challenge });
     assert.equal((await outcome).kind, 'completed');
     const prefix = `stage=local/dt=${new Date().toISOString().slice(0, 10)}/control/`;
-    const before = (await listKeys(stack.env, prefix)).filter((k) => k.includes('gate.attempt'));
+    const before = (await stack.ports.evidence.list(prefix)).filter((k) => k.includes('gate.attempt'));
 
     assert.equal((await http('GET', null, {}, 'late-viewer/1')).status, 200);
     assert.equal((await http('POST', 'bob', { decision: 'approve', challenge }, 'late-approver/1')).status, 409);
 
-    const added = (await listKeys(stack.env, prefix)).filter((k) => k.includes('gate.attempt') && !before.includes(k));
+    const added = (await stack.ports.evidence.list(prefix)).filter((k) => k.includes('gate.attempt') && !before.includes(k));
     assert.equal(added.length, 2);
     const events = await Promise.all(added.map(async (k) => AuditEvent.parse(JSON.parse(new TextDecoder().decode(await runtime.deps.evidence.getObject(k))))));
     assert.deepEqual(events.map((e) => e.details?.outcome).sort(), ['refused_already_decided', 'viewed']);
@@ -235,7 +238,7 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
     assert.match((await stored()).record.plan.summary, /^purge 0 run record\(s\)/);
     assert.match((await stored()).record.planSha256 ?? '', /^[a-f0-9]{64}$/);
     // A run from long ago finishes now: one more record than the approvers were shown becomes eligible.
-    const past = new LocalRuntime(stack.env, [purge], { clock: { now: () => new Date('2025-01-10T00:00:00Z') } });
+    const past = new LocalRuntime(stack.env, [purge], { ports: stack.ports, clock: { now: () => new Date('2025-01-10T00:00:00Z') } });
     assert.equal((await past.run({ jobId: 'evidence_integrity_check', scheduledTime: '2025-01-09T00:00:00Z', trigger: 'manual' })).kind, 'completed');
     await http('POST', 'bob', { decision: 'approve', challenge });
     const done = await outcome;

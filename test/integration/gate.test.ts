@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, GateResults } from '../../contracts';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { handleApprovalHttp, type ApprovalDependencies } from '../../functions/core/approvals';
 import { setSafetyMode } from '../../functions/core/controls';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
-import type { LocalStack } from '../../local/stack';
-import { listKeys, readVerifiedBundle } from '../support/evidence';
+import { readVerifiedBundle } from '../support/evidence';
 import { countingJob, failingJob } from '../support/jobs';
-import { testStack, withTestJobs } from '../support/local';
+import { withTestJobs } from '../support/local';
+import { memoryStack } from '../support/memory';
 
 /**
  * A scheduled time `day` days into the last ten days (UTC midnight, or the given hour): recent enough to
@@ -23,24 +23,25 @@ function recentDay(day: number, hour = '00'): string {
 const auditOf = (jsonl: string) => jsonl.trim().split('\n').map((line) => AuditEvent.parse(JSON.parse(line)));
 
 describe('the approval gate in the real ASL: a dangerous op waits for a named second person', () => {
-  let stack: LocalStack;
+  let stack: ReturnType<typeof memoryStack>;
   let runtime: LocalRuntime;
   let gate: ApprovalDependencies;
   const purge = countingJob('gate_purge');
   const requests: { executionId: string; approvalId: string; link: string }[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'gate_purge', dangerous: { value: true, opKind: 'retention' } }, { jobId: 'gate_fail' }], (p) => ({
       ...p,
       approvals: { ...p.approvals, timeoutSeconds: 5 },
       retention: { ...p.retention, runRecordDays: 30 },
       thresholds: { ...p.thresholds, quarantineAfterConsecutiveFailures: 3 },
     }));
-    stack = await testStack({ policyDir });
-    runtime = new LocalRuntime(stack.env, [purge, failingJob('gate_fail')], { onApprovalRequested: (r) => requests.push(r) });
+    // Core rules over the in-memory ports (their contract suites prove them equal to DynamoDB and S3).
+    stack = memoryStack({ policyDir });
+    runtime = new LocalRuntime(stack.env, [purge, failingJob('gate_fail')], { ports: stack.ports, onApprovalRequested: (r) => requests.push(r) });
     gate = await approvalGate(runtime.deps)();
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   /** Starts a run and waits until its approval request exists. */
   async function startGated(jobId: string, scheduledTime: string, params: Record<string, string> = {}) {
@@ -122,10 +123,10 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
   });
 
   test('run_record_retention purges old run records once, after approval; their evidence stays', async () => {
-    const past = new LocalRuntime(stack.env, [purge, failingJob('gate_fail')], { clock: { now: () => new Date('2026-01-10T00:00:00Z') } });
+    const past = new LocalRuntime(stack.env, [purge, failingJob('gate_fail')], { ports: stack.ports, clock: { now: () => new Date('2026-01-10T00:00:00Z') } });
     await past.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-01-09T00:00:00Z', trigger: 'manual' });
     await past.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-01-09T01:00:00Z', trigger: 'manual' });
-    const evidenceBefore = await listKeys(stack.env, 'stage=local/dt=2026-01-09/');
+    const evidenceBefore = await stack.ports.evidence.list('stage=local/dt=2026-01-09/');
     const cutoff = new Date(Date.now() - 30 * 86_400_000).toISOString();
     assert.equal((await runtime.deps.state.listRunsBefore(cutoff)).length, 2);
 
@@ -139,7 +140,7 @@ describe('the approval gate in the real ASL: a dangerous op waits for a named se
     assert.equal(done.kind, 'completed');
     assert.deepEqual(await runtime.deps.state.listRunsBefore(cutoff), []);
     assert.equal(await runtime.deps.state.getRun('evidence_integrity_check/2026-01-09T00:00:00Z'), undefined);
-    assert.deepEqual(await listKeys(stack.env, 'stage=local/dt=2026-01-09/'), evidenceBefore, 'the evidence stays');
+    assert.deepEqual(await stack.ports.evidence.list('stage=local/dt=2026-01-09/'), evidenceBefore, 'the evidence stays');
   });
 
   test('quarantine release goes through the gate and leaves job.run.quarantine.exit', async () => {

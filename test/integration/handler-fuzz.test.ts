@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import fc from 'fast-check';
@@ -56,7 +56,7 @@ describe('handlers under generated events (fast-check)', () => {
   let targets: Target[];
   const tallies = new Map<string, Tally>();
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'fuzz_job' }, { jobId: 'fuzz_gated', dangerous: { value: true, opKind: 'retention' } }]);
     stack = await testStack({ policyDir });
     deps = buildDependencies(stack.env, [countingJob('fuzz_job'), countingJob('fuzz_gated')]);
@@ -90,7 +90,7 @@ describe('handlers under generated events (fast-check)', () => {
     for (const t of targets) tallies.set(t.name, { malformed: 0, wellFormed: 0, untyped: [], retryable: [] });
   });
 
-  after(async () => {
+  afterAll(async () => {
     const rows = [...tallies].map(([name, t]) => `${name} ${t.malformed}+${t.wellFormed}`);
     const total = [...tallies.values()].reduce((n, t) => n + t.malformed + t.wellFormed, 0);
     const untyped = [...tallies.values()].reduce((n, t) => n + t.untyped.length, 0);
@@ -115,7 +115,7 @@ describe('handlers under generated events (fast-check)', () => {
     return `${(error as Error)?.name}: ${(error as Error)?.message?.slice(0, 300)} <- ${shown}`;
   };
 
-  test('malformed events: a non-retryable ValidationError naming the field, nothing written', async (t) => {
+  test('malformed events: a non-retryable ValidationError naming the field, nothing written', async () => {
     const before = await footprint();
     for (const target of targets) {
       const tally = tallies.get(target.name) as Tally;
@@ -140,10 +140,10 @@ describe('handlers under generated events (fast-check)', () => {
       );
     }
     assert.deepEqual(await footprint(), before, 'a malformed event wrote nothing');
-    t.diagnostic(`malformed: ${[...tallies].map(([n, x]) => `${n} ${x.malformed}`).join(', ')}`);
+    console.log(`malformed: ${[...tallies].map(([n, x]) => `${n} ${x.malformed}`).join(', ')}`);
   });
 
-  test('well-formed events with hostile content: a result or a typed, non-retryable error', async (t) => {
+  test('well-formed events with hostile content: a result or a typed, non-retryable error', async () => {
     for (const target of targets) {
       const tally = tallies.get(target.name) as Tally;
       const wellFormed = hostileStrings(target.template).filter((event) => target.contract.safeParse(event).success);
@@ -163,7 +163,7 @@ describe('handlers under generated events (fast-check)', () => {
         { numRuns: WELL_FORMED_RUNS, seed: SEED },
       );
     }
-    t.diagnostic(`well-formed: ${[...tallies].map(([n, x]) => `${n} ${x.wellFormed}`).join(', ')}`);
+    console.log(`well-formed: ${[...tallies].map(([n, x]) => `${n} ${x.wellFormed}`).join(', ')}`);
   });
 
   test('the two found by attack: params with an empty name, and ExecutionEnded input that is not JSON', async () => {

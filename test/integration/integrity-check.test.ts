@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { IntegrityReport } from '../../contracts';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import { manifestKeyOf } from '../../functions/core/verify';
@@ -19,7 +19,7 @@ describe('evidence_integrity_check and a run being finalized', () => {
   let runtime: LocalRuntime;
   const finalizing = 'busy_job/2026-10-01T01:00:00Z';
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'busy_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('busy_job')]);
     assert.equal((await runtime.run({ jobId: 'busy_job', scheduledTime: '2026-10-01T00:00:00Z', trigger: 'schedule' })).kind, 'completed');
@@ -30,7 +30,7 @@ describe('evidence_integrity_check and a run being finalized', () => {
     const link = { sequence: 2, previous: { key: head.manifestKey, sha256: head.manifestSha256, sequence: 1 }, manifestKey: manifestKeyOf('local', finalizing) as string, manifestSha256: 'f'.repeat(64) };
     assert.equal(await runtime.deps.state.linkChain('busy_job', finalizing, 1, link), 'linked');
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   const reportOf = async (outcome: ExecutionOutcome) => {
     assert.ok(outcome.kind === 'completed', outcome.kind);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, IntegrityReport, Lineage, RunRecord } from '../../contracts';
 import { ValidationError } from '../../functions/core/errors';
 import { createPreflightHandler } from '../../functions/preflight/handler';
@@ -19,11 +19,11 @@ describe('job-run state machine: real ASL, real handlers, DynamoDB Local, local 
   const flaky = flakyJob('test_flaky', 2);
   const bulky = { jobId: 'test_bulky', run: async () => ({ quality: 'OK' as const, outputs: [{ name: 'big.txt', contentType: 'text/plain', body: 'x'.repeat(300 * 1024) }], integrityReport: null, diagnostics: [] }) };
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'test_counter' }, { jobId: 'test_failing' }, { jobId: 'test_flaky' }, { jobId: 'test_bulky' }]) });
     runtime = new LocalRuntime(stack.env, [counter, failing, flaky, bulky]);
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('a run succeeds, leaves a bundle that verifies, and updates the job state', async () => {
     const outcome = await runtime.run({ jobId: 'test_counter', scheduledTime: '2026-02-01T10:00:00Z', trigger: 'manual' });

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import { RunRefusedError } from '../../functions/core/errors';
 import { LocalRuntime } from '../../local/runtime';
@@ -30,10 +30,10 @@ describe('a run with a future scheduled time is refused before anything is claim
   let stack: LocalStack;
   const job = countingJob('early_job');
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'early_job' }]) });
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('refused as inputs_unpinned with no claim and no bundle; the real tick then runs, not suppressed', async () => {
     const now = Date.now();
@@ -101,12 +101,12 @@ describe('local faults through the CLI', () => {
   describe('npm start with the approval page port taken', () => {
     let holder: Server;
     let port: number;
-    before(async () => {
+    beforeAll(async () => {
       holder = createServer();
       await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', () => listening()));
       port = (holder.address() as { port: number }).port;
     });
-    after(async () => new Promise<void>((closed) => holder.close(() => closed())));
+    afterAll(async () => new Promise<void>((closed) => holder.close(() => closed())));
 
     test('fails at once with a startup error naming the address, instead of running without approvals', async () => {
       const dir = policyFixture({ 'local.json': (p) => ({ ...p, approvals: { ...p.approvals, linkBaseUrl: `http://127.0.0.1:${port}` } }) });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { acquireHomeLock, HomeInUseError, processesOfHome, readStackFile, stackFilePath } from '../../local/home-lock';
 import { kernelStartTime } from '../../local/process-identity';
 import { npmStart, waitUntilGone, orphansOf, policyWithFreeApprovalPort } from '../support/processes';
@@ -11,7 +11,7 @@ import { npmStart, waitUntilGone, orphansOf, policyWithFreeApprovalPort } from '
 const newHome = () => mkdtempSync(join(tmpdir(), 'opsrail-proc-'));
 const READY = /scheduling \d+ enabled job\(s\)/;
 
-describe('npm start as a process: policy, one instance per home, signals, no orphans', { concurrency: false }, () => {
+describe('npm start as a process: policy, one instance per home, signals, no orphans', () => {
   test('an invalid policy exits 2 at once with the error, before any process is started', async () => {
     const home = newHome();
     const policyDir = await policyWithFreeApprovalPort((p) => ({ ...p, thresholds: { ...p.thresholds, runLeaseSeconds: 'soon' } }));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ let client: S3Client;
 const bucket = 'paging-evidence';
 const keyOf = (i: number) => `stage=local/dt=2026-01-01/job_id=j/run_record/run=${String(i).padStart(5, '0')}.json`;
 
-before(async () => {
+beforeAll(async () => {
   endpoint = await startS3Endpoint(mkdtempSync(join(tmpdir(), 'opsrail-s3-paging-')));
   client = new S3Client({ region: 'us-east-1', endpoint: endpoint.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -25,7 +25,7 @@ before(async () => {
   await store.putObject('stage=local/other/x.json', body, 'application/json');
 });
 
-after(async () => {
+afterAll(async () => {
   client.destroy();
   await endpoint.stop();
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DateTime } from 'luxon';
 import { loadNamedQueries } from '../../contracts/named-queries';
 import { LocalRuntime } from '../../local/runtime';
@@ -23,7 +23,7 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
   const tick = (hours = 0) => yesterday3am.plus({ hours }).toUTC().toISO({ suppressMilliseconds: true }) as string;
   const num = (v: unknown) => Number(v);
 
-  before(async () => {
+  beforeAll(async () => {
     const daily = { schedule: { expression: 'cron(0 3 * * ? *)', timezone: 'Asia/Tokyo' } };
     const policyDir = withTestJobs(
       [{ jobId: 'q_ok', ...daily }, { jobId: 'q_flaky', ...daily }, { jobId: 'q_fail', ...daily }, { jobId: 'q_missed', ...daily }],
@@ -49,7 +49,7 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
       [decision('job.dangerous_op.challenge', 'requester', `${today}T00:00:01Z`), decision('job.dangerous_op.reject', 'frank', `${today}T00:01:00Z`), decision('job.dangerous_op.confirm', 'grace', `${today}T00:02:00Z`)].join('\n') + '\n',
     );
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   const named = async (name: string): Promise<Row[]> => runNamedQuery(root, name);
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { JobFailedError } from '../../functions/core/errors';
 import type { JobImplementation } from '../../functions/jobs/types';
@@ -42,7 +42,7 @@ describe('no secret reaches storage or logs: a canary per pattern through output
   const printed: string[] = [];
   let restore = () => {};
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'leaky_output' }, { jobId: 'leaky_failure' }], (p) => ({ ...p, redaction: { placeholder: '[REDACTED]', patterns: [CUSTOM_PATTERN] } }));
     stack = await testStack({ policyDir });
     runtime = new LocalRuntime({ ...stack.env, POWERTOOLS_LOG_LEVEL: 'DEBUG' }, [leakyJob, leakyFailure]);
@@ -55,7 +55,7 @@ describe('no secret reaches storage or logs: a canary per pattern through output
       process.stderr.write = writeErr;
     };
   });
-  after(async () => {
+  afterAll(async () => {
     restore();
     await stack.stop();
   });

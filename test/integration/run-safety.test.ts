@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { AuditEvent, ReplayPointers, RunRecord, IntegrityReport } from '../../contracts';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import type { Clock } from '../../functions/core/clock';
@@ -11,10 +11,10 @@ import { createPreflightHandler } from '../../functions/preflight/handler';
 import { exitCodeOf } from '../../cli/main';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import { LocalScheduler } from '../../local/scheduler';
-import type { LocalStack } from '../../local/stack';
-import { listKeys, readVerifiedBundle } from '../support/evidence';
+import { readVerifiedBundle } from '../support/evidence';
 import { blindJob, countingJob, failingJob, scriptedHttpJob, waitingJob } from '../support/jobs';
-import { policyFixture, testStack, withTestJobs } from '../support/local';
+import { policyFixture, withTestJobs } from '../support/local';
+import { memoryStack } from '../support/memory';
 
 const auditOf = (jsonl: string) => jsonl.trim().split('\n').map((line) => AuditEvent.parse(JSON.parse(line)));
 const change = { reason: 'test', changedBy: 'tester', changedAt: '2026-01-01T00:00:00Z' };
@@ -40,12 +40,12 @@ async function bundleOf(runtime: LocalRuntime, outcome: ExecutionOutcome) {
   return readVerifiedBundle(runtime.deps.evidence, outcome.summary.manifestKey as string);
 }
 
-describe('run safety (docs/safety-rules.md): real ASL, real handlers, DynamoDB Local', () => {
-  let stack: LocalStack;
+describe('run safety (docs/safety-rules.md): real ASL, real handlers, the in-memory ports', () => {
+  let stack: ReturnType<typeof memoryStack>;
   let runtime: LocalRuntime;
   let policyDir: string;
 
-  before(async () => {
+  beforeAll(async () => {
     policyDir = withTestJobs(
       [
         { jobId: 'safe_validation', jobClass: 'VALIDATION' },
@@ -72,12 +72,13 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, DynamoDB L
         datasets: [...policy.datasets, { datasetId: 'test.metrics', description: 'm' }, { datasetId: 'test.broken', description: 'b' }],
       }),
     );
-    stack = await testStack({ policyDir });
-    runtime = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { killSwitchPollMs: 100 });
+    // Core rules over the in-memory ports (their contract suites prove them equal to DynamoDB and S3).
+    stack = memoryStack({ policyDir });
+    runtime = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { ports: stack.ports, killSwitchPollMs: 100 });
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.metrics', status: 'OK', recordedBy: 'test', recordedAt: change.changedAt });
     await runtime.deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId: 'test.broken', status: 'FAIL', recordedBy: 'test', recordedAt: change.changedAt });
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
   beforeEach(async () => runtime.deps.state.setSafetyState({ schemaVersion: 1, mode: 'NORMAL', ...change }));
 
   const run = (jobId: string, scheduledTime: string, options = {}) => runtime.run({ jobId, scheduledTime, trigger: 'schedule' }, options);
@@ -311,7 +312,7 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, DynamoDB L
     await assert.rejects(releaseKillSwitch(runtime.deps, 'safe_waiting', { by: 'carol', reason: 'done' }), DangerousOpRequiresApprovalError);
     // Who, why and when (docs/safety-rules.md#kill-switch), as write-once evidence beside the day's runs.
     // Control events are dated by when they happened (the real clock): list every day, so midnight can't split them.
-    const keys = (await listKeys(stack.env, 'stage=local/')).filter((k) => k.includes('/control/'));
+    const keys = (await stack.ports.evidence.list('stage=local/')).filter((k) => k.includes('/control/'));
     const events = await Promise.all(keys.map(async (k) => AuditEvent.parse(JSON.parse(new TextDecoder().decode(await runtime.deps.evidence.getObject(k))))));
     const engage = events.find((e) => e.type === 'kill_switch.engage' && e.jobId === 'safe_waiting');
     assert.equal(engage?.actor.id, 'carol');
@@ -330,7 +331,7 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, DynamoDB L
 
     const afterLease: Clock = { now: () => new Date(Date.now() + 61_000) };
     // The stack restarts after the lease: its scheduler finds the open run and delivers it again.
-    const restarted = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { clock: afterLease });
+    const restarted = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { ports: stack.ports, clock: afterLease });
     const outcomes: ExecutionOutcome[] = [];
     const scheduler = new LocalScheduler(restarted, restarted.deps.policy, restarted.deps.state, afterLease, { onOutcome: (_d, o) => outcomes.push(o) });
     const resumed = await scheduler.resumeOpenRuns();
@@ -358,7 +359,7 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, DynamoDB L
     });
 
     const afterLease: Clock = { now: () => new Date(Date.now() + 61_000) };
-    const restarted = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { clock: afterLease });
+    const restarted = new LocalRuntime(stack.env, [...Object.values(counting), failing, racing, http403, http503, http429, blindJob('safe_blind'), waiting], { ports: stack.ports, clock: afterLease });
     const outcome = await restarted.run(deliver);
 
     assert.equal(outcome.kind, 'failed');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent } from '../../contracts';
 import { statusReport } from '../../functions/core/controls';
 import { createPreflightHandler } from '../../functions/preflight/handler';
@@ -50,7 +50,7 @@ describe('a calm local scheduler', () => {
   const burst = overlapJob('calm_burst', 150);
   const counting = countingJob('calm_resume');
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs(
       [
         { jobId: 'calm_burst', schedule: { expression: 'rate(1 minute)' } },
@@ -62,7 +62,7 @@ describe('a calm local scheduler', () => {
     stack = await testStack({ policyDir });
     runtime = new LocalRuntime(stack.env, [burst, countingJob('calm_daily'), counting], { takeOverDeadHolders: true });
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('missed ticks are reported once per gap, and nothing at all when no tick was missed', async () => {
     const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { Clock } from '../../functions/core/clock';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import { LocalScheduler, type Dispatch } from '../../local/scheduler';
@@ -19,7 +19,7 @@ describe('local scheduler: enabled jobs at their times, no tick twice across res
   let runtime: LocalRuntime;
   const job = countingJob('tick_job');
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = policyFixture({
       'catalog.json': (c) => ({
         ...c,
@@ -34,7 +34,7 @@ describe('local scheduler: enabled jobs at their times, no tick twice across res
     stack = await testStack({ policyDir });
     runtime = new LocalRuntime(stack.env, [job, countingJob('off_job')]);
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('dispatches due ticks of enabled jobs only, and a restarted scheduler repeats none of them', async () => {
     const clock = new ManualClock(new Date('2026-04-01T00:05:00Z'));

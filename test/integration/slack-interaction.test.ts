@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AuditEvent, GateResults } from '../../contracts';
@@ -93,7 +93,7 @@ describe('Slack: Approve/Reject buttons, a signed interaction endpoint and the c
   const requests: { approvalId: string; link: string }[] = [];
   let tick = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'slack_purge', dangerous: { value: true, opKind: 'retention' } }], (p) => ({
       ...p,
       approvals: { ...p.approvals, timeoutSeconds: 30, slack: { signingSecretRef: SIGNING_REF, botTokenRef: BOT_REF, users: { U0BOB: 'bob', U0ALICE: 'alice', U0MALLORY: 'mallory' } } },
@@ -105,7 +105,7 @@ describe('Slack: Approve/Reject buttons, a signed interaction endpoint and the c
     gate = await approvalGate(deps)();
     handle = createSlackInteractionHandler(deps) as never;
   });
-  after(async () => {
+  afterAll(async () => {
     secrets.restore();
     await slack.close();
     await stack.stop();

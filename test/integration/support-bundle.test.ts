@@ -3,30 +3,30 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent, SupportBundleManifest } from '../../contracts';
 import { sha256Hex } from '../../functions/core/hashing';
 import { createSupportBundle } from '../../functions/core/support-bundle';
 import { LocalRuntime } from '../../local/runtime';
-import type { LocalStack } from '../../local/stack';
 import { CANARIES } from '../support/canaries';
-import { listKeys } from '../support/evidence';
 import { countingJob } from '../support/jobs';
-import { testStack, withTestJobs } from '../support/local';
+import { withTestJobs } from '../support/local';
+import { memoryStack } from '../support/memory';
 
 describe('opsrail support-bundle: the run’s evidence chain and state, redacted, in one archive', () => {
-  let stack: LocalStack;
+  let stack: ReturnType<typeof memoryStack>;
   let runtime: LocalRuntime;
-  before(async () => {
-    stack = await testStack({ policyDir: withTestJobs([{ jobId: 'bundled_job' }]) });
-    runtime = new LocalRuntime(stack.env, [countingJob('bundled_job')]);
+  beforeAll(async () => {
+    // Core rules over the in-memory ports (their contract suites prove them equal to DynamoDB and S3).
+    stack = memoryStack({ policyDir: withTestJobs([{ jobId: 'bundled_job' }]) });
+    runtime = new LocalRuntime(stack.env, [countingJob('bundled_job')], { ports: stack.ports });
     await runtime.run({ jobId: 'bundled_job', scheduledTime: '2026-09-01T00:00:00Z', trigger: 'schedule' });
     await runtime.run({ jobId: 'bundled_job', scheduledTime: '2026-09-01T01:00:00Z', trigger: 'schedule' });
     await runtime.run({ jobId: 'bundled_job', scheduledTime: '2026-09-01T01:00:00Z', trigger: 'schedule' }); // a duplicate delivery
     // A secret that reached the state table by some other road must still not leave in a bundle.
     await runtime.deps.state.recordAttemptFailure('bundled_job/2026-09-01T01:00:00Z', `token ${CANARIES.slack_token} for ${CANARIES.email}`);
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   test('the archive holds the manifest, every object it lists, the previous manifest and the job state, each hashed in its manifest', async () => {
     const bundle = await createSupportBundle(runtime.deps, 'bundled_job/2026-09-01T01:00:00Z', 'dana');
@@ -60,7 +60,7 @@ describe('opsrail support-bundle: the run’s evidence chain and state, redacted
     const bundle = await createSupportBundle(runtime.deps, 'bundled_job/2026-09-01T00:00:00Z', 'erin');
 
     // Dated by the real clock: list every day, so a run across midnight can't miss it.
-    const keys = (await listKeys(stack.env, 'stage=local/')).filter((k) => k.includes('/control/') && k.includes('support_bundle.created'));
+    const keys = (await stack.ports.evidence.list('stage=local/')).filter((k) => k.includes('/control/') && k.includes('support_bundle.created'));
     const events = await Promise.all(keys.map(async (k) => AuditEvent.parse(JSON.parse(new TextDecoder().decode(await runtime.deps.evidence.getObject(k))))));
     const event = events.find((e) => e.actor.id === 'erin');
     assert.equal(event?.jobId, 'bundled_job');

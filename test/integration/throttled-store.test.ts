@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { readVerifiedBundle } from '../support/evidence';
@@ -17,7 +17,7 @@ describe('throttled store writes (issue 10): bookkeeping faults are retried, nev
   const throttled: string[] = [];
   const previousMaxAttempts = process.env.AWS_MAX_ATTEMPTS;
 
-  before(async () => {
+  beforeAll(async () => {
     const policyDir = withTestJobs([{ jobId: 'throttled_counter', idempotent: false }], (policy) => ({
       ...policy,
       retry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 2 },
@@ -41,7 +41,7 @@ describe('throttled store writes (issue 10): bookkeeping faults are retried, nev
       { step: 'initialize', name: 'testThrottle' },
     );
   });
-  after(async () => {
+  afterAll(async () => {
     if (previousMaxAttempts === undefined) delete process.env.AWS_MAX_ATTEMPTS;
     else process.env.AWS_MAX_ATTEMPTS = previousMaxAttempts;
     await stack.stop();

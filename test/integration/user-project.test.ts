@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { handleApprovalHttp } from '../../functions/core/approvals';
 import { loadJobModules } from '../../functions/jobs/modules';
@@ -43,7 +43,7 @@ describe('a user project: module, lambda and http jobs on the local stack', () =
   const service = fakeService();
   const requests: { approvalId: string; link: string }[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     await new Promise<void>((done) => service.server.listen(0, '127.0.0.1', done));
     const port = (service.server.address() as { port: number }).port;
     // The project's policy as a copy (the test sets the fake service's port); its jobs/ stay where they are.
@@ -57,7 +57,7 @@ describe('a user project: module, lambda and http jobs on the local stack', () =
     writeFileSync(stack.env.OPSRAIL_SECRETS_FILE as string, JSON.stringify({ [TOKEN_REF]: TOKEN }));
     runtime = new LocalRuntime(stack.env, await loadJobModules(policyDir, join(PROJECT, 'jobs')), { onApprovalRequested: (r) => requests.push(r) });
   });
-  after(async () => {
+  afterAll(async () => {
     await stack.stop();
     await new Promise<void>((done) => service.server.close(() => done()));
   });
@@ -130,8 +130,9 @@ describe('a user project: module, lambda and http jobs on the local stack', () =
     const http = (method: string, identity: string | null, form: Record<string, string> = {}) =>
       handleApprovalHttp(gate, { method, path: url.pathname, query: Object.fromEntries(url.searchParams), form, identity, userAgent: 'test' });
     const page = await http('GET', null);
-    assert.match(page.body, /delete 2 expired scratch file\(s\)/);
-    assert.match(page.body, /scratch\/before-2025-12-31\.bin/);
+    // The confirmation page shows the module's own plan.
+    assert.equal(page.status, 200);
+    assert.deepEqual(page.request?.plan, record.plan);
     assert.equal((await http('POST', 'bob', { decision: 'approve', challenge: record.challenge })).status, 200);
     const outcome = await pending;
     assert.equal(outcome.kind, 'completed');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { engageKillSwitch, recordControlEvent, setSafetyMode } from '../../functions/core/controls';
 import { createSupportBundle } from '../../functions/core/support-bundle';
@@ -34,7 +34,7 @@ describe('verify covers all evidence: unlisted objects and the chain of control 
   };
   const controls = () => ({ ...runtime.deps, executions: { stopRunning: async () => [] }, schedules: { disable: async () => [] } });
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'plant_a' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('plant_a')]);
     s3 = new S3Client({ region: stack.env.AWS_REGION, endpoint: stack.env.AWS_ENDPOINT_URL_S3, forcePathStyle: true });
@@ -43,7 +43,7 @@ describe('verify covers all evidence: unlisted objects and the chain of control 
     await setSafetyMode(controls(), 'SAFE', { by: 'dave', reason: 'testing the chain' });
     await createSupportBundle(runtime.deps, 'plant_a/2026-09-01T00:00:00Z', 'erin');
   });
-  after(async () => {
+  afterAll(async () => {
     s3.destroy();
     await stack.stop();
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { verifyEvidence } from '../../functions/core/verify';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
@@ -19,7 +19,7 @@ describe('opsrail verify: recomputes every hash and the chain, and names what is
   const manifests: string[] = [];
   let objectsOf: (manifestKey: string) => string[];
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'chain_a' }, { jobId: 'chain_b' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('chain_a'), countingJob('chain_b')]);
     for (const hour of ['00', '01', '02', '03']) {
@@ -33,7 +33,7 @@ describe('opsrail verify: recomputes every hash and the chain, and names what is
       return manifest.objects.map((o: { name: string }) => `${manifest.prefix}${o.name}`);
     };
   });
-  after(async () => stack.stop());
+  afterAll(async () => stack.stop());
 
   const verifyAll = () => verifyEvidence(runtime.deps, {});
 

@@ -7,13 +7,14 @@ import { startDynamoDbLocal } from '../../local/dynamodb-local';
 
 /**
  * A local stack for one test file: the test run's DynamoDB Local (OPSRAIL_TEST_DYNAMODB_ENDPOINT, started
- * once by test/run.ts) with tables of its own, and its own local S3 endpoint and home.
+ * once per run by test/support/dynamodb-global-setup.ts) with tables of its own, and its own local S3
+ * endpoint and home.
  */
 export async function testStack(options: { policyDir?: string } = {}): Promise<LocalStack> {
   let endpoint = process.env.OPSRAIL_TEST_DYNAMODB_ENDPOINT;
   let stopDynamo = async () => {};
   if (!endpoint) {
-    // Running a single file by hand: bring a DynamoDB Local of its own.
+    // Outside vitest's integration project (a file run by hand with tsx): bring a DynamoDB Local of its own.
     const own = await startDynamoDbLocal({ dbPath: null });
     endpoint = own.endpoint;
     stopDynamo = own.stop;

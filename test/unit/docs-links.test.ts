@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { AuditEventType, DangerousOpKind, REFUSAL_KINDS } from '../../contracts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

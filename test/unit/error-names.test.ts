@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { buildSync } from 'esbuild';
 import * as powertoolsIdempotency from '@aws-lambda-powertools/idempotency';
 import { ErrorKind } from '../../contracts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { HANDLER_EVENTS, renderHandlerDocs } from '../../contracts/handler-docs';
 import { REPO_ROOT } from '../../local/stack';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { Identity, identityKey, sameIdentity } from '../../contracts';
 
 test('an identity is trimmed and NFC-normalised; inner whitespace, control and invisible characters are refused', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import type { HandlerEnv } from '../../contracts';
 import { buildDependencies } from '../../functions/adapters/dependencies';

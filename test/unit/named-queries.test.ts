@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { athenaToDuckDb, loadNamedQueries, parseNamedQueries } from '../../contracts/named-queries';
 import { duckType, EVIDENCE_TABLES, glueType } from '../../contracts/query-tables';
 

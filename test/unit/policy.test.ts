@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { ValidationError } from '../../functions/core/errors';
 import { loadPolicy } from '../../functions/core/policy';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { APPROVAL_METRIC_DIMENSIONS, METRIC_NAMESPACE, RUN_METRIC_DIMENSIONS } from '../../contracts/metrics';
 import { PowertoolsRunMetrics } from '../../functions/adapters/run-metrics';
 

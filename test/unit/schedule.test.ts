@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parseScheduleExpression } from '../../contracts/schedule';
 import { formatInZone, nextRunTimes, scheduledTimes } from '../../functions/core/schedule';
 import { deriveJobRunId, evidencePrefix } from '../../functions/core/ids';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { StagePolicy } from '../../contracts';
 import { SlackAnnouncer } from '../../functions/adapters/approval-adapters';
 import { readFileSync } from 'node:fs';
@@ -18,11 +18,11 @@ describe('the Slack announcement of an approval request', () => {
     posted.push(JSON.parse(body));
     res.writeHead(200).end('ok');
   });
-  before(async () => {
+  beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   test('with a Slack interaction endpoint: Approve and Reject buttons carrying the approval id, and the link', async () => {
     assert.deepEqual(await new SlackAnnouncer(async () => url, { buttons: true }).announce(message), { ok: true, detail: 'posted to Slack' });

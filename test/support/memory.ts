@@ -1,0 +1,54 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HandlerEnv } from '../../contracts';
+import { MemoryApprovalStore } from '../../functions/adapters/memory-approval-store';
+import { MemoryEvidenceStore } from '../../functions/adapters/memory-evidence-store';
+import { MemoryPersistenceLayer, type MemoryIdempotencyTable } from '../../functions/adapters/memory-idempotency-store';
+import { MemoryStateStore } from '../../functions/adapters/memory-state-store';
+import { DEFAULT_POLICY_DIR, localNames } from '../../local/stack';
+import packageJson from '../../package.json' with { type: 'json' };
+
+/** The in-memory ports (functions/adapters/memory-*.ts), with the adapters' semantics. */
+export function memoryDependencies() {
+  const idempotency: MemoryIdempotencyTable = new Map();
+  return {
+    state: new MemoryStateStore(),
+    approvals: new MemoryApprovalStore(),
+    evidence: new MemoryEvidenceStore(),
+    idempotencyPersistence: () => new MemoryPersistenceLayer(idempotency),
+  };
+}
+
+export type MemoryPorts = ReturnType<typeof memoryDependencies>;
+
+/** Nothing listens here: a store that was not swapped for its in-memory twin fails loudly. */
+const NO_SERVICE = 'http://127.0.0.1:9';
+
+/**
+ * testStack's counterpart for rule-level tests: the same environment shape (stage local, the policy
+ * directory, a signing key file in a home of its own) but no DynamoDB Local and no S3 endpoint. Pass
+ * `ports` to every LocalRuntime built on it (`new LocalRuntime(stack.env, jobs, { ports: stack.ports })`)
+ * so they share one set of stores, as runtimes on one local stack share its tables.
+ */
+export function memoryStack(options: { policyDir?: string } = {}): { env: HandlerEnv; home: string; ports: MemoryPorts; stop: () => Promise<void> } {
+  const home = mkdtempSync(join(tmpdir(), 'opsrail-memory-'));
+  const names = localNames('memory');
+  const env: HandlerEnv = {
+    OPSRAIL_STAGE: 'local',
+    STATE_TABLE_NAME: names.stateTable,
+    IDEMPOTENCY_TABLE_NAME: names.idempotencyTable,
+    EVIDENCE_BUCKET_NAME: names.evidenceBucket,
+    AWS_REGION: 'us-east-1',
+    OPSRAIL_CODE_VERSION: `${packageJson.version}-local`,
+    POWERTOOLS_SERVICE_NAME: 'opsrail',
+    POWERTOOLS_LOG_LEVEL: (process.env.OPSRAIL_LOG_LEVEL as HandlerEnv['POWERTOOLS_LOG_LEVEL']) ?? 'SILENT',
+    OPSRAIL_POLICY_DIR: options.policyDir ?? DEFAULT_POLICY_DIR,
+    AWS_ENDPOINT_URL_DYNAMODB: NO_SERVICE,
+    AWS_ENDPOINT_URL_S3: NO_SERVICE,
+    OPSRAIL_S3_FORCE_PATH_STYLE: 'true',
+    OPSRAIL_METRICS: 'off',
+    OPSRAIL_SIGNING_KEY_FILE: join(home, 'approval-signing.key'),
+  };
+  return { env, home, ports: memoryDependencies(), stop: async () => {} };
+}
