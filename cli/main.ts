@@ -8,6 +8,8 @@ import { DangerousOpRequiresApprovalError, OpsrailError, ValidationError } from 
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import { jobRegistry } from '../functions/jobs/registry';
+import { loadJobModules } from '../functions/jobs/modules';
+import type { JobImplementation } from '../functions/jobs/types';
 import type { ExecutionOutcome } from '../local/runtime';
 import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack';
 import { cliRedactor, redactProcessOutput } from './redacted-output';
@@ -38,17 +40,24 @@ commands:
   support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
   query "<SQL>" | query --named <name> [--json]   the Athena tables and named queries, locally with DuckDB
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
+  new-job <jobId> [--kind module|lambda|http]     a job module (or stand-in) with its test, and a disabled catalog entry
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
 with your AWS credentials (status, kill, safety, approvals, approve, reject).
 exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or duplicate, 4 quality DEGRADED or UNKNOWN
-environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package)`;
+environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package),
+             OPSRAIL_JOBS_DIR (default jobs/ beside the policy directory)`;
 
-/** The stage's policy; `runsJobs` when this command runs jobs here (then each enabled job needs code). */
-function policyFor(stage: string | undefined, options: { runsJobs?: boolean } = {}): ResolvedPolicy {
+/** The stage's policy; `runsJobs` (with the job modules) when this command runs jobs here: then each catalog job needs code. */
+function policyFor(stage: string | undefined, options: { runsJobs?: readonly JobImplementation[] } = {}): ResolvedPolicy {
   const parsedStage = Stage.safeParse(stage ?? process.env.OPSRAIL_STAGE ?? 'local');
   if (!parsedStage.success) throw new UsageError(`--stage must be one of ${Stage.options.join(', ')}`);
-  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, options.runsJobs ? jobRegistry() : undefined);
+  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, options.runsJobs ? jobRegistry(options.runsJobs) : undefined);
+}
+
+/** The job modules the catalog names, loaded in this process from the jobs directory (docs/writing-a-job.md). */
+function userJobs(): Promise<JobImplementation[]> {
+  return loadJobModules(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR);
 }
 
 function describeJob(job: JobDefinition, now: Date) {
@@ -73,7 +82,7 @@ function table(rows: string[][]): string {
 async function jobsCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
   // The catalog as the runtimes see it: an enabled job with no code is an error here too.
-  const policy = policyFor(values.stage, { runsJobs: true });
+  const policy = policyFor(values.stage, { runsJobs: await userJobs() });
   const jobs = policy.jobs.map((job) => describeJob(job, systemClock.now()));
   if (values.json) {
     console.log(JSON.stringify({ stage: policy.stage, jobs }, null, 2));
@@ -134,7 +143,8 @@ async function runCommand(args: string[]): Promise<number> {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(at) || Number.isNaN(Date.parse(at))) {
     throw new UsageError(`--at must be an ISO 8601 time with a zone, such as 2026-01-01T00:00:00Z (got '${at}')`);
   }
-  const policy = policyFor('local', { runsJobs: true });
+  const modules = await userJobs();
+  const policy = policyFor('local', { runsJobs: modules });
   if (!findJob(policy, jobId)) throw new UsageError(`unknown job '${jobId}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`);
   if (values['no-wait']) return runInBackground(args.filter((a) => a !== '--no-wait'), jobId);
 
@@ -144,7 +154,7 @@ async function runCommand(args: string[]): Promise<number> {
     const { LocalRuntime } = await import('../local/runtime');
     const { approvalGate } = await import('../functions/adapters/dependencies');
     const { startApprovalServer } = await import('../local/approval-server');
-    const runtime = new LocalRuntime(stack.env, [], {
+    const runtime = new LocalRuntime(stack.env, modules, {
       takeOverDeadHolders: values.resume,
       onApprovalRequested: ({ approvalId, link }) =>
         console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
@@ -379,7 +389,7 @@ async function runLocalScheduler(stack: Awaited<ReturnType<typeof startLocalStac
   const { LocalScheduler } = await import('../local/scheduler');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const { isLocalHolderAlive } = await import('../local/holders');
-  const runtime = new LocalRuntime(stack.env, [], { takeOverDeadHolders: true, onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
+  const runtime = new LocalRuntime(stack.env, await userJobs(), { takeOverDeadHolders: true, onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
   const { approvalGate } = await import('../functions/adapters/dependencies');
   const { startApprovalServer } = await import('../local/approval-server');
   // A taken approval port is a startup error (links would point at whatever holds it); the caller stops the stack.
@@ -547,7 +557,18 @@ async function decideCommand(decision: 'approve' | 'reject', args: string[]): Pr
   });
 }
 
+async function newJobCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { kind: { type: 'string', default: 'module' } }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw new UsageError('new-job needs one <jobId>');
+  const { NEW_JOB_KINDS, newJob } = await import('./new-job');
+  const kind = values.kind as (typeof NEW_JOB_KINDS)[number];
+  if (!NEW_JOB_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${NEW_JOB_KINDS.join(', ')}`);
+  console.log(newJob(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR, positionals[0] as string, kind).instructions);
+  return EXIT.ok;
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  'new-job': newJobCommand,
   approvals: approvalsCommand,
   approve: (args) => decideCommand('approve', args),
   reject: (args) => decideCommand('reject', args),

@@ -31,6 +31,8 @@ export const HandlerEnv = z.object({
   SLACK_API_BASE_URL: z.url().optional(),
   /** Where approval links point (the approval page); the policy's linkBaseUrl when absent. */
   APPROVAL_LINK_BASE_URL: z.string().min(1).optional(),
+  /** Local stack only: a JSON file of secret values by secret_ref, for http jobs' `{{secret.NAME}}` (AWS reads Secrets Manager). */
+  OPSRAIL_SECRETS_FILE: z.string().min(1).optional(),
   /** How the approval page signs approvers in: SignInSettings (contracts/sign-in.ts) as JSON. */
   APPROVAL_SIGN_IN: z.string().min(1).optional(),
   /** The page function only: the decision function it passes a signed-in browser's POST to. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Environment, JobId, SemVer } from './common';
 import { ScheduleExpression, TimeZone } from './schedule';
+import { JobIamStatement, JobImplementationSpec } from './job-module';
 
 export const JobClass = z.enum(['MAINTENANCE', 'VALIDATION', 'RECOVERY', 'REPORTING', 'BACKUP']);
 export type JobClass = z.infer<typeof JobClass>;
@@ -52,9 +53,9 @@ export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
 export const Capabilities = z.object({
   /**
-   * What the job reads and writes. Declarative: no IAM grant follows from these (every job runs in the
-   * one Execute function and has its role); only a VALIDATION job with no `writes` is treated as
-   * validating its datasets (docs/policy.md#capabilities).
+   * What the job reads and writes. Declarative for now: no IAM grant follows from these (every job runs
+   * in the one Execute function and has its role; docs/writing-a-job.md#permissions); only a VALIDATION
+   * job with no `writes` is treated as validating its datasets (docs/policy.md#capabilities).
    */
   reads: z.array(z.enum(['state', 'evidence'])).default([]),
   writes: z.array(z.enum(['state', 'evidence'])).default([]),
@@ -86,8 +87,12 @@ export const CatalogJob = z.strictObject({
    * opsrail's own jobs are idempotent; a user job enabled in a stage must say (checked at load).
    */
   idempotent: z.boolean().optional(),
-  /** Job-specific parameters; built-in jobs validate theirs (see contracts/builtin-jobs). */
+  /** Job-specific parameters; built-in jobs and job modules validate theirs when the policy loads. */
   params: z.record(z.string(), z.unknown()).default({}),
+  /** Where the behaviour comes from: a module in the jobs directory, an HTTP call, a Lambda function (contracts/job-module.ts). */
+  implementation: JobImplementationSpec.optional(),
+  /** IAM statements this job's own code needs beyond its capabilities: declared, not yet granted (docs/writing-a-job.md#permissions). */
+  iam: z.array(JobIamStatement).optional(),
 });
 export type CatalogJob = z.infer<typeof CatalogJob>;
 

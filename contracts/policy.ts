@@ -15,6 +15,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
     seen.add(identityKey(identity));
   });
 }
+import { LambdaStandIn } from './job-module';
 
 /** Frequencies, windows, retries, thresholds, recipients and retention are policy, not code (docs/policy.md). */
 export const RetryPolicy = z.strictObject({
@@ -117,6 +118,8 @@ export const StagePolicy = z.strictObject({
         mode: JobMode.optional(),
         schedule: JobSchedule.partial().optional(),
         params: z.record(z.string(), z.unknown()).optional(),
+        /** Stage `local` only: what a `lambda` job calls instead of its function (contracts/job-module.ts). */
+        standIn: LambdaStandIn.optional(),
       }),
     )
     .default({}),

@@ -1,123 +1,33 @@
-import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
-import { stackOutputKeys, type HandlerEnv } from '../contracts';
+import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import type { ResolvedPolicy } from '../functions/core/policy';
-import { Evidence } from './constructs/evidence';
-import { EvidenceQuery } from './constructs/evidence-query';
-import { Notifications } from './constructs/notifications';
-import { ApprovalEndpoint } from './constructs/approval-endpoint';
-import { SlackInteractionEndpoint } from './constructs/slack-interaction';
-import { ApprovalSignIn } from './constructs/approval-sign-in';
-import { Observability } from './constructs/observability';
-import { JobRunner } from './constructs/job-runner';
-import { JobScheduling } from './constructs/job-scheduling';
-import { StateStorage } from './constructs/state-storage';
-import packageJson from '../package.json' with { type: 'json' };
+import { OpsrailCore } from './opsrail-core';
 
 export interface OpsrailStackProps extends StackProps {
   policy: ResolvedPolicy;
 }
 
-/** One stack per stage, built from policy/<stage>.json and the catalog. */
+/**
+ * This repository's app: one stack per stage holding the construct. Its id is 'Default', which CDK
+ * leaves out of logical ids: the resources keep the ids they had when the stack built them itself.
+ */
 export class OpsrailStack extends Stack {
-  readonly storage: StateStorage;
-  readonly evidence: Evidence;
-  readonly runner: JobRunner;
-  readonly scheduling: JobScheduling;
-  readonly query: EvidenceQuery;
-  readonly notifications: Notifications;
-  readonly approvalEndpoint: ApprovalEndpoint;
-  /** Only when the policy configures approvals.slack. */
-  readonly slackInteraction: SlackInteractionEndpoint | undefined;
-  readonly observability: Observability;
+  readonly ops: OpsrailCore;
 
   constructor(scope: Construct, id: string, props: OpsrailStackProps) {
     super(scope, id, props);
-    const { policy } = props;
-    const stage = policy.stage;
-    const isProd = stage === 'prod';
-    // prod keeps its data when the stack goes; other stages may be torn down.
-    const removalPolicy = isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    Tags.of(this).add('opsrail:stage', stage);
-    Tags.of(this).add('opsrail:policy-sha256', policy.snapshot.sha256);
-
-    this.storage = new StateStorage(this, 'StateStorage', { stage, removalPolicy, deletionProtection: isProd });
-    this.evidence = new Evidence(this, 'Evidence', { stage, retention: policy.settings.retention, removalPolicy });
-    const environment: HandlerEnv = {
-      OPSRAIL_STAGE: stage,
-      STATE_TABLE_NAME: this.storage.stateTable.tableName,
-      IDEMPOTENCY_TABLE_NAME: this.storage.idempotencyTable.tableName,
-      EVIDENCE_BUCKET_NAME: this.evidence.bucket.bucketName,
-      AWS_REGION: this.region,
-      OPSRAIL_CODE_VERSION: packageJson.version,
-      POWERTOOLS_SERVICE_NAME: 'opsrail',
-      POWERTOOLS_LOG_LEVEL: isProd ? 'INFO' : 'DEBUG',
-      OPSRAIL_S3_FORCE_PATH_STYLE: 'false',
-      OPSRAIL_METRICS: 'emf',
-    };
-    this.notifications = new Notifications(this, 'Notifications', { stage, emails: policy.settings.recipients.email, removalPolicy });
-    this.approvalEndpoint = new ApprovalEndpoint(this, 'ApprovalEndpoint', {
-      environment,
-      logRetentionDays: policy.settings.retention.logDays,
-      removalPolicy,
-      storage: this.storage,
-      signingKey: this.notifications.approvalSigningKey,
-      signIn: new ApprovalSignIn(this, 'ApprovalSignIn', { stage, identity: policy.settings.approvals.identity ?? { kind: 'cognito', claim: 'email' }, removalPolicy }),
-    });
-    this.runner = new JobRunner(this, 'Runner', {
-      stage,
-      environment,
-      logRetentionDays: policy.settings.retention.logDays,
-      removalPolicy,
-      storage: this.storage,
-      evidence: this.evidence,
-      policy: policy.settings,
-      approvals: {
-        topic: this.notifications.topic,
-        topicKey: this.notifications.key,
-        slackWebhook: this.notifications.slackWebhook,
-        signingKey: this.notifications.approvalSigningKey,
-        linkBaseUrl: this.approvalEndpoint.pageUrl.url,
-      },
-    });
-    this.approvalEndpoint.grantDecisions(this.runner.stateMachine);
-    const slack = policy.settings.approvals.slack;
-    this.slackInteraction = slack
-      ? new SlackInteractionEndpoint(this, 'SlackInteraction', {
-          environment,
-          logRetentionDays: policy.settings.retention.logDays,
-          removalPolicy,
-          storage: this.storage,
-          signingKey: this.notifications.approvalSigningKey,
-          slack,
-        })
-      : undefined;
-    this.slackInteraction?.grantDecisions(this.runner.stateMachine);
-    // Slack's app settings take this URL as the Interactivity Request URL.
-    if (this.slackInteraction) new CfnOutput(this, stackOutputKeys.slackInteractionUrl, { value: this.slackInteraction.url.url });
-    new CfnOutput(this, stackOutputKeys.approvalPageUrl, { value: this.approvalEndpoint.pageUrl.url });
-    // The CLI (opsrail approvals|approve|reject --stage) signs its requests to this URL.
-    new CfnOutput(this, stackOutputKeys.approvalDecisionUrl, { value: this.approvalEndpoint.decisionUrl.url });
-    // The CLI (opsrail kill/safety/status --stage) finds the bucket through this output.
-    new CfnOutput(this, stackOutputKeys.evidenceBucketName, { value: this.evidence.bucket.bucketName });
-    new CfnOutput(this, 'StateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
-    this.query = new EvidenceQuery(this, 'Query', { stage, jobIds: policy.jobs.map((j) => j.jobId), evidence: this.evidence, removalPolicy });
-    this.scheduling = new JobScheduling(this, 'Scheduling', {
-      stage,
-      jobs: policy.jobs,
-      scheduler: policy.settings.scheduler,
-      stateMachine: this.runner.stateMachine,
-      removalPolicy,
-    });
-    this.observability = new Observability(this, 'Observability', {
-      stage,
-      jobs: policy.jobs,
-      deadManGraceMinutes: policy.settings.thresholds.deadManGraceMinutes,
-      stateMachine: this.runner.stateMachine,
-      deadLetterQueue: this.scheduling.deadLetterQueue,
-      topic: this.notifications.topic,
-    });
-    new CfnOutput(this, 'SlackWebhookSecretRef', { value: this.notifications.slackWebhook.secretArn });
-    new CfnOutput(this, 'ApprovalSigningKeySecretRef', { value: this.notifications.approvalSigningKey.secretArn });
+    Tags.of(this).add('opsrail:stage', props.policy.stage);
+    Tags.of(this).add('opsrail:policy-sha256', props.policy.snapshot.sha256);
+    this.ops = new OpsrailCore(this, 'Default', { policy: props.policy });
   }
+
+  get storage() { return this.ops.storage; }
+  get evidence() { return this.ops.evidence; }
+  get runner() { return this.ops.runner; }
+  get scheduling() { return this.ops.scheduling; }
+  get query() { return this.ops.query; }
+  get notifications() { return this.ops.notifications; }
+  get approvalEndpoint() { return this.ops.approvalEndpoint; }
+  get slackInteraction() { return this.ops.slackInteraction; }
+  get observability() { return this.ops.observability; }
 }

@@ -1,6 +1,6 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { HandlerEnv } from '../contracts';
 import { idempotencyTable, stateTable } from '../functions/adapters/table-layout';
@@ -12,7 +12,8 @@ import { startS3Endpoint } from './s3-endpoint';
 import packageJson from '../package.json' with { type: 'json' };
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
-export const DEFAULT_POLICY_DIR = join(REPO_ROOT, 'policy');
+/** policy/ in the working directory (a user's project), else opsrail's own example policy/. */
+export const DEFAULT_POLICY_DIR = existsSync(join(process.cwd(), 'policy', 'catalog.json')) ? resolve('policy') : join(REPO_ROOT, 'policy');
 
 /** $OPSRAIL_HOME, default .opsrail/ in the working directory: all local data lives there. */
 export function opsrailHome(): string {
@@ -59,6 +60,7 @@ function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNam
     // EMF lines would only clutter a terminal: locally the evidence and `opsrail query` are the metrics.
     OPSRAIL_METRICS: 'off',
     OPSRAIL_SIGNING_KEY_FILE: join(home, 'approval-signing.key'),
+    OPSRAIL_SECRETS_FILE: join(home, 'secrets.json'),
   };
 }
 

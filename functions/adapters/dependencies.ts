@@ -9,6 +9,9 @@ import { createRedactor } from '../core/redaction';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { RunDependencies } from '../core/run/dependencies';
 import { jobRegistry } from '../jobs/registry';
+import { kindJobs } from '../jobs/kinds';
+import { awsJobKindPorts, localJobKindPorts } from './job-kind-adapters';
+import { bundledConfig } from './bundle-config';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
@@ -54,10 +57,14 @@ export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplem
 ): Dependencies {
   const { dynamodb, s3 } = awsClients(env);
   const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
-  const jobs = jobRegistry(extraJobs);
-  // What runs jobs (a handler, a local runtime) needs an implementation of every job its stage enables;
+  // Job modules: given by the local runtime (loaded from the jobs directory), or bundled into this function.
+  const given = extraJobs.length > 0 ? extraJobs : bundledConfig().jobs;
+  // What runs jobs (a handler, a local runtime) needs an implementation of every job in its catalog;
   // an operator's command that only reads or decides (status, verify, approve) does not run any.
-  const policy = loadPolicy(source, env.OPSRAIL_STAGE, overrides.runsJobs === false ? undefined : jobs);
+  const policy = loadPolicy(source, env.OPSRAIL_STAGE, overrides.runsJobs === false ? undefined : jobRegistry(given));
+  // http and lambda jobs have no code of their own: made from their catalog entries.
+  const kindPorts = env.OPSRAIL_STAGE === 'local' ? localJobKindPorts(env, policy) : awsJobKindPorts(env);
+  const jobs = jobRegistry([...given, ...kindJobs(policy.jobs, kindPorts)]);
   const redactor = createRedactor(policy.settings.redaction);
   const jobLogger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: env.POWERTOOLS_LOG_LEVEL, persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' } });
   return {

@@ -6,6 +6,7 @@ import local from '../../policy/local.json' with { type: 'json' };
 import dev from '../../policy/dev.json' with { type: 'json' };
 import stage from '../../policy/stage.json' with { type: 'json' };
 import prod from '../../policy/prod.json' with { type: 'json' };
+import { bundledConfig } from './bundle-config';
 
 /** policy/ as it is on disk: the CLI, the local stack and CDK read this one. */
 export function directoryPolicySource(dir: string): PolicySource {
@@ -23,8 +24,15 @@ export function directoryPolicySource(dir: string): PolicySource {
 
 const bundled: Record<string, unknown> = { 'catalog.json': catalog, 'local.json': local, 'dev.json': dev, 'stage.json': stage, 'prod.json': prod };
 
-/** policy/ as bundled into a Lambda at deploy time: validated the same way, on every cold start. */
+/**
+ * policy/ as bundled into a Lambda at deploy time: validated the same way, on every cold start. The
+ * construct's generated entry bundles the user's policy directory; a function built straight from its
+ * handler (the local bundled mode) carries opsrail's own policy/.
+ */
 export const bundledPolicySource: PolicySource = {
-  read: (fileName) => (fileName in bundled ? JSON.stringify(bundled[fileName]) : undefined),
+  read: (fileName) => {
+    const files = bundledConfig().policyFiles ?? bundled;
+    return fileName in files ? JSON.stringify(files[fileName]) : undefined;
+  },
   describe: (fileName) => `policy/${fileName} (bundled)`,
 };

@@ -44,11 +44,14 @@ function parseFile<T extends z.ZodType>(source: PolicySource, fileName: string, 
 /** The job ids that have an implementation (the jobs registry): what a stage may enable. */
 export interface ImplementedJobs {
   has(jobId: string): boolean;
+  /** A job module's params schema (defineJob), checked like a built-in job's. */
+  get?(jobId: string): { params?: z.ZodType } | undefined;
 }
 
 /**
- * Reads and validates policy/ for a stage. With `implemented`, a job the stage enables but nothing
- * implements is a policy error naming it, at load, not a failure counted against it when it runs.
+ * Reads and validates policy/ for a stage. With `implemented`, a catalog job that nothing implements
+ * (not built in, no module in the jobs directory, no http or lambda implementation) is a policy error
+ * naming it, at load, not a failure counted against it when it runs (docs/writing-a-job.md).
  */
 export function loadPolicy(source: PolicySource, stage: Stage, implemented?: ImplementedJobs): ResolvedPolicy {
   const catalog = parseFile(source, 'catalog.json', Catalog);
@@ -80,7 +83,7 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
       params: { ...entry.params, ...switches?.params },
     };
     merged.idempotent = idempotenceOf(entry, index, merged.enabled, catalogFile);
-    const paramsSchema = builtinJobParams[entry.jobId];
+    const paramsSchema = builtinJobParams[entry.jobId] ?? implemented?.get?.(entry.jobId)?.params;
     if (paramsSchema) {
       const params = paramsSchema.safeParse(merged.params);
       if (!params.success) {
@@ -94,11 +97,21 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
     if (!job.success) throw new ValidationError(stageFile, zodIssues(job.error, `jobs.${entry.jobId}`));
     return job.data;
   });
-  for (const job of jobs) {
-    if (implemented && job.enabled && !implemented.has(job.jobId)) {
-      throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.enabled`, message: `enables job '${job.jobId}', which has no implementation (not a built-in job, nor one given to the runtime)` }]);
+  jobs.forEach((job, index) => {
+    const kind = job.implementation?.kind;
+    if (implemented && kind !== 'http' && kind !== 'lambda' && !implemented.has(job.jobId)) {
+      const module = job.implementation?.kind === 'module' ? (job.implementation.module ?? `${job.jobId}.ts`) : `${job.jobId}.ts`;
+      if (job.enabled) throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.enabled`, message: `enables job '${job.jobId}', which has no implementation (not a built-in job, no module ${module} in the jobs directory, nor one given to the runtime)` }]);
+      throw new ValidationError(catalogFile, [{ path: `jobs.${index}.implementation`, message: `job '${job.jobId}' has no implementation: not a built-in job, no module ${module} in the jobs directory, nor an http or lambda implementation` }]);
     }
-  }
+    const standIn = settings.jobs[job.jobId]?.standIn;
+    if (standIn && (stage !== 'local' || kind !== 'lambda')) {
+      throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.standIn`, message: stage !== 'local' ? 'a stand-in is for the local stage only' : `job '${job.jobId}' is not a lambda job` }]);
+    }
+    if (stage === 'local' && kind === 'lambda' && job.enabled && !standIn) {
+      throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.standIn`, message: `lambda job '${job.jobId}' is enabled locally: name a stand-in (a module or a local URL) for its function` }]);
+    }
+  });
   const snapshot = { stage, sha256: sha256Hex(canonicalJson({ settings, jobs })) };
   return { stage, settings, jobs, snapshot };
 }

@@ -27,6 +27,8 @@ export interface JobResult {
 /** A job's own logic. It throws typed errors (functions/core/errors) to fail the run. */
 export interface JobImplementation {
   jobId: string;
+  /** Its catalog params' schema, checked when the policy loads (defineJob's `params`). */
+  params?: import('zod').ZodType;
   run(context: JobContext): Promise<JobResult>;
   /** For a dangerous op: what exactly a run would do (a dry run), shown to the approver before it runs. */
   plan?(context: JobContext): Promise<{ summary: string; details: Record<string, unknown> }>;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { HandlerEnv } from '../../contracts';
 import { lambdaBundling } from '../bundling';
 import { REPO_ROOT } from '../paths';
+import { BUNDLE_CONTEXT, jobEntry, lockFileOf, type JobBundle } from '../job-entry';
 
 export interface OpsrailFunctionProps {
   /** Folder under functions/ holding handler.ts. */
@@ -39,12 +40,14 @@ export class OpsrailFunction extends NodejsFunction {
     // the function's grants (next to it in its construct) add exactly what it uses.
     const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: props.description });
     logGroup.grantWrite(role);
+    // In a user's app (the Opsrail construct), its policy and job modules are bundled in (infra/job-entry.ts).
+    const bundle = scope.node.tryGetContext(BUNDLE_CONTEXT) as JobBundle | undefined;
     super(scope, id, {
       role,
-      entry: join(REPO_ROOT, 'functions', props.functionDir, 'handler.ts'),
+      entry: bundle ? jobEntry(props.functionDir, bundle) : join(REPO_ROOT, 'functions', props.functionDir, 'handler.ts'),
       handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      projectRoot: bundle ? bundle.projectRoot : REPO_ROOT,
+      depsLockFilePath: bundle ? lockFileOf(bundle.projectRoot) : join(REPO_ROOT, 'package-lock.json'),
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -64,6 +67,8 @@ export class OpsrailFunction extends NodejsFunction {
         sourceMap: lambdaBundling.sourceMap,
         sourcesContent: lambdaBundling.sourcesContent,
         externalModules: [...lambdaBundling.externalModules],
+        // A job module's `import … from 'opsrail'` is this very source, so its errors are the handler's classes.
+        ...(bundle ? { esbuildArgs: { '--alias:opsrail': join(REPO_ROOT, 'functions/jobs/api.ts') } } : {}),
       },
     });
     Validations.of(role).acknowledge(

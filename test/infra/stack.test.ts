@@ -13,7 +13,7 @@ import { policyFixture } from '../support/local';
 const policyDir = policyFixture({
   'catalog.json': (c) => ({
     ...c,
-    jobs: [...c.jobs, { jobId: 'weekly_report', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 'sre', description: 'weekly digest', schedule: { expression: 'cron(10 9 ? * MON *)', timezone: 'Europe/London' } }],
+    jobs: [...c.jobs, { jobId: 'weekly_report', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 'sre', description: 'weekly digest', schedule: { expression: 'cron(10 9 ? * MON *)', timezone: 'Europe/London' }, implementation: { kind: 'http', url: 'https://reports.example.com/weekly' } }],
   }),
 });
 

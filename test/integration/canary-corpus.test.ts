@@ -13,7 +13,7 @@ import { startApprovalServer } from '../../local/approval-server';
 import { LocalRuntime } from '../../local/runtime';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { CANARIES, CUSTOM_PATTERN } from '../support/canaries';
-import { withTestJobs } from '../support/local';
+import { jobModulesDir, withTestJobs } from '../support/local';
 
 /**
  * The canary corpus (a secret per redaction pattern and a policy pattern, each also URL-encoded) sent
@@ -90,13 +90,14 @@ describe('no canary reaches a file under OPSRAIL_HOME or a printed line, through
   let stack: LocalStack;
   let runtime: LocalRuntime;
   let policyDir: string;
+  const jobsDir = jobModulesDir(['canary_job', 'canary_fail', 'canary_gate']);
   const printed: string[] = [];
   let restore = () => {};
   let stopped = false;
 
   const opsrail = (...args: string[]) =>
     new Promise<{ code: number; out: string }>((done) => {
-      const env = { ...process.env, OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir, OPSRAIL_LOG_LEVEL: 'DEBUG' };
+      const env = { ...process.env, OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir, OPSRAIL_JOBS_DIR: jobsDir, OPSRAIL_LOG_LEVEL: 'DEBUG' };
       execFile(process.execPath, [BIN, ...args], { env, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
         printed.push(stdout, stderr);
         done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });

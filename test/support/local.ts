@@ -62,3 +62,22 @@ export function withTestJobs(jobs: ({ jobId: string; jobClass?: string } & Recor
     'local.json': (policy) => policyEdit({ ...policy, jobs: { ...policy.jobs, ...Object.fromEntries(jobs.map((j) => [j.jobId, { enabled: true }])) } }),
   });
 }
+
+/**
+ * A jobs directory (OPSRAIL_JOBS_DIR) with a module for each test job, for a CLI process that loads a
+ * policy declaring jobs whose code lives in the test process: every catalog job needs an implementation
+ * where jobs run (docs/writing-a-job.md). The CLI in these tests runs other jobs; these refuse to run there.
+ */
+export function jobModulesDir(jobIds: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'opsrail-jobs-'));
+  const defineJob = JSON.stringify(join(import.meta.dirname, '../../functions/jobs/define-job.ts'));
+  const errors = JSON.stringify(join(import.meta.dirname, '../../functions/core/errors.ts'));
+  for (const jobId of jobIds) {
+    writeFileSync(
+      join(dir, `${jobId}.ts`),
+      `import { defineJob } from ${defineJob};\nimport { ConfigurationError } from ${errors};\n` +
+        `export default defineJob({ jobId: '${jobId}', async run() { throw new ConfigurationError('${jobId} runs in the test process, not in this CLI'); } });\n`,
+    );
+  }
+  return dir;
+}

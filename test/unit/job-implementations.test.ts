@@ -37,13 +37,20 @@ const env = (policyDir: string): HandlerEnv => ({
   OPSRAIL_METRICS: 'off',
 });
 
-test('loadPolicy with the jobs registry: an enabled job without implementation is an error naming it', () => {
+test('loadPolicy with the jobs registry: a catalog job without implementation is an error naming it, enabled or not', () => {
   const dir = withTestJobs([{ jobId: 'ghost_job' }]);
   assert.throws(() => loadPolicy(directoryPolicySource(dir), 'local', jobRegistry()), namesGhost(/local\.json$/));
-  // Implemented (a user's own job), it loads; declared but disabled, it needs none.
+  // Implemented (a user's own job), it loads; declared but disabled, it is still a catalog error (docs/writing-a-job.md).
   assert.ok(loadPolicy(directoryPolicySource(dir), 'local', jobRegistry([countingJob('ghost_job')])).jobs.some((j) => j.jobId === 'ghost_job' && j.enabled));
   const disabled = policyFixture({ 'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job' }] }) });
-  assert.equal(loadPolicy(directoryPolicySource(disabled), 'local', jobRegistry()).jobs.find((j) => j.jobId === 'ghost_job')?.enabled, false);
+  assert.throws(() => loadPolicy(directoryPolicySource(disabled), 'local', jobRegistry()), (error: unknown) => {
+    assert.ok(error instanceof ValidationError);
+    assert.match(error.source, /catalog\.json$/);
+    assert.match(error.message, /jobs\.\d+\.implementation: job 'ghost_job' has no implementation/);
+    return true;
+  });
+  // Commands that run no job load it.
+  assert.equal(loadPolicy(directoryPolicySource(disabled), 'local').jobs.find((j) => j.jobId === 'ghost_job')?.enabled, false);
   for (const stage of ['local', 'dev', 'stage', 'prod'] as const) loadPolicy(directoryPolicySource(DEFAULT_POLICY_DIR), stage, jobRegistry());
 });
 
