@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -13,7 +14,17 @@ const shared = {
   env: { OPSRAIL_LOG_LEVEL: 'SILENT' },
 } as const;
 
+// The package's own name, as tsconfig.json's `paths` map it (tsx honours them, vite does not): a
+// user project's job module imports `opsrail`, which must be this source, not a dist/ that a fresh
+// clone has not built.
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const alias = [
+  { find: /^opsrail\/cdk$/, replacement: source('./infra/index.ts') },
+  { find: /^opsrail$/, replacement: source('./functions/jobs/api.ts') },
+];
+
 export default defineConfig({
+  resolve: { alias },
   test: {
     ...shared,
     projects: [
