@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { buildDependencies } from '../functions/adapters/dependencies';
 import { processesOfHome, readStackFile, type StackFile } from '../local/home-lock';
 import { isProcessAlive } from '../local/process-identity';
-import { DEFAULT_POLICY_DIR, REPO_ROOT, startLocalStack } from '../local/stack';
+import { DEFAULT_POLICY_DIR, endpointAnswers, REPO_ROOT, startLocalStack } from '../local/stack';
 import { BENCH_JOBS, BENCH_LEASE_SECONDS, benchPolicyDir, tickAt } from './crash-plan';
 import { seeded } from '../test/support/seeded';
 import { orphansOf } from '../test/support/processes';
@@ -85,7 +85,7 @@ const lifeOf = (n: number): Life => {
 /** What of a life is still there: its DynamoDB Local and watchdog (same pid and start time), its S3 endpoint. */
 async function leftOf(life: Life, except: Life | undefined): Promise<string[]> {
   const processes = life.children.filter((c) => isProcessAlive(c)).map((c) => `${c.name} pid ${c.pid}`);
-  const endpoint = life.s3Endpoint && life.s3Endpoint !== except?.s3Endpoint && (await answers(life.s3Endpoint)) ? [`S3 endpoint ${life.s3Endpoint}`] : [];
+  const endpoint = life.s3Endpoint && life.s3Endpoint !== except?.s3Endpoint && (await endpointAnswers(life.s3Endpoint)) ? [`S3 endpoint ${life.s3Endpoint}`] : [];
   return [...processes, ...endpoint];
 }
 let leftAfterNextStart = 0;
@@ -192,7 +192,7 @@ if (drained !== 0) misses.push(`the draining worker ${drained === 'timeout' ? `d
 
 const benchS3 = readStackFile(home)?.s3Endpoint;
 await stack.stop();
-const afterBench = [...(await orphansOf(home)).map(describe), ...(benchS3 && (await answers(benchS3)) ? [`S3 endpoint ${benchS3}`] : [])];
+const afterBench = [...(await orphansOf(home)).map(describe), ...(benchS3 && (await endpointAnswers(benchS3)) ? [`S3 endpoint ${benchS3}`] : [])];
 const orphans = [...new Set([...leftAtEnd, ...afterBench])];
 if (orphans.length) misses.push(`left running after the final shutdown: ${orphans.join('; ')}`);
 
@@ -221,11 +221,3 @@ async function verifyAll(): Promise<{ status: number | null; output: string }> {
   return { status, output: output.trim() };
 }
 
-async function answers(endpoint: string): Promise<boolean> {
-  try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(1500) });
-    return true;
-  } catch {
-    return false;
-  }
-}

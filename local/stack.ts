@@ -43,7 +43,8 @@ export interface LocalStack {
 /** The only key pair s3rver accepts; DynamoDB Local accepts any. */
 const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
-function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNames, policyDir: string, home: string): HandlerEnv {
+/** The environment every local handler gets: one shape for the local stack and the in-memory test stack. */
+export function localHandlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNames, policyDir: string, home: string): HandlerEnv {
   return {
     OPSRAIL_STAGE: 'local',
     STATE_TABLE_NAME: names.stateTable,
@@ -64,7 +65,8 @@ function handlerEnv(endpoints: { dynamodb: string; s3: string }, names: LocalNam
   };
 }
 
-async function answers(endpoint: string): Promise<boolean> {
+/** true when something answers HTTP at the endpoint (a local stack's DynamoDB Local or S3 endpoint is alive). */
+export async function endpointAnswers(endpoint: string): Promise<boolean> {
   try {
     await fetch(endpoint, { signal: AbortSignal.timeout(1500) });
     return true;
@@ -130,7 +132,7 @@ async function attachableStack(home: string): Promise<{ dynamodb: string; s3: st
   for (const deadline = Date.now() + ATTACH_WAIT_MS; Date.now() < deadline; ) {
     const held = readStackFile(home);
     if (!held || !isProcessAlive(held.owner)) return undefined;
-    if (held.dynamodbEndpoint && held.s3Endpoint && (await answers(held.dynamodbEndpoint)) && (await answers(held.s3Endpoint))) {
+    if (held.dynamodbEndpoint && held.s3Endpoint && (await endpointAnswers(held.dynamodbEndpoint)) && (await endpointAnswers(held.s3Endpoint))) {
       return { dynamodb: held.dynamodbEndpoint, s3: held.s3Endpoint };
     }
     await new Promise((r) => setTimeout(r, 200)); // the owner is still starting its stack
@@ -161,7 +163,7 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
       const running = await attachableStack(home);
       if (!running && isProcessAlive(error.holder)) throw error; // alive but never ready
       if (!running) continue; // its owner stopped meanwhile: take the home
-      const env = handlerEnv(running, names, policyDir, home);
+      const env = localHandlerEnv(running, names, policyDir, home);
       await provision(env);
       return { env, home, owner: false, stop: async () => {} };
     }
@@ -182,7 +184,7 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
     mkdirSync(s3Dir, { recursive: true });
     const s3 = await startS3Endpoint(s3Dir);
     stopped.push(s3.stop);
-    const env = handlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir, home);
+    const env = localHandlerEnv({ dynamodb: dynamodb.endpoint, s3: s3.endpoint }, names, policyDir, home);
     await provision(env);
     lock?.update({ dynamodbEndpoint: dynamodb.endpoint, s3Endpoint: s3.endpoint });
     return { env, home, owner: true, stop: stopAll };

@@ -6,8 +6,7 @@ import { MemoryApprovalStore } from '../../functions/adapters/memory-approval-st
 import { MemoryEvidenceStore } from '../../functions/adapters/memory-evidence-store';
 import { MemoryPersistenceLayer, type MemoryIdempotencyTable } from '../../functions/adapters/memory-idempotency-store';
 import { MemoryStateStore } from '../../functions/adapters/memory-state-store';
-import { DEFAULT_POLICY_DIR, localNames } from '../../local/stack';
-import packageJson from '../../package.json' with { type: 'json' };
+import { DEFAULT_POLICY_DIR, localHandlerEnv, localNames } from '../../local/stack';
 
 /** The in-memory ports (functions/adapters/memory-*.ts), with the adapters' semantics. */
 export function memoryDependencies() {
@@ -34,21 +33,6 @@ const NO_SERVICE = 'http://127.0.0.1:9';
 export function memoryStack(options: { policyDir?: string } = {}): { env: HandlerEnv; home: string; ports: MemoryPorts; stop: () => Promise<void> } {
   const home = mkdtempSync(join(tmpdir(), 'opsrail-memory-'));
   const names = localNames('memory');
-  const env: HandlerEnv = {
-    OPSRAIL_STAGE: 'local',
-    STATE_TABLE_NAME: names.stateTable,
-    IDEMPOTENCY_TABLE_NAME: names.idempotencyTable,
-    EVIDENCE_BUCKET_NAME: names.evidenceBucket,
-    AWS_REGION: 'us-east-1',
-    OPSRAIL_CODE_VERSION: `${packageJson.version}-local`,
-    POWERTOOLS_SERVICE_NAME: 'opsrail',
-    POWERTOOLS_LOG_LEVEL: (process.env.OPSRAIL_LOG_LEVEL as HandlerEnv['POWERTOOLS_LOG_LEVEL']) ?? 'SILENT',
-    OPSRAIL_POLICY_DIR: options.policyDir ?? DEFAULT_POLICY_DIR,
-    AWS_ENDPOINT_URL_DYNAMODB: NO_SERVICE,
-    AWS_ENDPOINT_URL_S3: NO_SERVICE,
-    OPSRAIL_S3_FORCE_PATH_STYLE: 'true',
-    OPSRAIL_METRICS: 'off',
-    OPSRAIL_SIGNING_KEY_FILE: join(home, 'approval-signing.key'),
-  };
+  const env: HandlerEnv = localHandlerEnv({ dynamodb: NO_SERVICE, s3: NO_SERVICE }, names, options.policyDir ?? DEFAULT_POLICY_DIR, home);
   return { env, home, ports: memoryDependencies(), stop: async () => {} };
 }
