@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { Stage } from './common';
+import { Environment, Stage } from './common';
 
 /**
- * The environment every opsrail Lambda reads, parsed once at cold start. CDK builds it from the same
- * schema (so a missing required variable fails the synth) and the local runtime passes the same shape
- * in-process. The optional ones are optional for every function alike: a function that needs one and
- * lacks it (e.g. the approval signing key) fails when it first uses it, not at synth.
+ * Every variable an opsrail Lambda may read: the common ones are required for all; the optional ones
+ * are needed by some functions only, and `FunctionEnv` (below) says which function needs which, in AWS
+ * and on the local stack. A handler parses its own function's schema at cold start, CDK parses it at
+ * synth (so a function that lacks a variable it needs fails `cdk synth`), and the local runtime parses
+ * every function's schema when it starts.
  */
 export const HandlerEnv = z.object({
   OPSRAIL_STAGE: Stage,
@@ -41,3 +42,56 @@ export const HandlerEnv = z.object({
   OPSRAIL_METRICS: z.enum(['emf', 'off']).default('emf'),
 });
 export type HandlerEnv = z.infer<typeof HandlerEnv>;
+
+/** Every opsrail Lambda, by its folder under functions/ (one handler.ts each). */
+export const functionDirs = [
+  'preflight',
+  'execute',
+  'finalize',
+  'record-failure',
+  'request-approval',
+  'execution-ended',
+  'approval-endpoint',
+  'slack-interaction',
+] as const;
+export type FunctionDir = (typeof functionDirs)[number];
+
+const required = z.string().min(1);
+type Needs = Partial<Record<keyof typeof HandlerEnv.shape, typeof required>>;
+
+/**
+ * What each function needs beyond the common variables. In AWS the approval functions read the
+ * link-signing key from Secrets Manager (its secret_ref); on the local stack from a key file under
+ * $OPSRAIL_HOME. RequestApproval also announces on the alerts topic and links to the approval page;
+ * the page function needs how approvers sign in (the local stack uses its stand-in IdP instead).
+ */
+const needs: Record<FunctionDir, { aws: Needs; local: Needs }> = {
+  preflight: { aws: {}, local: {} },
+  execute: { aws: {}, local: {} },
+  finalize: { aws: {}, local: {} },
+  'record-failure': { aws: {}, local: {} },
+  'execution-ended': { aws: {}, local: {} },
+  'request-approval': {
+    aws: { APPROVAL_SIGNING_KEY_SECRET_ARN: required, ALERTS_TOPIC_ARN: required, APPROVAL_LINK_BASE_URL: required },
+    local: { OPSRAIL_SIGNING_KEY_FILE: required },
+  },
+  'approval-endpoint': {
+    aws: { APPROVAL_SIGNING_KEY_SECRET_ARN: required, APPROVAL_SIGN_IN: required },
+    local: { OPSRAIL_SIGNING_KEY_FILE: required },
+  },
+  'slack-interaction': {
+    aws: { APPROVAL_SIGNING_KEY_SECRET_ARN: required },
+    local: { OPSRAIL_SIGNING_KEY_FILE: required },
+  },
+};
+
+/** One function's environment schema: the local-stack variant for stage `local`, the AWS one otherwise. */
+function functionEnv(dir: FunctionDir): z.ZodType<HandlerEnv> {
+  return z.discriminatedUnion('OPSRAIL_STAGE', [
+    HandlerEnv.extend({ OPSRAIL_STAGE: z.literal('local'), ...needs[dir].local }),
+    HandlerEnv.extend({ OPSRAIL_STAGE: Environment, ...needs[dir].aws }),
+  ]) as unknown as z.ZodType<HandlerEnv>; // a variant only makes optional variables required: still a HandlerEnv
+}
+
+/** The environment schema of each function (see `needs` for what differs between them). */
+export const FunctionEnv = Object.fromEntries(functionDirs.map((dir) => [dir, functionEnv(dir)])) as Record<FunctionDir, z.ZodType<HandlerEnv>>;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
-import { ExecutionInput, HandlerEnv, type RunSummary, type StagePolicy } from '../contracts';
-import { buildDependencies, type Dependencies } from '../functions/adapters/dependencies';
+import { ExecutionInput, functionDirs, HandlerEnv, type RunSummary, type StagePolicy } from '../contracts';
+import { buildDependencies, parseFunctionEnv, type Dependencies } from '../functions/adapters/dependencies';
 import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
 import { ConfigurationError } from '../functions/core/errors';
@@ -161,6 +161,9 @@ export class LocalRuntime {
     if (source === 'bundled' && (extraJobs.length > 0 || options.clock || options.ports)) {
       throw new ConfigurationError('OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs, the system clock and the AWS stores');
     }
+    // The local stack stands in for every function (the approval server for the endpoints): its one
+    // environment must satisfy each function's schema, as CDK checks each function's at synth.
+    for (const dir of functionDirs) parseFunctionEnv(dir, env);
     const built = { ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}), ...options.ports };
     this.deps = options.takeOverDeadHolders ? { ...built, isHolderAlive: isLocalHolderAlive } : built;
     const definition = JSON.parse(substitute(readJobRunDefinition(), localSubstitutions(this.deps.policy.settings))) as { States: Record<string, { TimeoutSeconds?: number }> };

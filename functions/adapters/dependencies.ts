@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { S3Client } from '@aws-sdk/client-s3';
-import { HandlerEnv } from '../../contracts';
+import { FunctionEnv, type FunctionDir, type HandlerEnv } from '../../contracts';
 import { systemClock, type Clock } from '../core/clock';
 import { validationErrorOf } from '../core/errors';
 import { loadPolicy } from '../core/policy';
@@ -25,9 +25,10 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
 import type { Announcer, ApprovalDependencies } from '../core/approvals';
 
-export function parseHandlerEnv(raw: Record<string, string | undefined>): HandlerEnv {
-  const parsed = HandlerEnv.safeParse(raw);
-  if (!parsed.success) throw validationErrorOf('environment', parsed.error);
+/** One function's environment (contracts/handler-env.ts): a missing or malformed variable is named. */
+export function parseFunctionEnv(dir: FunctionDir, raw: Record<string, string | undefined>): HandlerEnv {
+  const parsed = FunctionEnv[dir].safeParse(raw);
+  if (!parsed.success) throw validationErrorOf(`${dir} environment`, parsed.error);
   return parsed.data;
 }
 

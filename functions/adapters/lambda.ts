@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { buildDependencies, parseHandlerEnv, type Dependencies } from './dependencies';
+import type { FunctionDir } from '../../contracts';
+import { buildDependencies, parseFunctionEnv, type Dependencies } from './dependencies';
 
 export type StepHandler<R> = (event: unknown, context: Context) => Promise<R>;
 
@@ -19,11 +20,15 @@ export function stepLogger(deps: Dependencies, step: string): StepLogger {
   };
 }
 
-/** The exported Lambda handler: parses the environment once, at the first invocation, then reuses it. */
-export function lambdaHandler<R>(create: (deps: Dependencies) => StepHandler<R>): StepHandler<R> {
+/**
+ * The exported Lambda handler of functions/<dir>: parses that function's environment once, at the
+ * first invocation, then reuses it.
+ */
+export function lambdaHandler<R>(dir: FunctionDir, create: (deps: Dependencies) => StepHandler<R>): StepHandler<R> {
   let handler: StepHandler<R> | undefined;
-  return (event, context) => {
-    handler ??= create(buildDependencies(parseHandlerEnv(process.env)));
+  // async: a bad environment rejects the invocation's promise (reported by name), as any step error does.
+  return async (event, context) => {
+    handler ??= create(buildDependencies(parseFunctionEnv(dir, process.env)));
     return handler(event, context);
   };
 }

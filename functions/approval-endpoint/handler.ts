@@ -121,4 +121,4 @@ export function createApprovalEndpointHandler(deps: Dependencies): StepHandler<A
   };
 }
 
-export const handler = lambdaHandler(createApprovalEndpointHandler);
+export const handler = lambdaHandler('approval-endpoint', createApprovalEndpointHandler);

@@ -118,4 +118,4 @@ export async function honourRetryAfter(error: unknown, maxDelaySeconds: number, 
   return error;
 }
 
-export const handler = lambdaHandler(createExecuteHandler);
+export const handler = lambdaHandler('execute', createExecuteHandler);

@@ -29,4 +29,4 @@ export function createExecutionEndedHandler(deps: Dependencies): StepHandler<Run
   };
 }
 
-export const handler = lambdaHandler(createExecutionEndedHandler);
+export const handler = lambdaHandler('execution-ended', createExecutionEndedHandler);

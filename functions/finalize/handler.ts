@@ -12,4 +12,4 @@ export function createFinalizeHandler(deps: Dependencies): StepHandler<RunSummar
   };
 }
 
-export const handler = lambdaHandler(createFinalizeHandler);
+export const handler = lambdaHandler('finalize', createFinalizeHandler);

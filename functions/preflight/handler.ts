@@ -12,4 +12,4 @@ export function createPreflightHandler(deps: Dependencies): StepHandler<RunConte
   };
 }
 
-export const handler = lambdaHandler(createPreflightHandler);
+export const handler = lambdaHandler('preflight', createPreflightHandler);

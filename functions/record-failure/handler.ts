@@ -12,4 +12,4 @@ export function createRecordFailureHandler(deps: Dependencies): StepHandler<RunS
   };
 }
 
-export const handler = lambdaHandler(createRecordFailureHandler);
+export const handler = lambdaHandler('record-failure', createRecordFailureHandler);

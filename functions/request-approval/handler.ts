@@ -24,4 +24,4 @@ export function createRequestApprovalHandler(deps: Dependencies): StepHandler<{ 
   };
 }
 
-export const handler = lambdaHandler(createRequestApprovalHandler);
+export const handler = lambdaHandler('request-approval', createRequestApprovalHandler);

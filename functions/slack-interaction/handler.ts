@@ -53,4 +53,4 @@ export function createSlackInteractionHandler(deps: Dependencies): StepHandler<A
   };
 }
 
-export const handler = lambdaHandler(createSlackInteractionHandler);
+export const handler = lambdaHandler('slack-interaction', createSlackInteractionHandler);

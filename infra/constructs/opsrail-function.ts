@@ -5,14 +5,15 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { HandlerEnv } from '../../contracts';
+import { FunctionEnv, type FunctionDir, type HandlerEnv } from '../../contracts';
+import { validationErrorOf } from '../../functions/core/errors';
 import { lambdaBundling } from '../bundling';
 import { REPO_ROOT } from '../paths';
 import { BUNDLE_CONTEXT, jobEntry, lockFileOf, type JobBundle } from '../job-entry';
 
 export interface OpsrailFunctionProps {
-  /** Folder under functions/ holding handler.ts. */
-  functionDir: string;
+  /** Folder under functions/ holding handler.ts; its environment must satisfy FunctionEnv[functionDir]. */
+  functionDir: FunctionDir;
   description: string;
   environment: HandlerEnv;
   logRetentionDays: number;
@@ -29,12 +30,14 @@ export function retentionFor(days: number): RetentionDays {
 
 /**
  * Every opsrail Lambda: Node.js 24 on arm64, X-Ray tracing, its own log group with the policy's
- * retention, bundled by the local esbuild (no Docker), and an environment that must satisfy the
- * handlers' zod schema at synth, so a missing variable fails `cdk synth`, not the first invocation.
+ * retention, bundled by the local esbuild (no Docker), and an environment that must satisfy its own
+ * function's zod schema at synth, so a missing variable fails `cdk synth`, not the first invocation.
  */
 export class OpsrailFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: OpsrailFunctionProps) {
-    const environment = HandlerEnv.parse(props.environment);
+    const parsed = FunctionEnv[props.functionDir].safeParse(props.environment);
+    if (!parsed.success) throw validationErrorOf(`${scope.node.path}/${id} (functions/${props.functionDir}) environment`, parsed.error);
+    const environment: HandlerEnv = parsed.data;
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: retentionFor(props.logRetentionDays), removalPolicy: props.removalPolicy });
     // Its own role, with no AWS managed policy: it may write its own log group and nothing else until
     // the function's grants (next to it in its construct) add exactly what it uses.

@@ -3,10 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { HandlerEnv } from '../../contracts';
+import { ValidationError } from '../../functions/core/errors';
+import { OpsrailFunction } from '../../infra/constructs/opsrail-function';
 import { buildApp } from '../../infra/app';
 import { BUNDLE_FILE } from '../../infra/bundling';
-import { buildBundle } from '../../local/bundles';
+import { buildBundle, loadBundle } from '../../local/bundles';
 import { jobRunSteps, jobRunTemplate, statesInvoking, substitute } from '../../statemachines/definition';
 import { LAMBDA_MAX_TIMEOUT_SECONDS, stateTimeoutsOf } from '../../statemachines/timeouts';
 
@@ -27,8 +30,10 @@ function synthesized() {
   return { outdir, template, fn, machine };
 }
 
+const shipped = synthesized();
+
 describe('what ships: the synthesized template and assets', () => {
-  const { outdir, fn, machine } = synthesized();
+  const { outdir, fn, machine } = shipped;
 
   test('the synthesized Preflight asset throws DuplicateRunError by name, byte for byte the bundle the local runtime runs', () => {
     const preflight = fn('RunnerPreflight');
@@ -51,6 +56,55 @@ describe('what ships: the synthesized template and assets', () => {
       // RequestApproval's state waits for a human (approvals.timeoutSeconds); its invocation does not.
       if (step.functionDir === 'request-approval') continue;
       for (const state of invokers[step.functionDir]) assert.ok(timeout > (states[state] as number), `${step.state} function ${timeout}s > ${state} ${states[state]}s`);
+    }
+  });
+});
+
+describe('each function’s environment schema, at synth and in the shipped bundle', () => {
+  const { outdir, fn } = shipped;
+  const requestApproval = fn('RunnerRequestApproval');
+  const shippedEnv = requestApproval.Properties.Environment.Variables as Record<string, unknown>;
+
+  test('the synthesized RequestApproval learns where its secrets are; the other steps do not', () => {
+    assert.ok(shippedEnv.APPROVAL_SIGNING_KEY_SECRET_ARN && shippedEnv.ALERTS_TOPIC_ARN && shippedEnv.APPROVAL_LINK_BASE_URL);
+    const preflight = fn('RunnerPreflight').Properties.Environment.Variables as Record<string, unknown>;
+    assert.equal(preflight.APPROVAL_SIGNING_KEY_SECRET_ARN, undefined);
+  });
+
+  test('a function lacking a variable it needs fails the synth, naming the function and the variable', () => {
+    // Prepare: RequestApproval's environment without its signing key's secret_ref
+    const stack = new Stack(new App(), 'EnvCheck', { env: { region: 'eu-west-1', account: '111111111111' } });
+    const environment = { OPSRAIL_STAGE: 'dev', STATE_TABLE_NAME: 't', IDEMPOTENCY_TABLE_NAME: 'i', EVIDENCE_BUCKET_NAME: 'b', AWS_REGION: 'eu-west-1', OPSRAIL_CODE_VERSION: '1', ALERTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:a', APPROVAL_LINK_BASE_URL: 'https://x' } as HandlerEnv;
+    const make = (id: string, functionDir: 'request-approval' | 'preflight') =>
+      new OpsrailFunction(stack, id, { functionDir, description: id, environment, logRetentionDays: 7, removalPolicy: RemovalPolicy.DESTROY, timeout: Duration.seconds(10) });
+    // Act, Assess
+    assert.throws(() => make('RequestApproval', 'request-approval'), (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.match(error.message, /^EnvCheck\/RequestApproval \(functions\/request-approval\) environment: APPROVAL_SIGNING_KEY_SECRET_ARN: /);
+      assert.deepEqual(error.issues.map((i) => i.path), ['APPROVAL_SIGNING_KEY_SECRET_ARN']);
+      return true;
+    });
+    assert.doesNotThrow(() => make('Preflight', 'preflight'), 'Preflight needs no approval variable');
+  });
+
+  test('the shipped RequestApproval asset, started without its signing key, fails at once naming it', async () => {
+    // Prepare: the template's own environment (CloudFormation references as placeholder strings), minus the secret_ref
+    const asset = join(outdir, requestApproval.Metadata!['aws:asset:path']!, BUNDLE_FILE);
+    const variables = Object.fromEntries(Object.entries(shippedEnv).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k}`]));
+    delete variables.APPROVAL_SIGNING_KEY_SECRET_ARN;
+    const saved = { ...process.env };
+    Object.assign(process.env, variables, { AWS_REGION: 'eu-west-1' });
+    delete process.env.APPROVAL_SIGNING_KEY_SECRET_ARN;
+    try {
+      const { handler } = loadBundle<{ handler: (event: unknown, context: unknown) => Promise<unknown> }>(asset);
+      // Act
+      const failed = await handler({}, {}).then(() => undefined, (error: Error) => error);
+      // Assess: the minified bundle keeps the error's name, and the message names the variable
+      assert.equal(failed?.name, 'ValidationError');
+      assert.match(String(failed?.message), /^request-approval environment: APPROVAL_SIGNING_KEY_SECRET_ARN: /);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
     }
   });
 });
