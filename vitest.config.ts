@@ -30,15 +30,22 @@ export default defineConfig({
     projects: [
       {
         // error-names bundles a function with esbuild (20 s under load): two minutes is plenty.
-        test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: {
+          ...shared,
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
       },
       {
         test: {
           ...shared,
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // Whole local stacks, real ASL executions and spawned CLIs: seconds to a minute a test on an
-          // idle machine, several times that on a loaded one (node's runner had no timeout at all).
+          // Whole local stacks, real ASL executions and spawned CLIs: seconds to a minute a test on
+          // an idle machine, several times that on a loaded one (node's runner had no timeout at
+          // all).
           testTimeout: 600_000,
           hookTimeout: 600_000,
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
@@ -47,14 +54,27 @@ export default defineConfig({
       },
       {
         // CDK synth and esbuild bundling of every function: up to a minute each, more under load.
-        test: { ...shared, name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 600_000, hookTimeout: 600_000 },
+        test: {
+          ...shared,
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
       },
     ],
     coverage: {
       provider: 'v8',
       reporter: ['text-summary', 'text', 'html'],
       reportsDirectory: 'coverage',
-      include: ['cli/**', 'contracts/**', 'functions/**', 'infra/**', 'local/**', 'statemachines/**'],
+      include: [
+        'cli/**',
+        'contracts/**',
+        'functions/**',
+        'infra/**',
+        'local/**',
+        'statemachines/**',
+      ],
     },
   },
 });

@@ -8,18 +8,25 @@ export const BENCH_JOBS = [
   { jobId: 'crash_keyed', idempotent: true },
 ] as const;
 
-/** Lease of the bench's runs: short, so a run whose holder was killed is taken over within seconds. */
+/**
+ * Lease of the bench's runs: short, so a run whose holder was killed is taken over within seconds.
+ */
 export const BENCH_LEASE_SECONDS = 5;
 
 const BASE = Date.parse('2026-03-01T00:00:00Z');
 /** The i-th tick of the bench's jobs: one a minute, in the past (their inputs exist). */
-export const tickAt = (i: number): string => new Date(BASE + i * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const tickAt = (i: number): string =>
+  new Date(BASE + i * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** A copy of policy/ with the bench's jobs in the catalog, enabled in the local stage. */
 export function benchPolicyDir(policyDir: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'opsrail-crash-policy-'));
   cpSync(policyDir, dir, { recursive: true });
-  const edit = (file: string, change: (json: any) => unknown) => writeFileSync(join(dir, file), `${JSON.stringify(change(JSON.parse(readFileSync(join(dir, file), 'utf8'))), null, 2)}\n`);
+  const edit = (file: string, change: (json: any) => unknown) =>
+    writeFileSync(
+      join(dir, file),
+      `${JSON.stringify(change(JSON.parse(readFileSync(join(dir, file), 'utf8'))), null, 2)}\n`,
+    );
   edit('catalog.json', (catalog) => ({
     ...catalog,
     jobs: [

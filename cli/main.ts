@@ -3,8 +3,22 @@ import { userInfo } from 'node:os';
 import { Stage, type Diagnostic, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { systemClock } from '../functions/core/clock';
-import { engageKillSwitch, releaseKillSwitch, releaseQuarantine, setSafetyMode, statusReport, type ControlDependencies, type ExecutionController, type ScheduleController, type StatusReport } from '../functions/core/controls';
-import { DangerousOpRequiresApprovalError, OpsrailError, ValidationError } from '../functions/core/errors';
+import {
+  engageKillSwitch,
+  releaseKillSwitch,
+  releaseQuarantine,
+  setSafetyMode,
+  statusReport,
+  type ControlDependencies,
+  type ExecutionController,
+  type ScheduleController,
+  type StatusReport,
+} from '../functions/core/controls';
+import {
+  DangerousOpRequiresApprovalError,
+  OpsrailError,
+  ValidationError,
+} from '../functions/core/errors';
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
 import { jobRegistry } from '../functions/jobs/registry';
@@ -48,14 +62,28 @@ exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or dupl
 environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package),
              OPSRAIL_JOBS_DIR (default jobs/ beside the policy directory)`;
 
-/** The stage's policy; `runsJobs` (with the job modules) when this command runs jobs here: then each catalog job needs code. */
-function policyFor(stage: string | undefined, options: { runsJobs?: readonly JobImplementation[] } = {}): ResolvedPolicy {
+/**
+ * The stage's policy; `runsJobs` (with the job modules) when this command runs jobs here: then each
+ * catalog job needs code.
+ */
+function policyFor(
+  stage: string | undefined,
+  options: { runsJobs?: readonly JobImplementation[] } = {},
+): ResolvedPolicy {
   const parsedStage = Stage.safeParse(stage ?? process.env.OPSRAIL_STAGE ?? 'local');
-  if (!parsedStage.success) throw new UsageError(`--stage must be one of ${Stage.options.join(', ')}`);
-  return loadPolicy(directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR), parsedStage.data, options.runsJobs ? jobRegistry(options.runsJobs) : undefined);
+  if (!parsedStage.success)
+    throw new UsageError(`--stage must be one of ${Stage.options.join(', ')}`);
+  return loadPolicy(
+    directoryPolicySource(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR),
+    parsedStage.data,
+    options.runsJobs ? jobRegistry(options.runsJobs) : undefined,
+  );
 }
 
-/** The job modules the catalog names, loaded in this process from the jobs directory (docs/writing-a-job.md). */
+/**
+ * The job modules the catalog names, loaded in this process from the jobs directory
+ * (docs/writing-a-job.md).
+ */
 function userJobs(): Promise<JobImplementation[]> {
   return loadJobModules(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR);
 }
@@ -76,11 +104,22 @@ function describeJob(job: JobDefinition, now: Date) {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function jobsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } },
+    strict: true,
+  });
   // The catalog as the runtimes see it: an enabled job with no code is an error here too.
   const policy = policyFor(values.stage, { runsJobs: await userJobs() });
   const jobs = policy.jobs.map((job) => describeJob(job, systemClock.now()));
@@ -92,7 +131,16 @@ async function jobsCommand(args: string[]): Promise<number> {
   console.log(
     table([
       ['JOB', 'VERSION', 'CLASS', 'ENABLED', 'DANGEROUS', 'SCHEDULE', 'TIME ZONE', 'NEXT RUNS'],
-      ...jobs.map((j) => [j.jobId, j.jobVersion, j.jobClass, String(j.enabled), String(j.dangerous), j.schedule, j.timezone, j.nextRuns.join(', ')]),
+      ...jobs.map((j) => [
+        j.jobId,
+        j.jobVersion,
+        j.jobClass,
+        String(j.enabled),
+        String(j.dangerous),
+        j.schedule,
+        j.timezone,
+        j.nextRuns.join(', '),
+      ]),
     ]),
   );
   return EXIT.ok;
@@ -113,11 +161,16 @@ export function exitCodeOf(outcome: ExecutionOutcome): number {
 }
 
 /**
- * What `opsrail run` prints under the status: the warnings and errors of the sealed outcome and, for a
- * run recorded as succeeded after its bookkeeping failed, that failure (a Finalize that sealed the
- * outcome before it failed left no word of it there; the execution's caught error has it).
+ * What `opsrail run` prints under the status: the warnings and errors of the sealed outcome and,
+ * for a run recorded as succeeded after its bookkeeping failed, that failure (a Finalize that
+ * sealed the outcome before it failed left no word of it there; the execution's caught error has
+ * it).
  */
-export function diagnosticsToShow(outcome: ExecutionOutcome, sealed: Diagnostic[], recovered: (caught: { Error: string; Cause?: string }) => Diagnostic): Diagnostic[] {
+export function diagnosticsToShow(
+  outcome: ExecutionOutcome,
+  sealed: Diagnostic[],
+  recovered: (caught: { Error: string; Cause?: string }) => Diagnostic,
+): Diagnostic[] {
   const shown = sealed.filter((d) => d.level !== 'info');
   if (outcome.kind !== 'completed' || !outcome.recoveredFrom) return shown;
   const diagnostic = recovered(outcome.recoveredFrom);
@@ -127,7 +180,14 @@ export function diagnosticsToShow(outcome: ExecutionOutcome, sealed: Diagnostic[
 async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { at: { type: 'string' }, json: { type: 'boolean', default: false }, as: { type: 'string' }, param: { type: 'string', multiple: true }, 'no-wait': { type: 'boolean', default: false }, resume: { type: 'boolean', default: false } },
+    options: {
+      at: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      as: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      'no-wait': { type: 'boolean', default: false },
+      resume: { type: 'boolean', default: false },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -135,21 +195,35 @@ async function runCommand(args: string[]): Promise<number> {
   const params: Record<string, string> = {};
   for (const pair of values.param ?? []) {
     const [key, ...rest] = pair.split('=');
-    if (!key || rest.length === 0) throw new UsageError(`--param must be key=value (got '${pair}')`);
+    if (!key || rest.length === 0)
+      throw new UsageError(`--param must be key=value (got '${pair}')`);
     params[key] = rest.join('=');
   }
   const jobId = positionals[0] as string;
   const at = values.at ?? systemClock.now().toISOString();
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(at) || Number.isNaN(Date.parse(at))) {
-    throw new UsageError(`--at must be an ISO 8601 time with a zone, such as 2026-01-01T00:00:00Z (got '${at}')`);
+  if (
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(at) ||
+    Number.isNaN(Date.parse(at))
+  ) {
+    throw new UsageError(
+      `--at must be an ISO 8601 time with a zone, such as 2026-01-01T00:00:00Z (got '${at}')`,
+    );
   }
   const modules = await userJobs();
   const policy = policyFor('local', { runsJobs: modules });
-  if (!findJob(policy, jobId)) throw new UsageError(`unknown job '${jobId}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`);
-  if (values['no-wait']) return runInBackground(args.filter((a) => a !== '--no-wait'), jobId);
+  if (!findJob(policy, jobId))
+    throw new UsageError(
+      `unknown job '${jobId}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`,
+    );
+  if (values['no-wait'])
+    return runInBackground(
+      args.filter((a) => a !== '--no-wait'),
+      jobId,
+    );
 
   const stack = await startLocalStack();
-  let server: Awaited<ReturnType<typeof import('../local/approval-server').startApprovalServer>> = null;
+  let server: Awaited<ReturnType<typeof import('../local/approval-server').startApprovalServer>> =
+    null;
   try {
     const { LocalRuntime } = await import('../local/runtime');
     const { approvalGate } = await import('../functions/adapters/dependencies');
@@ -157,10 +231,18 @@ async function runCommand(args: string[]): Promise<number> {
     const runtime = new LocalRuntime(stack.env, modules, {
       takeOverDeadHolders: values.resume,
       onApprovalRequested: ({ approvalId, link }) =>
-        console.error(`waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`),
+        console.error(
+          `waiting for approval ${approvalId}:\n  ${link}\n  a second person decides: opsrail approve ${approvalId} --as <name> --challenge <text shown on the page>  (or opsrail reject …)`,
+        ),
     });
     // While this run may wait at the gate, this process serves its approval link on 127.0.0.1.
-    const request = { jobId, scheduledTime: new Date(at).toISOString(), trigger: 'manual' as const, requestedBy: values.as ?? userInfo().username, params };
+    const request = {
+      jobId,
+      scheduledTime: new Date(at).toISOString(),
+      trigger: 'manual' as const,
+      requestedBy: values.as ?? userInfo().username,
+      params,
+    };
     const { openRunCheck } = await import('./resume');
     const blocked = await openRunCheck(runtime.deps, request, values.resume);
     if (blocked) {
@@ -168,28 +250,46 @@ async function runCommand(args: string[]): Promise<number> {
       return blocked.exitCode;
     }
     if (findJob(policy, jobId)?.dangerous.value) {
-      server = await startApprovalServer(await approvalGate(runtime.deps)()).catch((error: unknown) => {
-        if (!(error instanceof ApprovalPortInUseError)) throw error;
-        // Usually npm start (or another waiting run) serves the page there already, and the link works through it.
-        console.error(`note: ${error.address} is already taken; the approval link works only if opsrail (npm start) serves it`);
-        return null;
-      });
+      server = await startApprovalServer(await approvalGate(runtime.deps)()).catch(
+        (error: unknown) => {
+          if (!(error instanceof ApprovalPortInUseError)) throw error;
+          // Usually npm start (or another waiting run) serves the page there already, and the link
+          // works through it.
+          console.error(
+            `note: ${error.address} is already taken; the approval link works only if opsrail (npm start) serves it`,
+          );
+          return null;
+        },
+      );
     }
     const outcome = await runtime.run(request);
     const code = exitCodeOf(outcome);
     const summary = 'summary' in outcome ? outcome.summary : null;
-    // What the run's outcome says besides its status (e.g. bookkeeping_failed: recorded as succeeded).
-    const sealed = summary ? (await runtime.deps.state.getRun(outcome.jobRunId))?.sealed : undefined;
+    // What the run's outcome says besides its status (e.g. bookkeeping_failed: recorded as
+    // succeeded).
+    const sealed = summary
+      ? (await runtime.deps.state.getRun(outcome.jobRunId))?.sealed
+      : undefined;
     const { bookkeepingFailed } = await import('../functions/core/run/record-failure');
-    const diagnostics = diagnosticsToShow(outcome, sealed?.diagnostics ?? [], (caught) => bookkeepingFailed(runtime.deps.redactor, caught));
+    const diagnostics = diagnosticsToShow(outcome, sealed?.diagnostics ?? [], (caught) =>
+      bookkeepingFailed(runtime.deps.redactor, caught),
+    );
     const report = {
       jobRunId: outcome.jobRunId,
       outcome: outcome.kind,
-      status: summary?.status ?? (outcome.kind === 'duplicate_suppressed' ? 'duplicate_suppressed' : 'error'),
+      status:
+        summary?.status ??
+        (outcome.kind === 'duplicate_suppressed' ? 'duplicate_suppressed' : 'error'),
       quality: summary?.quality ?? null,
-      evidencePrefix: summary?.evidencePrefix ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}` : null,
+      evidencePrefix: summary?.evidencePrefix
+        ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}`
+        : null,
       manifestKey: summary?.manifestKey ?? null,
-      error: summary?.error ?? (outcome.kind === 'failed' ? { kind: 'internal', name: 'ExecutionFailed', message: outcome.error } : null),
+      error:
+        summary?.error ??
+        (outcome.kind === 'failed'
+          ? { kind: 'internal', name: 'ExecutionFailed', message: outcome.error }
+          : null),
       diagnostics,
       executionId: outcome.executionId,
       exitCode: code,
@@ -197,11 +297,19 @@ async function runCommand(args: string[]): Promise<number> {
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else {
       console.log(`jobRunId: ${report.jobRunId}`);
-      console.log(`status:   ${report.status}${report.quality ? ` (quality ${report.quality})` : ''}`);
-      if (report.manifestKey) console.log(`evidence: s3://${stack.env.EVIDENCE_BUCKET_NAME}/${report.manifestKey}`);
-      if (report.error) console.log(`${outcome.kind === 'refused' ? 'refused: ' : 'error:   '} ${report.error.kind}: ${report.error.message}`);
-      for (const d of outcome.kind === 'completed' ? diagnostics : []) console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
-      if (outcome.kind === 'duplicate_suppressed') console.log('this window already ran: duplicate_suppressed recorded, nothing written');
+      console.log(
+        `status:   ${report.status}${report.quality ? ` (quality ${report.quality})` : ''}`,
+      );
+      if (report.manifestKey)
+        console.log(`evidence: s3://${stack.env.EVIDENCE_BUCKET_NAME}/${report.manifestKey}`);
+      if (report.error)
+        console.log(
+          `${outcome.kind === 'refused' ? 'refused: ' : 'error:   '} ${report.error.kind}: ${report.error.message}`,
+        );
+      for (const d of outcome.kind === 'completed' ? diagnostics : [])
+        console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
+      if (outcome.kind === 'duplicate_suppressed')
+        console.log('this window already ran: duplicate_suppressed recorded, nothing written');
     }
     return code;
   } finally {
@@ -211,8 +319,9 @@ async function runCommand(args: string[]): Promise<number> {
 }
 
 /**
- * `run --no-wait`: the run goes on in a background process of its own (it waits at the gate and serves
- * the approval page there); this one returns once the approval link exists, with exit 3 (pending).
+ * `run --no-wait`: the run goes on in a background process of its own (it waits at the gate and
+ * serves the approval page there); this one returns once the approval link exists, with exit 3
+ * (pending).
  */
 async function runInBackground(args: string[], jobId: string): Promise<number> {
   const { spawn } = await import('node:child_process');
@@ -222,13 +331,19 @@ async function runInBackground(args: string[], jobId: string): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const log = join(dir, `${jobId}-${Date.now()}.log`);
   const out = openSync(log, 'a');
-  const child = spawn(process.execPath, [process.argv[1] as string, 'run', ...args], { detached: true, stdio: ['ignore', out, out], env: process.env });
+  const child = spawn(process.execPath, [process.argv[1] as string, 'run', ...args], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: process.env,
+  });
   child.unref();
   for (let waited = 0; waited < 120_000; waited += 250) {
     const text = readFileSync(log, 'utf8');
     const link = /waiting for approval ([a-f0-9]{32}):\n {2}(\S+)/.exec(text);
     if (link) {
-      console.log(`approval ${link[1]} pending: ${link[2]}\nthe run waits in the background (pid ${child.pid}); its output: ${log}`);
+      console.log(
+        `approval ${link[1]} pending: ${link[2]}\nthe run waits in the background (pid ${child.pid}); its output: ${log}`,
+      );
       return EXIT.refused;
     }
     if (child.exitCode !== null) {
@@ -241,10 +356,20 @@ async function runInBackground(args: string[], jobId: string): Promise<number> {
   return EXIT.failed;
 }
 
-type Controls = ControlDependencies & { executions: ExecutionController; schedules: ScheduleController; note?: string };
+type Controls = ControlDependencies & {
+  executions: ExecutionController;
+  schedules: ScheduleController;
+  note?: string;
+};
 
-/** Runs `fn` against the stage's controls: the embedded stack for local, the deployed stage otherwise. */
-async function withControls<T>(stage: string | undefined, fn: (deps: Controls) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` against the stage's controls: the embedded stack for local, the deployed stage
+ * otherwise.
+ */
+async function withControls<T>(
+  stage: string | undefined,
+  fn: (deps: Controls) => Promise<T>,
+): Promise<T> {
   const policy = policyFor(stage);
   if (policy.stage !== 'local') {
     const { awsControlDependencies, defaultAwsClients } = await import('./aws');
@@ -253,16 +378,27 @@ async function withControls<T>(stage: string | undefined, fn: (deps: Controls) =
   return withLocalDependencies((deps, stack) =>
     fn({
       ...deps,
-      // The process running the executions (npm start) polls the kill-switches and aborts them itself.
+      // The process running the executions (npm start) polls the kill-switches and aborts them
+      // itself.
       executions: { stopRunning: async () => [] },
       schedules: { disable: async () => [] },
-      note: stack.owner ? undefined : 'running executions of the local stack (npm start) stop within a second',
+      note: stack.owner
+        ? undefined
+        : 'running executions of the local stack (npm start) stop within a second',
     }),
   );
 }
 
-/** The embedded stack (or the one `npm start` runs) and the handlers' dependencies on it, for one command. */
-async function withLocalDependencies<T>(fn: (deps: import('../functions/adapters/dependencies').Dependencies, stack: Awaited<ReturnType<typeof startLocalStack>>) => Promise<T>): Promise<T> {
+/**
+ * The embedded stack (or the one `npm start` runs) and the handlers' dependencies on it, for one
+ * command.
+ */
+async function withLocalDependencies<T>(
+  fn: (
+    deps: import('../functions/adapters/dependencies').Dependencies,
+    stack: Awaited<ReturnType<typeof startLocalStack>>,
+  ) => Promise<T>,
+): Promise<T> {
   const stack = await startLocalStack();
   try {
     const { buildDependencies } = await import('../functions/adapters/dependencies');
@@ -274,24 +410,48 @@ async function withLocalDependencies<T>(fn: (deps: import('../functions/adapters
 }
 
 function actorOptions(args: string[]) {
-  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, reason: { type: 'string' }, stage: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
-  if (!values.as) throw new UsageError('--as NAME is required: every control change is audited with who made it');
-  if (!values.reason) throw new UsageError('--reason TEXT is required: every control change is audited with why');
-  return { positionals, actor: { by: values.as, reason: values.reason }, stage: values.stage, json: values.json };
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      as: { type: 'string' },
+      reason: { type: 'string' },
+      stage: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!values.as)
+    throw new UsageError('--as NAME is required: every control change is audited with who made it');
+  if (!values.reason)
+    throw new UsageError('--reason TEXT is required: every control change is audited with why');
+  return {
+    positionals,
+    actor: { by: values.as, reason: values.reason },
+    stage: values.stage,
+    json: values.json,
+  };
 }
 
 async function killCommand(args: string[]): Promise<number> {
   const { positionals, actor, stage, json } = actorOptions(args);
   const [action, jobId, ...rest] = positionals;
-  if (rest.length || (action !== 'engage' && action !== 'release')) throw new UsageError('kill engage|release [jobId]');
+  if (rest.length || (action !== 'engage' && action !== 'release'))
+    throw new UsageError('kill engage|release [jobId]');
   return withControls(stage, async (deps) => {
     if (action === 'release') return releaseKillSwitch(deps, jobId ?? null, actor);
     const result = await engageKillSwitch(deps, jobId ?? null, actor);
     if (json) console.log(JSON.stringify(result, null, 2));
     else {
-      console.log(`kill-switch engaged: ${jobId ?? 'global'} by ${actor.by} at ${result.killSwitch.changedAt} (${actor.reason})`);
-      console.log(`stopped executions: ${result.stoppedExecutions.length ? result.stoppedExecutions.join(', ') : 'none here'}${deps.note ? ` (${deps.note})` : ''}`);
-      console.log(`disabled schedules: ${result.disabledSchedules.length ? result.disabledSchedules.join(', ') : 'none'}`);
+      console.log(
+        `kill-switch engaged: ${jobId ?? 'global'} by ${actor.by} at ${result.killSwitch.changedAt} (${actor.reason})`,
+      );
+      console.log(
+        `stopped executions: ${result.stoppedExecutions.length ? result.stoppedExecutions.join(', ') : 'none here'}${deps.note ? ` (${deps.note})` : ''}`,
+      );
+      console.log(
+        `disabled schedules: ${result.disabledSchedules.length ? result.disabledSchedules.join(', ') : 'none'}`,
+      );
     }
     return EXIT.ok;
   });
@@ -302,33 +462,59 @@ async function safetyCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('safety SAFE|EMERGENCY_STOP');
   return withControls(stage, async (deps) => {
     const state = await setSafetyMode(deps, positionals[0] as string, actor);
-    console.log(`safety mode ${state.mode} (set by ${state.changedBy} at ${state.changedAt}: ${state.reason})`);
+    console.log(
+      `safety mode ${state.mode} (set by ${state.changedBy} at ${state.changedAt}: ${state.reason})`,
+    );
     return EXIT.ok;
   });
 }
 
 async function quarantineCommand(args: string[]): Promise<number> {
   const { positionals, actor, stage } = actorOptions(args);
-  if (positionals[0] !== 'release' || positionals.length !== 2) throw new UsageError('quarantine release <jobId>');
+  if (positionals[0] !== 'release' || positionals.length !== 2)
+    throw new UsageError('quarantine release <jobId>');
   return withControls(stage, (deps) => releaseQuarantine(deps, positionals[1] as string, actor));
 }
 
 function describeOpenRun(r: StatusReport['openRuns'][number] & { holder?: string }): string {
-  const orphaned = r.holder === 'gone' ? 'ORPHANED: its holder process is gone; the scheduler takes it over, or opsrail run --resume' : null;
+  const orphaned =
+    r.holder === 'gone'
+      ? 'ORPHANED: its holder process is gone; the scheduler takes it over, or opsrail run --resume'
+      : null;
   return `${r.jobRunId} (${orphaned ?? `lease until ${r.leaseExpiresAt}`})`;
 }
 
 function printStatus(report: StatusReport): void {
   const s = report.safety;
-  console.log(`stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`);
-  console.log(`kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`);
-  console.log(`quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`);
+  console.log(
+    `stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`,
+  );
+  console.log(
+    `kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`,
+  );
+  console.log(
+    `quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`,
+  );
   const datasets = Object.values(report.datasets);
-  if (datasets.length) console.log(`datasets:      ${datasets.map((d) => `${d.datasetId} ${d.status} (${d.recordedAt})`).join('; ')}`);
-  if (report.openRuns.length) console.log(`open runs:     ${report.openRuns.map(describeOpenRun).join('; ')}`);
+  if (datasets.length)
+    console.log(
+      `datasets:      ${datasets.map((d) => `${d.datasetId} ${d.status} (${d.recordedAt})`).join('; ')}`,
+    );
+  if (report.openRuns.length)
+    console.log(`open runs:     ${report.openRuns.map(describeOpenRun).join('; ')}`);
   console.log(
     table([
-      ['JOB', 'ENABLED', 'STATE', 'LAST RUN', 'LAST STATUS', 'QUALITY', 'CONSEC. FAILURES', 'RUNS', 'NEXT RUN'],
+      [
+        'JOB',
+        'ENABLED',
+        'STATE',
+        'LAST RUN',
+        'LAST STATUS',
+        'QUALITY',
+        'CONSEC. FAILURES',
+        'RUNS',
+        'NEXT RUN',
+      ],
       ...report.jobs.map((j) => [
         j.jobId,
         String(j.enabled),
@@ -345,7 +531,11 @@ function printStatus(report: StatusReport): void {
 }
 
 async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } },
+    strict: true,
+  });
   return withControls(values.stage, async (deps) => {
     const { withHolders } = await import('./resume');
     const report = withHolders(await statusReport(deps), deps.policy.stage === 'local');
@@ -357,8 +547,8 @@ async function statusCommand(args: string[]): Promise<number> {
 
 async function startCommand(args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
-  // An invalid policy fails here, before any process is started (exit 2).
-  // A home held by a live npm start is refused first (its approval port is taken too, by that owner).
+  // An invalid policy fails here, before any process is started (exit 2). A home held by a live npm
+  // start is refused first (its approval port is taken too, by that owner).
   const { assertHomeFree } = await import('../local/home-lock');
   assertHomeFree(opsrailHome());
   const { assertApprovalPortFree } = await import('../local/approval-server');
@@ -374,49 +564,84 @@ async function startCommand(args: string[]): Promise<number> {
 
 /**
  * Under `npm start` the parent is npm (the script `exec`s node, so npm's SIGINT/SIGTERM reach us).
- * If npm itself dies (kill -9), we are re-parented: stop as if told to, instead of running on unseen.
+ * If npm itself dies (kill -9), we are re-parented: stop as if told to, instead of running on
+ * unseen.
  */
 function watchNpmParent(stop: () => void): NodeJS.Timeout | undefined {
   if (!process.env.npm_lifecycle_event) return undefined;
   const parent = process.ppid;
-  const timer = setInterval(() => process.ppid !== parent && (clearInterval(timer), stop()), 1000);
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, 1000);
   timer.unref();
   return timer;
 }
 
-async function runLocalScheduler(stack: Awaited<ReturnType<typeof startLocalStack>>): Promise<number> {
+async function runLocalScheduler(
+  stack: Awaited<ReturnType<typeof startLocalStack>>,
+): Promise<number> {
   const { LocalRuntime } = await import('../local/runtime');
   const { LocalScheduler } = await import('../local/scheduler');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const { isLocalHolderAlive } = await import('../local/holders');
-  const runtime = new LocalRuntime(stack.env, await userJobs(), { takeOverDeadHolders: true, onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`) });
+  const runtime = new LocalRuntime(stack.env, await userJobs(), {
+    takeOverDeadHolders: true,
+    onApprovalRequested: ({ approvalId, link }) => log(`approval ${approvalId} waiting: ${link}`),
+  });
   const { approvalGate } = await import('../functions/adapters/dependencies');
   const { startApprovalServer } = await import('../local/approval-server');
-  // A taken approval port is a startup error (links would point at whatever holds it); the caller stops the stack.
+  // A taken approval port is a startup error (links would point at whatever holds it); the caller
+  // stops the stack.
   const approvalServer = await startApprovalServer(await approvalGate(runtime.deps)());
-  const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, systemClock, {
-    onResumed: (d, why) => log(`resume   ${d.jobId} tick ${d.scheduledTime}: left open, ${why}`),
-    onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
-    onOutcome: (_d, o) => {
-      const s = 'summary' in o ? o.summary : null;
-      log(`${o.kind.padEnd(9)} ${o.jobRunId}${s ? ` status=${s.status} quality=${s.quality}${s.error ? ` ${s.error.kind}: ${s.error.message}` : ''} evidence=${s.evidencePrefix}` : o.kind === 'failed' ? ` ${o.error}` : ''}`);
+  const scheduler = new LocalScheduler(
+    runtime,
+    runtime.deps.policy,
+    runtime.deps.state,
+    systemClock,
+    {
+      onResumed: (d, why) => log(`resume   ${d.jobId} tick ${d.scheduledTime}: left open, ${why}`),
+      onDispatch: (d) => log(`dispatch ${d.jobId} tick ${d.scheduledTime}`),
+      onOutcome: (_d, o) => {
+        const s = 'summary' in o ? o.summary : null;
+        log(
+          `${o.kind.padEnd(9)} ${o.jobRunId}${s ? ` status=${s.status} quality=${s.quality}${s.error ? ` ${s.error.kind}: ${s.error.message}` : ''} evidence=${s.evidencePrefix}` : o.kind === 'failed' ? ` ${o.error}` : ''}`,
+        );
+      },
+      onSkipped: (jobId, tick, why) => log(`skip     ${jobId} tick ${tick}: ${why}`),
+      onMissed: (jobId, from, to, count) =>
+        log(
+          `missed   ${jobId}: ${count} tick(s) after ${from} and up to ${to} are past the catch-up window and were not run`,
+        ),
+      onError: (e) => log(`error    ${(e as Error).message}`),
     },
-    onSkipped: (jobId, tick, why) => log(`skip     ${jobId} tick ${tick}: ${why}`),
-    onMissed: (jobId, from, to, count) => log(`missed   ${jobId}: ${count} tick(s) after ${from} and up to ${to} are past the catch-up window and were not run`),
-    onError: (e) => log(`error    ${(e as Error).message}`),
-  }, { isHolderAlive: isLocalHolderAlive });
+    { isHolderAlive: isLocalHolderAlive },
+  );
   try {
     console.log(`opsrail local stack (home ${stack.home})`);
-    console.log(`  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`);
-    console.log(`  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`);
-    if (approvalServer) console.log(`  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`);
+    console.log(
+      `  DynamoDB Local ${stack.env.AWS_ENDPOINT_URL_DYNAMODB}  tables ${stack.env.STATE_TABLE_NAME}, ${stack.env.IDEMPOTENCY_TABLE_NAME}`,
+    );
+    console.log(
+      `  S3 endpoint    ${stack.env.AWS_ENDPOINT_URL_S3}  bucket ${stack.env.EVIDENCE_BUCKET_NAME}`,
+    );
+    if (approvalServer)
+      console.log(
+        `  approvals      ${approvalServer.url} (links in e-mail/Slack point here; GET shows, POST decides)`,
+      );
     const enabled = scheduler.enabledJobs();
     console.log(`scheduling ${enabled.length} enabled job(s); Ctrl-C (SIGINT) or SIGTERM stops`);
-    for (const job of enabled) console.log(`  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`);
+    for (const job of enabled)
+      console.log(
+        `  ${job.jobId} ${job.schedule.expression} ${job.schedule.timezone} next ${nextRunTimes(job.schedule, systemClock.now(), 1).map((t) => formatInZone(t, job.schedule.timezone))[0] ?? 'never'}`,
+      );
     const stop = new AbortController();
-    // SIGINT (Ctrl-C) and SIGTERM (kill, systemd, npm passing it on) stop alike; a repeat is not fatal.
+    // SIGINT (Ctrl-C) and SIGTERM (kill, systemd, npm passing it on) stop alike; a repeat is not
+    // fatal.
     const onSignal = (signal: NodeJS.Signals) => {
-      if (stop.signal.aborted) return log(`${signal}: already stopping, waiting for runs in flight`);
+      if (stop.signal.aborted)
+        return log(`${signal}: already stopping, waiting for runs in flight`);
       log(`${signal}: stopping, waiting for runs in flight`);
       stop.abort();
     };
@@ -439,110 +664,233 @@ async function runLocalScheduler(stack: Awaited<ReturnType<typeof startLocalStac
 }
 
 async function verifyCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { all: { type: 'boolean', default: false }, job: { type: 'string' }, json: { type: 'boolean', default: false }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
-  if (values.all === (positionals.length === 1) || positionals.length > 1) throw new UsageError('verify <jobRunId>, or verify --all [--job <jobId>]');
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      all: { type: 'boolean', default: false },
+      job: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      stage: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.all === (positionals.length === 1) || positionals.length > 1)
+    throw new UsageError('verify <jobRunId>, or verify --all [--job <jobId>]');
   if (values.job && !values.all) throw new UsageError('--job goes with --all');
   const policy = policyFor(values.stage);
-  if (values.job && !findJob(policy, values.job)) throw new UsageError(`unknown job '${values.job}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`);
+  if (values.job && !findJob(policy, values.job))
+    throw new UsageError(
+      `unknown job '${values.job}'; known: ${policy.jobs.map((j) => j.jobId).join(', ')}`,
+    );
   const { verifyEvidence } = await import('../functions/core/verify');
   const { parseJobRunId } = await import('../functions/core/ids');
-  if (positionals[0] && !parseJobRunId(positionals[0])) throw new UsageError(`'${positionals[0]}' is not a jobRunId (<jobId>/<window start, UTC>, e.g. evidence_integrity_check/2026-01-01T00:00:00Z)`);
+  if (positionals[0] && !parseJobRunId(positionals[0]))
+    throw new UsageError(
+      `'${positionals[0]}' is not a jobRunId (<jobId>/<window start, UTC>, e.g. evidence_integrity_check/2026-01-01T00:00:00Z)`,
+    );
   return withControls(values.stage, async (deps) => {
-    const report = await verifyEvidence(deps, positionals[0] ? { jobRunId: positionals[0] } : values.job ? { jobId: values.job } : {});
+    const report = await verifyEvidence(
+      deps,
+      positionals[0] ? { jobRunId: positionals[0] } : values.job ? { jobId: values.job } : {},
+    );
     if (values.json) console.log(JSON.stringify(report, null, 2));
     else {
       for (const p of report.problems) console.log(`${p.kind.padEnd(18)} ${p.key}: ${p.detail}`);
-      const verdict = !report.ok ? 'FAILED' : report.manifests + report.controlEvents === 0 ? 'UNKNOWN (nothing to verify)' : 'verified';
-      console.log(`${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s); ${report.controlEvents} control event(s)`);
+      const verdict = !report.ok
+        ? 'FAILED'
+        : report.manifests + report.controlEvents === 0
+          ? 'UNKNOWN (nothing to verify)'
+          : 'verified';
+      console.log(
+        `${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s); ${report.controlEvents} control event(s)`,
+      );
     }
     // Nothing to check is not a pass (as with the integrity check): exit 4, like quality UNKNOWN.
-    return !report.ok ? EXIT.failed : report.manifests + report.controlEvents === 0 ? EXIT.degraded : EXIT.ok;
+    return !report.ok
+      ? EXIT.failed
+      : report.manifests + report.controlEvents === 0
+        ? EXIT.degraded
+        : EXIT.ok;
   });
 }
 
 async function supportBundleCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, out: { type: 'string' }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) throw new UsageError('support-bundle <jobRunId> --as NAME [--out DIR]');
-  if (!values.as) throw new UsageError('--as NAME is required: creating a support bundle is audited with who did it');
+  const { values, positionals } = parseArgs({
+    args,
+    options: { as: { type: 'string' }, out: { type: 'string' }, stage: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1)
+    throw new UsageError('support-bundle <jobRunId> --as NAME [--out DIR]');
+  if (!values.as)
+    throw new UsageError(
+      '--as NAME is required: creating a support bundle is audited with who did it',
+    );
   const { createSupportBundle } = await import('../functions/core/support-bundle');
   const { mkdirSync, writeFileSync } = await import('node:fs');
   const { join, resolve } = await import('node:path');
   return withControls(values.stage, async (deps) => {
     const bundle = await createSupportBundle(deps, positionals[0] as string, values.as as string);
-    const dir = resolve(values.out ?? join(process.env.OPSRAIL_HOME ?? '.opsrail', 'support-bundles'));
+    const dir = resolve(
+      values.out ?? join(process.env.OPSRAIL_HOME ?? '.opsrail', 'support-bundles'),
+    );
     mkdirSync(dir, { recursive: true });
     const path = join(dir, bundle.fileName);
     writeFileSync(path, bundle.archive);
-    console.log(`${path} (${bundle.manifest.files.length} files, redacted; support_bundle.created audited)`);
+    console.log(
+      `${path} (${bundle.manifest.files.length} files, redacted; support_bundle.created audited)`,
+    );
     return EXIT.ok;
   });
 }
 
 async function queryCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { named: { type: 'string' }, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
-  if (!!values.named === (positionals.length === 1) || positionals.length > 1) throw new UsageError('query "<SQL>", or query --named <name>');
+  const { values, positionals } = parseArgs({
+    args,
+    options: { named: { type: 'string' }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!!values.named === (positionals.length === 1) || positionals.length > 1)
+    throw new UsageError('query "<SQL>", or query --named <name>');
   const { loadNamedQueries } = await import('../contracts/named-queries');
   if (values.named && !loadNamedQueries().some((q) => q.name === values.named)) {
-    throw new UsageError(`no named query '${values.named}'; known: ${loadNamedQueries().map((q) => q.name).join(', ')}`);
+    throw new UsageError(
+      `no named query '${values.named}'; known: ${loadNamedQueries()
+        .map((q) => q.name)
+        .join(', ')}`,
+    );
   }
-  const { checkSqlSyntax, mirrorEvidence, queryEvidence, runNamedQuery } = await import('../local/query');
+  const { checkSqlSyntax, mirrorEvidence, queryEvidence, runNamedQuery } = await import(
+    '../local/query'
+  );
   if (positionals[0] !== undefined) await checkSqlSyntax(positionals[0]);
   return withControls('local', async (deps) => {
     const root = await mirrorEvidence(deps.evidence, deps.policy.stage);
-    const rows = values.named ? await runNamedQuery(root, values.named) : await queryEvidence(root, positionals[0] as string);
+    const rows = values.named
+      ? await runNamedQuery(root, values.named)
+      : await queryEvidence(root, positionals[0] as string);
     if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) console.log('(no rows)');
     else {
       const columns = Object.keys(rows[0]!);
-      console.log(table([columns, ...rows.map((r) => columns.map((c) => (r[c] === null ? 'NULL' : typeof r[c] === 'object' ? JSON.stringify(r[c]) : String(r[c]))))]));
+      console.log(
+        table([
+          columns,
+          ...rows.map((r) =>
+            columns.map((c) =>
+              r[c] === null
+                ? 'NULL'
+                : typeof r[c] === 'object'
+                  ? JSON.stringify(r[c])
+                  : String(r[c]),
+            ),
+          ),
+        ]),
+      );
     }
     return EXIT.ok;
   });
 }
 
 async function approvalsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } },
+    strict: true,
+  });
   if (values.stage !== undefined && policyFor(values.stage).stage !== 'local') {
     const { listStageApprovals, defaultStageApprovalClients } = await import('./stage-approvals');
-    return printApprovals(await listStageApprovals(policyFor(values.stage).stage, defaultStageApprovalClients()), values.json);
+    return printApprovals(
+      await listStageApprovals(policyFor(values.stage).stage, defaultStageApprovalClients()),
+      values.json,
+    );
   }
   const { approvalLink } = await import('../functions/core/approvals');
   return withLocalGate(async (gate) => {
     const pending = await gate.approvals.listPendingApprovals();
-    return printApprovals(pending.map((r) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) })), values.json);
+    return printApprovals(
+      pending.map((r) => ({ ...r, link: approvalLink(gate.linkBaseUrl, gate.signingKey, r) })),
+      values.json,
+    );
   });
 }
 
-function printApprovals(rows: (import('../contracts').ApprovalRecord & { link: string })[], json: boolean): number {
+function printApprovals(
+  rows: (import('../contracts').ApprovalRecord & { link: string })[],
+  json: boolean,
+): number {
   if (json) console.log(JSON.stringify(rows, null, 2));
   else if (rows.length === 0) console.log('no pending approvals');
-  else for (const r of rows) console.log(`${r.approvalId}  ${r.opKind} of ${r.jobId} (${r.jobRunId}) requested by ${r.requestedBy}, approvers ${r.allowedApprovers.join(', ')}, expires ${r.expiresAt}\n  ${r.plan.summary}\n  ${r.link}`);
+  else
+    for (const r of rows)
+      console.log(
+        `${r.approvalId}  ${r.opKind} of ${r.jobId} (${r.jobRunId}) requested by ${r.requestedBy}, approvers ${r.allowedApprovers.join(', ')}, expires ${r.expiresAt}\n  ${r.plan.summary}\n  ${r.link}`,
+      );
   return EXIT.ok;
 }
 
-/** The local approval gate: the same endpoint logic the Lambda runs, with the CLI's --as as the authenticated local user. */
-async function withLocalGate<T>(fn: (gate: import('../functions/core/approvals').ApprovalDependencies) => Promise<T>): Promise<T> {
+/**
+ * The local approval gate: the same endpoint logic the Lambda runs, with the CLI's --as as the
+ * authenticated local user.
+ */
+async function withLocalGate<T>(
+  fn: (gate: import('../functions/core/approvals').ApprovalDependencies) => Promise<T>,
+): Promise<T> {
   const { approvalGate } = await import('../functions/adapters/dependencies');
   return withLocalDependencies(async (deps) => fn(await approvalGate(deps)()));
 }
 
 async function decideCommand(decision: 'approve' | 'reject', args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { as: { type: 'string' }, challenge: { type: 'string' }, reason: { type: 'string' }, stage: { type: 'string' } }, allowPositionals: true, strict: true });
-  if (positionals.length !== 1) throw new UsageError(`${decision} <approvalId> --as NAME${decision === 'approve' ? ' --challenge TEXT' : ''}`);
-  if (decision === 'approve' && !values.challenge) throw new UsageError('--challenge TEXT is required: type the challenge shown on the approval page');
-  const exitFor = (status: number) => (status === 200 ? EXIT.ok : status === 400 || status === 401 ? EXIT.usage : EXIT.refused);
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      as: { type: 'string' },
+      challenge: { type: 'string' },
+      reason: { type: 'string' },
+      stage: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1)
+    throw new UsageError(
+      `${decision} <approvalId> --as NAME${decision === 'approve' ? ' --challenge TEXT' : ''}`,
+    );
+  if (decision === 'approve' && !values.challenge)
+    throw new UsageError(
+      '--challenge TEXT is required: type the challenge shown on the approval page',
+    );
+  const exitFor = (status: number) =>
+    status === 200 ? EXIT.ok : status === 400 || status === 401 ? EXIT.usage : EXIT.refused;
   if (values.stage !== undefined && policyFor(values.stage).stage !== 'local') {
-    // On a stage the approver is whoever the AWS credentials are: a name typed here would prove nothing.
-    if (values.as !== undefined) throw new UsageError('--as is not used with --stage: the approver is the IAM identity of your AWS credentials');
+    // On a stage the approver is whoever the AWS credentials are: a name typed here would prove
+    // nothing.
+    if (values.as !== undefined)
+      throw new UsageError(
+        '--as is not used with --stage: the approver is the IAM identity of your AWS credentials',
+      );
     const { decideOnStage, defaultStageApprovalClients } = await import('./stage-approvals');
-    const outcome = await decideOnStage(policyFor(values.stage).stage, defaultStageApprovalClients(), { approvalId: positionals[0] as string, decision, challenge: values.challenge, reason: values.reason });
+    const outcome = await decideOnStage(
+      policyFor(values.stage).stage,
+      defaultStageApprovalClients(),
+      {
+        approvalId: positionals[0] as string,
+        decision,
+        challenge: values.challenge,
+        reason: values.reason,
+      },
+    );
     console.log(`${outcome.status} ${outcome.title}`);
     return outcome.status === 404 ? EXIT.usage : exitFor(outcome.status);
   }
   if (!values.as) throw new UsageError('--as NAME is required: the approver is named and audited');
   const { decideAsVerified } = await import('../functions/core/approval-sources');
   return withLocalGate(async (gate) => {
-    if (!(await gate.approvals.getApproval(positionals[0] as string))) throw new UsageError(`no approval request '${positionals[0]}'`);
+    if (!(await gate.approvals.getApproval(positionals[0] as string)))
+      throw new UsageError(`no approval request '${positionals[0]}'`);
     const outcome = await decideAsVerified(gate, {
       approvalId: positionals[0] as string,
       identity: values.as as string,
@@ -558,12 +906,21 @@ async function decideCommand(decision: 'approve' | 'reject', args: string[]): Pr
 }
 
 async function newJobCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { kind: { type: 'string', default: 'module' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { kind: { type: 'string', default: 'module' } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (positionals.length !== 1) throw new UsageError('new-job needs one <jobId>');
   const { NEW_JOB_KINDS, newJob } = await import('./new-job');
   const kind = values.kind as (typeof NEW_JOB_KINDS)[number];
-  if (!NEW_JOB_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${NEW_JOB_KINDS.join(', ')}`);
-  console.log(newJob(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR, positionals[0] as string, kind).instructions);
+  if (!NEW_JOB_KINDS.includes(kind))
+    throw new UsageError(`--kind must be one of ${NEW_JOB_KINDS.join(', ')}`);
+  console.log(
+    newJob(process.env.OPSRAIL_POLICY_DIR ?? DEFAULT_POLICY_DIR, positionals[0] as string, kind)
+      .instructions,
+  );
   return EXIT.ok;
 }
 
@@ -597,7 +954,10 @@ export async function main(argv: string[]): Promise<number> {
     if (!handler) throw new UsageError(`unknown command '${command}'`);
     return await handler(args);
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       console.error(`opsrail: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
     }
@@ -613,7 +973,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`opsrail: invalid input: ${error.message}`);
       return EXIT.usage;
     }
-    console.error(`opsrail: ${error instanceof OpsrailError ? `${error.name}: ` : ''}${(error as Error).message}`);
+    console.error(
+      `opsrail: ${error instanceof OpsrailError ? `${error.name}: ` : ''}${(error as Error).message}`,
+    );
     return EXIT.failed;
   }
 }

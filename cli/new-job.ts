@@ -10,13 +10,17 @@ export type NewJobKind = (typeof NEW_JOB_KINDS)[number];
 const moduleSource = (jobId: string) => `import { z } from 'zod';
 import { defineJob } from 'opsrail';
 
-/** ${jobId}: what it does, and why it is safe to run twice with the same run id (docs: Writing a job). */
+/**
+ * ${jobId}: what it does, and why it is safe to run twice with the same run id (docs: Writing a
+ * job).
+ */
 export default defineJob({
   jobId: '${jobId}',
   // The catalog's params (and a stage's on top), checked when the policy loads.
   params: z.strictObject({ greeting: z.string().min(1).default('hello') }),
   async run({ params, run, log }) {
-    // Compute from the pinned window, never from the wall clock; do the effect once per run.jobRunId.
+    // Compute from the pinned window, never from the wall clock; do the effect once per
+    // run.jobRunId.
     log('running', { window: run.window });
     return {
       quality: 'OK',
@@ -38,9 +42,14 @@ test('${jobId} reports its window', async () => {
 });
 `;
 
-const standInSource = (jobId: string) => `import type { LambdaJobAnswer, LambdaJobRequest } from 'opsrail';
+const standInSource = (
+  jobId: string,
+) => `import type { LambdaJobAnswer, LambdaJobRequest } from 'opsrail';
 
-/** The local stand-in for ${jobId}'s function: the same contract (lambda_job_request in, lambda_job_answer out). */
+/**
+ * The local stand-in for ${jobId}'s function: the same contract (lambda_job_request in,
+ * lambda_job_answer out).
+ */
 export async function handler(event: LambdaJobRequest): Promise<LambdaJobAnswer> {
   return {
     quality: 'OK',
@@ -67,8 +76,17 @@ function catalogEntry(jobId: string, kind: NewJobKind): Record<string, unknown> 
     kind === 'module'
       ? { kind: 'module' }
       : kind === 'lambda'
-        ? { kind: 'lambda', functionArn: `arn:aws:lambda:us-east-1:123456789012:function:${jobId.replace(/_/g, '-')}` }
-        : { kind: 'http', method: 'POST', url: `http://127.0.0.1:8080/${jobId}`, headers: { 'Content-Type': 'application/json' }, body: '{"run":"{{jobRunId}}"}' };
+        ? {
+            kind: 'lambda',
+            functionArn: `arn:aws:lambda:us-east-1:123456789012:function:${jobId.replace(/_/g, '-')}`,
+          }
+        : {
+            kind: 'http',
+            method: 'POST',
+            url: `http://127.0.0.1:8080/${jobId}`,
+            headers: { 'Content-Type': 'application/json' },
+            body: '{"run":"{{jobRunId}}"}',
+          };
   return {
     jobId,
     jobVersion: '0.1.0',
@@ -84,25 +102,52 @@ function catalogEntry(jobId: string, kind: NewJobKind): Record<string, unknown> 
 }
 
 /**
- * \`opsrail new-job\`: the module (or stand-in) with a test, and a disabled catalog entry. Refuses to
- * overwrite anything: an existing job id or file is an error naming it, and nothing is written.
+ * \`opsrail new-job\`: the module (or stand-in) with a test, and a disabled catalog entry. Refuses
+ * to overwrite anything: an existing job id or file is an error naming it, and nothing is written.
  */
-export function newJob(policyDir: string, jobId: string, kind: NewJobKind): { written: string[]; instructions: string } {
+export function newJob(
+  policyDir: string,
+  jobId: string,
+  kind: NewJobKind,
+): { written: string[]; instructions: string } {
   const id = JobId.safeParse(jobId);
-  if (!id.success) throw new ValidationError('jobId', [{ path: '', message: id.error.issues[0]?.message ?? 'invalid' }]);
+  if (!id.success)
+    throw new ValidationError('jobId', [
+      { path: '', message: id.error.issues[0]?.message ?? 'invalid' },
+    ]);
   const catalogPath = join(policyDir, 'catalog.json');
-  if (!existsSync(catalogPath)) throw new ValidationError(catalogPath, [{ path: '', message: 'file not found (set OPSRAIL_POLICY_DIR to your policy directory)' }]);
+  if (!existsSync(catalogPath))
+    throw new ValidationError(catalogPath, [
+      { path: '', message: 'file not found (set OPSRAIL_POLICY_DIR to your policy directory)' },
+    ]);
   const catalog = JSON.parse(readFileSync(catalogPath, 'utf8')) as { jobs: { jobId: string }[] };
   const index = catalog.jobs.findIndex((j) => j.jobId === jobId);
-  if (index >= 0) throw new ValidationError(catalogPath, [{ path: `jobs.${index}.jobId`, message: `'${jobId}' is already declared: job ids are never reused` }]);
+  if (index >= 0)
+    throw new ValidationError(catalogPath, [
+      {
+        path: `jobs.${index}.jobId`,
+        message: `'${jobId}' is already declared: job ids are never reused`,
+      },
+    ]);
   const jobsDir = jobsDirFor(policyDir);
   const files: [string, string][] =
     kind === 'module'
-      ? [[join(jobsDir, `${jobId}.ts`), moduleSource(jobId)], [join(jobsDir, `${jobId}.test.ts`), moduleTest(jobId, `${jobId}.ts`)]]
+      ? [
+          [join(jobsDir, `${jobId}.ts`), moduleSource(jobId)],
+          [join(jobsDir, `${jobId}.test.ts`), moduleTest(jobId, `${jobId}.ts`)],
+        ]
       : kind === 'lambda'
-        ? [[join(dirname(policyDir), 'stand-ins', `${jobId}.ts`), standInSource(jobId)], [join(dirname(policyDir), 'stand-ins', `${jobId}.test.ts`), standInTest(jobId, `${jobId}.ts`)]]
+        ? [
+            [join(dirname(policyDir), 'stand-ins', `${jobId}.ts`), standInSource(jobId)],
+            [
+              join(dirname(policyDir), 'stand-ins', `${jobId}.test.ts`),
+              standInTest(jobId, `${jobId}.ts`),
+            ],
+          ]
         : [];
-  for (const [path] of files) if (existsSync(path)) throw new ValidationError(path, [{ path: '', message: 'already exists: not overwritten' }]);
+  for (const [path] of files)
+    if (existsSync(path))
+      throw new ValidationError(path, [{ path: '', message: 'already exists: not overwritten' }]);
   for (const [path, text] of files) {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
@@ -119,7 +164,9 @@ export function newJob(policyDir: string, jobId: string, kind: NewJobKind): { wr
     ...files.map(([p]) => `wrote ${rel(p)}`),
     '',
     'next:',
-    ...(files.length > 1 ? [`  test it:    node --test ${rel(files[1]![0])}`] : [`  point implementation.url in ${rel(catalogPath)} at the service`]),
+    ...(files.length > 1
+      ? [`  test it:    node --test ${rel(files[1]![0])}`]
+      : [`  point implementation.url in ${rel(catalogPath)} at the service`]),
     `  enable it:  in ${rel(join(policyDir, 'local.json'))}, "jobs": { ${localSwitch} }`,
     `  run it:     npx opsrail run ${jobId}`,
   ].join('\n');

@@ -4,8 +4,9 @@ import { loadPolicy } from '../functions/core/policy';
 import { createRedactor, type Redactor } from '../functions/core/redaction';
 
 /**
- * The redactor for what the CLI prints: the built-in patterns and the patterns of every stage's policy
- * that loads (a command may act on any stage; an invalid policy is reported by the command itself).
+ * The redactor for what the CLI prints: the built-in patterns and the patterns of every stage's
+ * policy that loads (a command may act on any stage; an invalid policy is reported by the command
+ * itself).
  */
 export function cliRedactor(policyDir: string): Redactor {
   const patterns = new Set<string>();
@@ -24,7 +25,9 @@ export function cliRedactor(policyDir: string): Redactor {
 
 let installed = false;
 
-/** Every line this process writes to stdout or stderr passes the redactor first (docs/redaction.md). */
+/**
+ * Every line this process writes to stdout or stderr passes the redactor first (docs/redaction.md).
+ */
 export function redactProcessOutput(redactor: Redactor): void {
   if (installed) return;
   installed = true;

@@ -4,7 +4,8 @@ import { DangerousOpKind } from './job';
 
 /**
  * Where an approver's verified identity came from: the caller's IAM identity (the decision Function
- * URL), the local user (`--as`, local page), a signed-in token, a signed Slack interaction, the CLI.
+ * URL), the local user (`--as`, local page), a signed-in token, a signed Slack interaction, the
+ * CLI.
  */
 export const ApprovalSource = z.enum(['iam', 'local', 'oidc', 'page', 'slack', 'cli']);
 export type ApprovalSource = z.infer<typeof ApprovalSource>;
@@ -19,7 +20,9 @@ export const ApprovalDecision = z.strictObject({
 });
 export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
 
-/** One attempt to view or decide a request; every field is bounded (docs/approvals.md, "Attempts"). */
+/**
+ * One attempt to view or decide a request; every field is bounded (docs/approvals.md, "Attempts").
+ */
 export const ApprovalAttempt = z.strictObject({
   at: UtcTimestamp,
   method: z.string().max(16),
@@ -38,7 +41,9 @@ export const ApprovalRecord = z.strictObject({
   jobVersion: SemVer,
   jobRunId: z.string().min(1),
   opKind: DangerousOpKind,
-  /** What exactly will be done, computed by a dry run (e.g. the keys or counts a purge will touch). */
+  /**
+   * What exactly will be done, computed by a dry run (e.g. the keys or counts a purge will touch).
+   */
   plan: z.strictObject({ summary: z.string().min(1), details: z.record(z.string(), z.unknown()) }),
   /**
    * SHA-256 of the plan as shown (canonical JSON): Execute recomputes the plan and refuses with
@@ -59,12 +64,24 @@ export const ApprovalRecord = z.strictObject({
   decidedBy: z.string().nullable(),
   decidedAt: UtcTimestamp.nullable(),
   reason: z.string().nullable(),
-  /** What reached whom when the request was announced; the log when nothing else did (docs/approvals.md#announcing-a-request). */
-  deliveries: z.array(z.strictObject({ channel: z.enum(['slack', 'sns', 'log']), ok: z.boolean(), detail: z.string() })),
+  /**
+   * What reached whom when the request was announced; the log when nothing else did
+   * (docs/approvals.md#announcing-a-request).
+   */
+  deliveries: z.array(
+    z.strictObject({
+      channel: z.enum(['slack', 'sns', 'log']),
+      ok: z.boolean(),
+      detail: z.string(),
+    }),
+  ),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 
-/** gate_results: what a gate decided for a run, and every attempt to decide it (docs/evidence.md#what-a-runs-bundle-holds). */
+/**
+ * gate_results: what a gate decided for a run, and every attempt to decide it
+ * (docs/evidence.md#what-a-runs-bundle-holds).
+ */
 export const GateResults = z.strictObject({
   schemaVersion: z.literal(1),
   jobRunId: z.string().min(1),
@@ -86,13 +103,16 @@ export const GateResults = z.strictObject({
 export type GateResults = z.infer<typeof GateResults>;
 
 /**
- * The Lambda Function URL event the approval endpoint accepts (payload format 2.0), reduced to what it
- * reads. Anything else is answered 400, never thrown.
+ * The Lambda Function URL event the approval endpoint accepts (payload format 2.0), reduced to what
+ * it reads. Anything else is answered 400, never thrown.
  */
 export const ApprovalEndpointEvent = z.object({
   rawPath: z.string().max(2048),
   queryStringParameters: z.record(z.string(), z.string()).nullish(),
-  /** Only `accept` is read: `application/json` asks for the answer as data (the CLI), not as the page. */
+  /**
+   * Only `accept` is read: `application/json` asks for the answer as data (the CLI), not as the
+   * page.
+   */
   headers: z.record(z.string(), z.string()).nullish(),
   /** The sign-in cookies (docs/approval-sign-in.md). */
   cookies: z.array(z.string().max(16_384)).max(50).nullish(),
@@ -107,8 +127,12 @@ export const ApprovalEndpointEvent = z.object({
 });
 export type ApprovalEndpointEvent = z.infer<typeof ApprovalEndpointEvent>;
 
-/** `GET /approvals` on the IAM-authenticated decision URL: what `opsrail approvals --stage` lists. */
-export const PendingApprovals = z.strictObject({ approvals: z.array(ApprovalRecord.extend({ link: z.url() })) });
+/**
+ * `GET /approvals` on the IAM-authenticated decision URL: what `opsrail approvals --stage` lists.
+ */
+export const PendingApprovals = z.strictObject({
+  approvals: z.array(ApprovalRecord.extend({ link: z.url() })),
+});
 export type PendingApprovals = z.infer<typeof PendingApprovals>;
 
 /**

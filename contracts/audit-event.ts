@@ -48,15 +48,28 @@ export const ErrorKind = z.enum([
   'plan_changed',
   // An operator (kill-switch) or the platform (timeout) stopped a started execution.
   'stopped',
-  // The holder of an Execute died: the job's effect may or may not have happened (docs/crash-safety.md).
+  // The holder of an Execute died: the job's effect may or may not have happened
+  // (docs/crash-safety.md).
   'unknown_outcome',
   // opsrail's own stores (state, idempotency, evidence) failed: never a fault of the job.
   'bookkeeping',
 ]);
 
-/** Kinds that refuse a run before its job runs: not failures of the job, so they never count toward quarantine. */
+/**
+ * Kinds that refuse a run before its job runs: not failures of the job, so they never count toward
+ * quarantine.
+ */
 export type ErrorKind = z.infer<typeof ErrorKind>;
-export const REFUSAL_KINDS = ['inputs_unpinned', 'refused_safety', 'refused_kill_switch', 'refused_quarantine', 'refused_integrity', 'approval_rejected', 'approval_timed_out', 'plan_changed'] as const satisfies readonly ErrorKind[];
+export const REFUSAL_KINDS = [
+  'inputs_unpinned',
+  'refused_safety',
+  'refused_kill_switch',
+  'refused_quarantine',
+  'refused_integrity',
+  'approval_rejected',
+  'approval_timed_out',
+  'plan_changed',
+] as const satisfies readonly ErrorKind[];
 
 export const AuditEvent = z
   .strictObject({
@@ -69,10 +82,17 @@ export const AuditEvent = z
     jobId: JobId.optional(),
     jobVersion: SemVer.optional(),
     jobRunId: z.string().min(1).optional(),
-    actor: z.strictObject({ kind: z.enum(['scheduler', 'operator', 'system']), id: z.string().min(1) }),
+    actor: z.strictObject({
+      kind: z.enum(['scheduler', 'operator', 'system']),
+      id: z.string().min(1),
+    }),
     window: Window.optional(),
     inputsRefs: z
-      .strictObject({ datasetRefs: z.array(z.string()), policySnapshot: PolicySnapshotRef, replayPointersRef: z.string().optional() })
+      .strictObject({
+        datasetRefs: z.array(z.string()),
+        policySnapshot: PolicySnapshotRef,
+        replayPointersRef: z.string().optional(),
+      })
       .optional(),
     status: z.enum(['ok', 'error', 'skipped', 'dry_run']).optional(),
     quality: Quality.optional(),
@@ -81,11 +101,20 @@ export const AuditEvent = z
     evidenceRefs: z.array(z.string()).optional(),
     retry: z.strictObject({ count: z.number().int().min(1), reason: z.string() }).optional(),
     details: z.record(z.string(), z.unknown()).optional(),
-    /** Control events only: their place in the stage's hash chain of control events (docs/evidence.md). */
+    /**
+     * Control events only: their place in the stage's hash chain of control events
+     * (docs/evidence.md).
+     */
     chain: z
       .strictObject({
         sequence: z.number().int().min(1),
-        previous: z.strictObject({ key: z.string().min(1), sha256: z.string().regex(/^[a-f0-9]{64}$/), sequence: z.number().int().min(1) }).nullable(),
+        previous: z
+          .strictObject({
+            key: z.string().min(1),
+            sha256: z.string().regex(/^[a-f0-9]{64}$/),
+            sequence: z.number().int().min(1),
+          })
+          .nullable(),
       })
       .optional(),
   })
@@ -102,9 +131,19 @@ export const AuditEvent = z
       'kill_switch.engage': ['details'],
       'kill_switch.release': ['details'],
     };
-    if (event.type.startsWith('job.') && event.jobId === undefined) ctx.addIssue({ code: 'custom', path: ['jobId'], message: `jobId is required for ${event.type}` });
+    if (event.type.startsWith('job.') && event.jobId === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jobId'],
+        message: `jobId is required for ${event.type}`,
+      });
     for (const field of required[event.type] ?? []) {
-      if (event[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required for ${event.type}` });
+      if (event[field] === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `${field} is required for ${event.type}`,
+        });
     }
   });
 export type AuditEvent = z.infer<typeof AuditEvent>;

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { JobId, PolicySnapshotRef, Quality, SemVer, Sha256Hex, Stage, UtcTimestamp, Window } from './common';
+import {
+  JobId,
+  PolicySnapshotRef,
+  Quality,
+  SemVer,
+  Sha256Hex,
+  Stage,
+  UtcTimestamp,
+  Window,
+} from './common';
 import { Diagnostic, RunStatus } from './run-record';
 import { IntegrityReport } from './integrity-report';
 import { Identity } from './identity';
@@ -7,7 +16,10 @@ import { Identity } from './identity';
 /** A run parameter's name: a plain word, since it becomes a DynamoDB map key and an audit field. */
 export const RunParamName = z
   .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'must start with a letter, then letters, digits, _ . or - (1-64 chars)');
+  .regex(
+    /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/,
+    'must start with a letter, then letters, digits, _ . or - (1-64 chars)',
+  );
 
 /** Parameters of an operator's run of a control job (e.g. which job's quarantine to release). */
 export const RunParams = z
@@ -17,10 +29,15 @@ export const RunParams = z
 /** What EventBridge Scheduler (or the CLI) starts the job-run state machine with. */
 export const ExecutionInput = z.object({
   jobId: JobId,
-  /** <aws.scheduler.scheduled-time>: the tick, not the delivery time, so a redelivery is the same run. */
+  /**
+   * <aws.scheduler.scheduled-time>: the tick, not the delivery time, so a redelivery is the same
+   * run.
+   */
   scheduledTime: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp' }),
   trigger: z.enum(['schedule', 'manual']).default('schedule'),
-  /** Who asked for the run (the scheduler, or an operator): never an approver of its dangerous op. */
+  /**
+   * Who asked for the run (the scheduler, or an operator): never an approver of its dangerous op.
+   */
   requestedBy: Identity.optional(),
   /** Parameters of an operator's run of a control job (e.g. which job's quarantine to release). */
   params: RunParams.optional(),
@@ -49,7 +66,8 @@ export const RunContext = z.object({
   claimedAt: UtcTimestamp,
   /**
    * Until when this execution holds the run (claim or takeover time + runLeaseSeconds). Execute's
-   * in-progress record expires with it, so a takeover never meets a live one (docs/crash-safety.md).
+   * in-progress record expires with it, so a takeover never meets a live one
+   * (docs/crash-safety.md).
    */
   leaseExpiresAt: UtcTimestamp.optional(),
 });
@@ -58,9 +76,20 @@ export type RunContext = z.infer<typeof RunContext>;
 export const PreflightEvent = z.object({ executionId: z.string().min(1), request: ExecutionInput });
 
 export const JobOutput = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, 'output names are plain file names (up to 200 characters)'),
+  name: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/,
+      'output names are plain file names (up to 200 characters)',
+    ),
   /** Sent as the object's Content-Type header: a media type, nothing a header cannot carry. */
-  contentType: z.string().regex(/^[\w.+-]+\/[\w.+-]+(; ?[\w.-]+=[\w.-]+)*$/, 'must be a media type such as text/plain or application/json; charset=utf-8').max(200),
+  contentType: z
+    .string()
+    .regex(
+      /^[\w.+-]+\/[\w.+-]+(; ?[\w.-]+=[\w.-]+)*$/,
+      'must be a media type such as text/plain or application/json; charset=utf-8',
+    )
+    .max(200),
   body: z.string(),
   /** Rows (JSON Lines) for a queryable table instead of a plain output file. */
   table: z.enum(['expected_ticks']).optional(),
@@ -111,7 +140,10 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
-/** A string holding JSON, parsed: text that is not JSON is an issue on its field, never a SyntaxError. */
+/**
+ * A string holding JSON, parsed: text that is not JSON is an issue on its field, never a
+ * SyntaxError.
+ */
 const JsonText = z.string().transform((text, ctx): unknown => {
   try {
     return JSON.parse(text);
@@ -133,7 +165,10 @@ export const ExecutionStatusChangeEvent = z.object({
     executionArn: z.string().min(1),
     stateMachineArn: z.string().min(1),
     status: z.enum(['ABORTED', 'TIMED_OUT', 'FAILED']),
-    /** The execution's input as JSON text: an ExecutionInput for opsrail's state machine (null when omitted). */
+    /**
+     * The execution's input as JSON text: an ExecutionInput for opsrail's state machine (null when
+     * omitted).
+     */
     input: JsonText.pipe(ExecutionInput).nullable(),
     cause: z.string().nullable().optional(),
   }),

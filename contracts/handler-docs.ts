@@ -1,14 +1,56 @@
 import { z } from 'zod';
-import { ExecuteEvent, ExecutionStatusChangeEvent, FinalizeEvent, PreflightEvent, RecordFailureEvent, RequestApprovalEvent } from './execution';
+import {
+  ExecuteEvent,
+  ExecutionStatusChangeEvent,
+  FinalizeEvent,
+  PreflightEvent,
+  RecordFailureEvent,
+  RequestApprovalEvent,
+} from './execution';
 
 /** Each Lambda's event contract: what docs/handlers.md is generated from (`npm run contracts`). */
-export const HANDLER_EVENTS: { handler: string; contract: string; from: string; schema: z.ZodType }[] = [
-  { handler: 'functions/preflight', contract: 'PreflightEvent', from: 'the Preflight state: the execution input and $$.Execution.Id', schema: PreflightEvent },
-  { handler: 'functions/request-approval', contract: 'RequestApprovalEvent', from: 'the RequestApproval state (waitForTaskToken): the pinned run and the task token', schema: RequestApprovalEvent },
-  { handler: 'functions/execute', contract: 'ExecuteEvent', from: 'the Execute state: the pinned run', schema: ExecuteEvent },
-  { handler: 'functions/finalize', contract: 'FinalizeEvent', from: "the Finalize state: the pinned run and Execute's result", schema: FinalizeEvent },
-  { handler: 'functions/record-failure', contract: 'RecordFailureEvent', from: "RecordFailure and RecordRefusal: the whole state, with the Catch's $.error", schema: RecordFailureEvent },
-  { handler: 'functions/execution-ended', contract: 'ExecutionStatusChangeEvent', from: 'the EventBridge rule on executions that ended ABORTED, TIMED_OUT or FAILED', schema: ExecutionStatusChangeEvent },
+export const HANDLER_EVENTS: {
+  handler: string;
+  contract: string;
+  from: string;
+  schema: z.ZodType;
+}[] = [
+  {
+    handler: 'functions/preflight',
+    contract: 'PreflightEvent',
+    from: 'the Preflight state: the execution input and $$.Execution.Id',
+    schema: PreflightEvent,
+  },
+  {
+    handler: 'functions/request-approval',
+    contract: 'RequestApprovalEvent',
+    from: 'the RequestApproval state (waitForTaskToken): the pinned run and the task token',
+    schema: RequestApprovalEvent,
+  },
+  {
+    handler: 'functions/execute',
+    contract: 'ExecuteEvent',
+    from: 'the Execute state: the pinned run',
+    schema: ExecuteEvent,
+  },
+  {
+    handler: 'functions/finalize',
+    contract: 'FinalizeEvent',
+    from: "the Finalize state: the pinned run and Execute's result",
+    schema: FinalizeEvent,
+  },
+  {
+    handler: 'functions/record-failure',
+    contract: 'RecordFailureEvent',
+    from: "RecordFailure and RecordRefusal: the whole state, with the Catch's $.error",
+    schema: RecordFailureEvent,
+  },
+  {
+    handler: 'functions/execution-ended',
+    contract: 'ExecutionStatusChangeEvent',
+    from: 'the EventBridge rule on executions that ended ABORTED, TIMED_OUT or FAILED',
+    schema: ExecutionStatusChangeEvent,
+  },
 ];
 
 type Schema = {
@@ -35,7 +77,15 @@ function describeType(s: Schema): string {
   if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
   if (s.anyOf) return s.anyOf.map(describeType).join(' or ');
   const types = [s.type ?? 'any'].flat();
-  const base = types.map((t) => (t === 'object' && s.properties ? 'object' : t === 'array' ? `array of ${describeType(s.items ?? {})}` : t)).join(' or ');
+  const base = types
+    .map((t) =>
+      t === 'object' && s.properties
+        ? 'object'
+        : t === 'array'
+          ? `array of ${describeType(s.items ?? {})}`
+          : t,
+    )
+    .join(' or ');
   const rules: string[] = [];
   if (s.format === 'date-time') rules.push('ISO 8601 date-time');
   else if (s.pattern) rules.push(`\`${s.pattern.replace(/\|/g, '\\|')}\``);
@@ -43,16 +93,24 @@ function describeType(s: Schema): string {
   if (s.maxLength !== undefined) rules.push(`≤ ${s.maxLength} chars`);
   if (s.minimum !== undefined) rules.push(`≥ ${s.minimum}`);
   if (s.propertyNames?.pattern) rules.push(`names \`${s.propertyNames.pattern}\``);
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') rules.push(`values ${describeType(s.additionalProperties)}`);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    rules.push(`values ${describeType(s.additionalProperties)}`);
   return rules.length ? `${base} (${rules.join(', ')})` : base;
 }
 
-/** One row per field, nested objects flattened to dotted paths (a few levels: the rest is in the contract). */
+/**
+ * One row per field, nested objects flattened to dotted paths (a few levels: the rest is in the
+ * contract).
+ */
 function rows(s: Schema, prefix: string, depth: number): string[] {
   const out: string[] = [];
   for (const [name, field] of Object.entries(s.properties ?? {})) {
     const path = `${prefix}${name}`;
-    const required = s.required?.includes(name) ? 'yes' : field.default !== undefined ? `no (default \`${JSON.stringify(field.default)}\`)` : 'no';
+    const required = s.required?.includes(name)
+      ? 'yes'
+      : field.default !== undefined
+        ? `no (default \`${JSON.stringify(field.default)}\`)`
+        : 'no';
     out.push(`| \`${path}\` | ${required} | ${describeType(field)} |`);
     if (field.properties && depth < 2) out.push(...rows(field, `${path}.`, depth + 1));
   }
@@ -63,7 +121,16 @@ function rows(s: Schema, prefix: string, depth: number): string[] {
 export function renderHandlerDocs(): string {
   const sections = HANDLER_EVENTS.map(({ handler, contract, from, schema }) => {
     const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Schema;
-    return [`## ${handler}`, '', `\`${contract}\` (contracts/execution.ts), from ${from}.`, '', '| field | required | accepts |', '|---|---|---|', ...rows(json, '', 0), ''].join('\n');
+    return [
+      `## ${handler}`,
+      '',
+      `\`${contract}\` (contracts/execution.ts), from ${from}.`,
+      '',
+      '| field | required | accepts |',
+      '|---|---|---|',
+      ...rows(json, '', 0),
+      '',
+    ].join('\n');
   });
   return [
     '# What each handler accepts',

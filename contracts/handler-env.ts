@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { Environment, Stage } from './common';
 
 /**
- * Every variable an opsrail Lambda may read: the common ones are required for all; the optional ones
- * are needed by some functions only, and `FunctionEnv` (below) says which function needs which, in AWS
- * and on the local stack. A handler parses its own function's schema at cold start, CDK parses it at
- * synth (so a function that lacks a variable it needs fails `cdk synth`), and the local runtime parses
- * every function's schema when it starts.
+ * Every variable an opsrail Lambda may read: the common ones are required for all; the optional
+ * ones are needed by some functions only, and `FunctionEnv` (below) says which function needs
+ * which, in AWS and on the local stack. A handler parses its own function's schema at cold start,
+ * CDK parses it at synth (so a function that lacks a variable it needs fails `cdk synth`), and the
+ * local runtime parses every function's schema when it starts.
  */
 export const HandlerEnv = z.object({
   OPSRAIL_STAGE: Stage,
@@ -17,13 +17,19 @@ export const HandlerEnv = z.object({
   OPSRAIL_CODE_VERSION: z.string().min(1),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default('opsrail'),
   POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
-  /** Local stack only: read policy/ from this directory instead of the copy bundled into the function. */
+  /**
+   * Local stack only: read policy/ from this directory instead of the copy bundled into the
+   * function.
+   */
   OPSRAIL_POLICY_DIR: z.string().min(1).optional(),
   /** Local stack only: endpoints of DynamoDB Local and the local S3 endpoint. */
   AWS_ENDPOINT_URL_DYNAMODB: z.url().optional(),
   AWS_ENDPOINT_URL_S3: z.url().optional(),
   OPSRAIL_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
-  /** The approval gate. In AWS: secret_refs (ARNs) and the alert topic; locally a key file under $OPSRAIL_HOME. */
+  /**
+   * The approval gate. In AWS: secret_refs (ARNs) and the alert topic; locally a key file under
+   * $OPSRAIL_HOME.
+   */
   APPROVAL_SIGNING_KEY_SECRET_ARN: z.string().min(1).optional(),
   OPSRAIL_SIGNING_KEY_FILE: z.string().min(1).optional(),
   SLACK_WEBHOOK_SECRET_ARN: z.string().min(1).optional(),
@@ -32,13 +38,19 @@ export const HandlerEnv = z.object({
   SLACK_API_BASE_URL: z.url().optional(),
   /** Where approval links point (the approval page); the policy's linkBaseUrl when absent. */
   APPROVAL_LINK_BASE_URL: z.string().min(1).optional(),
-  /** Local stack only: a JSON file of secret values by secret_ref, for http jobs' `{{secret.NAME}}` (AWS reads Secrets Manager). */
+  /**
+   * Local stack only: a JSON file of secret values by secret_ref, for http jobs' `{{secret.NAME}}`
+   * (AWS reads Secrets Manager).
+   */
   OPSRAIL_SECRETS_FILE: z.string().min(1).optional(),
   /** How the approval page signs approvers in: SignInSettings (contracts/sign-in.ts) as JSON. */
   APPROVAL_SIGN_IN: z.string().min(1).optional(),
   /** The page function only: the decision function it passes a signed-in browser's POST to. */
   APPROVAL_DECISION_FUNCTION: z.string().min(1).optional(),
-  /** Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local stack). */
+  /**
+   * Run metrics as CloudWatch EMF on stdout ('emf', in Lambda) or not at all ('off', the local
+   * stack).
+   */
   OPSRAIL_METRICS: z.enum(['emf', 'off']).default('emf'),
 });
 export type HandlerEnv = z.infer<typeof HandlerEnv>;
@@ -72,7 +84,11 @@ const needs: Record<FunctionDir, { aws: Needs; local: Needs }> = {
   'record-failure': { aws: {}, local: {} },
   'execution-ended': { aws: {}, local: {} },
   'request-approval': {
-    aws: { APPROVAL_SIGNING_KEY_SECRET_ARN: required, ALERTS_TOPIC_ARN: required, APPROVAL_LINK_BASE_URL: required },
+    aws: {
+      APPROVAL_SIGNING_KEY_SECRET_ARN: required,
+      ALERTS_TOPIC_ARN: required,
+      APPROVAL_LINK_BASE_URL: required,
+    },
     local: { OPSRAIL_SIGNING_KEY_FILE: required },
   },
   'approval-endpoint': {
@@ -85,7 +101,10 @@ const needs: Record<FunctionDir, { aws: Needs; local: Needs }> = {
   },
 };
 
-/** One function's environment schema: the local-stack variant for stage `local`, the AWS one otherwise. */
+/**
+ * One function's environment schema: the local-stack variant for stage `local`, the AWS one
+ * otherwise.
+ */
 function functionEnv(dir: FunctionDir): z.ZodType<HandlerEnv> {
   return z.discriminatedUnion('OPSRAIL_STAGE', [
     HandlerEnv.extend({ OPSRAIL_STAGE: z.literal('local'), ...needs[dir].local }),
@@ -94,4 +113,6 @@ function functionEnv(dir: FunctionDir): z.ZodType<HandlerEnv> {
 }
 
 /** The environment schema of each function (see `needs` for what differs between them). */
-export const FunctionEnv = Object.fromEntries(functionDirs.map((dir) => [dir, functionEnv(dir)])) as Record<FunctionDir, z.ZodType<HandlerEnv>>;
+export const FunctionEnv = Object.fromEntries(
+  functionDirs.map((dir) => [dir, functionEnv(dir)]),
+) as Record<FunctionDir, z.ZodType<HandlerEnv>>;

@@ -25,8 +25,16 @@ export const IntegrityReport = z.strictObject({
   subject: z.enum(['evidence', 'run']),
   checked: z.strictObject({ bundles: z.number().int().min(0), objects: z.number().int().min(0) }),
   bundles: z.array(
-    z.strictObject({ jobId: JobId, jobRunId: z.string(), manifestKey: z.string(), sequence: z.number().int().nullable(), status: Quality }),
+    z.strictObject({
+      jobId: JobId,
+      jobRunId: z.string(),
+      manifestKey: z.string(),
+      sequence: z.number().int().nullable(),
+      status: Quality,
+    }),
   ),
-  findings: z.array(z.strictObject({ kind: IntegrityFindingKind, key: z.string(), detail: z.string() })),
+  findings: z.array(
+    z.strictObject({ kind: IntegrityFindingKind, key: z.string(), detail: z.string() }),
+  ),
 });
 export type IntegrityReport = z.infer<typeof IntegrityReport>;

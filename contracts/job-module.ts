@@ -2,21 +2,33 @@ import { z } from 'zod';
 import { SecretRef } from './common';
 
 /**
- * Where a job's behaviour comes from (catalog `implementation`, docs/writing-a-job.md). Absent: one of
- * opsrail's built-in jobs when its id is one, else a module `<jobId>.ts` in the jobs directory.
+ * Where a job's behaviour comes from (catalog `implementation`, docs/writing-a-job.md). Absent: one
+ * of opsrail's built-in jobs when its id is one, else a module `<jobId>.ts` in the jobs directory.
  */
 export const ModuleImplementation = z.strictObject({
   kind: z.literal('module'),
-  /** The module's path inside the jobs directory (default `<jobId>.ts`); it default-exports `defineJob(...)`. */
+  /**
+   * The module's path inside the jobs directory (default `<jobId>.ts`); it default-exports
+   * `defineJob(...)`.
+   */
   module: z
     .string()
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9_./-]*\.(ts|mts|js|mjs)$/, 'must be a .ts/.mts/.js/.mjs path inside the jobs directory')
+    .regex(
+      /^[A-Za-z0-9_][A-Za-z0-9_./-]*\.(ts|mts|js|mjs)$/,
+      'must be a .ts/.mts/.js/.mjs path inside the jobs directory',
+    )
     .refine((p) => !p.split('/').includes('..'), 'must stay inside the jobs directory (no ..)')
     .optional(),
 });
 
 /** Headers a template may not set: they are opsrail's (the idempotency key) or the transport's. */
-const RESERVED_HEADERS = new Set(['idempotency-key', 'host', 'content-length', 'connection', 'transfer-encoding']);
+const RESERVED_HEADERS = new Set([
+  'idempotency-key',
+  'host',
+  'content-length',
+  'connection',
+  'transfer-encoding',
+]);
 
 export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -32,13 +44,21 @@ export const HttpImplementation = z.strictObject({
   url: z
     .string()
     .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL (templates allowed)')
-    .refine((url) => !url.includes('{{secret.'), 'secrets go in headers only, never in a URL (URLs are logged and evidenced)'),
+    .refine(
+      (url) => !url.includes('{{secret.'),
+      'secrets go in headers only, never in a URL (URLs are logged and evidenced)',
+    ),
   headers: z
     .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), z.string())
     .default({})
     .superRefine((headers, ctx) => {
       for (const name of Object.keys(headers)) {
-        if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: `'${name}' is set by opsrail, not by the catalog` });
+        if (RESERVED_HEADERS.has(name.toLowerCase()))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `'${name}' is set by opsrail, not by the catalog`,
+          });
       }
     }),
   body: z
@@ -46,34 +66,64 @@ export const HttpImplementation = z.strictObject({
     .max(64 * 1024)
     .refine((body) => !body.includes('{{secret.'), 'secrets go in headers only, never in a body')
     .optional(),
-  /** Credentials by reference only: name → Secrets Manager ARN, used as `{{secret.NAME}}` in headers. */
+  /**
+   * Credentials by reference only: name → Secrets Manager ARN, used as `{{secret.NAME}}` in
+   * headers.
+   */
   secrets: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), SecretRef).default({}),
   /** Answers that count as success (default: any 2xx). */
   expectStatus: z.array(z.number().int().min(100).max(599)).min(1).optional(),
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   /** How much of the answer's body (after redaction) goes to the outputs. */
-  excerptBytes: z.number().int().min(0).max(16 * 1024).default(2048),
+  excerptBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(16 * 1024)
+    .default(2048),
 });
 export type HttpImplementation = z.infer<typeof HttpImplementation>;
 
 export const LambdaImplementation = z.strictObject({
   kind: z.literal('lambda'),
   /** The existing function to invoke (an unqualified or qualified ARN). */
-  functionArn: z.string().regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$/, 'must be a Lambda function ARN'),
+  functionArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]+)?$/,
+      'must be a Lambda function ARN',
+    ),
 });
 export type LambdaImplementation = z.infer<typeof LambdaImplementation>;
 
-export const JobImplementationSpec = z.discriminatedUnion('kind', [ModuleImplementation, HttpImplementation, LambdaImplementation]);
+export const JobImplementationSpec = z.discriminatedUnion('kind', [
+  ModuleImplementation,
+  HttpImplementation,
+  LambdaImplementation,
+]);
 export type JobImplementationSpec = z.infer<typeof JobImplementationSpec>;
 
-/** Locally, a `lambda` job calls this instead of the ARN (stage `local` only): a module exporting `handler`, or a URL answering like Lambda's Invoke API. */
+/**
+ * Locally, a `lambda` job calls this instead of the ARN (stage `local` only): a module exporting
+ * `handler`, or a URL answering like Lambda's Invoke API.
+ */
 export const LambdaStandIn = z.union([
   z.strictObject({ module: z.string().min(1) }),
-  z.strictObject({ url: z.string().regex(/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/\S*)?$/, 'must be a local http URL (127.0.0.1 or localhost)') }),
+  z.strictObject({
+    url: z
+      .string()
+      .regex(
+        /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/\S*)?$/,
+        'must be a local http URL (127.0.0.1 or localhost)',
+      ),
+  }),
 ]);
 export type LambdaStandIn = z.infer<typeof LambdaStandIn>;
 
-/** IAM statements a job declares for its own code (docs/writing-a-job.md#permissions); nothing else is granted but its capabilities. */
+/**
+ * IAM statements a job declares for its own code (docs/writing-a-job.md#permissions); nothing else
+ * is granted but its capabilities.
+ */
 export const JobIamStatement = z.strictObject({
   actions: z.array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9*]+$/, 'must be service:Action')).min(1),
   resources: z.array(z.string().min(1)).min(1),

@@ -8,7 +8,10 @@ export type JobClass = z.infer<typeof JobClass>;
 
 export const JobMode = z.enum(['paper', 'shadow', 'live']);
 
-/** The kinds of operation that are dangerous and must pass a human gate (docs/safety-rules.md#dangerous-ops). */
+/**
+ * The kinds of operation that are dangerous and must pass a human gate
+ * (docs/safety-rules.md#dangerous-ops).
+ */
 export const DangerousOpKind = z.enum([
   'retention',
   'compaction',
@@ -45,17 +48,36 @@ export type JobSchedule = z.infer<typeof JobSchedule>;
  *   a daily job runs once per day, a weekly one once per ISO week (docs/scheduling.md#windows).
  */
 export const WindowPolicy = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('tick'), minutes: z.number().int().positive().max(60 * 24 * 31) }),
-  z.strictObject({ kind: z.literal('trailing'), minutes: z.number().int().positive().max(60 * 24 * 31) }),
-  z.strictObject({ kind: z.literal('calendar'), unit: z.enum(['hour', 'day', 'iso_week', 'month']), offset: z.number().int().min(-12).max(0).default(-1) }),
+  z.strictObject({
+    kind: z.literal('tick'),
+    minutes: z
+      .number()
+      .int()
+      .positive()
+      .max(60 * 24 * 31),
+  }),
+  z.strictObject({
+    kind: z.literal('trailing'),
+    minutes: z
+      .number()
+      .int()
+      .positive()
+      .max(60 * 24 * 31),
+  }),
+  z.strictObject({
+    kind: z.literal('calendar'),
+    unit: z.enum(['hour', 'day', 'iso_week', 'month']),
+    offset: z.number().int().min(-12).max(0).default(-1),
+  }),
 ]);
 export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
 export const Capabilities = z.object({
   /**
-   * What the job reads and writes. Declarative for now: no IAM grant follows from these (every job runs
-   * in the one Execute function and has its role; docs/writing-a-job.md#permissions); only a VALIDATION
-   * job with no `writes` is treated as validating its datasets (docs/policy.md#capabilities).
+   * What the job reads and writes. Declarative for now: no IAM grant follows from these (every job
+   * runs in the one Execute function and has its role; docs/writing-a-job.md#permissions); only a
+   * VALIDATION job with no `writes` is treated as validating its datasets
+   * (docs/policy.md#capabilities).
    */
   reads: z.array(z.enum(['state', 'evidence'])).default([]),
   writes: z.array(z.enum(['state', 'evidence'])).default([]),
@@ -63,7 +85,10 @@ export const Capabilities = z.object({
   datasets: z.array(z.string().min(1)).default([]),
   /** The dataset id of what the job produces (lineage); default `opsrail.outputs.<jobId>`. */
   produces: z.string().min(1).optional(),
-  /** Datasets this job repairs: it may run while their integrity is FAIL or UNKNOWN (docs/safety-rules.md#dataset-integrity). */
+  /**
+   * Datasets this job repairs: it may run while their integrity is FAIL or UNKNOWN
+   * (docs/safety-rules.md#dataset-integrity).
+   */
   repairs: z.array(z.string().min(1)).default([]),
 });
 
@@ -75,23 +100,37 @@ export const CatalogJob = z.strictObject({
   owner: z.string().min(1),
   description: z.string().min(1),
   mode: JobMode.default('live'),
-  /** Without a time zone, the stage policy's default applies (Asia/Tokyo unless it says otherwise). */
+  /**
+   * Without a time zone, the stage policy's default applies (Asia/Tokyo unless it says otherwise).
+   */
   schedule: JobSchedule.partial({ timezone: true }),
   capabilities: Capabilities.default({ reads: [], writes: [], datasets: [], repairs: [] }),
   dangerous: Dangerous.default({ value: false }),
-  /** The span of time one run covers, derived from its scheduled time; the run id is keyed by its start. */
+  /**
+   * The span of time one run covers, derived from its scheduled time; the run id is keyed by its
+   * start.
+   */
   window: WindowPolicy.default({ kind: 'tick', minutes: 60 }),
   /**
-   * Whether running the job again with the same run id is safe (docs/crash-safety.md). When the holder of
-   * an Execute died, an idempotent job is run again; any other run ends UNKNOWN (`unknown_outcome`).
-   * opsrail's own jobs are idempotent; a user job enabled in a stage must say (checked at load).
+   * Whether running the job again with the same run id is safe (docs/crash-safety.md). When the
+   * holder of an Execute died, an idempotent job is run again; any other run ends UNKNOWN
+   * (`unknown_outcome`). opsrail's own jobs are idempotent; a user job enabled in a stage must say
+   * (checked at load).
    */
   idempotent: z.boolean().optional(),
-  /** Job-specific parameters; built-in jobs and job modules validate theirs when the policy loads. */
+  /**
+   * Job-specific parameters; built-in jobs and job modules validate theirs when the policy loads.
+   */
   params: z.record(z.string(), z.unknown()).default({}),
-  /** Where the behaviour comes from: a module in the jobs directory, an HTTP call, a Lambda function (contracts/job-module.ts). */
+  /**
+   * Where the behaviour comes from: a module in the jobs directory, an HTTP call, a Lambda function
+   * (contracts/job-module.ts).
+   */
   implementation: JobImplementationSpec.optional(),
-  /** IAM statements this job's own code needs beyond its capabilities: declared, not yet granted (docs/writing-a-job.md#permissions). */
+  /**
+   * IAM statements this job's own code needs beyond its capabilities: declared, not yet granted
+   * (docs/writing-a-job.md#permissions).
+   */
   iam: z.array(JobIamStatement).optional(),
 });
 export type CatalogJob = z.infer<typeof CatalogJob>;
@@ -100,7 +139,9 @@ export type CatalogJob = z.infer<typeof CatalogJob>;
 export const JobDefinition = CatalogJob.extend({
   schedule: JobSchedule,
   environment: Environment,
-  /** Opt-in: a job runs on its schedule only where a stage enables it (docs/scheduling.md#opt-in). */
+  /**
+   * Opt-in: a job runs on its schedule only where a stage enables it (docs/scheduling.md#opt-in).
+   */
   enabled: z.boolean().default(false),
 });
 export type JobDefinition = z.infer<typeof JobDefinition>;

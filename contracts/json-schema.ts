@@ -6,7 +6,8 @@ export function renderJsonSchemas(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, schema] of Object.entries(publishedContracts)) {
     const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
-    out[name] = `${JSON.stringify({ $id: `https://opsrail.dev/contracts/${name}.schema.json`, title: name, ...json }, null, 2)}\n`;
+    out[name] =
+      `${JSON.stringify({ $id: `https://opsrail.dev/contracts/${name}.schema.json`, title: name, ...json }, null, 2)}\n`;
   }
   return out;
 }

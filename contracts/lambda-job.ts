@@ -7,9 +7,10 @@ import { Diagnostic } from './run-record';
 export const LAMBDA_JOB_CONTRACT_VERSION = 1;
 
 /**
- * What opsrail sends the function of a `lambda` job (docs/writing-a-job.md#lambda-jobs): the pinned run
- * context (window, inputs, params) and the idempotency key, which is the run's id: a retried or
- * repeated call of the same run carries the same key, and the function must do its effect once per key.
+ * What opsrail sends the function of a `lambda` job (docs/writing-a-job.md#lambda-jobs): the pinned
+ * run context (window, inputs, params) and the idempotency key, which is the run's id: a retried or
+ * repeated call of the same run carries the same key, and the function must do its effect once per
+ * key.
  */
 export const LambdaJobRequest = z.strictObject({
   contractVersion: z.literal(LAMBDA_JOB_CONTRACT_VERSION),

@@ -10,7 +10,10 @@ export const ManifestObject = z.strictObject({
 });
 export type ManifestObject = z.infer<typeof ManifestObject>;
 
-/** The last object of a bundle: it lists the others and links to the job's previous manifest (a hash chain). */
+/**
+ * The last object of a bundle: it lists the others and links to the job's previous manifest (a hash
+ * chain).
+ */
 export const EvidenceManifest = z.strictObject({
   schemaVersion: z.literal(1),
   stage: Stage,
@@ -24,6 +27,8 @@ export const EvidenceManifest = z.strictObject({
   createdAt: UtcTimestamp,
   prefix: z.string().min(1),
   objects: z.array(ManifestObject).min(1),
-  previousManifest: z.strictObject({ key: z.string().min(1), sha256: Sha256Hex, sequence: z.number().int().min(1) }).nullable(),
+  previousManifest: z
+    .strictObject({ key: z.string().min(1), sha256: Sha256Hex, sequence: z.number().int().min(1) })
+    .nullable(),
 });
 export type EvidenceManifest = z.infer<typeof EvidenceManifest>;

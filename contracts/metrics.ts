@@ -1,6 +1,6 @@
 /**
- * The run metrics (CloudWatch, embedded metric format via Powertools Metrics): the handlers emit them,
- * the dashboard and the alarms read them, both from these names.
+ * The run metrics (CloudWatch, embedded metric format via Powertools Metrics): the handlers emit
+ * them, the dashboard and the alarms read them, both from these names.
  */
 export const METRIC_NAMESPACE = 'opsrail';
 export const RUN_METRICS = {

@@ -15,14 +15,24 @@ export function parseNamedQueries(text: string): NamedQuery[] {
   for (const chunk of text.split(/^-- name: /m).slice(1)) {
     const [nameLine, ...rest] = chunk.split('\n');
     const descriptionLine = rest.find((l) => l.startsWith('-- description: '));
-    if (!nameLine || !descriptionLine) throw new Error(`named query '${nameLine ?? '?'}' needs a "-- description:" line`);
-    const sql = rest.filter((l) => !l.startsWith('--')).join('\n').trim().replace(/;\s*$/, '');
-    queries.push({ name: nameLine.trim(), description: descriptionLine.slice('-- description: '.length).trim(), sql });
+    if (!nameLine || !descriptionLine)
+      throw new Error(`named query '${nameLine ?? '?'}' needs a "-- description:" line`);
+    const sql = rest
+      .filter((l) => !l.startsWith('--'))
+      .join('\n')
+      .trim()
+      .replace(/;\s*$/, '');
+    queries.push({
+      name: nameLine.trim(),
+      description: descriptionLine.slice('-- description: '.length).trim(),
+      sql,
+    });
   }
   return queries;
 }
 
-export const loadNamedQueries = (): NamedQuery[] => parseNamedQueries(readFileSync(NAMED_QUERIES_PATH, 'utf8'));
+export const loadNamedQueries = (): NamedQuery[] =>
+  parseNamedQueries(readFileSync(NAMED_QUERIES_PATH, 'utf8'));
 
 /**
  * Athena (Trino) to DuckDB: the few functions the named queries use that the two dialects spell

@@ -1,8 +1,8 @@
 /**
  * The evidence tables, one per evidence kind: the single definition behind the Glue tables (Athena,
  * partition projection over stage, dt and job_id) and the DuckDB views of `opsrail query`, so both
- * expose the same names and columns. Column names are Athena's (lowercase); `json` is the key in the
- * stored JSON.
+ * expose the same names and columns. Column names are Athena's (lowercase); `json` is the key in
+ * the stored JSON.
  */
 export type ColumnType = 'string' | 'int' | 'bigint' | { struct: Column[] } | { array: ColumnType };
 export interface Column {
@@ -14,13 +14,20 @@ export interface EvidenceTable {
   name: string;
   /** The folder under the partition prefix (layout.ts). */
   folder: string;
-  /** 'job' tables live under stage=/dt=/job_id=/; 'stage' tables under stage=/dt=/ (operator actions). */
+  /**
+   * 'job' tables live under stage=/dt=/job_id=/; 'stage' tables under stage=/dt=/ (operator
+   * actions).
+   */
   partitions: 'job' | 'stage';
   extension: 'json' | 'jsonl';
   columns: Column[];
 }
 
-const c = (json: string, type: ColumnType = 'string'): Column => ({ name: json.toLowerCase(), json, type });
+const c = (json: string, type: ColumnType = 'string'): Column => ({
+  name: json.toLowerCase(),
+  json,
+  type,
+});
 const errorStruct: ColumnType = { struct: [c('kind'), c('name'), c('message')] };
 
 const auditColumns: Column[] = [
@@ -39,8 +46,20 @@ const auditColumns: Column[] = [
 ];
 
 export const EVIDENCE_TABLES: EvidenceTable[] = [
-  { name: 'audit_events', folder: 'audit', partitions: 'job', extension: 'jsonl', columns: auditColumns },
-  { name: 'control_events', folder: 'control', partitions: 'stage', extension: 'json', columns: auditColumns },
+  {
+    name: 'audit_events',
+    folder: 'audit',
+    partitions: 'job',
+    extension: 'jsonl',
+    columns: auditColumns,
+  },
+  {
+    name: 'control_events',
+    folder: 'control',
+    partitions: 'stage',
+    extension: 'json',
+    columns: auditColumns,
+  },
   {
     name: 'run_records',
     folder: 'run_record',
@@ -74,7 +93,9 @@ export const EVIDENCE_TABLES: EvidenceTable[] = [
       c('sequence', 'int'),
       c('createdAt'),
       c('prefix'),
-      c('objects', { array: { struct: [c('name'), c('sha256'), c('size', 'bigint'), c('contentType')] } }),
+      c('objects', {
+        array: { struct: [c('name'), c('sha256'), c('size', 'bigint'), c('contentType')] },
+      }),
       c('previousManifest', { struct: [c('key'), c('sha256'), c('sequence', 'int')] }),
     ],
   },

@@ -16,7 +16,10 @@ export const stageResourceNames = (stage: string) => ({
   athenaWorkGroup: `opsrail-${stage}`,
   approverPool: `opsrail-${stage}-approvers`,
   approvalPageClient: `opsrail-${stage}-approval-page`,
-  /** The approvers' sign-in domain when the policy names none: unique per account (Cognito prefixes are global). */
+  /**
+   * The approvers' sign-in domain when the policy names none: unique per account (Cognito prefixes
+   * are global).
+   */
   signInDomainPrefix: (accountId: string) => `opsrail-${stage}-${accountId}`,
 });
 

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { JobId, PolicySnapshotRef, Quality, SemVer, Sha256Hex, Stage, UtcTimestamp, Window } from './common';
+import {
+  JobId,
+  PolicySnapshotRef,
+  Quality,
+  SemVer,
+  Sha256Hex,
+  Stage,
+  UtcTimestamp,
+  Window,
+} from './common';
 import { ErrorKind } from './audit-event';
 
 /** One record per run, as the run log keeps it (docs/evidence.md#what-a-runs-bundle-holds). */
@@ -29,7 +38,9 @@ export const RunRecord = z.strictObject({
   endedAt: UtcTimestamp,
   duration_ms: z.number().int().min(0),
   attempts: z.number().int().min(0),
-  artefacts: z.array(z.strictObject({ name: z.string(), sha256: Sha256Hex, size: z.number().int().min(0) })),
+  artefacts: z.array(
+    z.strictObject({ name: z.string(), sha256: Sha256Hex, size: z.number().int().min(0) }),
+  ),
   diagnostics: z.array(Diagnostic),
   error: z.strictObject({ kind: ErrorKind, name: z.string(), message: z.string() }).nullable(),
   policySnapshot: PolicySnapshotRef,

@@ -1,17 +1,33 @@
 import { z } from 'zod';
 import { JobId, UtcTimestamp } from './common';
 
-/** safety_state: the stage's safety mode. Only the safe direction is immediate (docs/safety-rules.md#safety-mode). */
+/**
+ * safety_state: the stage's safety mode. Only the safe direction is immediate
+ * (docs/safety-rules.md#safety-mode).
+ */
 export const SafetyMode = z.enum(['NORMAL', 'SAFE', 'EMERGENCY_STOP']);
 export type SafetyMode = z.infer<typeof SafetyMode>;
 
-const Change = { reason: z.string().min(1).max(1000), changedBy: z.string().min(1).max(200), changedAt: UtcTimestamp };
+const Change = {
+  reason: z.string().min(1).max(1000),
+  changedBy: z.string().min(1).max(200),
+  changedAt: UtcTimestamp,
+};
 
-export const SafetyState = z.strictObject({ schemaVersion: z.literal(1), mode: SafetyMode, ...Change });
+export const SafetyState = z.strictObject({
+  schemaVersion: z.literal(1),
+  mode: SafetyMode,
+  ...Change,
+});
 export type SafetyState = z.infer<typeof SafetyState>;
 
 /** A kill-switch, global (no jobId) or for one job. */
-export const KillSwitch = z.strictObject({ schemaVersion: z.literal(1), jobId: JobId.nullable(), engaged: z.boolean(), ...Change });
+export const KillSwitch = z.strictObject({
+  schemaVersion: z.literal(1),
+  jobId: JobId.nullable(),
+  engaged: z.boolean(),
+  ...Change,
+});
 export type KillSwitch = z.infer<typeof KillSwitch>;
 
 export const DatasetIntegrity = z.strictObject({

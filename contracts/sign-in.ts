@@ -1,21 +1,30 @@
 import { z } from 'zod';
 
-/** Which verified claim of the sign-in token names the approver in `approversByOpKind` (docs/approval-sign-in.md). */
+/**
+ * Which verified claim of the sign-in token names the approver in `approversByOpKind`
+ * (docs/approval-sign-in.md).
+ */
 export const IdentityClaim = z.enum(['email', 'sub']);
 
 const httpsUrl = z.url({ protocol: /^https$/ });
 
 /**
- * Who signs approvers in for the approval page (policy `approvals.identity`). Absent: `cognito` in an
- * AWS stage (a user pool the stack creates, whose managed login can federate to a company IdP),
+ * Who signs approvers in for the approval page (policy `approvals.identity`). Absent: `cognito` in
+ * an AWS stage (a user pool the stack creates, whose managed login can federate to a company IdP),
  * `local` (the stand-in IdP under $OPSRAIL_HOME) in the local stage.
  */
 export const ApprovalIdentityPolicy = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('cognito'),
     claim: IdentityClaim.default('email'),
-    /** The managed login domain's prefix (`<prefix>.auth.<region>.amazoncognito.com`); default `opsrail-<stage>-<account>`. */
-    domainPrefix: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits and hyphens').optional(),
+    /**
+     * The managed login domain's prefix (`<prefix>.auth.<region>.amazoncognito.com`); default
+     * `opsrail-<stage>-<account>`.
+     */
+    domainPrefix: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lowercase letters, digits and hyphens')
+      .optional(),
   }),
   z.strictObject({
     kind: z.literal('oidc'),
@@ -25,8 +34,14 @@ export const ApprovalIdentityPolicy = z.discriminatedUnion('kind', [
     authorizationEndpoint: httpsUrl,
     tokenEndpoint: httpsUrl,
     jwksUri: httpsUrl,
-    /** A confidential client's secret, by its secret_ref (a Secrets Manager ARN); never the secret itself. */
-    clientSecretRef: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, 'a Secrets Manager ARN (secret_ref)').optional(),
+    /**
+     * A confidential client's secret, by its secret_ref (a Secrets Manager ARN); never the secret
+     * itself.
+     */
+    clientSecretRef: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'a Secrets Manager ARN (secret_ref)')
+      .optional(),
   }),
   z.strictObject({ kind: z.literal('local'), claim: z.literal('sub').default('sub') }),
 ]);
@@ -34,9 +49,10 @@ export type ApprovalIdentityPolicy = z.infer<typeof ApprovalIdentityPolicy>;
 
 /**
  * What the approval endpoint needs to sign an approver in, passed as JSON in APPROVAL_SIGN_IN (CDK
- * builds it; the local stack derives it from the link base URL). For the stack's own Cognito user pool
- * the client id is looked up by `clientName` in `userPoolId` at cold start (the client's callback URL
- * is the page's Function URL, so the function cannot be given the id without a dependency cycle).
+ * builds it; the local stack derives it from the link base URL). For the stack's own Cognito user
+ * pool the client id is looked up by `clientName` in `userPoolId` at cold start (the client's
+ * callback URL is the page's Function URL, so the function cannot be given the id without a
+ * dependency cycle).
  */
 export const SignInSettings = z.strictObject({
   kind: z.enum(['cognito', 'oidc', 'local']),
@@ -55,8 +71,9 @@ export type SignInSettings = z.infer<typeof SignInSettings>;
 const StringMap = z.record(z.string().max(256), z.string().max(16_384));
 
 /**
- * A browser's decision, passed on by the page function (which may not resolve tasks) to the decision
- * function, which verifies the token and the CSRF token itself: it trusts nothing the page says.
+ * A browser's decision, passed on by the page function (which may not resolve tasks) to the
+ * decision function, which verifies the token and the CSRF token itself: it trusts nothing the page
+ * says.
  */
 export const ForwardedDecision = z.strictObject({
   forwardedDecision: z.strictObject({
@@ -73,7 +90,10 @@ export const ForwardedDecision = z.strictObject({
 });
 export type ForwardedDecision = z.infer<typeof ForwardedDecision>;
 
-/** The decision function's answer to a forwarded decision: the page to send back (a Function URL result). */
+/**
+ * The decision function's answer to a forwarded decision: the page to send back (a Function URL
+ * result).
+ */
 export const ForwardedResponse = z.strictObject({
   statusCode: z.number().int(),
   headers: z.record(z.string(), z.string()),

@@ -2,11 +2,13 @@ import { z } from 'zod';
 import { SecretRef } from './common';
 
 /** A Slack user id (members U…, enterprise-grid W…). */
-export const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'must be a Slack user id such as U012ABCDEF');
+export const SlackUserId = z
+  .string()
+  .regex(/^[UW][A-Z0-9]{2,20}$/, 'must be a Slack user id such as U012ABCDEF');
 
 /**
- * Approving from Slack (policy `approvals.slack`): the app's signing secret and bot token by secret_ref,
- * and which Slack user is which approver named in `approvals.approversByOpKind`.
+ * Approving from Slack (policy `approvals.slack`): the app's signing secret and bot token by
+ * secret_ref, and which Slack user is which approver named in `approvals.approversByOpKind`.
  */
 export const SlackApprovalSettings = z.strictObject({
   /** The Slack app's signing secret: every interaction is verified with it. */
@@ -19,9 +21,18 @@ export const SlackApprovalSettings = z.strictObject({
 export type SlackApprovalSettings = z.infer<typeof SlackApprovalSettings>;
 
 /** The buttons an approval message carries; their value is the approval id. */
-export const SlackActionId = { approve: 'opsrail_approve', reject: 'opsrail_reject', review: 'opsrail_review' } as const;
+export const SlackActionId = {
+  approve: 'opsrail_approve',
+  reject: 'opsrail_reject',
+  review: 'opsrail_review',
+} as const;
 /** The decision modal and its two inputs. */
-export const SlackDecisionView = { callbackId: 'opsrail_decision', challengeBlock: 'challenge', reasonBlock: 'reason', inputAction: 'value' } as const;
+export const SlackDecisionView = {
+  callbackId: 'opsrail_decision',
+  challengeBlock: 'challenge',
+  reasonBlock: 'reason',
+  inputAction: 'value',
+} as const;
 
 const ApprovalId = z.string().regex(/^[a-f0-9]{32}$/, 'must be an approval id');
 const SlackUser = z.looseObject({ id: SlackUserId });
@@ -31,11 +42,19 @@ export const SlackBlockActions = z.looseObject({
   type: z.literal('block_actions'),
   user: SlackUser,
   trigger_id: z.string().min(1).max(200),
-  actions: z.array(z.looseObject({ action_id: z.string().max(255), value: z.string().max(2000).optional() })).min(1).max(5),
+  actions: z
+    .array(
+      z.looseObject({ action_id: z.string().max(255), value: z.string().max(2000).optional() }),
+    )
+    .min(1)
+    .max(5),
 });
 
 /** What the decision modal carries through Slack and back (it is inside the signed payload). */
-export const SlackDecisionMetadata = z.strictObject({ approvalId: ApprovalId, decision: z.enum(['approve', 'reject']) });
+export const SlackDecisionMetadata = z.strictObject({
+  approvalId: ApprovalId,
+  decision: z.enum(['approve', 'reject']),
+});
 export type SlackDecisionMetadata = z.infer<typeof SlackDecisionMetadata>;
 
 const PlainInput = z.looseObject({ value: z.string().max(3000).nullable().optional() });
@@ -52,7 +71,10 @@ export const SlackViewSubmission = z.looseObject({
 });
 
 /** The interaction payloads the endpoint acts on; anything else is refused as a bad request. */
-export const SlackInteraction = z.discriminatedUnion('type', [SlackBlockActions, SlackViewSubmission]);
+export const SlackInteraction = z.discriminatedUnion('type', [
+  SlackBlockActions,
+  SlackViewSubmission,
+]);
 export type SlackInteraction = z.infer<typeof SlackInteraction>;
 
 /** The parts of a Lambda Function URL request the Slack endpoint reads. */

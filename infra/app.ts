@@ -1,4 +1,4 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { join } from 'node:path';
 import { Stage, stageResourceNames } from '../contracts';
@@ -16,10 +16,17 @@ export function buildApp(app: App, options: { policyDir?: string } = {}): Opsrai
   const requested = app.node.tryGetContext('stage') ?? 'dev';
   const stage = Stage.safeParse(requested);
   if (!stage.success || !(DEPLOYABLE_STAGES as readonly string[]).includes(stage.data)) {
-    throw new UnknownStageError(`unknown stage '${String(requested)}': use -c stage=${DEPLOYABLE_STAGES.join('|')}`);
+    throw new UnknownStageError(
+      `unknown stage '${String(requested)}': use -c stage=${DEPLOYABLE_STAGES.join('|')}`,
+    );
   }
-  // What the functions will load on every cold start, checked here first: an unimplemented enabled job fails the synth.
-  const policy = loadPolicy(directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')), stage.data, jobRegistry());
+  // What the functions will load on every cold start, checked here first: an unimplemented enabled
+  // job fails the synth.
+  const policy = loadPolicy(
+    directoryPolicySource(options.policyDir ?? join(REPO_ROOT, 'policy')),
+    stage.data,
+    jobRegistry(),
+  );
   // The checks security reviewers run: AwsSolutions, as a validation plugin that fails the synth.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return new OpsrailStack(app, stageResourceNames(stage.data).stack, {

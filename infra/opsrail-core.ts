@@ -14,15 +14,18 @@ import { JobScheduling } from './constructs/job-scheduling';
 import { StateStorage } from './constructs/state-storage';
 import packageJson from '../package.json' with { type: 'json' };
 
-/** The construct's input: a resolved policy (see infra/opsrail-construct.ts for the user-facing props). */
+/**
+ * The construct's input: a resolved policy (see infra/opsrail-construct.ts for the user-facing
+ * props).
+ */
 export interface OpsrailCoreProps {
   policy: ResolvedPolicy;
 }
 
 /**
- * Everything opsrail deploys for one stage, built from the stage's policy and the catalog, in whatever
- * stack the user's CDK app puts it (docs/writing-a-job.md). The job modules and the policy files are
- * bundled into the functions through the `opsrail:bundle` context (infra/job-entry.ts).
+ * Everything opsrail deploys for one stage, built from the stage's policy and the catalog, in
+ * whatever stack the user's CDK app puts it (docs/writing-a-job.md). The job modules and the policy
+ * files are bundled into the functions through the `opsrail:bundle` context (infra/job-entry.ts).
  */
 export class OpsrailCore extends Construct {
   readonly storage: StateStorage;
@@ -46,8 +49,16 @@ export class OpsrailCore extends Construct {
     Tags.of(this).add('opsrail:stage', stage);
     Tags.of(this).add('opsrail:policy-sha256', policy.snapshot.sha256);
 
-    this.storage = new StateStorage(this, 'StateStorage', { stage, removalPolicy, deletionProtection: isProd });
-    this.evidence = new Evidence(this, 'Evidence', { stage, retention: policy.settings.retention, removalPolicy });
+    this.storage = new StateStorage(this, 'StateStorage', {
+      stage,
+      removalPolicy,
+      deletionProtection: isProd,
+    });
+    this.evidence = new Evidence(this, 'Evidence', {
+      stage,
+      retention: policy.settings.retention,
+      removalPolicy,
+    });
     const environment: HandlerEnv = {
       OPSRAIL_STAGE: stage,
       STATE_TABLE_NAME: this.storage.stateTable.tableName,
@@ -60,14 +71,22 @@ export class OpsrailCore extends Construct {
       OPSRAIL_S3_FORCE_PATH_STYLE: 'false',
       OPSRAIL_METRICS: 'emf',
     };
-    this.notifications = new Notifications(this, 'Notifications', { stage, emails: policy.settings.recipients.email, removalPolicy });
+    this.notifications = new Notifications(this, 'Notifications', {
+      stage,
+      emails: policy.settings.recipients.email,
+      removalPolicy,
+    });
     this.approvalEndpoint = new ApprovalEndpoint(this, 'ApprovalEndpoint', {
       environment,
       logRetentionDays: policy.settings.retention.logDays,
       removalPolicy,
       storage: this.storage,
       signingKey: this.notifications.approvalSigningKey,
-      signIn: new ApprovalSignIn(this, 'ApprovalSignIn', { stage, identity: policy.settings.approvals.identity ?? { kind: 'cognito', claim: 'email' }, removalPolicy }),
+      signIn: new ApprovalSignIn(this, 'ApprovalSignIn', {
+        stage,
+        identity: policy.settings.approvals.identity ?? { kind: 'cognito', claim: 'email' },
+        removalPolicy,
+      }),
     });
     this.runner = new JobRunner(this, 'Runner', {
       stage,
@@ -99,14 +118,28 @@ export class OpsrailCore extends Construct {
       : undefined;
     this.slackInteraction?.grantDecisions(this.runner.stateMachine);
     // Slack's app settings take this URL as the Interactivity Request URL.
-    if (this.slackInteraction) new CfnOutput(this, stackOutputKeys.slackInteractionUrl, { value: this.slackInteraction.url.url });
-    new CfnOutput(this, stackOutputKeys.approvalPageUrl, { value: this.approvalEndpoint.pageUrl.url });
+    if (this.slackInteraction)
+      new CfnOutput(this, stackOutputKeys.slackInteractionUrl, {
+        value: this.slackInteraction.url.url,
+      });
+    new CfnOutput(this, stackOutputKeys.approvalPageUrl, {
+      value: this.approvalEndpoint.pageUrl.url,
+    });
     // The CLI (opsrail approvals|approve|reject --stage) signs its requests to this URL.
-    new CfnOutput(this, stackOutputKeys.approvalDecisionUrl, { value: this.approvalEndpoint.decisionUrl.url });
+    new CfnOutput(this, stackOutputKeys.approvalDecisionUrl, {
+      value: this.approvalEndpoint.decisionUrl.url,
+    });
     // The CLI (opsrail kill/safety/status --stage) finds the bucket through this output.
-    new CfnOutput(this, stackOutputKeys.evidenceBucketName, { value: this.evidence.bucket.bucketName });
+    new CfnOutput(this, stackOutputKeys.evidenceBucketName, {
+      value: this.evidence.bucket.bucketName,
+    });
     new CfnOutput(this, 'StateMachineArn', { value: this.runner.stateMachine.stateMachineArn });
-    this.query = new EvidenceQuery(this, 'Query', { stage, jobIds: policy.jobs.map((j) => j.jobId), evidence: this.evidence, removalPolicy });
+    this.query = new EvidenceQuery(this, 'Query', {
+      stage,
+      jobIds: policy.jobs.map((j) => j.jobId),
+      evidence: this.evidence,
+      removalPolicy,
+    });
     this.scheduling = new JobScheduling(this, 'Scheduling', {
       stage,
       jobs: policy.jobs,
@@ -122,7 +155,11 @@ export class OpsrailCore extends Construct {
       deadLetterQueue: this.scheduling.deadLetterQueue,
       topic: this.notifications.topic,
     });
-    new CfnOutput(this, 'SlackWebhookSecretRef', { value: this.notifications.slackWebhook.secretArn });
-    new CfnOutput(this, 'ApprovalSigningKeySecretRef', { value: this.notifications.approvalSigningKey.secretArn });
+    new CfnOutput(this, 'SlackWebhookSecretRef', {
+      value: this.notifications.slackWebhook.secretArn,
+    });
+    new CfnOutput(this, 'ApprovalSigningKeySecretRef', {
+      value: this.notifications.approvalSigningKey.secretArn,
+    });
   }
 }

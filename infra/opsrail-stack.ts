@@ -21,13 +21,31 @@ export class OpsrailStack extends Stack {
     this.ops = new OpsrailCore(this, 'Default', { policy: props.policy });
   }
 
-  get storage() { return this.ops.storage; }
-  get evidence() { return this.ops.evidence; }
-  get runner() { return this.ops.runner; }
-  get scheduling() { return this.ops.scheduling; }
-  get query() { return this.ops.query; }
-  get notifications() { return this.ops.notifications; }
-  get approvalEndpoint() { return this.ops.approvalEndpoint; }
-  get slackInteraction() { return this.ops.slackInteraction; }
-  get observability() { return this.ops.observability; }
+  get storage() {
+    return this.ops.storage;
+  }
+  get evidence() {
+    return this.ops.evidence;
+  }
+  get runner() {
+    return this.ops.runner;
+  }
+  get scheduling() {
+    return this.ops.scheduling;
+  }
+  get query() {
+    return this.ops.query;
+  }
+  get notifications() {
+    return this.ops.notifications;
+  }
+  get approvalEndpoint() {
+    return this.ops.approvalEndpoint;
+  }
+  get slackInteraction() {
+    return this.ops.slackInteraction;
+  }
+  get observability() {
+    return this.ops.observability;
+  }
 }

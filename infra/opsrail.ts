@@ -23,9 +23,9 @@ export interface OpsrailProps {
 }
 
 /**
- * opsrail in a user's own CDK app (README "Deploying from your own app"): the stage's policy is loaded
- * and checked here (a catalog job without implementation fails the synth), then the policy files and
- * the job modules are bundled into the functions.
+ * opsrail in a user's own CDK app (README "Deploying from your own app"): the stage's policy is
+ * loaded and checked here (a catalog job without implementation fails the synth), then the policy
+ * files and the job modules are bundled into the functions.
  */
 export class Opsrail extends Construct {
   readonly policy: ResolvedPolicy;
@@ -39,14 +39,25 @@ export class Opsrail extends Construct {
     const modules = catalogModules(policyDir, jobsDir).filter((m) => existsSync(m.file));
     const builtins = jobRegistry();
     const moduleIds = new Set(modules.map((m) => m.jobId));
-    // Module params are checked where the module is loaded (opsrail jobs, the functions' cold start).
-    this.policy = loadPolicy(directoryPolicySource(policyDir), stage, { has: (jobId) => builtins.has(jobId) || moduleIds.has(jobId) });
-    const policyFiles = Object.fromEntries(['catalog.json', `${stage}.json`].map((f) => [f, JSON.parse(readFileSync(join(policyDir, f), 'utf8'))]));
-    const bundle: JobBundle = { policyFiles, modules, projectRoot: resolve(props.projectRoot ?? process.cwd()) };
+    // Module params are checked where the module is loaded (opsrail jobs, the functions' cold
+    // start).
+    this.policy = loadPolicy(directoryPolicySource(policyDir), stage, {
+      has: (jobId) => builtins.has(jobId) || moduleIds.has(jobId),
+    });
+    const policyFiles = Object.fromEntries(
+      ['catalog.json', `${stage}.json`].map((f) => [
+        f,
+        JSON.parse(readFileSync(join(policyDir, f), 'utf8')),
+      ]),
+    );
+    const bundle: JobBundle = {
+      policyFiles,
+      modules,
+      projectRoot: resolve(props.projectRoot ?? process.cwd()),
+    };
     this.node.setContext(BUNDLE_CONTEXT, bundle);
     Tags.of(this).add('opsrail:stage', stage);
     Tags.of(this).add('opsrail:policy-sha256', this.policy.snapshot.sha256);
     this.core = new OpsrailCore(this, 'Default', { policy: this.policy });
   }
 }
-

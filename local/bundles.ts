@@ -1,16 +1,34 @@
 import { buildSync, type BuildOptions } from 'esbuild';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { BUNDLE_FILE, lambdaBundling } from '../infra/bundling';
 import { REPO_ROOT } from '../infra/paths';
 
 /** Every shipped function folder under functions/ (each has handler.ts): what infra bundles. */
-export const SHIPPED_FUNCTIONS = ['preflight', 'execute', 'finalize', 'record-failure', 'request-approval', 'execution-ended', 'approval-endpoint'] as const;
+export const SHIPPED_FUNCTIONS = [
+  'preflight',
+  'execute',
+  'finalize',
+  'record-failure',
+  'request-approval',
+  'execution-ended',
+  'approval-endpoint',
+] as const;
 export type ShippedFunction = (typeof SHIPPED_FUNCTIONS)[number];
 
-/** The esbuild API options equal to the CLI arguments NodejsFunction builds from infra/bundling.ts. */
+/**
+ * The esbuild API options equal to the CLI arguments NodejsFunction builds from infra/bundling.ts.
+ */
 export function esbuildOptions(functionDir: string, outfile: string): BuildOptions {
   return {
     entryPoints: [join(REPO_ROOT, 'functions', functionDir, 'handler.ts')],
@@ -57,15 +75,25 @@ const isFresh = (dir: string, options: string): boolean => {
 export function buildBundle(functionDir: string, cacheDir: string): string {
   const dir = join(cacheDir, functionDir);
   const outfile = join(dir, BUNDLE_FILE);
-  const options = createHash('sha256').update(JSON.stringify(esbuildOptions(functionDir, outfile))).digest('hex');
+  const options = createHash('sha256')
+    .update(JSON.stringify(esbuildOptions(functionDir, outfile)))
+    .digest('hex');
   if (isFresh(dir, options)) return outfile;
   // Built aside and renamed into place, so a concurrent builder or loader never sees half a bundle.
   const staging = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}`;
   mkdirSync(staging, { recursive: true });
   // The same options but this outfile: minified code does not depend on where it is written.
-  const { metafile } = buildSync({ ...esbuildOptions(functionDir, outfile), outfile: join(staging, BUNDLE_FILE) });
-  const inputs = Object.fromEntries(Object.keys(metafile?.inputs ?? {}).map((file) => [file, stamp(join(REPO_ROOT, file))]));
-  writeFileSync(join(staging, 'build.json'), `${JSON.stringify({ options, inputs } satisfies BuildRecord)}\n`);
+  const { metafile } = buildSync({
+    ...esbuildOptions(functionDir, outfile),
+    outfile: join(staging, BUNDLE_FILE),
+  });
+  const inputs = Object.fromEntries(
+    Object.keys(metafile?.inputs ?? {}).map((file) => [file, stamp(join(REPO_ROOT, file))]),
+  );
+  writeFileSync(
+    join(staging, 'build.json'),
+    `${JSON.stringify({ options, inputs } satisfies BuildRecord)}\n`,
+  );
   // The asset Lambda runs has no package.json: its index.js is CommonJS. Here the repo's
   // package.json ("type": "module") may be an ancestor, so say so explicitly.
   writeFileSync(join(staging, 'package.json'), '{"type":"commonjs"}\n');

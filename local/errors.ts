@@ -13,7 +13,10 @@ export class JavaMissingError extends Error {
   override name = 'JavaMissingError';
 }
 
-/** A failure Lambda itself reports for an invocation (its name is the error name Step Functions sees). */
+/**
+ * A failure Lambda itself reports for an invocation (its name is the error name Step Functions
+ * sees).
+ */
 export class LambdaInvocationError extends Error {
   constructor(name: string, message: string) {
     super(message);

@@ -1,11 +1,18 @@
-import { currentProcess, formatHolder, isProcessAlive, parseHolder, type ProcessIdentity } from './process-identity';
+import {
+  currentProcess,
+  formatHolder,
+  isProcessAlive,
+  parseHolder,
+  type ProcessIdentity,
+} from './process-identity';
 
 /**
- * Local runs carry their holder in the execution name: `<p…t…>-<uuid>`, the process id and start time
- * of the process running the execution (docs/local-stack.md). In AWS the names carry none, and the
- * lease alone decides when a run may be taken over.
+ * Local runs carry their holder in the execution name: `<p…t…>-<uuid>`, the process id and start
+ * time of the process running the execution (docs/local-stack.md). In AWS the names carry none, and
+ * the lease alone decides when a run may be taken over.
  */
-export const localExecutionName = (uuid: string): string => `${formatHolder(currentProcess())}-${uuid}`;
+export const localExecutionName = (uuid: string): string =>
+  `${formatHolder(currentProcess())}-${uuid}`;
 
 export function holderOf(executionId: string): ProcessIdentity | null {
   const name = executionId.split(':').at(-1) ?? '';
@@ -19,4 +26,7 @@ export function isLocalHolderAlive(executionId: string): boolean | null {
 }
 
 export type HolderState = 'alive' | 'gone' | 'unknown';
-export const holderState = (executionId: string): HolderState => ({ true: 'alive', false: 'gone', null: 'unknown' } as const)[String(isLocalHolderAlive(executionId)) as 'true' | 'false' | 'null'];
+export const holderState = (executionId: string): HolderState =>
+  (({ true: 'alive', false: 'gone', null: 'unknown' }) as const)[
+    String(isLocalHolderAlive(executionId)) as 'true' | 'false' | 'null'
+  ];

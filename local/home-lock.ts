@@ -1,6 +1,11 @@
 import { linkSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { currentProcess, isProcessAlive, kernelStartTime, type ProcessIdentity } from './process-identity';
+import {
+  currentProcess,
+  isProcessAlive,
+  kernelStartTime,
+  type ProcessIdentity,
+} from './process-identity';
 import { HomeInUseError } from './errors';
 
 /**
@@ -28,19 +33,25 @@ export function readStackFile(home: string): StackFile | undefined {
   }
 }
 
-/** Refuses at once when a live process holds the home (npm start checks it before anything else). */
+/**
+ * Refuses at once when a live process holds the home (npm start checks it before anything else).
+ */
 export function assertHomeFree(home: string): void {
   const held = readStackFile(home);
   if (held && isProcessAlive(held.owner)) throw new HomeInUseError(home, held.owner);
 }
 
-const sameOwner = (a: ProcessIdentity | undefined, b: ProcessIdentity) => !!a && a.pid === b.pid && a.startedAtMs === b.startedAtMs;
+const sameOwner = (a: ProcessIdentity | undefined, b: ProcessIdentity) =>
+  !!a && a.pid === b.pid && a.startedAtMs === b.startedAtMs;
 
-/** Ends the processes a dead owner left behind (those the pid file names, still the same processes). */
+/**
+ * Ends the processes a dead owner left behind (those the pid file names, still the same processes).
+ */
 export async function reapChildren(children: StackFile['children']): Promise<number[]> {
   const alive = children.filter((child) => isProcessAlive(child));
   for (const child of alive) signal(child.pid, 'SIGTERM');
-  for (let waited = 0; waited < 5000 && alive.some((c) => isProcessAlive(c)); waited += 100) await new Promise((r) => setTimeout(r, 100));
+  for (let waited = 0; waited < 5000 && alive.some((c) => isProcessAlive(c)); waited += 100)
+    await new Promise((r) => setTimeout(r, 100));
   for (const child of alive) if (isProcessAlive(child)) signal(child.pid, 'SIGKILL');
   return alive.map((c) => c.pid);
 }
@@ -68,7 +79,9 @@ export function processesOfHome(home: string): { pid: number; command: string }[
   return pids.flatMap((pid) => {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return args.includes(needle) && Number(pid) !== process.pid ? [{ pid: Number(pid), command: args.join(' ').trim() }] : [];
+      return args.includes(needle) && Number(pid) !== process.pid
+        ? [{ pid: Number(pid), command: args.join(' ').trim() }]
+        : [];
     } catch {
       return [];
     }
@@ -83,9 +96,9 @@ export interface HomeLock {
 }
 
 /**
- * Takes the home's lock, or says who holds it. A holder that is gone (kill -9, a crash) is detected by
- * pid and start time; what it left running is stopped first (from its pid file, and any process still
- * using the home's DynamoDB data), then the lock is taken over.
+ * Takes the home's lock, or says who holds it. A holder that is gone (kill -9, a crash) is detected
+ * by pid and start time; what it left running is stopped first (from its pid file, and any process
+ * still using the home's DynamoDB data), then the lock is taken over.
  */
 export async function acquireHomeLock(home: string, command: string): Promise<HomeLock> {
   const self = { ...currentProcess(), command };
@@ -120,7 +133,11 @@ export async function acquireHomeLock(home: string, command: string): Promise<Ho
     // The holder is gone: stop what it left, then take its place (unless another process just did).
     if (held) await reapChildren(held.children);
     // Also what no pid file names (a kill -9 between spawning Java and writing the file).
-    const unlisted = processesOfHome(home).map((p) => ({ pid: p.pid, name: p.command, startedAtMs: kernelStartTime(p.pid) ?? 0 }));
+    const unlisted = processesOfHome(home).map((p) => ({
+      pid: p.pid,
+      name: p.command,
+      startedAtMs: kernelStartTime(p.pid) ?? 0,
+    }));
     await reapChildren(unlisted);
     const again = readStackFile(home);
     if (!again || (held && sameOwner(again.owner, held.owner))) rmSync(path, { force: true });

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /**
- * Who holds something locally (a run claim, the OPSRAIL_HOME lock, a child process): a process id and
- * that process's start time. A pid alone is not enough: pids are reused, and a reused pid must not keep
- * a dead holder's claim alive. Rules: docs/local-stack.md.
+ * Who holds something locally (a run claim, the OPSRAIL_HOME lock, a child process): a process id
+ * and that process's start time. A pid alone is not enough: pids are reused, and a reused pid must
+ * not keep a dead holder's claim alive. Rules: docs/local-stack.md.
  */
 export interface ProcessIdentity {
   pid: number;
@@ -43,7 +43,8 @@ export function kernelStartTime(pid: number): number | null {
   if (boot === null) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime, in clock ticks after boot), counted after the command name's closing paren.
+    // Field 22 (starttime, in clock ticks after boot), counted after the command name's closing
+    // paren.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[19]);
     return Number.isFinite(ticks) ? boot + Math.round((ticks * 1000) / ticksPerSecond()) : null;
@@ -54,7 +55,10 @@ export function kernelStartTime(pid: number): number | null {
 
 let self: ProcessIdentity | undefined;
 export function currentProcess(): ProcessIdentity {
-  self ??= { pid: process.pid, startedAtMs: kernelStartTime(process.pid) ?? Math.round(performance.timeOrigin) };
+  self ??= {
+    pid: process.pid,
+    startedAtMs: kernelStartTime(process.pid) ?? Math.round(performance.timeOrigin),
+  };
   return self;
 }
 
@@ -69,7 +73,8 @@ function pidExists(pid: number): boolean {
 
 /**
  * Whether the process that `identity` names is still running. Where the kernel's start time can be
- * read it must match (a pid reused by another process is not the holder); elsewhere the pid decides.
+ * read it must match (a pid reused by another process is not the holder); elsewhere the pid
+ * decides.
  */
 export function isProcessAlive(identity: ProcessIdentity): boolean {
   if (!Number.isInteger(identity.pid) || identity.pid <= 0) return false;
@@ -91,7 +96,8 @@ function isZombie(pid: number): boolean {
 }
 
 /** `p<pid>t<start ms>`: short, and allowed in a Step Functions execution name. */
-export const formatHolder = (identity: ProcessIdentity): string => `p${identity.pid}t${identity.startedAtMs}`;
+export const formatHolder = (identity: ProcessIdentity): string =>
+  `p${identity.pid}t${identity.startedAtMs}`;
 
 export function parseHolder(text: string): ProcessIdentity | null {
   const match = /\bp(\d{1,10})t(\d{10,15})\b/.exec(text);

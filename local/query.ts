@@ -9,8 +9,15 @@ import { ValidationError } from '../functions/core/errors';
 
 export type Row = Record<string, unknown>;
 
-/** Copies the stage's queryable evidence (not the raw outputs) out of the local S3 endpoint into a folder. */
-export async function mirrorEvidence(evidence: EvidenceReader, stage: string, into = mkdtempSync(join(tmpdir(), 'opsrail-query-'))): Promise<string> {
+/**
+ * Copies the stage's queryable evidence (not the raw outputs) out of the local S3 endpoint into a
+ * folder.
+ */
+export async function mirrorEvidence(
+  evidence: EvidenceReader,
+  stage: string,
+  into = mkdtempSync(join(tmpdir(), 'opsrail-query-')),
+): Promise<string> {
   const folders = new Set(EVIDENCE_TABLES.map((t) => t.folder));
   for (const key of await evidence.list(`stage=${stage}/`)) {
     const folder = key.split('/').at(-2) ?? '';
@@ -24,15 +31,28 @@ export async function mirrorEvidence(evidence: EvidenceReader, stage: string, in
 }
 
 function tableSql(root: string, table: EvidenceTable): string {
-  const pattern = table.partitions === 'job' ? `stage=*/dt=*/job_id=*/${table.folder}/*.${table.extension}` : `stage=*/dt=*/${table.folder}/*.${table.extension}`;
+  const pattern =
+    table.partitions === 'job'
+      ? `stage=*/dt=*/job_id=*/${table.folder}/*.${table.extension}`
+      : `stage=*/dt=*/${table.folder}/*.${table.extension}`;
   const partitionColumns = table.partitions === 'job' ? ['stage', 'dt', 'job_id'] : ['stage', 'dt'];
-  const select = [...table.columns.map((c) => (c.json === 'details' ? `CAST("details" AS VARCHAR) AS details` : `"${c.json}" AS "${c.name}"`)), ...partitionColumns].join(', ');
+  const select = [
+    ...table.columns.map((c) =>
+      c.json === 'details' ? `CAST("details" AS VARCHAR) AS details` : `"${c.json}" AS "${c.name}"`,
+    ),
+    ...partitionColumns,
+  ].join(', ');
   if (globSync(pattern, { cwd: root }).length === 0) {
     // No evidence of this kind yet: an empty table with the same columns.
-    const columns = [...table.columns.map((c) => `"${c.name}" ${duckType(c.type)}`), ...partitionColumns.map((p) => `${p} VARCHAR`)].join(', ');
+    const columns = [
+      ...table.columns.map((c) => `"${c.name}" ${duckType(c.type)}`),
+      ...partitionColumns.map((p) => `${p} VARCHAR`),
+    ].join(', ');
     return `CREATE TABLE ${table.name} (${columns})`;
   }
-  const jsonColumns = table.columns.map((c) => `"${c.json}": '${c.json === 'details' ? 'JSON' : duckType(c.type)}'`).join(', ');
+  const jsonColumns = table.columns
+    .map((c) => `"${c.json}": '${c.json === 'details' ? 'JSON' : duckType(c.type)}'`)
+    .join(', ');
   const hiveTypes = partitionColumns.map((p) => `'${p}': 'VARCHAR'`).join(', ');
   return `CREATE VIEW ${table.name} AS SELECT ${select} FROM read_json('${join(root, pattern).replace(/'/g, "''")}', format = 'newline_delimited', columns = {${jsonColumns}}, hive_partitioning = true, hive_types = {${hiveTypes}})`;
 }
@@ -56,15 +76,24 @@ export async function queryEvidence(root: string, sql: string): Promise<Row[]> {
   }
 }
 
-/** DuckDB's answer to SQL that cannot run as written (syntax, names, types) is bad input, not a failure. */
-const SQL_INPUT_ERROR = /^(?:Failed to extract statements: )?((?:Parser|Binder|Catalog|Conversion|Not implemented) Error: [^\n]*)/;
+/**
+ * DuckDB's answer to SQL that cannot run as written (syntax, names, types) is bad input, not a
+ * failure.
+ */
+const SQL_INPUT_ERROR =
+  /^(?:Failed to extract statements: )?((?:Parser|Binder|Catalog|Conversion|Not implemented) Error: [^\n]*)/;
 
 function sqlError(error: unknown): unknown {
   const match = SQL_INPUT_ERROR.exec((error as Error)?.message ?? '');
-  return match ? new ValidationError('query', [{ path: 'sql', message: match[1] as string }], { cause: error }) : error;
+  return match
+    ? new ValidationError('query', [{ path: 'sql', message: match[1] as string }], { cause: error })
+    : error;
 }
 
-/** Parses `sql` without running it (no tables needed), so SQL that cannot parse is refused before the stack starts. */
+/**
+ * Parses `sql` without running it (no tables needed), so SQL that cannot parse is refused before
+ * the stack starts.
+ */
 export async function checkSqlSyntax(sql: string): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
@@ -80,6 +109,11 @@ export async function checkSqlSyntax(sql: string): Promise<void> {
 
 export async function runNamedQuery(root: string, name: string): Promise<Row[]> {
   const query = loadNamedQueries().find((q) => q.name === name);
-  if (!query) throw new Error(`no named query '${name}'; known: ${loadNamedQueries().map((q) => q.name).join(', ')}`);
+  if (!query)
+    throw new Error(
+      `no named query '${name}'; known: ${loadNamedQueries()
+        .map((q) => q.name)
+        .join(', ')}`,
+    );
   return queryEvidence(root, athenaToDuckDb(query.sql));
 }

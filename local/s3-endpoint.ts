@@ -13,20 +13,26 @@ interface Store {
 
 /**
  * ListObjectsV2 continuation tokens that need no cipher. s3rver builds its tokens with DES, which
- * Node 24's OpenSSL refuses, so any listing past 1,000 keys failed with InternalError (docs/local-stack.md).
- * Our token is opaque to clients and names the bucket and the last key of the page, as s3rver's did.
+ * Node 24's OpenSSL refuses, so any listing past 1,000 keys failed with InternalError
+ * (docs/local-stack.md). Our token is opaque to clients and names the bucket and the last key of
+ * the page, as s3rver's did.
  */
 const TOKEN_PREFIX = 'opsrail1.';
 
 export function encodeContinuationToken(bucket: string, lastKey: string): string {
-  return TOKEN_PREFIX + Buffer.from(JSON.stringify([bucket, lastKey]), 'utf8').toString('base64url');
+  return (
+    TOKEN_PREFIX + Buffer.from(JSON.stringify([bucket, lastKey]), 'utf8').toString('base64url')
+  );
 }
 
 export function decodeContinuationToken(token: string, bucket: string): string | null {
   if (!token.startsWith(TOKEN_PREFIX)) return null;
   try {
-    const value: unknown = JSON.parse(Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'));
-    if (!Array.isArray(value) || value[0] !== bucket || typeof value[1] !== 'string' || !value[1]) return null;
+    const value: unknown = JSON.parse(
+      Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'),
+    );
+    if (!Array.isArray(value) || value[0] !== bucket || typeof value[1] !== 'string' || !value[1])
+      return null;
     return value[1];
   } catch {
     return null;
@@ -36,13 +42,14 @@ export function decodeContinuationToken(token: string, bucket: string): string |
 const invalidToken = (ctx: Context) => {
   ctx.status = 400;
   ctx.type = 'application/xml';
-  ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>The continuation token provided is incorrect</Message><ArgumentName>continuation-token</ArgumentName></Error>';
+  ctx.body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>The continuation token provided is incorrect</Message><ArgumentName>continuation-token</ArgumentName></Error>';
 };
 
 /**
- * Runs in front of s3rver's ListObjectsV2 (after its XML encoder, so the body is still an object): a
- * continuation token becomes `start-after`, and the store is told to answer untruncated so that s3rver
- * never reaches its DES code; the truncation and our own token are put back into the answer.
+ * Runs in front of s3rver's ListObjectsV2 (after its XML encoder, so the body is still an object):
+ * a continuation token becomes `start-after`, and the store is told to answer untruncated so that
+ * s3rver never reaches its DES code; the truncation and our own token are put back into the answer.
  */
 function pagedListing(store: Store) {
   return async (ctx: Context, next: Next) => {
@@ -84,12 +91,21 @@ function pagedListing(store: Store) {
 
 /**
  * A local S3 endpoint on 127.0.0.1 (s3rver), data kept in `directory`. s3rver ignores
- * `If-None-Match: *`; write-once is the point of the evidence bucket, so a small middleware in front of
- * it answers 412 when the object exists, as S3 does. (Object Lock itself is proven by CDK assertions.)
- * Listings page past 1,000 keys through `pagedListing`.
+ * `If-None-Match: *`; write-once is the point of the evidence bucket, so a small middleware in
+ * front of it answers 412 when the object exists, as S3 does. (Object Lock itself is proven by CDK
+ * assertions.) Listings page past 1,000 keys through `pagedListing`.
  */
-export async function startS3Endpoint(directory: string, port = 0): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const server = new S3rver({ port, address: '127.0.0.1', directory, silent: true, configureBuckets: [] });
+export async function startS3Endpoint(
+  directory: string,
+  port = 0,
+): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const server = new S3rver({
+    port,
+    address: '127.0.0.1',
+    directory,
+    silent: true,
+    configureBuckets: [],
+  });
   const store = (server as unknown as { store: Store }).store;
   // Conditional writes in flight, by bucket and key: a second one meanwhile gets S3's 409, so the
   // check and the write are one step, as in S3 (without it, concurrent puts of one key all "won").
@@ -103,7 +119,8 @@ export async function startS3Endpoint(directory: string, port = 0): Promise<{ en
         if (inFlight.has(id)) {
           ctx.status = 409;
           ctx.type = 'application/xml';
-          ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>';
+          ctx.body =
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>';
           return;
         }
         inFlight.add(id);
@@ -111,7 +128,8 @@ export async function startS3Endpoint(directory: string, port = 0): Promise<{ en
           if (await store.existsObject(decodeURIComponent(bucket), key)) {
             ctx.status = 412;
             ctx.type = 'application/xml';
-            ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+            ctx.body =
+              '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
             return;
           }
           return await next();

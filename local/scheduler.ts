@@ -22,11 +22,16 @@ export interface SchedulerEvents {
   onError?(error: unknown): void;
 }
 
-/** Tells whether the process holding a run claim (named by its execution id) still runs; null: cannot tell. */
+/**
+ * Tells whether the process holding a run claim (named by its execution id) still runs; null:
+ * cannot tell.
+ */
 export type HolderLiveness = (executionId: string) => boolean | null;
 
 export interface SchedulerOptions {
-  /** Locally a dead holder is seen at once; without this, a claim is resumed when its lease expires. */
+  /**
+   * Locally a dead holder is seen at once; without this, a claim is resumed when its lease expires.
+   */
   isHolderAlive?: HolderLiveness;
 }
 
@@ -43,11 +48,11 @@ const MAX_MISSED_COUNTED = 100_000;
 const keyOf = (d: Dispatch) => `${d.jobId}@${d.scheduledTime}`;
 
 /**
- * The local stand-in for EventBridge Scheduler. Each job's last dispatched tick is kept in the state
- * table, so a restart neither repeats a tick (and if it did, the run claim would suppress it) nor, past
- * the policy's catch-up window, floods the stack with ticks it missed while it was down. Due ticks and
- * runs to resume wait in one queue, oldest first, and at most `scheduler.maxConcurrentRuns` run at a
- * time (docs/local-stack.md).
+ * The local stand-in for EventBridge Scheduler. Each job's last dispatched tick is kept in the
+ * state table, so a restart neither repeats a tick (and if it did, the run claim would suppress it)
+ * nor, past the policy's catch-up window, floods the stack with ticks it missed while it was down.
+ * Due ticks and runs to resume wait in one queue, oldest first, and at most
+ * `scheduler.maxConcurrentRuns` run at a time (docs/local-stack.md).
  */
 export class LocalScheduler {
   private readonly inFlight = new Set<Promise<void>>();
@@ -75,7 +80,11 @@ export class LocalScheduler {
   private enqueue(entry: Queued): boolean {
     if (this.pending.has(keyOf(entry))) return false;
     this.pending.add(keyOf(entry));
-    const at = this.queue.findIndex((q) => q.scheduledTime > entry.scheduledTime || (q.scheduledTime === entry.scheduledTime && q.jobId > entry.jobId));
+    const at = this.queue.findIndex(
+      (q) =>
+        q.scheduledTime > entry.scheduledTime ||
+        (q.scheduledTime === entry.scheduledTime && q.jobId > entry.jobId),
+    );
     this.queue.splice(at === -1 ? this.queue.length : at, 0, entry);
     return true;
   }
@@ -97,7 +106,8 @@ export class LocalScheduler {
         this.pump();
       });
       this.inFlight.add(tracked);
-      // The cursor moves after the dispatch: at-least-once, like EventBridge; the claim makes it once.
+      // The cursor moves after the dispatch: at-least-once, like EventBridge; the claim makes it
+      // once.
       if (entry.movesCursor) this.moveCursor(entry.jobId, entry.scheduledTime);
     }
   }
@@ -114,15 +124,16 @@ export class LocalScheduler {
 
   private resumable(open: OpenRun, now: number): string | null {
     if (Date.parse(open.leaseExpiresAt) < now) return `its lease expired at ${open.leaseExpiresAt}`;
-    if (this.options.isHolderAlive?.(open.executionId) === false) return `its holder (execution ${open.executionId}) is gone`;
+    if (this.options.isHolderAlive?.(open.executionId) === false)
+      return `its holder (execution ${open.executionId}) is gone`;
     return null;
   }
 
   /**
-   * Restartable (docs/local-stack.md#dead-holders-of-runs): a run left claimed by a stopped (or killed) process is delivered again once
-   * its lease has expired, or at once when its holder is known to be dead; Preflight takes it over, and
-   * Powertools idempotency keeps the job's effect single. A run this scheduler already has queued or
-   * running is not delivered again.
+   * Restartable (docs/local-stack.md#dead-holders-of-runs): a run left claimed by a stopped (or
+   * killed) process is delivered again once its lease has expired, or at once when its holder is
+   * known to be dead; Preflight takes it over, and Powertools idempotency keeps the job's effect
+   * single. A run this scheduler already has queued or running is not delivered again.
    */
   async resumeOpenRuns(): Promise<Dispatch[]> {
     const now = this.clock.now().getTime();
@@ -144,7 +155,9 @@ export class LocalScheduler {
   /** Queues every tick that is due (and resumes abandoned runs); returns what it queued. */
   async tick(): Promise<Dispatch[]> {
     const now = this.clock.now();
-    const catchUpFloor = new Date(now.getTime() - this.policy.settings.scheduler.catchUpMinutes * 60_000);
+    const catchUpFloor = new Date(
+      now.getTime() - this.policy.settings.scheduler.catchUpMinutes * 60_000,
+    );
     const dispatched: Dispatch[] = [...(await this.resumeOpenRuns())];
     const controls = await this.state.getControls();
     for (const job of this.enabledJobs()) {
@@ -159,17 +172,23 @@ export class LocalScheduler {
       if (from < catchUpFloor) {
         // Reported once: the cursor moves to the floor, so the next pass does not see the same gap.
         const missed = scheduledTimes(job.schedule, from, catchUpFloor, MAX_MISSED_COUNTED).length;
-        if (missed > 0) this.events.onMissed?.(job.jobId, isoSeconds(from), isoSeconds(catchUpFloor), missed);
+        if (missed > 0)
+          this.events.onMissed?.(job.jobId, isoSeconds(from), isoSeconds(catchUpFloor), missed);
         from = catchUpFloor;
         this.moveCursor(job.jobId, isoSeconds(catchUpFloor));
       }
       // An engaged kill-switch disables the job's schedule, as it does in EventBridge Scheduler.
-      const killed = controls.globalKillSwitch?.engaged || controls.jobKillSwitches[job.jobId]?.engaged;
+      const killed =
+        controls.globalKillSwitch?.engaged || controls.jobKillSwitches[job.jobId]?.engaged;
       for (const at of scheduledTimes(job.schedule, from, now, MAX_TICKS_PER_JOB_PER_PASS)) {
         const dispatch = { jobId: job.jobId, scheduledTime: isoSeconds(at) };
         this.queuedThrough.set(job.jobId, dispatch.scheduledTime);
         if (killed) {
-          this.events.onSkipped?.(job.jobId, dispatch.scheduledTime, 'kill-switch engaged: schedule disabled');
+          this.events.onSkipped?.(
+            job.jobId,
+            dispatch.scheduledTime,
+            'kill-switch engaged: schedule disabled',
+          );
           this.moveCursor(job.jobId, dispatch.scheduledTime);
         } else if (this.enqueue({ ...dispatch, trigger: 'schedule', movesCursor: true })) {
           dispatched.push(dispatch);
@@ -187,7 +206,10 @@ export class LocalScheduler {
     await this.cursorWrites;
   }
 
-  /** Ticks every `intervalMs` until `signal` aborts, then waits for runs in flight (queued ones are dropped). */
+  /**
+   * Ticks every `intervalMs` until `signal` aborts, then waits for runs in flight (queued ones are
+   * dropped).
+   */
   async loop(signal: AbortSignal, intervalMs = 5_000): Promise<void> {
     while (!signal.aborted) {
       try {
@@ -197,14 +219,20 @@ export class LocalScheduler {
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, intervalMs);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        const abort = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        signal.addEventListener('abort', abort, { once: true });
       });
     }
     this.dropQueued();
     await this.drain();
   }
 
-  /** On stop, queued ticks are not started; their cursor has not moved, so the next start runs them. */
+  /**
+   * On stop, queued ticks are not started; their cursor has not moved, so the next start runs them.
+   */
   private dropQueued(): void {
     for (const entry of this.queue.splice(0)) this.pending.delete(keyOf(entry));
   }

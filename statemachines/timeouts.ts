@@ -1,11 +1,11 @@
 /**
  * How long each job-run step may take, in one place (docs/failure-semantics.md). A Lambda-backed
- * state's budget is its `TimeoutSeconds` in statemachines/job-run.asl.json; its function's timeout is
- * longer by FUNCTION_TIMEOUT_MARGIN_SECONDS, so an overrunning step always surfaces as the state's
- * `States.Timeout` (retried per policy) and never as the function's own timeout, which AWS reports as
- * `Lambda.Unknown` (or `Sandbox.Timedout`), the names of crashes and out-of-memory, which are not retried.
- * Infra sizes the functions from here; the local runtime enforces the same function timeouts.
- * No fs and no import.meta here: the handlers' bundles import it.
+ * state's budget is its `TimeoutSeconds` in statemachines/job-run.asl.json; its function's timeout
+ * is longer by FUNCTION_TIMEOUT_MARGIN_SECONDS, so an overrunning step always surfaces as the
+ * state's `States.Timeout` (retried per policy) and never as the function's own timeout, which AWS
+ * reports as `Lambda.Unknown` (or `Sandbox.Timedout`), the names of crashes and out-of-memory,
+ * which are not retried. Infra sizes the functions from here; the local runtime enforces the same
+ * function timeouts. No fs and no import.meta here: the handlers' bundles import it.
  */
 
 /** Seconds a function may outlive its state: the invocation starts after the state's clock does. */
@@ -27,10 +27,13 @@ export const FIXED_FUNCTION_TIMEOUT_SECONDS = {
 export type StateTimeouts = Record<string, number>;
 
 /** The TimeoutSeconds of every Task state of a (substituted or not) job-run definition. */
-export function stateTimeoutsOf(definition: { States: Record<string, { Type?: string; TimeoutSeconds?: unknown }> }): StateTimeouts {
+export function stateTimeoutsOf(definition: {
+  States: Record<string, { Type?: string; TimeoutSeconds?: unknown }>;
+}): StateTimeouts {
   const timeouts: StateTimeouts = {};
   for (const [state, body] of Object.entries(definition.States)) {
-    if (body.Type === 'Task' && typeof body.TimeoutSeconds === 'number') timeouts[state] = body.TimeoutSeconds;
+    if (body.Type === 'Task' && typeof body.TimeoutSeconds === 'number')
+      timeouts[state] = body.TimeoutSeconds;
   }
   return timeouts;
 }

@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
-  console.error(`opsrail needs Node >= 22 (this is ${process.version}); run it through npm (npx opsrail, npm start), which uses the project's Node 24.`);
+  console.error(
+    `opsrail needs Node >= 22 (this is ${process.version}); run it through npm (npx opsrail, npm start), which uses the project's Node 24.`,
+  );
   process.exit(2);
 }
 // In this repository the TypeScript sources run through tsx; the installed package (no cli/*.ts) runs

@@ -1,6 +1,10 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -8,7 +12,10 @@ import type { Announcer, TaskCallbacks } from '../core/approvals';
 import { wrapAwsError } from './aws-errors';
 import { slackApprovalMessage } from './slack-adapters';
 
-/** A secret's value from Secrets Manager by its secret_ref (ARN). The value is returned, never logged. */
+/**
+ * A secret's value from Secrets Manager by its secret_ref (ARN). The value is returned, never
+ * logged.
+ */
 export async function readSecret(client: SecretsManagerClient, secretRef: string): Promise<string> {
   try {
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretRef }));
@@ -19,7 +26,10 @@ export async function readSecret(client: SecretsManagerClient, secretRef: string
   }
 }
 
-/** The local stack's link-signing key: made once, kept under $OPSRAIL_HOME (never in the repository). */
+/**
+ * The local stack's link-signing key: made once, kept under $OPSRAIL_HOME (never in the
+ * repository).
+ */
 export function localSigningKey(path: string): Uint8Array {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true });
@@ -28,16 +38,26 @@ export function localSigningKey(path: string): Uint8Array {
   return new TextEncoder().encode(readFileSync(path, 'utf8').trim());
 }
 
-/** SendTaskSuccess / SendTaskFailure; a task that stopped waiting (timed out, stopped) is 'task_gone'. */
+/**
+ * SendTaskSuccess / SendTaskFailure; a task that stopped waiting (timed out, stopped) is
+ * 'task_gone'.
+ */
 export class StepFunctionsTaskCallbacks implements TaskCallbacks {
   constructor(private readonly sfn: SFNClient) {}
 
-  private async send(command: SendTaskSuccessCommand | SendTaskFailureCommand): Promise<'sent' | 'task_gone'> {
+  private async send(
+    command: SendTaskSuccessCommand | SendTaskFailureCommand,
+  ): Promise<'sent' | 'task_gone'> {
     try {
       await this.sfn.send(command as SendTaskSuccessCommand);
       return 'sent';
     } catch (error) {
-      if (['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes((error as { name?: string }).name ?? '')) return 'task_gone';
+      if (
+        ['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist'].includes(
+          (error as { name?: string }).name ?? '',
+        )
+      )
+        return 'task_gone';
       throw wrapAwsError('Step Functions SendTask', error);
     }
   }
@@ -47,12 +67,17 @@ export class StepFunctionsTaskCallbacks implements TaskCallbacks {
   }
 
   fail(taskToken: string, error: string, cause: string) {
-    return this.send(new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32768) }));
+    return this.send(
+      new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32768) }),
+    );
   }
 }
 
 /** Locally the waiting gate polls the approval record itself: the decision is already there. */
-export const pollingTaskCallbacks: TaskCallbacks = { succeed: async () => 'sent', fail: async () => 'sent' };
+export const pollingTaskCallbacks: TaskCallbacks = {
+  succeed: async () => 'sent',
+  fail: async () => 'sent',
+};
 
 export class SnsAnnouncer implements Announcer {
   readonly channel = 'sns' as const;
@@ -63,7 +88,13 @@ export class SnsAnnouncer implements Announcer {
 
   async announce(message: { subject: string; text: string; link: string }) {
     try {
-      await this.sns.send(new PublishCommand({ TopicArn: this.topicArn, Subject: message.subject.slice(0, 99), Message: `${message.text}\n\nConfirm or reject: ${message.link}\n` }));
+      await this.sns.send(
+        new PublishCommand({
+          TopicArn: this.topicArn,
+          Subject: message.subject.slice(0, 99),
+          Message: `${message.text}\n\nConfirm or reject: ${message.link}\n`,
+        }),
+      );
       return { ok: true, detail: `published to ${this.topicArn}` };
     } catch (error) {
       return { ok: false, detail: `SNS Publish failed: ${(error as Error).name}` };
@@ -76,7 +107,10 @@ export class SlackAnnouncer implements Announcer {
   readonly channel = 'slack' as const;
   constructor(
     private readonly webhookUrl: () => Promise<string>,
-    /** Approve/Reject buttons, when the stage has a Slack interaction endpoint (policy approvals.slack). */
+    /**
+     * Approve/Reject buttons, when the stage has a Slack interaction endpoint (policy
+     * approvals.slack).
+     */
     private readonly options: { buttons: boolean } = { buttons: false },
   ) {}
 
@@ -89,7 +123,9 @@ export class SlackAnnouncer implements Announcer {
         signal: AbortSignal.timeout(5000),
       });
       await response.body?.cancel();
-      return response.ok ? { ok: true, detail: 'posted to Slack' } : { ok: false, detail: `Slack answered ${response.status}` };
+      return response.ok
+        ? { ok: true, detail: 'posted to Slack' }
+        : { ok: false, detail: `Slack answered ${response.status}` };
     } catch (error) {
       return { ok: false, detail: `Slack failed: ${(error as Error).name}` };
     }

@@ -1,5 +1,16 @@
-import { GetScheduleCommand, ListSchedulesCommand, SchedulerClient, UpdateScheduleCommand, type UpdateScheduleCommandInput } from '@aws-sdk/client-scheduler';
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  type SchedulerClient,
+  UpdateScheduleCommand,
+  type UpdateScheduleCommandInput,
+} from '@aws-sdk/client-scheduler';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  type SFNClient,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { ExecutionController, ScheduleController } from '../core/controls';
 import { wrapAwsError } from './aws-errors';
 
@@ -22,14 +33,32 @@ export class StepFunctionsExecutionController implements ExecutionController {
     const stopped: string[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await call('Step Functions ListExecutions', () => this.sfn.send(new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING', nextToken })));
+      const page = await call('Step Functions ListExecutions', () =>
+        this.sfn.send(
+          new ListExecutionsCommand({
+            stateMachineArn: this.stateMachineArn,
+            statusFilter: 'RUNNING',
+            nextToken,
+          }),
+        ),
+      );
       for (const execution of page.executions ?? []) {
         const arn = execution.executionArn as string;
         if (jobId !== null) {
-          const described = await call('Step Functions DescribeExecution', () => this.sfn.send(new DescribeExecutionCommand({ executionArn: arn })));
+          const described = await call('Step Functions DescribeExecution', () =>
+            this.sfn.send(new DescribeExecutionCommand({ executionArn: arn })),
+          );
           if ((JSON.parse(described.input ?? '{}') as { jobId?: string }).jobId !== jobId) continue;
         }
-        await call('Step Functions StopExecution', () => this.sfn.send(new StopExecutionCommand({ executionArn: arn, error: 'KillSwitchEngaged', cause: reason.slice(0, 32768) })));
+        await call('Step Functions StopExecution', () =>
+          this.sfn.send(
+            new StopExecutionCommand({
+              executionArn: arn,
+              error: 'KillSwitchEngaged',
+              cause: reason.slice(0, 32768),
+            }),
+          ),
+        );
         stopped.push(arn);
       }
       nextToken = page.nextToken;
@@ -38,7 +67,10 @@ export class StepFunctionsExecutionController implements ExecutionController {
   }
 }
 
-/** Sets the job's schedule (or every schedule of the stage's group) to DISABLED, keeping everything else. */
+/**
+ * Sets the job's schedule (or every schedule of the stage's group) to DISABLED, keeping everything
+ * else.
+ */
 export class EventBridgeScheduleController implements ScheduleController {
   constructor(
     private readonly scheduler: SchedulerClient,
@@ -52,7 +84,11 @@ export class EventBridgeScheduleController implements ScheduleController {
     else {
       let nextToken: string | undefined;
       do {
-        const page = await call('Scheduler ListSchedules', () => this.scheduler.send(new ListSchedulesCommand({ GroupName: this.groupName, NextToken: nextToken })));
+        const page = await call('Scheduler ListSchedules', () =>
+          this.scheduler.send(
+            new ListSchedulesCommand({ GroupName: this.groupName, NextToken: nextToken }),
+          ),
+        );
         names.push(...(page.Schedules ?? []).map((s) => s.Name as string));
         nextToken = page.NextToken;
       } while (nextToken);
@@ -61,13 +97,16 @@ export class EventBridgeScheduleController implements ScheduleController {
     for (const name of names) {
       let current;
       try {
-        current = await this.scheduler.send(new GetScheduleCommand({ GroupName: this.groupName, Name: name }));
+        current = await this.scheduler.send(
+          new GetScheduleCommand({ GroupName: this.groupName, Name: name }),
+        );
       } catch (error) {
         if ((error as { name?: string }).name === 'ResourceNotFoundException') continue; // a disabled job has no schedule
         throw wrapAwsError('Scheduler GetSchedule', error);
       }
       if (current.State === 'DISABLED') continue;
-      // UpdateSchedule replaces the whole schedule: send back everything it had, with State DISABLED.
+      // UpdateSchedule replaces the whole schedule: send back everything it had, with State
+      // DISABLED.
       const update: UpdateScheduleCommandInput = {
         Name: name,
         GroupName: this.groupName,
@@ -82,7 +121,9 @@ export class EventBridgeScheduleController implements ScheduleController {
         ActionAfterCompletion: current.ActionAfterCompletion,
         State: 'DISABLED',
       };
-      await call('Scheduler UpdateSchedule', () => this.scheduler.send(new UpdateScheduleCommand(update)));
+      await call('Scheduler UpdateSchedule', () =>
+        this.scheduler.send(new UpdateScheduleCommand(update)),
+      );
       disabled.push(name);
     }
     return disabled;

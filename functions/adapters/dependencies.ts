@@ -18,15 +18,27 @@ import { bundledPolicySource, directoryPolicySource } from './policy-sources';
 import { S3EvidenceStore } from './s3-evidence-store';
 import { noRunMetrics, PowertoolsRunMetrics } from './run-metrics';
 import { DynamoDbApprovalStore } from './dynamodb-approval-store';
-import { localSigningKey, pollingTaskCallbacks, readSecret, SlackAnnouncer, SnsAnnouncer, StepFunctionsTaskCallbacks } from './approval-adapters';
+import {
+  localSigningKey,
+  pollingTaskCallbacks,
+  readSecret,
+  SlackAnnouncer,
+  SnsAnnouncer,
+  StepFunctionsTaskCallbacks,
+} from './approval-adapters';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
 import type { Announcer, ApprovalDependencies } from '../core/approvals';
 
-/** One function's environment (contracts/handler-env.ts): a missing or malformed variable is named. */
-export function parseFunctionEnv(dir: FunctionDir, raw: Record<string, string | undefined>): HandlerEnv {
+/**
+ * One function's environment (contracts/handler-env.ts): a missing or malformed variable is named.
+ */
+export function parseFunctionEnv(
+  dir: FunctionDir,
+  raw: Record<string, string | undefined>,
+): HandlerEnv {
   const parsed = FunctionEnv[dir].safeParse(raw);
   if (!parsed.success) throw validationErrorOf(`${dir} environment`, parsed.error);
   return parsed.data;
@@ -34,7 +46,10 @@ export function parseFunctionEnv(dir: FunctionDir, raw: Record<string, string | 
 
 export function awsClients(env: HandlerEnv): { dynamodb: DynamoDBClient; s3: S3Client } {
   return {
-    dynamodb: new DynamoDBClient({ region: env.AWS_REGION, ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}) }),
+    dynamodb: new DynamoDBClient({
+      region: env.AWS_REGION,
+      ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+    }),
     s3: new S3Client({
       region: env.AWS_REGION,
       forcePathStyle: env.OPSRAIL_S3_FORCE_PATH_STYLE === 'true',
@@ -47,34 +62,54 @@ export interface Dependencies extends RunDependencies {
   env: HandlerEnv;
   dynamodb: DynamoDBClient;
   /**
-   * Where the Execute handler keeps its idempotency records: the idempotency table (DynamoDB) unless
-   * given. Tests that run on the in-memory ports give an in-memory one (one per handler, shared data).
+   * Where the Execute handler keeps its idempotency records: the idempotency table (DynamoDB)
+   * unless given. Tests that run on the in-memory ports give an in-memory one (one per handler,
+   * shared data).
    */
   idempotencyPersistence?: () => BasePersistenceLayer;
 }
 
 /** Everything a handler needs, built once per cold start (or once per local runtime). */
-export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplementation[] = [], overrides: { clock?: Clock; runsJobs?: boolean } = {},
+export function buildDependencies(
+  env: HandlerEnv,
+  extraJobs: readonly JobImplementation[] = [],
+  overrides: { clock?: Clock; runsJobs?: boolean } = {},
 ): Dependencies {
   const { dynamodb, s3 } = awsClients(env);
-  const source = env.OPSRAIL_POLICY_DIR ? directoryPolicySource(env.OPSRAIL_POLICY_DIR) : bundledPolicySource;
-  // Job modules: given by the local runtime (loaded from the jobs directory), or bundled into this function.
+  const source = env.OPSRAIL_POLICY_DIR
+    ? directoryPolicySource(env.OPSRAIL_POLICY_DIR)
+    : bundledPolicySource;
+  // Job modules: given by the local runtime (loaded from the jobs directory), or bundled into this
+  // function.
   const given = extraJobs.length > 0 ? extraJobs : bundledConfig().jobs;
-  // What runs jobs (a handler, a local runtime) needs an implementation of every job in its catalog;
-  // an operator's command that only reads or decides (status, verify, approve) does not run any.
-  const policy = loadPolicy(source, env.OPSRAIL_STAGE, overrides.runsJobs === false ? undefined : jobRegistry(given));
+  // What runs jobs (a handler, a local runtime) needs an implementation of every job in its
+  // catalog; an operator's command that only reads or decides (status, verify, approve) does not
+  // run any.
+  const policy = loadPolicy(
+    source,
+    env.OPSRAIL_STAGE,
+    overrides.runsJobs === false ? undefined : jobRegistry(given),
+  );
   // http and lambda jobs have no code of their own: made from their catalog entries.
-  const kindPorts = env.OPSRAIL_STAGE === 'local' ? localJobKindPorts(env, policy) : awsJobKindPorts(env);
+  const kindPorts =
+    env.OPSRAIL_STAGE === 'local' ? localJobKindPorts(env, policy) : awsJobKindPorts(env);
   const jobs = jobRegistry([...given, ...kindJobs(policy.jobs, kindPorts)]);
   const redactor = createRedactor(policy.settings.redaction);
-  const jobLogger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME, logLevel: env.POWERTOOLS_LOG_LEVEL, persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' } });
+  const jobLogger = new Logger({
+    serviceName: env.POWERTOOLS_SERVICE_NAME,
+    logLevel: env.POWERTOOLS_LOG_LEVEL,
+    persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' },
+  });
   return {
     env,
     dynamodb,
     policy,
     redactor,
     log: (message, details) => jobLogger.info(message, details ?? {}),
-    metrics: env.OPSRAIL_METRICS === 'emf' ? new PowertoolsRunMetrics(env.POWERTOOLS_SERVICE_NAME, env.OPSRAIL_STAGE) : noRunMetrics,
+    metrics:
+      env.OPSRAIL_METRICS === 'emf'
+        ? new PowertoolsRunMetrics(env.POWERTOOLS_SERVICE_NAME, env.OPSRAIL_STAGE)
+        : noRunMetrics,
     approvals: new DynamoDbApprovalStore(dynamodb, env.STATE_TABLE_NAME),
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
@@ -86,8 +121,8 @@ export function buildDependencies(env: HandlerEnv, extraJobs: readonly JobImplem
 
 /**
  * What the approval functions need besides the run dependencies, built once on first use: the
- * link-signing key (Secrets Manager by secret_ref in AWS, a key file locally), the announcers, and the
- * way back to the waiting task (SendTask* in AWS; locally the gate polls the record).
+ * link-signing key (Secrets Manager by secret_ref in AWS, a key file locally), the announcers, and
+ * the way back to the waiting task (SendTask* in AWS; locally the gate polls the record).
  */
 export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependencies> {
   let built: Promise<ApprovalDependencies> | undefined;
@@ -96,18 +131,36 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
     (built ??= (async () => {
       const secrets = new SecretsManagerClient({ region: env.AWS_REGION });
       let signingKey: Uint8Array;
-      if (env.APPROVAL_SIGNING_KEY_SECRET_ARN) signingKey = new TextEncoder().encode(await readSecret(secrets, env.APPROVAL_SIGNING_KEY_SECRET_ARN));
-      else if (env.OPSRAIL_SIGNING_KEY_FILE) signingKey = localSigningKey(env.OPSRAIL_SIGNING_KEY_FILE);
-      else throw new ConfigurationError('no approval signing key: set APPROVAL_SIGNING_KEY_SECRET_ARN (a secret_ref) or OPSRAIL_SIGNING_KEY_FILE');
+      if (env.APPROVAL_SIGNING_KEY_SECRET_ARN)
+        signingKey = new TextEncoder().encode(
+          await readSecret(secrets, env.APPROVAL_SIGNING_KEY_SECRET_ARN),
+        );
+      else if (env.OPSRAIL_SIGNING_KEY_FILE)
+        signingKey = localSigningKey(env.OPSRAIL_SIGNING_KEY_FILE);
+      else
+        throw new ConfigurationError(
+          'no approval signing key: set APPROVAL_SIGNING_KEY_SECRET_ARN (a secret_ref) or OPSRAIL_SIGNING_KEY_FILE',
+        );
       const announcers: Announcer[] = [];
       const slackRef = env.SLACK_WEBHOOK_SECRET_ARN;
-      if (slackRef) announcers.push(new SlackAnnouncer(() => readSecret(secrets, slackRef), { buttons: !!deps.policy.settings.approvals.slack }));
-      if (env.ALERTS_TOPIC_ARN) announcers.push(new SnsAnnouncer(new SNSClient({ region: env.AWS_REGION }), env.ALERTS_TOPIC_ARN));
+      if (slackRef)
+        announcers.push(
+          new SlackAnnouncer(() => readSecret(secrets, slackRef), {
+            buttons: !!deps.policy.settings.approvals.slack,
+          }),
+        );
+      if (env.ALERTS_TOPIC_ARN)
+        announcers.push(
+          new SnsAnnouncer(new SNSClient({ region: env.AWS_REGION }), env.ALERTS_TOPIC_ARN),
+        );
       return {
         ...deps,
         signingKey,
         announcers,
-        tasks: env.OPSRAIL_STAGE === 'local' ? pollingTaskCallbacks : new StepFunctionsTaskCallbacks(new SFNClient({ region: env.AWS_REGION })),
+        tasks:
+          env.OPSRAIL_STAGE === 'local'
+            ? pollingTaskCallbacks
+            : new StepFunctionsTaskCallbacks(new SFNClient({ region: env.AWS_REGION })),
         linkBaseUrl: env.APPROVAL_LINK_BASE_URL ?? deps.policy.settings.approvals.linkBaseUrl,
       };
     })());

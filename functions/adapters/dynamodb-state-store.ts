@@ -1,8 +1,36 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { callDynamoDb, isConditionFailure, transactWrite } from './dynamodb-kit';
-import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
-import type { ChainLink, ControlChainHead, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
+import type {
+  AuditEvent,
+  DatasetIntegrity,
+  KillSwitch,
+  RunContext,
+  RunSummary,
+  SafetyState,
+} from '../../contracts';
+import type {
+  ChainLink,
+  ControlChainHead,
+  Controls,
+  FailureCount,
+  JobState,
+  OpenRun,
+  Quarantine,
+  RunEffect,
+  RunItem,
+  SealedOutcome,
+  StateStore,
+} from '../core/ports';
 import { wrapAwsError } from './aws-errors';
 import { ConfigurationError } from '../core/errors';
 import { stateTable } from './table-layout';
@@ -23,7 +51,9 @@ export class DynamoDbStateStore implements StateStore {
     client: DynamoDBClient,
     private readonly tableName: string,
   ) {
-    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
   }
 
   private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -31,7 +61,13 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** An update of a claimed run's item (which must exist). */
-  private async updateRun(operation: string, jobRunId: string, updateExpression: string, values: Record<string, unknown>, returnValues?: 'ALL_NEW') {
+  private async updateRun(
+    operation: string,
+    jobRunId: string,
+    updateExpression: string,
+    values: Record<string, unknown>,
+    returnValues?: 'ALL_NEW',
+  ) {
     const update = new UpdateCommand({
       TableName: this.tableName,
       Key: keys.run(jobRunId),
@@ -44,38 +80,86 @@ export class DynamoDbStateStore implements StateStore {
       return await this.doc.send(update);
     } catch (error) {
       // No such run: an event naming a run nobody claimed, which no retry can change.
-      if (isConditionFailure(error)) throw new ConfigurationError(`run ${jobRunId} was never claimed (${operation})`, { cause: error });
+      if (isConditionFailure(error))
+        throw new ConfigurationError(`run ${jobRunId} was never claimed (${operation})`, {
+          cause: error,
+        });
       throw wrapAwsError(`DynamoDB ${operation} on ${this.tableName}`, error);
     }
   }
 
-  private transact(operation: string, items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<boolean[] | null> {
+  private transact(
+    operation: string,
+    items: NonNullable<TransactWriteCommandInput['TransactItems']>,
+  ): Promise<boolean[] | null> {
     return transactWrite(this.doc, `${operation} on ${this.tableName}`, items);
   }
 
-  async claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean> {
-    const item: RunItem = { ...run, phase: 'claimed', audit: [startEvent], attempts: 0, leaseExpiresAt };
-    const open: OpenRun = { jobRunId: run.jobRunId, jobId: run.jobId, scheduledTime: run.scheduledTime, trigger: run.trigger, executionId: run.executionId, leaseExpiresAt };
+  async claimRun(
+    run: RunContext,
+    startEvent: AuditEvent,
+    leaseExpiresAt: string,
+  ): Promise<boolean> {
+    const item: RunItem = {
+      ...run,
+      phase: 'claimed',
+      audit: [startEvent],
+      attempts: 0,
+      leaseExpiresAt,
+    };
+    const open: OpenRun = {
+      jobRunId: run.jobRunId,
+      jobId: run.jobId,
+      scheduledTime: run.scheduledTime,
+      trigger: run.trigger,
+      executionId: run.executionId,
+      leaseExpiresAt,
+    };
     const failed = await this.transact('claimRun', [
-      { Put: { TableName: this.tableName, Item: { ...keys.run(run.jobRunId), ...item }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...keys.run(run.jobRunId), ...item },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
       { Put: { TableName: this.tableName, Item: { ...keys.openRun(run.jobRunId), ...open } } },
     ]);
     return failed === null;
   }
 
-  async takeOverRun(jobRunId: string, from: { executionId: string; leaseExpiresAt: string }, to: { executionId: string; leaseExpiresAt: string; event: AuditEvent }): Promise<boolean> {
+  async takeOverRun(
+    jobRunId: string,
+    from: { executionId: string; leaseExpiresAt: string },
+    to: { executionId: string; leaseExpiresAt: string; event: AuditEvent },
+  ): Promise<boolean> {
     const lease = { ':new': to.executionId, ':lease': to.leaseExpiresAt };
     const failed = await this.transact('takeOverRun', [
       {
         Update: {
           TableName: this.tableName,
           Key: keys.run(jobRunId),
-          UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease, audit = list_append(audit, :events)',
-          ConditionExpression: 'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed',
-          ExpressionAttributeValues: { ...lease, ':old': from.executionId, ':oldLease': from.leaseExpiresAt, ':events': [to.event], ':claimed': 'claimed' },
+          UpdateExpression:
+            'SET executionId = :new, leaseExpiresAt = :lease, audit = list_append(audit, :events)',
+          ConditionExpression:
+            'executionId = :old AND leaseExpiresAt = :oldLease AND phase = :claimed',
+          ExpressionAttributeValues: {
+            ...lease,
+            ':old': from.executionId,
+            ':oldLease': from.leaseExpiresAt,
+            ':events': [to.event],
+            ':claimed': 'claimed',
+          },
         },
       },
-      { Update: { TableName: this.tableName, Key: keys.openRun(jobRunId), UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease', ExpressionAttributeValues: lease } },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.openRun(jobRunId),
+          UpdateExpression: 'SET executionId = :new, leaseExpiresAt = :lease',
+          ExpressionAttributeValues: lease,
+        },
+      },
     ]);
     return failed === null;
   }
@@ -90,7 +174,15 @@ export class DynamoDbStateStore implements StateStore {
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.call(operation, () =>
-        this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey: start })),
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
       );
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
@@ -99,21 +191,44 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async appendAudit(jobRunId: string, events: AuditEvent[]): Promise<void> {
-    await this.updateRun('appendAudit', jobRunId, 'SET audit = list_append(audit, :events)', { ':events': events });
+    await this.updateRun('appendAudit', jobRunId, 'SET audit = list_append(audit, :events)', {
+      ':events': events,
+    });
   }
 
   async recordAttemptFailure(jobRunId: string, reason: string): Promise<void> {
-    await this.updateRun('recordAttemptFailure', jobRunId, 'SET lastAttemptError = :reason ADD failedAttempts :one', { ':reason': reason.slice(0, 1000), ':one': 1 });
+    await this.updateRun(
+      'recordAttemptFailure',
+      jobRunId,
+      'SET lastAttemptError = :reason ADD failedAttempts :one',
+      { ':reason': reason.slice(0, 1000), ':one': 1 },
+    );
   }
 
   async getRun(jobRunId: string): Promise<RunItem | undefined> {
-    const out = await this.call('getRun', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.run(jobRunId), ConsistentRead: true })));
+    const out = await this.call('getRun', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.run(jobRunId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
     return out.Item ? strip<RunItem>(out.Item) : undefined;
   }
 
-  async recordDuplicate(event: AuditEvent & { jobRunId: string }, executionId: string): Promise<void> {
+  async recordDuplicate(
+    event: AuditEvent & { jobRunId: string },
+    executionId: string,
+  ): Promise<void> {
     await this.call('recordDuplicate', () =>
-      this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.duplicate(event.jobRunId, executionId), event } })),
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.duplicate(event.jobRunId, executionId), event },
+        }),
+      ),
     );
   }
 
@@ -131,10 +246,21 @@ export class DynamoDbStateStore implements StateStore {
     return (out.Items ?? []).map((item) => item.event as AuditEvent);
   }
 
-  async countExecuteAttempt(jobRunId: string): Promise<{ attempts: number; lastAttemptError?: string }> {
-    const out = await this.updateRun('countExecuteAttempt', jobRunId, 'ADD attempts :one', { ':one': 1 }, 'ALL_NEW');
+  async countExecuteAttempt(
+    jobRunId: string,
+  ): Promise<{ attempts: number; lastAttemptError?: string }> {
+    const out = await this.updateRun(
+      'countExecuteAttempt',
+      jobRunId,
+      'ADD attempts :one',
+      { ':one': 1 },
+      'ALL_NEW',
+    );
     const lastAttemptError = out.Attributes?.lastAttemptError as string | undefined;
-    return { attempts: Number(out.Attributes?.attempts ?? 1), ...(lastAttemptError ? { lastAttemptError } : {}) };
+    return {
+      attempts: Number(out.Attributes?.attempts ?? 1),
+      ...(lastAttemptError ? { lastAttemptError } : {}),
+    };
   }
 
   async sealOutcome(jobRunId: string, outcome: SealedOutcome): Promise<SealedOutcome> {
@@ -150,14 +276,24 @@ export class DynamoDbStateStore implements StateStore {
       );
       return outcome;
     } catch (error) {
-      if (!isConditionFailure(error)) throw wrapAwsError(`DynamoDB sealOutcome on ${this.tableName}`, error);
+      if (!isConditionFailure(error))
+        throw wrapAwsError(`DynamoDB sealOutcome on ${this.tableName}`, error);
       const existing = (await this.getRun(jobRunId))?.sealed;
-      if (!existing) throw wrapAwsError(`DynamoDB sealOutcome on ${this.tableName} (run ${jobRunId} not claimed)`, error);
+      if (!existing)
+        throw wrapAwsError(
+          `DynamoDB sealOutcome on ${this.tableName} (run ${jobRunId} not claimed)`,
+          error,
+        );
       return existing;
     }
   }
 
-  async linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'> {
+  async linkChain(
+    jobId: string,
+    jobRunId: string,
+    expectedSequence: number,
+    link: ChainLink,
+  ): Promise<'linked' | 'conflict' | 'already'> {
     const first = expectedSequence === 0;
     // The head is the link as the next run sees it; what the bundle is built from stays on the run.
     const { basis: _basis, ...head } = link;
@@ -167,8 +303,14 @@ export class DynamoDbStateStore implements StateStore {
           TableName: this.tableName,
           Key: keys.jobState(jobId),
           UpdateExpression: 'SET chainHead = :head, jobId = :jobId',
-          ConditionExpression: first ? 'attribute_not_exists(chainHead)' : 'chainHead.#seq = :expected',
-          ExpressionAttributeValues: { ':head': head, ':jobId': jobId, ...(first ? {} : { ':expected': expectedSequence }) },
+          ConditionExpression: first
+            ? 'attribute_not_exists(chainHead)'
+            : 'chainHead.#seq = :expected',
+          ExpressionAttributeValues: {
+            ':head': head,
+            ':jobId': jobId,
+            ...(first ? {} : { ':expected': expectedSequence }),
+          },
           ...(first ? {} : { ExpressionAttributeNames: { '#seq': 'sequence' } }),
         },
       },
@@ -186,18 +328,33 @@ export class DynamoDbStateStore implements StateStore {
     return failed[1] ? 'already' : 'conflict';
   }
 
-  async countFailure(jobId: string, jobRunId: string, threshold: number, at: string): Promise<FailureCount | 'moved'> {
+  async countFailure(
+    jobId: string,
+    jobRunId: string,
+    threshold: number,
+    at: string,
+  ): Promise<FailureCount | 'moved'> {
     for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
       const counted = (await this.getRun(jobRunId))?.failure;
       if (counted) return counted;
       const state = await this.getJobState(jobId);
       const before = state?.consecutiveFailures ?? 0;
       const failures = before + 1;
-      const quarantine = !state?.quarantine && failures >= threshold ? { since: at, jobRunId, reason: `${failures} consecutive failures (threshold ${threshold})` } : null;
+      const quarantine =
+        !state?.quarantine && failures >= threshold
+          ? {
+              since: at,
+              jobRunId,
+              reason: `${failures} consecutive failures (threshold ${threshold})`,
+            }
+          : null;
       const count: FailureCount = { consecutiveFailures: failures, quarantine };
-      // Optimistic: the job state must be as read (count and quarantine), so two failures never share a count.
+      // Optimistic: the job state must be as read (count and quarantine), so two failures never
+      // share a count.
       const unchanged = [
-        before === 0 ? '(attribute_not_exists(consecutiveFailures) OR consecutiveFailures = :before)' : 'consecutiveFailures = :before',
+        before === 0
+          ? '(attribute_not_exists(consecutiveFailures) OR consecutiveFailures = :before)'
+          : 'consecutiveFailures = :before',
         state?.quarantine ? 'attribute_exists(quarantine)' : 'attribute_not_exists(quarantine)',
       ].join(' AND ');
       const failed = await this.transact('countFailure', [
@@ -207,7 +364,12 @@ export class DynamoDbStateStore implements StateStore {
             Key: keys.jobState(jobId),
             UpdateExpression: `SET jobId = :jobId, consecutiveFailures = :failures${quarantine ? ', quarantine = :quarantine' : ''}`,
             ConditionExpression: unchanged,
-            ExpressionAttributeValues: { ':jobId': jobId, ':failures': failures, ':before': before, ...(quarantine ? { ':quarantine': quarantine } : {}) },
+            ExpressionAttributeValues: {
+              ':jobId': jobId,
+              ':failures': failures,
+              ':before': before,
+              ...(quarantine ? { ':quarantine': quarantine } : {}),
+            },
           },
         },
         {
@@ -221,19 +383,32 @@ export class DynamoDbStateStore implements StateStore {
         },
       ]);
       if (failed === null) return count;
-      // Either the run was counted meanwhile (the next pass returns that) or the job state moved (count again).
+      // Either the run was counted meanwhile (the next pass returns that) or the job state moved
+      // (count again).
     }
     return 'moved';
   }
 
   async completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean> {
-    const set = ['jobId = :jobId', 'lastRunAt = :at', 'lastStatus = :status', 'lastQuality = :quality'];
-    const values: Record<string, unknown> = { ':jobId': summary.jobId, ':at': endedAt, ':status': summary.status, ':quality': summary.quality, ':one': 1 };
+    const set = [
+      'jobId = :jobId',
+      'lastRunAt = :at',
+      'lastStatus = :status',
+      'lastQuality = :quality',
+    ];
+    const values: Record<string, unknown> = {
+      ':jobId': summary.jobId,
+      ':at': endedAt,
+      ':status': summary.status,
+      ':quality': summary.quality,
+      ':one': 1,
+    };
     if (effect.kind === 'success') {
       set.push('consecutiveFailures = :zero', 'lastSuccessAt = :at');
       values[':zero'] = 0;
     }
-    // A failure was counted, and any quarantine entered, by countFailure before the outcome was sealed.
+    // A failure was counted, and any quarantine entered, by countFailure before the outcome was
+    // sealed.
     const failed = await this.transact('completeRun', [
       {
         Update: {
@@ -244,7 +419,14 @@ export class DynamoDbStateStore implements StateStore {
           ExpressionAttributeValues: { ':summary': summary, ':finalized': 'finalized' },
         },
       },
-      { Update: { TableName: this.tableName, Key: keys.jobState(summary.jobId), UpdateExpression: `SET ${set.join(', ')} ADD runCount :one`, ExpressionAttributeValues: values } },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.jobState(summary.jobId),
+          UpdateExpression: `SET ${set.join(', ')} ADD runCount :one`,
+          ExpressionAttributeValues: values,
+        },
+      },
       { Delete: { TableName: this.tableName, Key: keys.openRun(summary.jobRunId) } },
     ]);
     return failed === null;
@@ -252,12 +434,22 @@ export class DynamoDbStateStore implements StateStore {
 
   async releaseQuarantine(jobId: string): Promise<Quarantine | null> {
     const out = await this.call('releaseQuarantine', () =>
-      this.doc.send(new UpdateCommand({ TableName: this.tableName, Key: keys.jobState(jobId), UpdateExpression: 'REMOVE quarantine SET consecutiveFailures = :zero', ExpressionAttributeValues: { ':zero': 0 }, ReturnValues: 'UPDATED_OLD' })),
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.jobState(jobId),
+          UpdateExpression: 'REMOVE quarantine SET consecutiveFailures = :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      ),
     );
     return (out.Attributes?.quarantine as Quarantine | undefined) ?? null;
   }
 
-  async listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]> {
+  async listRunsBefore(
+    cutoff: string,
+  ): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]> {
     const runs: { jobRunId: string; jobId: string; scheduledTime: string }[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -265,14 +457,22 @@ export class DynamoDbStateStore implements StateStore {
         this.doc.send(
           new ScanCommand({
             TableName: this.tableName,
-            FilterExpression: 'begins_with(pk, :run) AND sk = :sk AND phase = :finalized AND scheduledTime < :cutoff',
-            ExpressionAttributeValues: { ':run': 'RUN#', ':sk': 'RUN', ':finalized': 'finalized', ':cutoff': cutoff },
+            FilterExpression:
+              'begins_with(pk, :run) AND sk = :sk AND phase = :finalized AND scheduledTime < :cutoff',
+            ExpressionAttributeValues: {
+              ':run': 'RUN#',
+              ':sk': 'RUN',
+              ':finalized': 'finalized',
+              ':cutoff': cutoff,
+            },
             ProjectionExpression: 'jobRunId, jobId, scheduledTime',
             ExclusiveStartKey: start,
           }),
         ),
       );
-      runs.push(...((page.Items ?? []) as { jobRunId: string; jobId: string; scheduledTime: string }[]));
+      runs.push(
+        ...((page.Items ?? []) as { jobRunId: string; jobId: string; scheduledTime: string }[]),
+      );
       start = page.LastEvaluatedKey;
     } while (start);
     return runs.sort((a, b) => (a.jobRunId < b.jobRunId ? -1 : 1));
@@ -280,36 +480,73 @@ export class DynamoDbStateStore implements StateStore {
 
   async deleteRun(jobRunId: string): Promise<void> {
     const items = await this.call('deleteRun', () =>
-      this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.run(jobRunId).pk }, ProjectionExpression: 'pk, sk' })),
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.run(jobRunId).pk },
+          ProjectionExpression: 'pk, sk',
+        }),
+      ),
     );
     for (const item of items.Items ?? []) {
-      await this.call('deleteRun', () => this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: item.pk, sk: item.sk } })));
+      await this.call('deleteRun', () =>
+        this.doc.send(
+          new DeleteCommand({ TableName: this.tableName, Key: { pk: item.pk, sk: item.sk } }),
+        ),
+      );
     }
   }
 
   async getControls(): Promise<Controls> {
-    const controls: Controls = { safety: null, globalKillSwitch: null, jobKillSwitches: {}, datasets: {} };
+    const controls: Controls = {
+      safety: null,
+      globalKillSwitch: null,
+      jobKillSwitches: {},
+      datasets: {},
+    };
     for (const item of await this.queryPartition('getControls', keys.controlPartition)) {
       const sk = item.sk as string;
       const value = strip<Record<string, unknown>>(item);
       if (sk === 'SAFETY') controls.safety = value as SafetyState;
       else if (sk === 'KILL#GLOBAL') controls.globalKillSwitch = value as KillSwitch;
-      else if (sk.startsWith('KILL#JOB#')) controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as KillSwitch;
-      else if (sk.startsWith('DATASET#')) controls.datasets[sk.slice('DATASET#'.length)] = value as DatasetIntegrity;
+      else if (sk.startsWith('KILL#JOB#'))
+        controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as KillSwitch;
+      else if (sk.startsWith('DATASET#'))
+        controls.datasets[sk.slice('DATASET#'.length)] = value as DatasetIntegrity;
     }
     return controls;
   }
 
   async setSafetyState(state: SafetyState): Promise<void> {
-    await this.call('setSafetyState', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.safety(), ...state } })));
+    await this.call('setSafetyState', () =>
+      this.doc.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...keys.safety(), ...state } }),
+      ),
+    );
   }
 
   async setKillSwitch(killSwitch: KillSwitch): Promise<void> {
-    await this.call('setKillSwitch', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.killSwitch(killSwitch.jobId), ...killSwitch } })));
+    await this.call('setKillSwitch', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.killSwitch(killSwitch.jobId), ...killSwitch },
+        }),
+      ),
+    );
   }
 
   async getControlChainHead(): Promise<ControlChainHead | undefined> {
-    const out = await this.call('getControlChainHead', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.controlChainHead(), ConsistentRead: true })));
+    const out = await this.call('getControlChainHead', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.controlChainHead(),
+          ConsistentRead: true,
+        }),
+      ),
+    );
     return out.Item ? strip<ControlChainHead>(out.Item) : undefined;
   }
 
@@ -319,8 +556,14 @@ export class DynamoDbStateStore implements StateStore {
         new PutCommand({
           TableName: this.tableName,
           Item: { ...keys.controlChainHead(), ...head },
-          ConditionExpression: expectedSequence === 0 ? 'attribute_not_exists(pk)' : '#seq = :expected',
-          ...(expectedSequence === 0 ? {} : { ExpressionAttributeNames: { '#seq': 'sequence' }, ExpressionAttributeValues: { ':expected': expectedSequence } }),
+          ConditionExpression:
+            expectedSequence === 0 ? 'attribute_not_exists(pk)' : '#seq = :expected',
+          ...(expectedSequence === 0
+            ? {}
+            : {
+                ExpressionAttributeNames: { '#seq': 'sequence' },
+                ExpressionAttributeValues: { ':expected': expectedSequence },
+              }),
         }),
       );
       return true;
@@ -331,17 +574,40 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void> {
-    await this.call('setDatasetIntegrity', () => this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...keys.datasetIntegrity(integrity.datasetId), ...integrity } })));
+    await this.call('setDatasetIntegrity', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.datasetIntegrity(integrity.datasetId), ...integrity },
+        }),
+      ),
+    );
   }
 
   async getJobState(jobId: string): Promise<JobState | undefined> {
-    const out = await this.call('getJobState', () => this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.jobState(jobId), ConsistentRead: true })));
-    return out.Item ? { consecutiveFailures: 0, runCount: 0, ...strip<Partial<JobState>>(out.Item), jobId } : undefined;
+    const out = await this.call('getJobState', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.jobState(jobId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item
+      ? { consecutiveFailures: 0, runCount: 0, ...strip<Partial<JobState>>(out.Item), jobId }
+      : undefined;
   }
 
   async getSchedulerCursor(jobId: string): Promise<string | undefined> {
     const out = await this.call('getSchedulerCursor', () =>
-      this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.schedulerCursor(jobId), ConsistentRead: true })),
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.schedulerCursor(jobId),
+          ConsistentRead: true,
+        }),
+      ),
     );
     return out.Item?.lastTick as string | undefined;
   }
@@ -359,7 +625,8 @@ export class DynamoDbStateStore implements StateStore {
         }),
       );
     } catch (error) {
-      if (!isConditionFailure(error)) throw wrapAwsError(`DynamoDB setSchedulerCursor on ${this.tableName}`, error);
+      if (!isConditionFailure(error))
+        throw wrapAwsError(`DynamoDB setSchedulerCursor on ${this.tableName}`, error);
     }
   }
 }

@@ -12,9 +12,9 @@ interface ApprovalItem {
 }
 
 /**
- * Approvals in memory, for rule-level tests: each method mirrors DynamoDbApprovalStore's conditional
- * write (docs/testing.md; test/integration/approval-store.test.ts runs one contract over both). Calls are atomic;
- * values go in and come out as copies.
+ * Approvals in memory, for rule-level tests: each method mirrors DynamoDbApprovalStore's
+ * conditional write (docs/testing.md; test/integration/approval-store.test.ts runs one contract
+ * over both). Calls are atomic; values go in and come out as copies.
  */
 export class MemoryApprovalStore implements ApprovalStore {
   private readonly items = new Map<string, ApprovalItem>();
@@ -28,14 +28,22 @@ export class MemoryApprovalStore implements ApprovalStore {
   }
 
   private close(approvalId: string, item: ApprovalItem, decision: Closing): void {
-    Object.assign(item.record, { status: decision.status, decidedBy: decision.decidedBy, decidedAt: decision.decidedAt, reason: decision.reason });
+    Object.assign(item.record, {
+      status: decision.status,
+      decidedBy: decision.decidedBy,
+      decidedAt: decision.decidedAt,
+      reason: decision.reason,
+    });
     this.pending.delete(approvalId);
   }
 
   async putApproval(record: ApprovalRecord, taskToken: string): Promise<boolean> {
     if (this.items.has(record.approvalId)) return false;
     this.items.set(record.approvalId, stored({ record, taskToken, attempts: [] }));
-    this.pending.set(record.approvalId, { approvalId: record.approvalId, expiresAt: record.expiresAt });
+    this.pending.set(record.approvalId, {
+      approvalId: record.approvalId,
+      expiresAt: record.expiresAt,
+    });
     return true;
   }
 
@@ -43,31 +51,51 @@ export class MemoryApprovalStore implements ApprovalStore {
     const item = this.items.get(approvalId);
     if (!item) return undefined;
     const copy = stored(item);
-    // Records written before N-of-M have neither minApprovals nor decisions: one approval, none taken.
+    // Records written before N-of-M have neither minApprovals nor decisions: one approval, none
+    // taken.
     const record = { minApprovals: 1, decisions: [], ...copy.record } as ApprovalRecord;
-    return { record, taskToken: copy.taskToken, attempts: copy.attempts ?? [], attemptsNotStored: Number(copy.attemptsNotStored ?? 0) };
+    return {
+      record,
+      taskToken: copy.taskToken,
+      attempts: copy.attempts ?? [],
+      attemptsNotStored: Number(copy.attemptsNotStored ?? 0),
+    };
   }
 
-  async decideApproval(approvalId: string, decision: Closing, from: ApprovalRecord['status'] = 'PENDING'): Promise<boolean> {
+  async decideApproval(
+    approvalId: string,
+    decision: Closing,
+    from: ApprovalRecord['status'] = 'PENDING',
+  ): Promise<boolean> {
     const item = this.items.get(approvalId);
     if (item?.record.status !== from) return false;
     this.close(approvalId, item, stored(decision));
     return true;
   }
 
-  async addDecision(approvalId: string, decision: ApprovalDecision, expected: number, close: Closing | null): Promise<boolean> {
+  async addDecision(
+    approvalId: string,
+    decision: ApprovalDecision,
+    expected: number,
+    close: Closing | null,
+  ): Promise<boolean> {
     const item = this.items.get(approvalId);
     if (item?.record.status !== 'PENDING') return false;
     // Records written before N-of-M have no decisions list: expected is then 0.
     const decisions = item.record.decisions;
     if (decisions === undefined ? expected !== 0 : decisions.length !== expected) return false;
     item.record.decisions = [...(decisions ?? []), stored(decision)];
-    // The decision that settles the request closes it and leaves the pending list in the same write.
+    // The decision that settles the request closes it and leaves the pending list in the same
+    // write.
     if (close) this.close(approvalId, item, stored(close));
     return true;
   }
 
-  async recordApprovalAttempt(approvalId: string, attempt: ApprovalAttempt, max: number): Promise<'stored' | 'counted'> {
+  async recordApprovalAttempt(
+    approvalId: string,
+    attempt: ApprovalAttempt,
+    max: number,
+  ): Promise<'stored' | 'counted'> {
     const item = this.existing('recordApprovalAttempt', approvalId);
     if (item.attempts === undefined || item.attempts.length < max) {
       item.attempts = [...(item.attempts ?? []), stored(attempt)];

@@ -1,5 +1,12 @@
-import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError, IdempotencyRecordStatus } from '@aws-lambda-powertools/idempotency';
-import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import {
+  IdempotencyItemAlreadyExistsError,
+  IdempotencyItemNotFoundError,
+  IdempotencyRecordStatus,
+} from '@aws-lambda-powertools/idempotency';
+import {
+  BasePersistenceLayer,
+  IdempotencyRecord,
+} from '@aws-lambda-powertools/idempotency/persistence';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { stored } from './memory-kit';
 
@@ -48,23 +55,34 @@ export class MemoryPersistenceLayer extends BasePersistenceLayer {
     const writable =
       !existing ||
       (existing.expiry !== undefined && existing.expiry < now / 1000) ||
-      (existing.status === IdempotencyRecordStatus.INPROGRESS && existing.inProgressExpiry !== undefined && existing.inProgressExpiry < now);
-    if (!writable) throw new IdempotencyItemAlreadyExistsError(`Failed to put record for already existing idempotency key: ${record.idempotencyKey}`, this.recordOf(record.idempotencyKey, existing));
+      (existing.status === IdempotencyRecordStatus.INPROGRESS &&
+        existing.inProgressExpiry !== undefined &&
+        existing.inProgressExpiry < now);
+    if (!writable)
+      throw new IdempotencyItemAlreadyExistsError(
+        `Failed to put record for already existing idempotency key: ${record.idempotencyKey}`,
+        this.recordOf(record.idempotencyKey, existing),
+      );
     // A put replaces the whole item, as DynamoDB's PutItem does.
     this.table.set(record.idempotencyKey, {
       status: record.getStatus(),
       ...(record.expiryTimestamp !== undefined ? { expiry: record.expiryTimestamp } : {}),
-      ...(record.inProgressExpiryTimestamp !== undefined ? { inProgressExpiry: record.inProgressExpiryTimestamp } : {}),
-      ...(this.isPayloadValidationEnabled() && record.payloadHash !== undefined ? { validation: record.payloadHash } : {}),
+      ...(record.inProgressExpiryTimestamp !== undefined
+        ? { inProgressExpiry: record.inProgressExpiryTimestamp }
+        : {}),
+      ...(this.isPayloadValidationEnabled() && record.payloadHash !== undefined
+        ? { validation: record.payloadHash }
+        : {}),
     });
   }
 
   protected async _updateRecord(record: IdempotencyRecord): Promise<void> {
-    // An update without a condition: it creates the item when it is missing. Powertools marshalls the
-    // result without removing undefined values, so one there fails as it would in DynamoDB.
+    // An update without a condition: it creates the item when it is missing. Powertools marshalls
+    // the result without removing undefined values, so one there fails as it would in DynamoDB.
     const item: Item = { ...this.table.get(record.idempotencyKey), status: record.getStatus() };
     if (record.expiryTimestamp !== undefined) item.expiry = record.expiryTimestamp;
-    if (record.responseData !== undefined) item.responseData = stored(record.responseData, { undefinedValues: 'refuse' });
+    if (record.responseData !== undefined)
+      item.responseData = stored(record.responseData, { undefinedValues: 'refuse' });
     if (this.isPayloadValidationEnabled()) item.validation = record.payloadHash;
     this.table.set(record.idempotencyKey, item);
   }

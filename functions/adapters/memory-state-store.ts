@@ -1,6 +1,25 @@
-import type { AuditEvent, DatasetIntegrity, KillSwitch, RunContext, RunSummary, SafetyState } from '../../contracts';
+import type {
+  AuditEvent,
+  DatasetIntegrity,
+  KillSwitch,
+  RunContext,
+  RunSummary,
+  SafetyState,
+} from '../../contracts';
 import { ConfigurationError } from '../core/errors';
-import type { ChainLink, ControlChainHead, Controls, FailureCount, JobState, OpenRun, Quarantine, RunEffect, RunItem, SealedOutcome, StateStore } from '../core/ports';
+import type {
+  ChainLink,
+  ControlChainHead,
+  Controls,
+  FailureCount,
+  JobState,
+  OpenRun,
+  Quarantine,
+  RunEffect,
+  RunItem,
+  SealedOutcome,
+  StateStore,
+} from '../core/ports';
 import { byteLess, byteOrder, conditionFailed, stored } from './memory-kit';
 
 type JobStateItem = Partial<JobState>;
@@ -8,9 +27,8 @@ type JobStateItem = Partial<JobState>;
 /**
  * The state table in memory, for rule-level tests: every method mirrors one of DynamoDbStateStore's
  * writes, condition for condition (docs/testing.md; test/integration/state-store.test.ts runs one
- * contract over both).
- * Each call is atomic (no await inside), which is what DynamoDB's conditional writes and transactions
- * give the adapter; values go in and come out as copies.
+ * contract over both). Each call is atomic (no await inside), which is what DynamoDB's conditional
+ * writes and transactions give the adapter; values go in and come out as copies.
  */
 export class MemoryStateStore implements StateStore {
   private readonly runs = new Map<string, RunItem>();
@@ -31,30 +49,72 @@ export class MemoryStateStore implements StateStore {
 
   private job(jobId: string): JobStateItem {
     let state = this.jobs.get(jobId);
-    if (!state) this.jobs.set(jobId, (state = {}));
+    if (!state) {
+      state = {};
+      this.jobs.set(jobId, state);
+    }
     return state;
   }
 
-  async claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean> {
+  async claimRun(
+    run: RunContext,
+    startEvent: AuditEvent,
+    leaseExpiresAt: string,
+  ): Promise<boolean> {
     if (this.runs.has(run.jobRunId)) return false;
-    this.runs.set(run.jobRunId, stored<RunItem>({ ...run, phase: 'claimed', audit: [startEvent], attempts: 0, leaseExpiresAt }));
-    this.open.set(run.jobRunId, stored<OpenRun>({ jobRunId: run.jobRunId, jobId: run.jobId, scheduledTime: run.scheduledTime, trigger: run.trigger, executionId: run.executionId, leaseExpiresAt }));
+    this.runs.set(
+      run.jobRunId,
+      stored<RunItem>({
+        ...run,
+        phase: 'claimed',
+        audit: [startEvent],
+        attempts: 0,
+        leaseExpiresAt,
+      }),
+    );
+    this.open.set(
+      run.jobRunId,
+      stored<OpenRun>({
+        jobRunId: run.jobRunId,
+        jobId: run.jobId,
+        scheduledTime: run.scheduledTime,
+        trigger: run.trigger,
+        executionId: run.executionId,
+        leaseExpiresAt,
+      }),
+    );
     return true;
   }
 
-  async takeOverRun(jobRunId: string, from: { executionId: string; leaseExpiresAt: string }, to: { executionId: string; leaseExpiresAt: string; event: AuditEvent }): Promise<boolean> {
+  async takeOverRun(
+    jobRunId: string,
+    from: { executionId: string; leaseExpiresAt: string },
+    to: { executionId: string; leaseExpiresAt: string; event: AuditEvent },
+  ): Promise<boolean> {
     const run = this.runs.get(jobRunId);
-    if (!run || run.executionId !== from.executionId || run.leaseExpiresAt !== from.leaseExpiresAt || run.phase !== 'claimed') return false;
+    if (
+      !run ||
+      run.executionId !== from.executionId ||
+      run.leaseExpiresAt !== from.leaseExpiresAt ||
+      run.phase !== 'claimed'
+    )
+      return false;
     run.executionId = to.executionId;
     run.leaseExpiresAt = to.leaseExpiresAt;
     run.audit.push(stored(to.event));
     // The open row is updated without a condition: an update that creates it when it is missing.
-    this.open.set(jobRunId, { ...this.open.get(jobRunId), executionId: to.executionId, leaseExpiresAt: to.leaseExpiresAt });
+    this.open.set(jobRunId, {
+      ...this.open.get(jobRunId),
+      executionId: to.executionId,
+      leaseExpiresAt: to.leaseExpiresAt,
+    });
     return true;
   }
 
   async listOpenRuns(): Promise<OpenRun[]> {
-    return [...this.open.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, row]) => stored(row as OpenRun));
+    return [...this.open.entries()]
+      .sort(([a], [b]) => byteOrder(a, b))
+      .map(([, row]) => stored(row as OpenRun));
   }
 
   async appendAudit(jobRunId: string, events: AuditEvent[]): Promise<void> {
@@ -72,37 +132,59 @@ export class MemoryStateStore implements StateStore {
     return run ? stored(run) : undefined;
   }
 
-  async recordDuplicate(event: AuditEvent & { jobRunId: string }, executionId: string): Promise<void> {
+  async recordDuplicate(
+    event: AuditEvent & { jobRunId: string },
+    executionId: string,
+  ): Promise<void> {
     let byExecution = this.duplicates.get(event.jobRunId);
-    if (!byExecution) this.duplicates.set(event.jobRunId, (byExecution = new Map()));
+    if (!byExecution) {
+      byExecution = new Map();
+      this.duplicates.set(event.jobRunId, byExecution);
+    }
     byExecution.set(executionId, stored(event));
   }
 
   async listDuplicates(jobRunId: string): Promise<AuditEvent[]> {
     const byExecution = this.duplicates.get(jobRunId) ?? new Map<string, AuditEvent>();
-    return [...byExecution.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, event]) => stored(event));
+    return [...byExecution.entries()]
+      .sort(([a], [b]) => byteOrder(a, b))
+      .map(([, event]) => stored(event));
   }
 
-  async countExecuteAttempt(jobRunId: string): Promise<{ attempts: number; lastAttemptError?: string }> {
+  async countExecuteAttempt(
+    jobRunId: string,
+  ): Promise<{ attempts: number; lastAttemptError?: string }> {
     const run = this.claimed('countExecuteAttempt', jobRunId);
     run.attempts = (run.attempts ?? 0) + 1;
-    return { attempts: run.attempts, ...(run.lastAttemptError ? { lastAttemptError: run.lastAttemptError } : {}) };
+    return {
+      attempts: run.attempts,
+      ...(run.lastAttemptError ? { lastAttemptError: run.lastAttemptError } : {}),
+    };
   }
 
   async sealOutcome(jobRunId: string, outcome: SealedOutcome): Promise<SealedOutcome> {
     const run = this.runs.get(jobRunId);
-    // The adapter's conditional update fails and, finding no outcome to return, reports the failed condition.
+    // The adapter's conditional update fails and, finding no outcome to return, reports the failed
+    // condition.
     if (!run) throw conditionFailed(`sealOutcome (run ${jobRunId} not claimed)`);
     if (run.sealed) return stored(run.sealed);
     run.sealed = stored(outcome);
     return stored(outcome);
   }
 
-  async linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'> {
+  async linkChain(
+    jobId: string,
+    jobRunId: string,
+    expectedSequence: number,
+    link: ChainLink,
+  ): Promise<'linked' | 'conflict' | 'already'> {
     const state = this.jobs.get(jobId);
     const run = this.runs.get(jobRunId);
     // Both conditions of the transaction are checked, as DynamoDB reports each item's.
-    const headMoved = expectedSequence === 0 ? state?.chainHead !== undefined : state?.chainHead?.sequence !== expectedSequence;
+    const headMoved =
+      expectedSequence === 0
+        ? state?.chainHead !== undefined
+        : state?.chainHead?.sequence !== expectedSequence;
     const runLinked = !run || run.chain !== undefined;
     if (runLinked) return 'already';
     if (headMoved) return 'conflict';
@@ -113,16 +195,32 @@ export class MemoryStateStore implements StateStore {
     return 'linked';
   }
 
-  async countFailure(jobId: string, jobRunId: string, threshold: number, at: string): Promise<FailureCount | 'moved'> {
+  async countFailure(
+    jobId: string,
+    jobRunId: string,
+    threshold: number,
+    at: string,
+  ): Promise<FailureCount | 'moved'> {
     const run = this.runs.get(jobRunId);
     // The adapter's transaction needs the run item: without one every pass fails and it gives up.
     if (!run) return 'moved';
     if (run.failure) return stored(run.failure);
     const state = this.jobs.get(jobId);
     const failures = (state?.consecutiveFailures ?? 0) + 1;
-    const quarantine = !state?.quarantine && failures >= threshold ? { since: at, jobRunId, reason: `${failures} consecutive failures (threshold ${threshold})` } : null;
+    const quarantine =
+      !state?.quarantine && failures >= threshold
+        ? {
+            since: at,
+            jobRunId,
+            reason: `${failures} consecutive failures (threshold ${threshold})`,
+          }
+        : null;
     const count: FailureCount = { consecutiveFailures: failures, quarantine };
-    Object.assign(this.job(jobId), { jobId, consecutiveFailures: failures, ...(quarantine ? { quarantine: stored(quarantine) } : {}) });
+    Object.assign(this.job(jobId), {
+      jobId,
+      consecutiveFailures: failures,
+      ...(quarantine ? { quarantine: stored(quarantine) } : {}),
+    });
     run.failure = stored(count);
     return stored(count);
   }
@@ -133,9 +231,17 @@ export class MemoryStateStore implements StateStore {
     run.summary = stored(summary);
     run.phase = 'finalized';
     const state = this.job(summary.jobId);
-    Object.assign(state, { jobId: summary.jobId, lastRunAt: endedAt, lastStatus: summary.status, lastQuality: summary.quality, runCount: (state.runCount ?? 0) + 1 });
-    // A failure was counted, and any quarantine entered, by countFailure before the outcome was sealed.
-    if (effect.kind === 'success') Object.assign(state, { consecutiveFailures: 0, lastSuccessAt: endedAt });
+    Object.assign(state, {
+      jobId: summary.jobId,
+      lastRunAt: endedAt,
+      lastStatus: summary.status,
+      lastQuality: summary.quality,
+      runCount: (state.runCount ?? 0) + 1,
+    });
+    // A failure was counted, and any quarantine entered, by countFailure before the outcome was
+    // sealed.
+    if (effect.kind === 'success')
+      Object.assign(state, { consecutiveFailures: 0, lastSuccessAt: endedAt });
     this.open.delete(summary.jobRunId);
     return true;
   }
@@ -148,27 +254,39 @@ export class MemoryStateStore implements StateStore {
     return quarantine ? stored(quarantine) : null;
   }
 
-  async listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]> {
+  async listRunsBefore(
+    cutoff: string,
+  ): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]> {
     return [...this.runs.values()]
       .filter((run) => run.phase === 'finalized' && byteLess(run.scheduledTime, cutoff))
       .map(({ jobRunId, jobId, scheduledTime }) => ({ jobRunId, jobId, scheduledTime }))
       .sort((a, b) => (a.jobRunId < b.jobRunId ? -1 : 1));
   }
 
-  /** The run's partition (the run and its duplicate records); like the adapter, its open row is not in it. */
+  /**
+   * The run's partition (the run and its duplicate records); like the adapter, its open row is not
+   * in it.
+   */
   async deleteRun(jobRunId: string): Promise<void> {
     this.runs.delete(jobRunId);
     this.duplicates.delete(jobRunId);
   }
 
   async getControls(): Promise<Controls> {
-    const controls: Controls = { safety: null, globalKillSwitch: null, jobKillSwitches: {}, datasets: {} };
+    const controls: Controls = {
+      safety: null,
+      globalKillSwitch: null,
+      jobKillSwitches: {},
+      datasets: {},
+    };
     for (const [sk, item] of [...this.controls.entries()].sort(([a], [b]) => byteOrder(a, b))) {
       const value = stored(item);
       if (sk === 'SAFETY') controls.safety = value as unknown as SafetyState;
       else if (sk === 'KILL#GLOBAL') controls.globalKillSwitch = value as unknown as KillSwitch;
-      else if (sk.startsWith('KILL#JOB#')) controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as unknown as KillSwitch;
-      else if (sk.startsWith('DATASET#')) controls.datasets[sk.slice('DATASET#'.length)] = value as unknown as DatasetIntegrity;
+      else if (sk.startsWith('KILL#JOB#'))
+        controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as unknown as KillSwitch;
+      else if (sk.startsWith('DATASET#'))
+        controls.datasets[sk.slice('DATASET#'.length)] = value as unknown as DatasetIntegrity;
     }
     return controls;
   }
@@ -178,7 +296,10 @@ export class MemoryStateStore implements StateStore {
   }
 
   async setKillSwitch(killSwitch: KillSwitch): Promise<void> {
-    this.controls.set(killSwitch.jobId ? `KILL#JOB#${killSwitch.jobId}` : 'KILL#GLOBAL', stored({ ...killSwitch }));
+    this.controls.set(
+      killSwitch.jobId ? `KILL#JOB#${killSwitch.jobId}` : 'KILL#GLOBAL',
+      stored({ ...killSwitch }),
+    );
   }
 
   async setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void> {
@@ -191,7 +312,8 @@ export class MemoryStateStore implements StateStore {
 
   async linkControlChain(expectedSequence: number, head: ControlChainHead): Promise<boolean> {
     const current = this.controlChainHead;
-    if (expectedSequence === 0 ? current !== undefined : current?.sequence !== expectedSequence) return false;
+    if (expectedSequence === 0 ? current !== undefined : current?.sequence !== expectedSequence)
+      return false;
     this.controlChainHead = stored(head);
     return true;
   }

@@ -22,12 +22,18 @@ export function directoryPolicySource(dir: string): PolicySource {
   };
 }
 
-const bundled: Record<string, unknown> = { 'catalog.json': catalog, 'local.json': local, 'dev.json': dev, 'stage.json': stage, 'prod.json': prod };
+const bundled: Record<string, unknown> = {
+  'catalog.json': catalog,
+  'local.json': local,
+  'dev.json': dev,
+  'stage.json': stage,
+  'prod.json': prod,
+};
 
 /**
  * policy/ as bundled into a Lambda at deploy time: validated the same way, on every cold start. The
- * construct's generated entry bundles the user's policy directory; a function built straight from its
- * handler (the local bundled mode) carries opsrail's own policy/.
+ * construct's generated entry bundles the user's policy directory; a function built straight from
+ * its handler (the local bundled mode) carries opsrail's own policy/.
  */
 export const bundledPolicySource: PolicySource = {
   read: (fileName) => {

@@ -1,4 +1,9 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { sha256Base64 } from '../core/hashing';
 import type { EvidenceStore } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
@@ -14,13 +19,17 @@ export class S3EvidenceStore implements EvidenceStore {
   ) {}
 
   /**
-   * Write-once: `If-None-Match: *` makes S3 refuse to replace an object (412). The stored bytes are then
-   * compared: the same bytes are a retry of this write ("already there"); different bytes are an
-   * integrity finding (EvidenceIntegrityError), never accepted silently. A 409 means a concurrent conditional write was in flight: try again.
-   * The SHA-256 checksum makes S3 reject a body corrupted in transit, and satisfies Object Lock's
-   * integrity-header requirement.
+   * Write-once: `If-None-Match: *` makes S3 refuse to replace an object (412). The stored bytes are
+   * then compared: the same bytes are a retry of this write ("already there"); different bytes are
+   * an integrity finding (EvidenceIntegrityError), never accepted silently. A 409 means a
+   * concurrent conditional write was in flight: try again. The SHA-256 checksum makes S3 reject a
+   * body corrupted in transit, and satisfies Object Lock's integrity-header requirement.
    */
-  async putObject(key: string, body: Uint8Array, contentType: string): Promise<'written' | 'already_exists'> {
+  async putObject(
+    key: string,
+    body: Uint8Array,
+    contentType: string,
+  ): Promise<'written' | 'already_exists'> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client.send(
@@ -36,7 +45,8 @@ export class S3EvidenceStore implements EvidenceStore {
         );
         return 'written';
       } catch (error) {
-        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+          ?.httpStatusCode;
         if (status === 412) return this.compareExisting(key, body);
         if (status === 409 && attempt < CONFLICT_RETRIES) {
           await sleep(100 * 2 ** attempt);
@@ -48,7 +58,12 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   private async compareExisting(key: string, body: Uint8Array): Promise<'already_exists'> {
-    return sameBytesOrIntegrityError(`s3://${this.bucket}/${key}`, key, await this.getObject(key), body);
+    return sameBytesOrIntegrityError(
+      `s3://${this.bucket}/${key}`,
+      key,
+      await this.getObject(key),
+      body,
+    );
   }
 
   async getObject(key: string): Promise<Uint8Array | undefined> {
@@ -68,7 +83,13 @@ export class S3EvidenceStore implements EvidenceStore {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+          }),
+        );
       } catch (error) {
         throw wrapAwsError(`S3 ListObjectsV2 s3://${this.bucket}/${prefix}`, error);
       }

@@ -1,6 +1,6 @@
 /**
- * Key layout of the two tables, shared by the CDK constructs, the local stack's table creation and the
- * adapters, so the three can never disagree.
+ * Key layout of the two tables, shared by the CDK constructs, the local stack's table creation and
+ * the adapters, so the three can never disagree.
  */
 export const stateTable = {
   partitionKey: 'pk',
@@ -8,15 +8,26 @@ export const stateTable = {
   /** Schema changes are additive only: an older reader must still read every item. */
   keys: {
     run: (jobRunId: string) => ({ pk: `RUN#${jobRunId}`, sk: 'RUN' }),
-    duplicate: (jobRunId: string, executionId: string) => ({ pk: `RUN#${jobRunId}`, sk: `DUP#${executionId}` }),
+    duplicate: (jobRunId: string, executionId: string) => ({
+      pk: `RUN#${jobRunId}`,
+      sk: `DUP#${executionId}`,
+    }),
     jobState: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'STATE' }),
     schedulerCursor: (jobId: string) => ({ pk: `SCHED#${jobId}`, sk: 'CURSOR' }),
-    /** One partition holds every control (safety mode, kill-switches, dataset integrity): Preflight reads it in one query. */
+    /**
+     * One partition holds every control (safety mode, kill-switches, dataset integrity): Preflight
+     * reads it in one query.
+     */
     controlPartition: 'CONTROL',
     safety: () => ({ pk: 'CONTROL', sk: 'SAFETY' }),
-    killSwitch: (jobId: string | null) => ({ pk: 'CONTROL', sk: jobId ? `KILL#JOB#${jobId}` : 'KILL#GLOBAL' }),
+    killSwitch: (jobId: string | null) => ({
+      pk: 'CONTROL',
+      sk: jobId ? `KILL#JOB#${jobId}` : 'KILL#GLOBAL',
+    }),
     datasetIntegrity: (datasetId: string) => ({ pk: 'CONTROL', sk: `DATASET#${datasetId}` }),
-    /** Outside the control partition: Preflight's read of the controls never carries the chain head. */
+    /**
+     * Outside the control partition: Preflight's read of the controls never carries the chain head.
+     */
     controlChainHead: () => ({ pk: 'CONTROL_CHAIN', sk: 'HEAD' }),
     /** Runs claimed and not finalized, so a restarted stack can find and finish them. */
     openPartition: 'OPEN',
@@ -25,7 +36,9 @@ export const stateTable = {
     /** Approvals still waiting for a decision, so `opsrail approvals` can list them. */
     pendingApprovalPartition: 'PENDING_APPROVAL',
     pendingApproval: (approvalId: string) => ({ pk: 'PENDING_APPROVAL', sk: approvalId }),
-    /** A signed Slack interaction seen once (its signature's hash): a second delivery is a replay. */
+    /**
+     * A signed Slack interaction seen once (its signature's hash): a second delivery is a replay.
+     */
     slackRequest: (requestKey: string) => ({ pk: `SLACK_REQUEST#${requestKey}`, sk: 'SEEN' }),
   },
 } as const;

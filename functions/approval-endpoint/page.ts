@@ -24,7 +24,10 @@ export interface RenderedPage {
 }
 
 export const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 
 const STYLE = [
   'body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:44rem;padding:1rem;color:#111;background:#fff}',
@@ -36,7 +39,10 @@ const STYLE = [
   'code{font-size:1.1rem;background:#eee;padding:.1rem .3rem;user-select:all}.hint{color:#444;font-size:.9rem}',
 ].join('');
 
-/** A plan value as text: arrays as their items (the table says how many), objects as key: value pairs. */
+/**
+ * A plan value as text: arrays as their items (the table says how many), objects as key: value
+ * pairs.
+ */
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '<em>none</em>';
   if (Array.isArray(value)) {
@@ -45,13 +51,17 @@ function cell(value: unknown): string {
   }
   if (typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>);
-    return entries.length === 0 ? '<em>none</em>' : entries.map(([k, v]) => `${escapeHtml(k)}: ${cell(v)}`).join('<br>');
+    return entries.length === 0
+      ? '<em>none</em>'
+      : entries.map(([k, v]) => `${escapeHtml(k)}: ${cell(v)}`).join('<br>');
   }
   return escapeHtml(String(value));
 }
 
 function planTable(record: ApprovalRecord): string {
-  const rows = Object.entries(record.plan.details).map(([key, value]) => `<tr><th scope="row">${escapeHtml(key)}</th><td>${cell(value)}</td></tr>`);
+  const rows = Object.entries(record.plan.details).map(
+    ([key, value]) => `<tr><th scope="row">${escapeHtml(key)}</th><td>${cell(value)}</td></tr>`,
+  );
   return (
     `<h2>What will be done</h2><p>${escapeHtml(record.plan.summary)}</p>` +
     `<table><caption class="hint">The dry run's plan, exactly as it will be carried out</caption>` +
@@ -60,7 +70,8 @@ function planTable(record: ApprovalRecord): string {
 }
 
 function requestTable(record: ApprovalRecord): string {
-  const row = (k: string, v: string) => `<tr><th scope="row">${k}</th><td>${escapeHtml(v)}</td></tr>`;
+  const row = (k: string, v: string) =>
+    `<tr><th scope="row">${k}</th><td>${escapeHtml(v)}</td></tr>`;
   return (
     `<h2>The request</h2><table><tbody>` +
     row('run', record.jobRunId) +
@@ -74,19 +85,26 @@ function requestTable(record: ApprovalRecord): string {
   );
 }
 
-/** N of M (docs/approvals.md): how many must approve and who has so far; nothing when one is enough. */
+/**
+ * N of M (docs/approvals.md): how many must approve and who has so far; nothing when one is enough.
+ */
 function quorum(record: ApprovalRecord): string {
   const min = record.minApprovals ?? 1;
   if (min <= 1) return '';
-  const approved = (record.decisions ?? []).filter((d) => d.decision === 'approve').map((d) => d.by);
+  const approved = (record.decisions ?? [])
+    .filter((d) => d.decision === 'approve')
+    .map((d) => d.by);
   const so = approved.length ? `${approved.length} so far (${approved.join(', ')})` : 'none so far';
   return `<tr><th scope="row">approvals needed</th><td>${min} distinct approvers; ${escapeHtml(so)}</td></tr>`;
 }
 
 function decisionForm(record: ApprovalRecord, context: PageContext): string {
-  if (record.status !== 'PENDING') return `<p><strong>Already ${escapeHtml(record.status.toLowerCase())}</strong> by ${escapeHtml(record.decidedBy ?? 'nobody')}.</p>`;
+  if (record.status !== 'PENDING')
+    return `<p><strong>Already ${escapeHtml(record.status.toLowerCase())}</strong> by ${escapeHtml(record.decidedBy ?? 'nobody')}.</p>`;
   if (!context.signedInAs || !context.csrfToken) {
-    const signIn = context.signInUrl ? `<p><a class="button" href="${escapeHtml(context.signInUrl)}">Sign in to decide</a></p>` : '';
+    const signIn = context.signInUrl
+      ? `<p><a class="button" href="${escapeHtml(context.signInUrl)}">Sign in to decide</a></p>`
+      : '';
     return (
       `<h2>Decide</h2><p>Only a signed-in approver can decide. Viewing this page changes nothing.</p>` +
       `<p>To approve you will type the challenge <code>${escapeHtml(record.challenge)}</code>.</p>${signIn}`
@@ -115,10 +133,14 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   // No script at all; the form posts to this same page only.
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 };
 
-function answerHeaders(response: { allow?: string; retryAfterSeconds?: number }, contentType?: string): Record<string, string> {
+function answerHeaders(
+  response: { allow?: string; retryAfterSeconds?: number },
+  contentType?: string,
+): Record<string, string> {
   return {
     ...SECURITY_HEADERS,
     ...(contentType ? { 'content-type': contentType } : {}),
@@ -136,16 +158,35 @@ export function renderPage(response: ApprovalHttpResponse, context: PageContext)
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<meta name="robots" content="noindex"><title>${escapeHtml(response.title)}</title><style>${STYLE}</style></head>` +
     `<body><main><h1>${escapeHtml(response.title)}</h1>${main}</main></body></html>`;
-  return { status: response.status, headers: answerHeaders(response), body: context.method.toUpperCase() === 'HEAD' ? '' : html };
+  return {
+    status: response.status,
+    headers: answerHeaders(response),
+    body: context.method.toUpperCase() === 'HEAD' ? '' : html,
+  };
 }
 
-/** The same answer as data (ApprovalAnswer), for a caller that asked for JSON: nothing to scrape. */
+/**
+ * The same answer as data (ApprovalAnswer), for a caller that asked for JSON: nothing to scrape.
+ */
 export function renderAnswerJson(response: ApprovalHttpResponse): RenderedPage {
-  const body: ApprovalAnswer = { status: response.status, title: response.title, message: response.message, ...(response.outcome ? { outcome: response.outcome } : {}) };
-  return { status: response.status, headers: answerHeaders(response, 'application/json'), body: JSON.stringify(body) };
+  const body: ApprovalAnswer = {
+    status: response.status,
+    title: response.title,
+    message: response.message,
+    ...(response.outcome ? { outcome: response.outcome } : {}),
+  };
+  return {
+    status: response.status,
+    headers: answerHeaders(response, 'application/json'),
+    body: JSON.stringify(body),
+  };
 }
 
 /** A data route's answer (GET /approvals), with the security headers. */
 export function renderJson(response: JsonAnswer): RenderedPage {
-  return { status: response.status, headers: answerHeaders(response, 'application/json'), body: JSON.stringify(response.json) };
+  return {
+    status: response.status,
+    headers: answerHeaders(response, 'application/json'),
+    body: JSON.stringify(response.json),
+  };
 }

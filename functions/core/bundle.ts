@@ -1,4 +1,13 @@
-import type { EvidenceManifest, JobOutput, Lineage, ManifestObject, ReplayPointers, RunContext, RunRecord, IntegrityReport } from '../../contracts';
+import type {
+  EvidenceManifest,
+  JobOutput,
+  Lineage,
+  ManifestObject,
+  ReplayPointers,
+  RunContext,
+  RunRecord,
+  IntegrityReport,
+} from '../../contracts';
 import { objectName, outputName } from './layout';
 import type { ChainLink, RunItem, SealedOutcome } from './ports';
 import { canonicalJson, sha256Hex } from './hashing';
@@ -17,13 +26,23 @@ const encoder = new TextEncoder();
 const json = (value: unknown): Uint8Array => encoder.encode(`${canonicalJson(value)}\n`);
 
 /**
- * Every object of a run's bundle except the manifest. A pure function of what is stored about the run,
- * so a retried Finalize produces the same bytes and write-once storage accepts the retry as a no-op.
+ * Every object of a run's bundle except the manifest. A pure function of what is stored about the
+ * run, so a retried Finalize produces the same bytes and write-once storage accepts the retry as a
+ * no-op.
  */
-export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs: JobOutput[], codeVersion: string): BundleObject[] {
+export function buildBundleObjects(
+  item: RunItem,
+  sealed: SealedOutcome,
+  outputs: JobOutput[],
+  codeVersion: string,
+): BundleObject[] {
   const run: RunContext = item;
   const at = run.window.start;
-  const outputObjects: BundleObject[] = outputs.map((o) => ({ name: outputName(at, o.name, o.table), contentType: o.contentType, body: encoder.encode(o.body) }));
+  const outputObjects: BundleObject[] = outputs.map((o) => ({
+    name: outputName(at, o.name, o.table),
+    contentType: o.contentType,
+    body: encoder.encode(o.body),
+  }));
   const replayPointers: ReplayPointers = {
     schemaVersion: 1,
     jobId: run.jobId,
@@ -64,7 +83,11 @@ export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs
     endedAt: sealed.endedAt,
     duration_ms: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
     attempts: sealed.attempts,
-    artefacts: outputObjects.map((o) => ({ name: o.name, sha256: sha256Hex(o.body), size: o.body.byteLength })),
+    artefacts: outputObjects.map((o) => ({
+      name: o.name,
+      sha256: sha256Hex(o.body),
+      size: o.body.byteLength,
+    })),
     diagnostics: sealed.diagnostics,
     error: sealed.error,
     policySnapshot: run.policySnapshot,
@@ -82,21 +105,51 @@ export function buildBundleObjects(item: RunItem, sealed: SealedOutcome, outputs
   };
   const audit = [...item.audit, ...sealed.events];
   return [
-    { name: objectName('audit', at), contentType: 'application/x-ndjson', body: encoder.encode(audit.map((e) => canonicalJson(e)).join('\n') + '\n') },
-    { name: objectName('replay_pointers', at), contentType: 'application/json', body: json(replayPointers) },
-    { name: objectName('integrity_report', at), contentType: 'application/json', body: json(integrityReport) },
+    {
+      name: objectName('audit', at),
+      contentType: 'application/x-ndjson',
+      body: encoder.encode(`${audit.map((e) => canonicalJson(e)).join('\n')}\n`),
+    },
+    {
+      name: objectName('replay_pointers', at),
+      contentType: 'application/json',
+      body: json(replayPointers),
+    },
+    {
+      name: objectName('integrity_report', at),
+      contentType: 'application/json',
+      body: json(integrityReport),
+    },
     { name: objectName('run_record', at), contentType: 'application/json', body: json(runRecord) },
     { name: objectName('lineage', at), contentType: 'application/json', body: json(lineage) },
-    ...(sealed.gate ? [{ name: objectName('gate_results', at), contentType: 'application/json', body: json(sealed.gate) }] : []),
+    ...(sealed.gate
+      ? [
+          {
+            name: objectName('gate_results', at),
+            contentType: 'application/json',
+            body: json(sealed.gate),
+          },
+        ]
+      : []),
     ...outputObjects,
   ];
 }
 
 export function describeObjects(objects: BundleObject[]): ManifestObject[] {
-  return objects.map((o) => ({ name: o.name, sha256: sha256Hex(o.body), size: o.body.byteLength, contentType: o.contentType }));
+  return objects.map((o) => ({
+    name: o.name,
+    sha256: sha256Hex(o.body),
+    size: o.body.byteLength,
+    contentType: o.contentType,
+  }));
 }
 
-export function buildManifest(run: RunContext, objects: ManifestObject[], link: Pick<ChainLink, 'sequence' | 'previous'>, createdAt: string): Uint8Array {
+export function buildManifest(
+  run: RunContext,
+  objects: ManifestObject[],
+  link: Pick<ChainLink, 'sequence' | 'previous'>,
+  createdAt: string,
+): Uint8Array {
   const manifest: EvidenceManifest = {
     schemaVersion: 1,
     stage: run.stage,
@@ -113,4 +166,3 @@ export function buildManifest(run: RunContext, objects: ManifestObject[], link: 
   };
   return json(manifest);
 }
-

@@ -1,4 +1,12 @@
-import { Identity, SafetyMode, type AuditEvent, type AuditEventType, type JobDefinition, type KillSwitch, type SafetyState } from '../../contracts';
+import {
+  Identity,
+  SafetyMode,
+  type AuditEvent,
+  type AuditEventType,
+  type JobDefinition,
+  type KillSwitch,
+  type SafetyState,
+} from '../../contracts';
 import { auditEvent } from './audit';
 import type { Clock } from './clock';
 import { DangerousOpRequiresApprovalError, ThrottlingError, ValidationError } from './errors';
@@ -14,7 +22,10 @@ export interface ExecutionController {
   stopRunning(jobId: string | null, reason: string): Promise<string[]>;
 }
 
-/** Disables schedules: EventBridge Scheduler in AWS; locally the scheduler loop skips killed jobs by itself. */
+/**
+ * Disables schedules: EventBridge Scheduler in AWS; locally the scheduler loop skips killed jobs by
+ * itself.
+ */
 export interface ScheduleController {
   disable(jobId: string | null): Promise<string[]>;
 }
@@ -37,8 +48,13 @@ function requireActor(actor: Actor): Actor {
   const issues = [];
   const by = Identity.safeParse(actor.by);
   if (!actor.by.trim()) issues.push({ path: 'by', message: 'who is acting must be named (--as)' });
-  else if (!by.success) issues.push({ path: 'by', message: `--as ${by.error.issues[0]?.message ?? 'is not a valid identity'}` });
-  if (!actor.reason.trim()) issues.push({ path: 'reason', message: 'a reason is required (--reason)' });
+  else if (!by.success)
+    issues.push({
+      path: 'by',
+      message: `--as ${by.error.issues[0]?.message ?? 'is not a valid identity'}`,
+    });
+  if (!actor.reason.trim())
+    issues.push({ path: 'reason', message: 'a reason is required (--reason)' });
   if (issues.length || !by.success) throw new ValidationError('control request', issues);
   return { by: by.data, reason: actor.reason };
 }
@@ -46,7 +62,10 @@ function requireActor(actor: Actor): Actor {
 function requireKnownJob(policy: ResolvedPolicy, jobId: string | null): JobDefinition | null {
   if (jobId === null) return null;
   const job = findJob(policy, jobId);
-  if (!job) throw new ValidationError('control request', [{ path: 'jobId', message: `'${jobId}' is not in the catalog of stage '${policy.stage}'` }]);
+  if (!job)
+    throw new ValidationError('control request', [
+      { path: 'jobId', message: `'${jobId}' is not in the catalog of stage '${policy.stage}'` },
+    ]);
   return job;
 }
 
@@ -55,12 +74,19 @@ const encoder = new TextEncoder();
 
 /**
  * Operator actions are evidence too: one write-once object per event, beside the runs of that day,
- * hash-chained like run manifests (docs/evidence.md): each event carries its sequence number and the
- * key and SHA-256 of the event before it, and the state table keeps the head. The head moves first
- * (conditionally, so concurrent events get their own numbers), then the object is written; an event
- * linked but never written (the writer died) is written by the next one from the bytes the head keeps.
+ * hash-chained like run manifests (docs/evidence.md): each event carries its sequence number and
+ * the key and SHA-256 of the event before it, and the state table keeps the head. The head moves
+ * first (conditionally, so concurrent events get their own numbers), then the object is written; an
+ * event linked but never written (the writer died) is written by the next one from the bytes the
+ * head keeps.
  */
-export async function recordControlEvent(deps: ControlDependencies, type: AuditEventType, actor: Actor, details: Record<string, unknown>, jobId?: string): Promise<AuditEvent> {
+export async function recordControlEvent(
+  deps: ControlDependencies,
+  type: AuditEventType,
+  actor: Actor,
+  details: Record<string, unknown>,
+  jobId?: string,
+): Promise<AuditEvent> {
   const at = deps.clock.now();
   const event = auditEvent({
     eventId: `control#${type}#${isoSeconds(at)}#${sha256Hex(JSON.stringify(details)).slice(0, 12)}`,
@@ -73,17 +99,28 @@ export async function recordControlEvent(deps: ControlDependencies, type: AuditE
   });
   for (let attempt = 0; attempt < MAX_CONTROL_CHAIN_ATTEMPTS; attempt++) {
     const head = await deps.state.getControlChainHead();
-    if (head) await deps.evidence.putObject(head.key, encoder.encode(head.body), 'application/json');
+    if (head)
+      await deps.evidence.putObject(head.key, encoder.encode(head.body), 'application/json');
     const sequence = (head?.sequence ?? 0) + 1;
     const previous = head ? { key: head.key, sha256: head.sha256, sequence: head.sequence } : null;
     const chained = auditEvent({ ...event, chain: { sequence, previous } });
     const body = `${JSON.stringify(chained)}\n`;
     const key = `stage=${deps.policy.stage}/dt=${chained.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${String(sequence).padStart(6, '0')}.json`;
-    if (!(await deps.state.linkControlChain(head?.sequence ?? 0, { sequence, key, sha256: sha256Hex(body), body }))) continue;
+    if (
+      !(await deps.state.linkControlChain(head?.sequence ?? 0, {
+        sequence,
+        key,
+        sha256: sha256Hex(body),
+        body,
+      }))
+    )
+      continue;
     await deps.evidence.putObject(key, encoder.encode(body), 'application/json');
     return chained;
   }
-  throw new ThrottlingError(`control event ${type}: other control events kept moving the chain head; try again`);
+  throw new ThrottlingError(
+    `control event ${type}: other control events kept moving the chain head; try again`,
+  );
 }
 
 export interface KillSwitchResult {
@@ -93,50 +130,101 @@ export interface KillSwitchResult {
 }
 
 /**
- * Engaging is immediate (docs/safety-rules.md#kill-switch): the switch is written first, so every Preflight from then on refuses;
- * then running executions are stopped and schedules disabled.
+ * Engaging is immediate (docs/safety-rules.md#kill-switch): the switch is written first, so every
+ * Preflight from then on refuses; then running executions are stopped and schedules disabled.
  */
-export async function engageKillSwitch(deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }, jobId: string | null, asked: Actor): Promise<KillSwitchResult> {
+export async function engageKillSwitch(
+  deps: ControlDependencies & { executions: ExecutionController; schedules: ScheduleController },
+  jobId: string | null,
+  asked: Actor,
+): Promise<KillSwitchResult> {
   const actor = requireActor(asked);
   requireKnownJob(deps.policy, jobId);
-  const killSwitch: KillSwitch = { schemaVersion: 1, jobId, engaged: true, reason: deps.redactor.text(actor.reason), changedBy: deps.redactor.id(actor.by), changedAt: deps.clock.now().toISOString() };
+  const killSwitch: KillSwitch = {
+    schemaVersion: 1,
+    jobId,
+    engaged: true,
+    reason: deps.redactor.text(actor.reason),
+    changedBy: deps.redactor.id(actor.by),
+    changedAt: deps.clock.now().toISOString(),
+  };
   await deps.state.setKillSwitch(killSwitch);
-  const stoppedExecutions = await deps.executions.stopRunning(jobId, `kill-switch engaged by ${killSwitch.changedBy}: ${killSwitch.reason}`);
+  const stoppedExecutions = await deps.executions.stopRunning(
+    jobId,
+    `kill-switch engaged by ${killSwitch.changedBy}: ${killSwitch.reason}`,
+  );
   const disabledSchedules = await deps.schedules.disable(jobId);
-  await recordControlEvent(deps, 'kill_switch.engage', actor, { scope: jobId ?? 'global', stoppedExecutions, disabledSchedules }, jobId ?? undefined);
+  await recordControlEvent(
+    deps,
+    'kill_switch.engage',
+    actor,
+    { scope: jobId ?? 'global', stoppedExecutions, disabledSchedules },
+    jobId ?? undefined,
+  );
   return { killSwitch, stoppedExecutions, disabledSchedules };
 }
 
-export async function releaseKillSwitch(_deps: ControlDependencies, jobId: string | null, actor: Actor): Promise<never> {
+export async function releaseKillSwitch(
+  _deps: ControlDependencies,
+  jobId: string | null,
+  actor: Actor,
+): Promise<never> {
   requireActor(actor);
-  throw new DangerousOpRequiresApprovalError(`releasing the ${jobId ? `kill-switch of ${jobId}` : 'global kill-switch'}`);
+  throw new DangerousOpRequiresApprovalError(
+    `releasing the ${jobId ? `kill-switch of ${jobId}` : 'global kill-switch'}`,
+  );
 }
 
 const SAFETY_RANK: Record<SafetyMode, number> = { NORMAL: 0, SAFE: 1, EMERGENCY_STOP: 2 };
 
 /** Moving toward EMERGENCY_STOP takes effect at once; moving toward NORMAL is a dangerous op. */
-export async function setSafetyMode(deps: ControlDependencies, mode: string, asked: Actor): Promise<SafetyState> {
+export async function setSafetyMode(
+  deps: ControlDependencies,
+  mode: string,
+  asked: Actor,
+): Promise<SafetyState> {
   const parsed = SafetyMode.safeParse(mode);
-  if (!parsed.success) throw new ValidationError('control request', [{ path: 'mode', message: `must be one of ${SafetyMode.options.join(', ')}` }]);
+  if (!parsed.success)
+    throw new ValidationError('control request', [
+      { path: 'mode', message: `must be one of ${SafetyMode.options.join(', ')}` },
+    ]);
   const actor = requireActor(asked);
   const current = (await deps.state.getControls()).safety;
   const from = current?.mode ?? 'NORMAL';
-  if (SAFETY_RANK[parsed.data] < SAFETY_RANK[from]) throw new DangerousOpRequiresApprovalError(`relaxing the safety mode from ${from} to ${parsed.data}`);
+  if (SAFETY_RANK[parsed.data] < SAFETY_RANK[from])
+    throw new DangerousOpRequiresApprovalError(
+      `relaxing the safety mode from ${from} to ${parsed.data}`,
+    );
   if (current && parsed.data === from) return current;
-  const state: SafetyState = { schemaVersion: 1, mode: parsed.data, reason: deps.redactor.text(actor.reason), changedBy: deps.redactor.id(actor.by), changedAt: deps.clock.now().toISOString() };
+  const state: SafetyState = {
+    schemaVersion: 1,
+    mode: parsed.data,
+    reason: deps.redactor.text(actor.reason),
+    changedBy: deps.redactor.id(actor.by),
+    changedAt: deps.clock.now().toISOString(),
+  };
   await deps.state.setSafetyState(state);
   await recordControlEvent(deps, 'safety.mode.change', actor, { from, to: parsed.data });
   return state;
 }
 
-export async function releaseQuarantine(_deps: ControlDependencies, jobId: string, actor: Actor): Promise<never> {
+export async function releaseQuarantine(
+  _deps: ControlDependencies,
+  jobId: string,
+  actor: Actor,
+): Promise<never> {
   requireActor(actor);
   throw new DangerousOpRequiresApprovalError(`releasing the quarantine of ${jobId}`);
 }
 
 export interface StatusReport {
   stage: string;
-  safety: { mode: SafetyMode; changedBy: string | null; changedAt: string | null; reason: string | null };
+  safety: {
+    mode: SafetyMode;
+    changedBy: string | null;
+    changedAt: string | null;
+    reason: string | null;
+  };
   killSwitches: KillSwitch[];
   quarantined: { jobId: string; since: string; reason: string }[];
   datasets: Controls['datasets'];
@@ -160,14 +248,27 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
   const [controls, openRuns, states] = await Promise.all([
     deps.state.getControls(),
     deps.state.listOpenRuns(),
-    Promise.all(deps.policy.jobs.map(async (job) => [job.jobId, await deps.state.getJobState(job.jobId)] as [string, JobState | undefined])),
+    Promise.all(
+      deps.policy.jobs.map(
+        async (job) =>
+          [job.jobId, await deps.state.getJobState(job.jobId)] as [string, JobState | undefined],
+      ),
+    ),
   ]);
   const stateOf = new Map(states);
-  const killSwitches = [controls.globalKillSwitch, ...Object.values(controls.jobKillSwitches)].filter((k): k is KillSwitch => !!k?.engaged);
+  const killSwitches = [
+    controls.globalKillSwitch,
+    ...Object.values(controls.jobKillSwitches),
+  ].filter((k): k is KillSwitch => !!k?.engaged);
   const now = deps.clock.now();
   return {
     stage: deps.policy.stage,
-    safety: { mode: controls.safety?.mode ?? 'NORMAL', changedBy: controls.safety?.changedBy ?? null, changedAt: controls.safety?.changedAt ?? null, reason: controls.safety?.reason ?? null },
+    safety: {
+      mode: controls.safety?.mode ?? 'NORMAL',
+      changedBy: controls.safety?.changedBy ?? null,
+      changedAt: controls.safety?.changedAt ?? null,
+      reason: controls.safety?.reason ?? null,
+    },
     killSwitches,
     quarantined: deps.policy.jobs.flatMap((job) => {
       const q = stateOf.get(job.jobId)?.quarantine;
@@ -186,8 +287,11 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
         consecutiveFailures: s?.consecutiveFailures ?? 0,
         runCount: s?.runCount ?? 0,
         quarantined: !!s?.quarantine,
-        killed: !!controls.globalKillSwitch?.engaged || !!controls.jobKillSwitches[job.jobId]?.engaged,
-        nextRun: job.enabled ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null) : null,
+        killed:
+          !!controls.globalKillSwitch?.engaged || !!controls.jobKillSwitches[job.jobId]?.engaged,
+        nextRun: job.enabled
+          ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null)
+          : null,
       };
     }),
     openRuns,

@@ -29,7 +29,10 @@ export class ValidationError extends OpsrailError {
     readonly issues: { path: string; message: string }[],
     options?: { cause?: unknown },
   ) {
-    super(`${source}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, options);
+    super(
+      `${source}: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+      options,
+    );
   }
 }
 
@@ -40,7 +43,10 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   return `invalid name ${JSON.stringify(String(key))}: ${issue.issues.map((i) => i.message).join('; ')}`;
 }
 
-/** A zod error's issues as ValidationError issues: the dotted path (under `prefix`, when given) and the message. */
+/**
+ * A zod error's issues as ValidationError issues: the dotted path (under `prefix`, when given) and
+ * the message.
+ */
 export function zodIssues(error: z.ZodError, prefix?: string): { path: string; message: string }[] {
   return error.issues.map((issue) => {
     const path = issue.path.map(String).join('.');
@@ -49,7 +55,11 @@ export function zodIssues(error: z.ZodError, prefix?: string): { path: string; m
 }
 
 /** The one way a failed zod parse becomes a ValidationError naming `source` and every field. */
-export function validationErrorOf(source: string, error: z.ZodError, prefix?: string): ValidationError {
+export function validationErrorOf(
+  source: string,
+  error: z.ZodError,
+  prefix?: string,
+): ValidationError {
   return new ValidationError(source, zodIssues(error, prefix), { cause: error });
 }
 
@@ -126,7 +136,8 @@ export class RunRefusedError extends OpsrailError {
   }
 }
 
-export const isRefusal = (kind: ErrorKind): boolean => (REFUSAL_KINDS as readonly string[]).includes(kind);
+export const isRefusal = (kind: ErrorKind): boolean =>
+  (REFUSAL_KINDS as readonly string[]).includes(kind);
 
 /**
  * The error a job should throw for an HTTP answer from a dependency
@@ -134,18 +145,32 @@ export const isRefusal = (kind: ErrorKind): boolean => (REFUSAL_KINDS as readonl
  * 401/403 permission, 404/410 not found — never retried; 408/429 and 5xx retried with backoff, and
  * a Retry-After (seconds or an HTTP date) is carried so the retry honours it.
  */
-export function errorForHttpStatus(status: number, message: string, retryAfter?: string | null, now: Date = new Date()): OpsrailError {
+export function errorForHttpStatus(
+  status: number,
+  message: string,
+  retryAfter?: string | null,
+  now: Date = new Date(),
+): OpsrailError {
   const text = `HTTP ${status}: ${message}`;
   if (status === 429 || status === 503) {
     const retryAfterSeconds = parseRetryAfter(retryAfter, now);
-    if (status === 429) return new ThrottlingError(text, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
-    return new JobFailedError('dependency', text, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+    if (status === 429)
+      return new ThrottlingError(
+        text,
+        retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
+      );
+    return new JobFailedError(
+      'dependency',
+      text,
+      retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
+    );
   }
   if (status === 408 || status === 504) return new JobFailedError('timeout', text);
   if (status >= 500) return new DependencyError(text);
   if (status === 401 || status === 403) return new PermissionError(text);
   if (status === 404 || status === 410) return new NotFoundError(text);
-  if (status === 400 || status === 409 || status === 422) return new JobFailedError('validation', text);
+  if (status === 400 || status === 409 || status === 422)
+    return new JobFailedError('validation', text);
   return new JobFailedError('validation', text);
 }
 
@@ -156,14 +181,18 @@ export function parseRetryAfter(value: string | null | undefined, now: Date): nu
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now.getTime()) / 1000));
 }
 
-/** A dependency asked to wait longer than policy (or the Lambda's time) allows: retrying sooner would not honour it. */
+/**
+ * A dependency asked to wait longer than policy (or the Lambda's time) allows: retrying sooner
+ * would not honour it.
+ */
 export class RetryAfterTooLongError extends OpsrailError {
   readonly kind = 'throttling' as const;
   readonly retryable = false;
 }
 
 /** Seconds a failed attempt asks the next one to wait, if any. */
-export const retryAfterOf = (error: unknown): number | undefined => (error as { retryAfterSeconds?: number })?.retryAfterSeconds;
+export const retryAfterOf = (error: unknown): number | undefined =>
+  (error as { retryAfterSeconds?: number })?.retryAfterSeconds;
 
 /**
  * Thrown by a job's own logic to fail the run with a kind of its choosing. Its name is the kind's
@@ -185,11 +214,17 @@ export class JobFailedError extends OpsrailError {
 }
 
 /** The kinds the ASL retries (Retry), all others go straight to Catch. */
-export const RETRYABLE_KINDS: readonly ErrorKind[] = ['throttling', 'dependency', 'timeout', 'bookkeeping'];
+export const RETRYABLE_KINDS: readonly ErrorKind[] = [
+  'throttling',
+  'dependency',
+  'timeout',
+  'bookkeeping',
+];
 
 /**
- * One of opsrail's own stores (state table, idempotency table, evidence bucket) failed in a way that
- * may pass. Retried by every step; never a fault of the job, so never counted toward quarantine.
+ * One of opsrail's own stores (state table, idempotency table, evidence bucket) failed in a way
+ * that may pass. Retried by every step; never a fault of the job, so never counted toward
+ * quarantine.
  */
 export class BookkeepingError extends OpsrailError {
   readonly kind = 'bookkeeping' as const;
@@ -198,25 +233,34 @@ export class BookkeepingError extends OpsrailError {
 
 /** An error of opsrail's own store call: a retryable one (throttling, 5xx) becomes bookkeeping. */
 export function asBookkeeping(what: string, error: unknown): unknown {
-  if (!(error instanceof OpsrailError) || !error.retryable || error instanceof BookkeepingError) return error;
+  if (!(error instanceof OpsrailError) || !error.retryable || error instanceof BookkeepingError)
+    return error;
   return new BookkeepingError(`${what}: ${error.name}: ${error.message}`, { cause: error });
 }
 
 /** Powertools idempotency errors that mean its table could not be read or written (not the job). */
-const POWERTOOLS_PERSISTENCE = new Set(['IdempotencyPersistenceLayerError', 'IdempotencyPersistenceConsistencyError']);
+const POWERTOOLS_PERSISTENCE = new Set([
+  'IdempotencyPersistenceLayerError',
+  'IdempotencyPersistenceConsistencyError',
+]);
 
-/** A Powertools persistence error as the retryable bookkeeping error it is; anything else unchanged. */
+/**
+ * A Powertools persistence error as the retryable bookkeeping error it is; anything else unchanged.
+ */
 export function fromIdempotencyStore(error: unknown): unknown {
   const { name, message } = (error ?? {}) as { name?: string; message?: string };
   if (!name || !POWERTOOLS_PERSISTENCE.has(name)) return error;
   const cause = (error as { cause?: { name?: string; message?: string } }).cause;
   const detail = cause?.name ? ` (${cause.name}: ${cause.message ?? ''})` : '';
-  return new BookkeepingError(`idempotency store: ${name}: ${message ?? ''}${detail}`, { cause: error });
+  return new BookkeepingError(`idempotency store: ${name}: ${message ?? ''}${detail}`, {
+    cause: error,
+  });
 }
 
 /**
- * The holder of an earlier Execute attempt died after starting the job: its effect may or may not have
- * happened. A job that is not idempotent is not run again; the run ends UNKNOWN (docs/crash-safety.md).
+ * The holder of an earlier Execute attempt died after starting the job: its effect may or may not
+ * have happened. A job that is not idempotent is not run again; the run ends UNKNOWN
+ * (docs/crash-safety.md).
  */
 export class UnknownOutcomeError extends OpsrailError {
   readonly kind = 'unknown_outcome' as const;
@@ -239,7 +283,6 @@ export class EvidenceIntegrityError extends OpsrailError {
   }
 }
 
-
 /** Maps an error name seen by Step Functions (Catch → $.error.Error) back to its kind. */
 export function errorKindFromName(name: string): ErrorKind {
   const kind = (Object.keys(NAME_OF_KIND) as ErrorKind[]).find((k) => NAME_OF_KIND[k] === name);
@@ -248,7 +291,10 @@ export function errorKindFromName(name: string): ErrorKind {
   return name === 'States.Timeout' ? 'timeout' : 'internal';
 }
 
-/** A taken-over run whose outcome (not a success) was already sealed: RecordFailure finishes it from that outcome. */
+/**
+ * A taken-over run whose outcome (not a success) was already sealed: RecordFailure finishes it from
+ * that outcome.
+ */
 export class RunAlreadyClosedError extends OpsrailError {
   readonly kind = 'internal' as const;
   readonly retryable = false;
@@ -257,7 +303,10 @@ export class RunAlreadyClosedError extends OpsrailError {
   }
 }
 
-/** Other runs of the same job kept changing what this run must update conditionally: retried like throttling. */
+/**
+ * Other runs of the same job kept changing what this run must update conditionally: retried like
+ * throttling.
+ */
 export class ContentionError extends OpsrailError {
   readonly kind = 'throttling' as const;
   readonly retryable = true;
@@ -268,13 +317,16 @@ export class ContentionError extends OpsrailError {
 }
 
 /**
- * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous op
- * (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval gate, never a plain command.
+ * Relaxing a safety control (toward NORMAL, releasing a kill-switch or a quarantine) is a dangerous
+ * op (docs/safety-rules.md#dangerous-ops): it needs a named human's approval through the approval
+ * gate, never a plain command.
  */
 export class DangerousOpRequiresApprovalError extends OpsrailError {
   readonly kind = 'validation' as const;
   readonly retryable = false;
   constructor(operation: string) {
-    super(`${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`);
+    super(
+      `${operation} is a dangerous op: it needs a second person's approval. Run the gated job instead (opsrail run safety_relax --param mode=NORMAL, kill_switch_release --param jobId=…, or quarantine_release --param jobId=…, with --as you); a second person approves it`,
+    );
   }
 }

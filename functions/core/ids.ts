@@ -17,7 +17,10 @@ export function parseJobRunId(jobRunId: string): { jobId: string; tick: Date } |
   return match ? { jobId: match[1] as string, tick: new Date(match[2] as string) } : undefined;
 }
 
-/** Hive-style partition prefix: Athena projects stage, dt and job_id from it (docs/evidence.md#where-it-lives). */
+/**
+ * Hive-style partition prefix: Athena projects stage, dt and job_id from it
+ * (docs/evidence.md#where-it-lives).
+ */
 export function evidencePrefix(stage: Stage, jobId: string, windowStart: Date): string {
   return `stage=${stage}/dt=${windowStart.toISOString().slice(0, 10)}/job_id=${jobId}/`;
 }

@@ -1,13 +1,25 @@
 /**
  * Where each object of a run's bundle lives. Under the run's Hive partition prefix
- * (stage=…/dt=…/job_id=…/) every kind has a folder of its own, one object per run, so each kind is an
- * Athena table (partition projection over stage, dt and job_id) and a DuckDB glob, with nothing else
- * mixed in. Every JSON object is written on one line: Athena's JSON SerDe reads a record per line.
+ * (stage=…/dt=…/job_id=…/) every kind has a folder of its own, one object per run, so each kind is
+ * an Athena table (partition projection over stage, dt and job_id) and a DuckDB glob, with nothing
+ * else mixed in. Every JSON object is written on one line: Athena's JSON SerDe reads a record per
+ * line.
  */
-export const EVIDENCE_KINDS = ['manifest', 'audit', 'replay_pointers', 'integrity_report', 'run_record', 'lineage', 'gate_results'] as const;
+export const EVIDENCE_KINDS = [
+  'manifest',
+  'audit',
+  'replay_pointers',
+  'integrity_report',
+  'run_record',
+  'lineage',
+  'gate_results',
+] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 
-/** Tables a job may write rows to, besides its plain outputs (e.g. the schedule ledger's expected ticks). */
+/**
+ * Tables a job may write rows to, besides its plain outputs (e.g. the schedule ledger's expected
+ * ticks).
+ */
 export const OUTPUT_TABLES = ['expected_ticks'] as const;
 export type OutputTable = (typeof OUTPUT_TABLES)[number];
 
@@ -21,5 +33,7 @@ export function objectName(kind: EvidenceKind, windowStart: string): string {
 }
 
 export function outputName(windowStart: string, name: string, table?: OutputTable): string {
-  return table ? `${table}/${runStamp(windowStart)}.jsonl` : `outputs/${runStamp(windowStart)}/${name}`;
+  return table
+    ? `${table}/${runStamp(windowStart)}.jsonl`
+    : `outputs/${runStamp(windowStart)}/${name}`;
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   BUILTIN_JOB_IDS,
   builtinJobParams,
@@ -11,7 +11,9 @@ import {
 import { ValidationError, validationErrorOf, zodIssues } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
 
-/** The policy in force for one stage: the stage's settings and the catalog resolved against them. */
+/**
+ * The policy in force for one stage: the stage's settings and the catalog resolved against them.
+ */
 export interface ResolvedPolicy {
   stage: Stage;
   settings: StagePolicy;
@@ -26,15 +28,24 @@ export interface PolicySource {
   describe(fileName: string): string;
 }
 
-function parseFile<T extends z.ZodType>(source: PolicySource, fileName: string, schema: T): z.infer<T> {
+function parseFile<T extends z.ZodType>(
+  source: PolicySource,
+  fileName: string,
+  schema: T,
+): z.infer<T> {
   const where = source.describe(fileName);
   const text = source.read(fileName);
-  if (text === undefined) throw new ValidationError(where, [{ path: '', message: 'file not found' }]);
+  if (text === undefined)
+    throw new ValidationError(where, [{ path: '', message: 'file not found' }]);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (cause) {
-    throw new ValidationError(where, [{ path: '', message: `not valid JSON (${(cause as Error).message})` }], { cause });
+    throw new ValidationError(
+      where,
+      [{ path: '', message: `not valid JSON (${(cause as Error).message})` }],
+      { cause },
+    );
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw validationErrorOf(where, parsed.error);
@@ -49,28 +60,43 @@ export interface ImplementedJobs {
 }
 
 /**
- * Reads and validates policy/ for a stage. With `implemented`, a catalog job that nothing implements
- * (not built in, no module in the jobs directory, no http or lambda implementation) is a policy error
- * naming it, at load, not a failure counted against it when it runs (docs/writing-a-job.md).
+ * Reads and validates policy/ for a stage. With `implemented`, a catalog job that nothing
+ * implements (not built in, no module in the jobs directory, no http or lambda implementation) is a
+ * policy error naming it, at load, not a failure counted against it when it runs
+ * (docs/writing-a-job.md).
  */
-export function loadPolicy(source: PolicySource, stage: Stage, implemented?: ImplementedJobs): ResolvedPolicy {
+export function loadPolicy(
+  source: PolicySource,
+  stage: Stage,
+  implemented?: ImplementedJobs,
+): ResolvedPolicy {
   const catalog = parseFile(source, 'catalog.json', Catalog);
   const settings = parseFile(source, `${stage}.json`, StagePolicy);
   const stageFile = source.describe(`${stage}.json`);
   const catalogFile = source.describe('catalog.json');
   if (settings.stage !== stage) {
-    throw new ValidationError(stageFile, [{ path: 'stage', message: `says '${settings.stage}' but the file is for stage '${stage}'` }]);
+    throw new ValidationError(stageFile, [
+      { path: 'stage', message: `says '${settings.stage}' but the file is for stage '${stage}'` },
+    ]);
   }
   const seen = new Map<string, number>();
   catalog.jobs.forEach((job, index) => {
     const earlier = seen.get(job.jobId);
     if (earlier !== undefined) {
-      throw new ValidationError(catalogFile, [{ path: `jobs.${index}.jobId`, message: `'${job.jobId}' is already declared at jobs.${earlier}: job ids are never reused` }]);
+      throw new ValidationError(catalogFile, [
+        {
+          path: `jobs.${index}.jobId`,
+          message: `'${job.jobId}' is already declared at jobs.${earlier}: job ids are never reused`,
+        },
+      ]);
     }
     seen.set(job.jobId, index);
   });
   for (const jobId of Object.keys(settings.jobs)) {
-    if (!seen.has(jobId)) throw new ValidationError(stageFile, [{ path: `jobs.${jobId}`, message: 'is not declared in catalog.json (no hidden jobs)' }]);
+    if (!seen.has(jobId))
+      throw new ValidationError(stageFile, [
+        { path: `jobs.${jobId}`, message: 'is not declared in catalog.json (no hidden jobs)' },
+      ]);
   }
   const jobs = catalog.jobs.map((entry, index) => {
     const switches = settings.jobs[entry.jobId];
@@ -94,22 +120,50 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
       merged.params = params.data as Record<string, unknown>;
     }
     const job = JobDefinition.safeParse(merged);
-    if (!job.success) throw new ValidationError(stageFile, zodIssues(job.error, `jobs.${entry.jobId}`));
+    if (!job.success)
+      throw new ValidationError(stageFile, zodIssues(job.error, `jobs.${entry.jobId}`));
     return job.data;
   });
   jobs.forEach((job, index) => {
     const kind = job.implementation?.kind;
     if (implemented && kind !== 'http' && kind !== 'lambda' && !implemented.has(job.jobId)) {
-      const module = job.implementation?.kind === 'module' ? (job.implementation.module ?? `${job.jobId}.ts`) : `${job.jobId}.ts`;
-      if (job.enabled) throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.enabled`, message: `enables job '${job.jobId}', which has no implementation (not a built-in job, no module ${module} in the jobs directory, nor one given to the runtime)` }]);
-      throw new ValidationError(catalogFile, [{ path: `jobs.${index}.implementation`, message: `job '${job.jobId}' has no implementation: not a built-in job, no module ${module} in the jobs directory, nor an http or lambda implementation` }]);
+      const module =
+        job.implementation?.kind === 'module'
+          ? (job.implementation.module ?? `${job.jobId}.ts`)
+          : `${job.jobId}.ts`;
+      if (job.enabled)
+        throw new ValidationError(stageFile, [
+          {
+            path: `jobs.${job.jobId}.enabled`,
+            message: `enables job '${job.jobId}', which has no implementation (not a built-in job, no module ${module} in the jobs directory, nor one given to the runtime)`,
+          },
+        ]);
+      throw new ValidationError(catalogFile, [
+        {
+          path: `jobs.${index}.implementation`,
+          message: `job '${job.jobId}' has no implementation: not a built-in job, no module ${module} in the jobs directory, nor an http or lambda implementation`,
+        },
+      ]);
     }
     const standIn = settings.jobs[job.jobId]?.standIn;
     if (standIn && (stage !== 'local' || kind !== 'lambda')) {
-      throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.standIn`, message: stage !== 'local' ? 'a stand-in is for the local stage only' : `job '${job.jobId}' is not a lambda job` }]);
+      throw new ValidationError(stageFile, [
+        {
+          path: `jobs.${job.jobId}.standIn`,
+          message:
+            stage !== 'local'
+              ? 'a stand-in is for the local stage only'
+              : `job '${job.jobId}' is not a lambda job`,
+        },
+      ]);
     }
     if (stage === 'local' && kind === 'lambda' && job.enabled && !standIn) {
-      throw new ValidationError(stageFile, [{ path: `jobs.${job.jobId}.standIn`, message: `lambda job '${job.jobId}' is enabled locally: name a stand-in (a module or a local URL) for its function` }]);
+      throw new ValidationError(stageFile, [
+        {
+          path: `jobs.${job.jobId}.standIn`,
+          message: `lambda job '${job.jobId}' is enabled locally: name a stand-in (a module or a local URL) for its function`,
+        },
+      ]);
     }
   });
   const snapshot = { stage, sha256: sha256Hex(canonicalJson({ settings, jobs })) };
@@ -117,16 +171,24 @@ export function loadPolicy(source: PolicySource, stage: Stage, implemented?: Imp
 }
 
 /**
- * opsrail's own jobs are idempotent unless the catalog says otherwise. A user job enabled in a stage
- * must say, because the answer decides whether a run whose holder died is run again
+ * opsrail's own jobs are idempotent unless the catalog says otherwise. A user job enabled in a
+ * stage must say, because the answer decides whether a run whose holder died is run again
  * (docs/crash-safety.md); a job that is only declared may stay silent until it is enabled.
  */
-function idempotenceOf(entry: { jobId: string; idempotent?: boolean | undefined }, index: number, enabled: boolean, catalogFile: string): boolean | undefined {
+function idempotenceOf(
+  entry: { jobId: string; idempotent?: boolean | undefined },
+  index: number,
+  enabled: boolean,
+  catalogFile: string,
+): boolean | undefined {
   if (entry.idempotent !== undefined) return entry.idempotent;
   if ((BUILTIN_JOB_IDS as readonly string[]).includes(entry.jobId)) return true;
   if (!enabled) return undefined;
   throw new ValidationError(catalogFile, [
-    { path: `jobs.${index}.idempotent`, message: `job '${entry.jobId}' is enabled but does not say whether running it twice with the same run id is safe: set true or false` },
+    {
+      path: `jobs.${index}.idempotent`,
+      message: `job '${entry.jobId}' is enabled but does not say whether running it twice with the same run id is safe: set true or false`,
+    },
   ]);
 }
 

@@ -14,7 +14,10 @@ import type {
   RunSummary,
 } from '../../contracts';
 
-/** The link of one run's manifest into its job's hash chain, reserved before the manifest is written. */
+/**
+ * The link of one run's manifest into its job's hash chain, reserved before the manifest is
+ * written.
+ */
 export interface ChainLink {
   sequence: number;
   manifestKey: string;
@@ -35,7 +38,10 @@ export interface BundleBasis {
   codeVersion: string;
 }
 
-/** How a run ended, fixed once (the first Finalize or RecordFailure to get there wins); retries reuse it. */
+/**
+ * How a run ended, fixed once (the first Finalize or RecordFailure to get there wins); retries
+ * reuse it.
+ */
 export interface SealedOutcome {
   status: RunStatus;
   quality: Quality;
@@ -45,7 +51,10 @@ export interface SealedOutcome {
   diagnostics: Diagnostic[];
   error: { kind: ErrorKind; name: string; message: string } | null;
   integrityReport: IntegrityReport | null;
-  /** Audit events that close the run (integrity.record, job.run.end or job.run.fail, quarantine.enter). */
+  /**
+   * Audit events that close the run (integrity.record, job.run.end or job.run.fail,
+   * quarantine.enter).
+   */
   events: AuditEvent[];
   /** How the run moves its job's counters, decided once with the outcome. */
   effect: RunEffect;
@@ -57,7 +66,9 @@ export interface RunItem extends RunContext {
   phase: 'claimed' | 'finalized';
   audit: AuditEvent[];
   attempts: number;
-  /** Until when the claiming execution holds the run; afterwards a later delivery may take it over. */
+  /**
+   * Until when the claiming execution holds the run; afterwards a later delivery may take it over.
+   */
   leaseExpiresAt: string;
   /** Why the last attempt of the job's logic failed (the reason of the next job.run.retry). */
   lastAttemptError?: string;
@@ -105,7 +116,10 @@ export interface OpenRun {
   leaseExpiresAt: string;
 }
 
-/** A failure's place in its job's run of consecutive failures, and the quarantine it started, if any. */
+/**
+ * A failure's place in its job's run of consecutive failures, and the quarantine it started, if
+ * any.
+ */
 export interface FailureCount {
   consecutiveFailures: number;
   quarantine: Quarantine | null;
@@ -115,12 +129,16 @@ export interface FailureCount {
 export type RunEffect =
   | { kind: 'success' }
   | { kind: 'failure'; quarantine: Quarantine | null }
-  /** Refused, stopped, or completed with quality DEGRADED/UNKNOWN: neither success nor a job failure. */
+  /**
+   * Refused, stopped, or completed with quality DEGRADED/UNKNOWN: neither success nor a job
+   * failure.
+   */
   | { kind: 'neutral' };
 
 /**
- * The head of the stage's chain of control events, kept like a job's manifest chain head. It holds the
- * head event's bytes too, so an event whose write was cut short after linking is written by the next one.
+ * The head of the stage's chain of control events, kept like a job's manifest chain head. It holds
+ * the head event's bytes too, so an event whose write was cut short after linking is written by the
+ * next one.
  */
 export interface ControlChainHead {
   sequence: number;
@@ -139,12 +157,22 @@ export interface JobStateReader {
 
 /** The state table. Every write that decides something is conditional. */
 export interface StateStore extends JobStateReader, ControlChainReader {
-  /** Moves the control chain head from `expectedSequence` (0: no head yet) to `head`; false when another event moved it first. */
+  /**
+   * Moves the control chain head from `expectedSequence` (0: no head yet) to `head`; false when
+   * another event moved it first.
+   */
   linkControlChain(expectedSequence: number, head: ControlChainHead): Promise<boolean>;
   /** true when this call claimed the run; false when it was already claimed. */
   claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean>;
-  /** Takes over a claim whose lease expired, from the execution that held it; false if anything moved. */
-  takeOverRun(jobRunId: string, from: { executionId: string; leaseExpiresAt: string }, to: { executionId: string; leaseExpiresAt: string; event: AuditEvent }): Promise<boolean>;
+  /**
+   * Takes over a claim whose lease expired, from the execution that held it; false if anything
+   * moved.
+   */
+  takeOverRun(
+    jobRunId: string,
+    from: { executionId: string; leaseExpiresAt: string },
+    to: { executionId: string; leaseExpiresAt: string; event: AuditEvent },
+  ): Promise<boolean>;
   /** Runs claimed and not yet finalized. */
   listOpenRuns(): Promise<OpenRun[]>;
   appendAudit(jobRunId: string, events: AuditEvent[]): Promise<void>;
@@ -152,27 +180,53 @@ export interface StateStore extends JobStateReader, ControlChainReader {
   getRun(jobRunId: string): Promise<RunItem | undefined>;
   recordDuplicate(event: AuditEvent & { jobRunId: string }, executionId: string): Promise<void>;
   listDuplicates(jobRunId: string): Promise<AuditEvent[]>;
-  /** Counts one real execution attempt of the run's job logic; returns the new count and why the last one failed. */
+  /**
+   * Counts one real execution attempt of the run's job logic; returns the new count and why the
+   * last one failed.
+   */
   countExecuteAttempt(jobRunId: string): Promise<{ attempts: number; lastAttemptError?: string }>;
   /** Stores the outcome unless one is already sealed; returns whichever is stored. */
   sealOutcome(jobRunId: string, outcome: SealedOutcome): Promise<SealedOutcome>;
   /**
    * Moves the job's chain head from `expectedSequence` to `link` and records the link on the run,
-   * atomically. 'conflict': another run moved the head first; 'already': this run is already linked.
+   * atomically. 'conflict': another run moved the head first; 'already': this run is already
+   * linked.
    */
-  linkChain(jobId: string, jobRunId: string, expectedSequence: number, link: ChainLink): Promise<'linked' | 'conflict' | 'already'>;
+  linkChain(
+    jobId: string,
+    jobRunId: string,
+    expectedSequence: number,
+    link: ChainLink,
+  ): Promise<'linked' | 'conflict' | 'already'>;
   /**
-   * Counts the run's failure against its job, once: a repeat returns the first answer. The failure that
-   * reaches `threshold` puts the job in quarantine in the same write, so concurrent failures neither
-   * share a count nor miss the threshold. 'moved': the job state kept changing; try again later.
+   * Counts the run's failure against its job, once: a repeat returns the first answer. The failure
+   * that reaches `threshold` puts the job in quarantine in the same write, so concurrent failures
+   * neither share a count nor miss the threshold. 'moved': the job state kept changing; try again
+   * later.
    */
-  countFailure(jobId: string, jobRunId: string, threshold: number, at: string): Promise<FailureCount | 'moved'>;
-  /** Marks the run finalized and updates the job state, once (a failure was counted by countFailure). false when it was already finalized. */
+  countFailure(
+    jobId: string,
+    jobRunId: string,
+    threshold: number,
+    at: string,
+  ): Promise<FailureCount | 'moved'>;
+  /**
+   * Marks the run finalized and updates the job state, once (a failure was counted by
+   * countFailure). false when it was already finalized.
+   */
   completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean>;
   releaseQuarantine(jobId: string): Promise<Quarantine | null>;
-  /** Finalized runs scheduled before `cutoff` (for run_record_retention): a record's age is its run's. */
-  listRunsBefore(cutoff: string): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]>;
-  /** Deletes a run's items (the run and its duplicate records); its evidence in S3 stays under Object Lock. */
+  /**
+   * Finalized runs scheduled before `cutoff` (for run_record_retention): a record's age is its
+   * run's.
+   */
+  listRunsBefore(
+    cutoff: string,
+  ): Promise<{ jobRunId: string; jobId: string; scheduledTime: string }[]>;
+  /**
+   * Deletes a run's items (the run and its duplicate records); its evidence in S3 stays under
+   * Object Lock.
+   */
   deleteRun(jobRunId: string): Promise<void>;
   getControls(): Promise<Controls>;
   setSafetyState(state: SafetyState): Promise<void>;
@@ -191,7 +245,11 @@ export interface EvidenceReader {
 
 export interface EvidenceStore extends EvidenceReader {
   /** Write-once: 'already_exists' when an object is already stored under the key. */
-  putObject(key: string, body: Uint8Array, contentType: string): Promise<'written' | 'already_exists'>;
+  putObject(
+    key: string,
+    body: Uint8Array,
+    contentType: string,
+  ): Promise<'written' | 'already_exists'>;
 }
 
 export type { JobOutput };

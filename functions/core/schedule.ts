@@ -26,7 +26,11 @@ function dayMatches(cron: Cron, date: DateTime): boolean {
     if (dom.last) {
       if (date.day !== daysInMonth) return false;
     } else if (dom.nearestWeekday !== null) {
-      if (date.day !== nearestWeekday(date.year, date.month, dom.nearestWeekday, date.zoneName ?? 'UTC')) return false;
+      if (
+        date.day !==
+        nearestWeekday(date.year, date.month, dom.nearestWeekday, date.zoneName ?? 'UTC')
+      )
+        return false;
     } else if (!dom.values.includes(date.day)) return false;
   }
   const dow = cron.dayOfWeek;
@@ -44,22 +48,33 @@ function dayMatches(cron: Cron, date: DateTime): boolean {
 /**
  * Scheduled instants strictly after `after` and at or before `until`, at most `limit` of them.
  * Daylight saving time follows EventBridge Scheduler: a local time that does not exist (spring
- * forward) is skipped; a local time that happens twice (fall back) runs once, at its first occurrence.
- * rate(…) ticks are anchored at the Unix epoch (AWS anchors at the schedule's start date; the local
- * scheduler needs an anchor that survives restarts).
+ * forward) is skipped; a local time that happens twice (fall back) runs once, at its first
+ * occurrence. rate(…) ticks are anchored at the Unix epoch (AWS anchors at the schedule's start
+ * date; the local scheduler needs an anchor that survives restarts).
  */
-export function scheduledTimes(schedule: JobSchedule, after: Date, until: Date, limit: number): Date[] {
+export function scheduledTimes(
+  schedule: JobSchedule,
+  after: Date,
+  until: Date,
+  limit: number,
+): Date[] {
   const parsed = parseScheduleExpression(schedule.expression);
   const zone = schedule.timezone;
   const out: Date[] = [];
   if (parsed.kind === 'rate') {
     const step = parsed.minutes * 60_000;
-    for (let t = Math.floor(after.getTime() / step) * step + step; t <= until.getTime() && out.length < limit; t += step) out.push(new Date(t));
+    for (
+      let t = Math.floor(after.getTime() / step) * step + step;
+      t <= until.getTime() && out.length < limit;
+      t += step
+    )
+      out.push(new Date(t));
     return out;
   }
   if (parsed.kind === 'at') {
     const at = DateTime.fromISO(parsed.localDateTime, { zone });
-    if (at.isValid && at.toMillis() > after.getTime() && at.toMillis() <= until.getTime()) out.push(at.toJSDate());
+    if (at.isValid && at.toMillis() > after.getTime() && at.toMillis() <= until.getTime())
+      out.push(at.toJSDate());
     return out;
   }
   let day = DateTime.fromJSDate(after, { zone }).startOf('day');
@@ -68,7 +83,10 @@ export function scheduledTimes(schedule: JobSchedule, after: Date, until: Date, 
     if (dayMatches(parsed, day)) {
       for (const hour of parsed.hours) {
         for (const minute of parsed.minutes) {
-          const local = DateTime.fromObject({ year: day.year, month: day.month, day: day.day, hour, minute }, { zone });
+          const local = DateTime.fromObject(
+            { year: day.year, month: day.month, day: day.day, hour, minute },
+            { zone },
+          );
           if (local.hour !== hour || local.minute !== minute) continue; // does not exist: spring-forward gap
           const t = firstOccurrence(local);
           if (t > after.getTime() && t <= until.getTime()) out.push(new Date(t));
@@ -85,7 +103,8 @@ export function scheduledTimes(schedule: JobSchedule, after: Date, until: Date, 
 function firstOccurrence(local: DateTime): number {
   for (const shiftMinutes of [60, 30]) {
     const earlier = local.minus({ minutes: shiftMinutes });
-    if (earlier.hour === local.hour && earlier.minute === local.minute && earlier.day === local.day) return earlier.toMillis();
+    if (earlier.hour === local.hour && earlier.minute === local.minute && earlier.day === local.day)
+      return earlier.toMillis();
   }
   return local.toMillis();
 }
@@ -98,5 +117,8 @@ export function nextRunTimes(schedule: JobSchedule, after: Date, count: number):
 
 /** Formats an instant in the schedule's own time zone, with its offset, for people. */
 export function formatInZone(instant: Date, zone: string): string {
-  return DateTime.fromJSDate(instant, { zone }).toISO({ suppressMilliseconds: true }) ?? instant.toISOString();
+  return (
+    DateTime.fromJSDate(instant, { zone }).toISO({ suppressMilliseconds: true }) ??
+    instant.toISOString()
+  );
 }

@@ -60,19 +60,39 @@ export function slackSignature(signingSecret: string, timestamp: string, body: s
   return `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-function signatureMatches(signingSecret: string, timestamp: string, body: string, given: string | undefined): boolean {
+function signatureMatches(
+  signingSecret: string,
+  timestamp: string,
+  body: string,
+  given: string | undefined,
+): boolean {
   if (!given || !/^v0=[a-f0-9]{64}$/.test(given)) return false;
-  return timingSafeEqual(Buffer.from(slackSignature(signingSecret, timestamp, body)), Buffer.from(given));
+  return timingSafeEqual(
+    Buffer.from(slackSignature(signingSecret, timestamp, body)),
+    Buffer.from(given),
+  );
 }
 
-const json = (status: number, value?: unknown): SlackHttpResponse => ({ status, body: value === undefined ? '' : JSON.stringify(value) });
+const json = (status: number, value?: unknown): SlackHttpResponse => ({
+  status,
+  body: value === undefined ? '' : JSON.stringify(value),
+});
 /** Slack mrkdwn treats &, < and > as control characters. */
-const mrkdwn = (s: string) => s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string);
-const plain = (text: string, max = 24) => ({ type: 'plain_text', text: text.length > max ? `${text.slice(0, max - 1)}…` : text });
+const mrkdwn = (s: string) =>
+  s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string);
+const plain = (text: string, max = 24) => ({
+  type: 'plain_text',
+  text: text.length > max ? `${text.slice(0, max - 1)}…` : text,
+});
 
 /** A modal that only tells the approver something (no submit button). */
 export function noticeView(title: string, text: string): SlackView {
-  return { type: 'modal', title: plain(title), close: plain('Close'), blocks: [{ type: 'section', text: { type: 'mrkdwn', text: mrkdwn(text).slice(0, 3000) } }] };
+  return {
+    type: 'modal',
+    title: plain(title),
+    close: plain('Close'),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: mrkdwn(text).slice(0, 3000) } }],
+  };
 }
 
 /** The decision modal: what will be done, and for an approval the challenge to type back. */
@@ -87,7 +107,11 @@ export function decisionView(record: ApprovalRecord, decision: 'approve' | 'reje
     optional,
     label: plain(label, 2000),
     ...(hint ? { hint: plain(hint, 2000) } : {}),
-    element: { type: 'plain_text_input', action_id: SlackDecisionView.inputAction, max_length: 1000 },
+    element: {
+      type: 'plain_text_input',
+      action_id: SlackDecisionView.inputAction,
+      max_length: 1000,
+    },
   });
   return {
     type: 'modal',
@@ -98,30 +122,68 @@ export function decisionView(record: ApprovalRecord, decision: 'approve' | 'reje
     close: plain('Cancel'),
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: about.slice(0, 3000) } },
-      ...(decision === 'approve' ? [input(SlackDecisionView.challengeBlock, `Type the challenge: ${record.challenge}`, false, 'Proof that you read the request.')] : []),
+      ...(decision === 'approve'
+        ? [
+            input(
+              SlackDecisionView.challengeBlock,
+              `Type the challenge: ${record.challenge}`,
+              false,
+              'Proof that you read the request.',
+            ),
+          ]
+        : []),
       input(SlackDecisionView.reasonBlock, 'Reason (optional)', true),
     ],
   };
 }
 
 /**
- * Slack's interaction endpoint (docs/approval-slack-and-cli.md). A request is acted on only when it is
- * signed with the app's signing secret, at most 5 minutes old, and seen for the first time; the Slack
- * user must be mapped to an approver in policy. An Approve or Reject button opens the decision modal;
- * submitting it decides through the approval endpoint's rules. Every refusal is audited.
+ * Slack's interaction endpoint (docs/approval-slack-and-cli.md). A request is acted on only when it
+ * is signed with the app's signing secret, at most 5 minutes old, and seen for the first time; the
+ * Slack user must be mapped to an approver in policy. An Approve or Reject button opens the
+ * decision modal; submitting it decides through the approval endpoint's rules. Every refusal is
+ * audited.
  */
-export async function handleSlackInteraction(deps: SlackInteractionDependencies, request: SlackHttpRequest): Promise<SlackHttpResponse> {
+export async function handleSlackInteraction(
+  deps: SlackInteractionDependencies,
+  request: SlackHttpRequest,
+): Promise<SlackHttpResponse> {
   const { gate } = deps;
   const now = gate.clock.now();
   // Headers are the sender's words: redacted before they are stored or logged.
   const rawAgent = request.headers['user-agent'];
   const userAgent = rawAgent === undefined ? null : gate.redactor.text(rawAgent.slice(0, 256));
   // Only a verified request tells who is asking: until then the payload is a claim, logged as one.
-  const record = async (outcome: string, approvalId: string | undefined, identity: string | null, slackUser?: string) => {
-    const attempt: ApprovalAttempt = { at: now.toISOString(), method: 'POST', identity, userAgent, outcome, source: 'slack' };
-    const known = approvalId && /^[a-f0-9]{32}$/.test(approvalId) ? await gate.approvals.getApproval(approvalId) : undefined;
-    if (known) await gate.approvals.recordApprovalAttempt(approvalId as string, attempt, MAX_STORED_ATTEMPTS);
-    gate.log('slack interaction', { approvalId: approvalId ?? null, jobRunId: known?.record.jobRunId ?? null, slackUser: slackUser ? gate.redactor.text(slackUser) : null, ...attempt });
+  const record = async (
+    outcome: string,
+    approvalId: string | undefined,
+    identity: string | null,
+    slackUser?: string,
+  ) => {
+    const attempt: ApprovalAttempt = {
+      at: now.toISOString(),
+      method: 'POST',
+      identity,
+      userAgent,
+      outcome,
+      source: 'slack',
+    };
+    const known =
+      approvalId && /^[a-f0-9]{32}$/.test(approvalId)
+        ? await gate.approvals.getApproval(approvalId)
+        : undefined;
+    if (known)
+      await gate.approvals.recordApprovalAttempt(
+        approvalId as string,
+        attempt,
+        MAX_STORED_ATTEMPTS,
+      );
+    gate.log('slack interaction', {
+      approvalId: approvalId ?? null,
+      jobRunId: known?.record.jobRunId ?? null,
+      slackUser: slackUser ? gate.redactor.text(slackUser) : null,
+      ...attempt,
+    });
   };
   const refuse = async (status: number, outcome: string) => {
     const claimed = claimedPayload(request.body);
@@ -130,14 +192,18 @@ export async function handleSlackInteraction(deps: SlackInteractionDependencies,
   };
 
   if (request.method.toUpperCase() !== 'POST') return refuse(405, 'refused_method');
-  if (Buffer.byteLength(request.body) > SLACK_MAX_BODY_BYTES) return refuse(413, 'refused_too_large');
+  if (Buffer.byteLength(request.body) > SLACK_MAX_BODY_BYTES)
+    return refuse(413, 'refused_too_large');
   const timestamp = request.headers['x-slack-request-timestamp'] ?? '';
   if (!/^\d{1,12}$/.test(timestamp)) return refuse(401, 'refused_unsigned');
-  if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > SLACK_MAX_CLOCK_SKEW_SECONDS) return refuse(401, 'refused_stale');
+  if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > SLACK_MAX_CLOCK_SKEW_SECONDS)
+    return refuse(401, 'refused_stale');
   const signature = request.headers['x-slack-signature'];
   if (!signature) return refuse(401, 'refused_unsigned');
-  if (!signatureMatches(await deps.signingSecret(), timestamp, request.body, signature)) return refuse(401, 'refused_bad_signature');
-  if (!(await deps.replays.firstDelivery(sha256Hex(`slack|${signature}`), now))) return refuse(409, 'refused_replay');
+  if (!signatureMatches(await deps.signingSecret(), timestamp, request.body, signature))
+    return refuse(401, 'refused_bad_signature');
+  if (!(await deps.replays.firstDelivery(sha256Hex(`slack|${signature}`), now)))
+    return refuse(409, 'refused_replay');
 
   const parsed = SlackInteraction.safeParse(parsePayload(request.body));
   if (!parsed.success) return refuse(400, 'refused_bad_request');
@@ -149,19 +215,33 @@ export async function handleSlackInteraction(deps: SlackInteractionDependencies,
   if (interaction.type === 'block_actions') {
     const action = interaction.actions[0]!;
     if (action.action_id === SlackActionId.review) return json(200); // the link button: Slack opens the page itself
-    const decision = action.action_id === SlackActionId.approve ? 'approve' : action.action_id === SlackActionId.reject ? 'reject' : null;
+    const decision =
+      action.action_id === SlackActionId.approve
+        ? 'approve'
+        : action.action_id === SlackActionId.reject
+          ? 'reject'
+          : null;
     if (!decision) return refuse(400, 'refused_bad_request');
     const approvalId = action.value ?? '';
-    const show = (title: string, text: string) => deps.slack.openView(interaction.trigger_id, noticeView(title, text)).then(() => json(200));
+    const show = (title: string, text: string) =>
+      deps.slack.openView(interaction.trigger_id, noticeView(title, text)).then(() => json(200));
     if (!identity) {
       await record('refused_unknown_slack_user', approvalId, null, slackUser);
-      return show('Not an approver', `Slack user ${slackUser} is not mapped to an approver in opsrail's policy (approvals.slack.users).`);
+      return show(
+        'Not an approver',
+        `Slack user ${slackUser} is not mapped to an approver in opsrail's policy (approvals.slack.users).`,
+      );
     }
-    const stored = /^[a-f0-9]{32}$/.test(approvalId) ? await gate.approvals.getApproval(approvalId) : undefined;
+    const stored = /^[a-f0-9]{32}$/.test(approvalId)
+      ? await gate.approvals.getApproval(approvalId)
+      : undefined;
     if (!stored) return show('Not found', 'There is no such approval request.');
     if (stored.record.status !== 'PENDING') {
       await record('refused_already_decided', approvalId, identity, slackUser);
-      return show('Already decided', `Already ${stored.record.status.toLowerCase()}${stored.record.decidedBy ? ` by ${stored.record.decidedBy}` : ''}.`);
+      return show(
+        'Already decided',
+        `Already ${stored.record.status.toLowerCase()}${stored.record.decidedBy ? ` by ${stored.record.decidedBy}` : ''}.`,
+      );
     }
     await deps.slack.openView(interaction.trigger_id, decisionView(stored.record, decision));
     await record('viewed', approvalId, identity, slackUser);
@@ -171,12 +251,14 @@ export async function handleSlackInteraction(deps: SlackInteractionDependencies,
   const metadata = SlackDecisionMetadata.safeParse(parseJson(interaction.view.private_metadata));
   if (!metadata.success) return refuse(400, 'refused_bad_request');
   const { approvalId, decision } = metadata.data;
-  const done = (title: string) => json(200, { response_action: 'update', view: noticeView(title.slice(0, 24), title) });
+  const done = (title: string) =>
+    json(200, { response_action: 'update', view: noticeView(title.slice(0, 24), title) });
   if (!identity) {
     await record('refused_unknown_slack_user', approvalId, null, slackUser);
     return done('Not an approver');
   }
-  const value = (block: string) => interaction.view.state.values[block]?.[SlackDecisionView.inputAction]?.value ?? undefined;
+  const value = (block: string) =>
+    interaction.view.state.values[block]?.[SlackDecisionView.inputAction]?.value ?? undefined;
   const outcome = await decideAsVerified(gate, {
     approvalId,
     identity,
@@ -187,7 +269,11 @@ export async function handleSlackInteraction(deps: SlackInteractionDependencies,
     userAgent: who,
   });
   // A mistyped challenge keeps the modal open with the error beside the field.
-  if (outcome.status === 400 && decision === 'approve') return json(200, { response_action: 'errors', errors: { [SlackDecisionView.challengeBlock]: outcome.title } });
+  if (outcome.status === 400 && decision === 'approve')
+    return json(200, {
+      response_action: 'errors',
+      errors: { [SlackDecisionView.challengeBlock]: outcome.title },
+    });
   return done(outcome.title);
 }
 
@@ -205,14 +291,27 @@ function parsePayload(body: string): unknown {
   return payload === null ? undefined : parseJson(payload);
 }
 
-/** What an unverified request claims (for the audit of its refusal): never trusted for anything else. */
+/**
+ * What an unverified request claims (for the audit of its refusal): never trusted for anything
+ * else.
+ */
 function claimedPayload(body: string): { approvalId?: string; user?: string } {
   const value = parsePayload(body.slice(0, SLACK_MAX_BODY_BYTES)) as
-    | { user?: { id?: unknown }; actions?: { value?: unknown }[]; view?: { private_metadata?: unknown } }
+    | {
+        user?: { id?: unknown };
+        actions?: { value?: unknown }[];
+        view?: { private_metadata?: unknown };
+      }
     | undefined;
   if (!value || typeof value !== 'object') return {};
-  const metadata = typeof value.view?.private_metadata === 'string' ? (parseJson(value.view.private_metadata) as { approvalId?: unknown } | undefined) : undefined;
+  const metadata =
+    typeof value.view?.private_metadata === 'string'
+      ? (parseJson(value.view.private_metadata) as { approvalId?: unknown } | undefined)
+      : undefined;
   const approvalId = value.actions?.[0]?.value ?? metadata?.approvalId;
   const user = value.user?.id;
-  return { approvalId: typeof approvalId === 'string' ? approvalId : undefined, user: typeof user === 'string' ? user.slice(0, 32) : undefined };
+  return {
+    approvalId: typeof approvalId === 'string' ? approvalId : undefined,
+    user: typeof user === 'string' ? user.slice(0, 32) : undefined,
+  };
 }

@@ -3,7 +3,15 @@ import { sha256Hex } from './hashing';
 import { parseJobRunId, evidencePrefix } from './ids';
 import { objectName } from './layout';
 import type { ResolvedPolicy } from './policy';
-import type { ChainLink, ControlChainHead, ControlChainReader, EvidenceReader, JobStateReader, OpenRun, StateStore } from './ports';
+import type {
+  ChainLink,
+  ControlChainHead,
+  ControlChainReader,
+  EvidenceReader,
+  JobStateReader,
+  OpenRun,
+  StateStore,
+} from './ports';
 import type { Clock } from './clock';
 
 /** What verify can find (docs/evidence.md); the integrity report's findings use the same kinds. */
@@ -41,8 +49,15 @@ const parseJson = (text: string): unknown => {
   }
 };
 
-/** Reads and parses a manifest; a manifest stored under another run's key (e.g. two swapped) is reported. */
-export async function loadManifest(evidence: EvidenceReader, key: string, problems: Problem[]): Promise<LoadedManifest | undefined> {
+/**
+ * Reads and parses a manifest; a manifest stored under another run's key (e.g. two swapped) is
+ * reported.
+ */
+export async function loadManifest(
+  evidence: EvidenceReader,
+  key: string,
+  problems: Problem[],
+): Promise<LoadedManifest | undefined> {
   const bytes = await evidence.getObject(key);
   if (!bytes) {
     problems.push({ kind: 'missing_object', key, detail: 'manifest not found' });
@@ -52,40 +67,85 @@ export async function loadManifest(evidence: EvidenceReader, key: string, proble
   try {
     manifest = EvidenceManifest.parse(JSON.parse(decode(bytes)));
   } catch (error) {
-    problems.push({ kind: 'unreadable_manifest', key, detail: (error as Error).message.slice(0, 300) });
+    problems.push({
+      kind: 'unreadable_manifest',
+      key,
+      detail: (error as Error).message.slice(0, 300),
+    });
     return undefined;
   }
   const expectedKey = `${manifest.prefix}${objectName('manifest', manifest.window.start)}`;
-  if (expectedKey !== key) problems.push({ kind: 'misplaced_manifest', key, detail: `holds the manifest of ${manifest.jobRunId} (sequence ${manifest.sequence}), which belongs at ${expectedKey}` });
+  if (expectedKey !== key)
+    problems.push({
+      kind: 'misplaced_manifest',
+      key,
+      detail: `holds the manifest of ${manifest.jobRunId} (sequence ${manifest.sequence}), which belongs at ${expectedKey}`,
+    });
   return { key, bytes, sha256: sha256Hex(bytes), manifest };
 }
 
-/** Every object a manifest lists, against its recorded size and SHA-256; and the run's audit trail closes. */
-export async function checkBundleObjects(evidence: EvidenceReader, manifest: EvidenceManifest, problems: Problem[]): Promise<number> {
+/**
+ * Every object a manifest lists, against its recorded size and SHA-256; and the run's audit trail
+ * closes.
+ */
+export async function checkBundleObjects(
+  evidence: EvidenceReader,
+  manifest: EvidenceManifest,
+  problems: Problem[],
+): Promise<number> {
   let checked = 0;
   for (const object of manifest.objects) {
     const key = `${manifest.prefix}${object.name}`;
     checked++;
     const body = await evidence.getObject(key);
-    if (!body) problems.push({ kind: 'missing_object', key, detail: `listed in ${manifest.jobRunId}'s manifest but not stored` });
-    else if (body.byteLength !== object.size) problems.push({ kind: 'size_mismatch', key, detail: `${body.byteLength} bytes, manifest says ${object.size}` });
-    else if (sha256Hex(body) !== object.sha256) problems.push({ kind: 'hash_mismatch', key, detail: `sha256 ${sha256Hex(body)}, manifest says ${object.sha256}` });
+    if (!body)
+      problems.push({
+        kind: 'missing_object',
+        key,
+        detail: `listed in ${manifest.jobRunId}'s manifest but not stored`,
+      });
+    else if (body.byteLength !== object.size)
+      problems.push({
+        kind: 'size_mismatch',
+        key,
+        detail: `${body.byteLength} bytes, manifest says ${object.size}`,
+      });
+    else if (sha256Hex(body) !== object.sha256)
+      problems.push({
+        kind: 'hash_mismatch',
+        key,
+        detail: `sha256 ${sha256Hex(body)}, manifest says ${object.sha256}`,
+      });
     else if (object.name.startsWith('audit/')) {
-      const types = decode(body).trim().split('\n').map((line) => AuditEvent.safeParse(JSON.parse(line)).data?.type);
+      const types = decode(body)
+        .trim()
+        .split('\n')
+        .map((line) => AuditEvent.safeParse(JSON.parse(line)).data?.type);
       const starts = types.filter((t) => t === 'job.run.start').length;
       const ends = types.filter((t) => t === 'job.run.end' || t === 'job.run.fail').length;
-      if (starts !== 1 || ends !== 1) problems.push({ kind: 'unfinished_run', key, detail: `${starts} job.run.start and ${ends} job.run.end/fail: every start needs exactly one end or fail` });
+      if (starts !== 1 || ends !== 1)
+        problems.push({
+          kind: 'unfinished_run',
+          key,
+          detail: `${starts} job.run.start and ${ends} job.run.end/fail: every start needs exactly one end or fail`,
+        });
     }
   }
   return checked;
 }
 
 /**
- * The chain of one job's manifests, in sequence order: consecutive sequence numbers from 1, each link
- * naming the previous manifest's key and the SHA-256 of its bytes, and the state table's chain head
- * naming the last one. A manifest whose bytes changed is named by the link that no longer matches it.
+ * The chain of one job's manifests, in sequence order: consecutive sequence numbers from 1, each
+ * link naming the previous manifest's key and the SHA-256 of its bytes, and the state table's chain
+ * head naming the last one. A manifest whose bytes changed is named by the link that no longer
+ * matches it.
  */
-function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manifestSha256: string; sequence: number } | undefined, problems: Problem[], inFlight: ReadonlySet<string> = new Set()): void {
+function checkChain(
+  chain: LoadedManifest[],
+  head: { manifestKey: string; manifestSha256: string; sequence: number } | undefined,
+  problems: Problem[],
+  inFlight: ReadonlySet<string> = new Set(),
+): void {
   chain.sort((a, b) => a.manifest.sequence - b.manifest.sequence);
   // A run inside its lease may have linked its manifest and not written it yet: open, not missing.
   const open = (key: string) => inFlight.has(key) && !chain.some((m) => m.key === key);
@@ -95,70 +155,141 @@ function checkChain(chain: LoadedManifest[], head: { manifestKey: string; manife
     if (link && open(link.key)) return; // its previous link is still being written; nothing to compare yet
     const expectedSequence = i === 0 ? 1 : chain[i - 1]!.manifest.sequence + 1;
     if (manifest.sequence !== expectedSequence) {
-      problems.push({ kind: 'sequence_gap', key: current.key, detail: `sequence ${manifest.sequence} follows ${i === 0 ? 'nothing' : chain[i - 1]!.manifest.sequence}: expected ${expectedSequence}` });
+      problems.push({
+        kind: 'sequence_gap',
+        key: current.key,
+        detail: `sequence ${manifest.sequence} follows ${i === 0 ? 'nothing' : chain[i - 1]!.manifest.sequence}: expected ${expectedSequence}`,
+      });
     }
     const previous = chain[i - 1];
     if (!link) {
-      if (i > 0 || manifest.sequence !== 1) problems.push({ kind: 'chain_break', key: current.key, detail: 'has no link to a previous manifest' });
+      if (i > 0 || manifest.sequence !== 1)
+        problems.push({
+          kind: 'chain_break',
+          key: current.key,
+          detail: 'has no link to a previous manifest',
+        });
       return;
     }
     if (!previous || previous.key !== link.key) {
-      if (!chain.some((m) => m.key === link.key)) problems.push({ kind: 'missing_object', key: link.key, detail: `manifest of sequence ${link.sequence}, linked from ${current.key}, is missing` });
-      else problems.push({ kind: 'chain_break', key: current.key, detail: `links to ${link.key}, but the manifest before it is ${previous?.key ?? 'none'}` });
+      if (!chain.some((m) => m.key === link.key))
+        problems.push({
+          kind: 'missing_object',
+          key: link.key,
+          detail: `manifest of sequence ${link.sequence}, linked from ${current.key}, is missing`,
+        });
+      else
+        problems.push({
+          kind: 'chain_break',
+          key: current.key,
+          detail: `links to ${link.key}, but the manifest before it is ${previous?.key ?? 'none'}`,
+        });
     } else if (previous.sha256 !== link.sha256) {
-      problems.push({ kind: 'hash_mismatch', key: previous.key, detail: `manifest bytes hash to ${previous.sha256}; the next manifest recorded ${link.sha256}` });
+      problems.push({
+        kind: 'hash_mismatch',
+        key: previous.key,
+        detail: `manifest bytes hash to ${previous.sha256}; the next manifest recorded ${link.sha256}`,
+      });
     }
   });
   const last = chain[chain.length - 1];
   if (head && open(head.manifestKey)) return;
   if (head && !last) {
-    problems.push({ kind: 'missing_object', key: head.manifestKey, detail: `chain head (sequence ${head.sequence}) is missing, and no manifest of this job is left` });
+    problems.push({
+      kind: 'missing_object',
+      key: head.manifestKey,
+      detail: `chain head (sequence ${head.sequence}) is missing, and no manifest of this job is left`,
+    });
   } else if (head && last) {
     if (head.manifestKey !== last.key) {
-      if (!chain.some((m) => m.key === head.manifestKey)) problems.push({ kind: 'missing_object', key: head.manifestKey, detail: `chain head (sequence ${head.sequence}) is missing` });
-      else problems.push({ kind: 'chain_break', key: last.key, detail: `the state table's chain head is ${head.manifestKey}, not the last manifest` });
+      if (!chain.some((m) => m.key === head.manifestKey))
+        problems.push({
+          kind: 'missing_object',
+          key: head.manifestKey,
+          detail: `chain head (sequence ${head.sequence}) is missing`,
+        });
+      else
+        problems.push({
+          kind: 'chain_break',
+          key: last.key,
+          detail: `the state table's chain head is ${head.manifestKey}, not the last manifest`,
+        });
     } else if (head.manifestSha256 !== last.sha256) {
-      problems.push({ kind: 'hash_mismatch', key: last.key, detail: `manifest bytes hash to ${last.sha256}; the state table's chain head recorded ${head.manifestSha256}` });
+      problems.push({
+        kind: 'hash_mismatch',
+        key: last.key,
+        detail: `manifest bytes hash to ${last.sha256}; the state table's chain head recorded ${head.manifestSha256}`,
+      });
     }
   }
 }
 
 /** Where a run's manifest is (or will be) stored, from its jobRunId alone. */
-export function manifestKeyOf(stage: ResolvedPolicy['stage'], jobRunId: string): string | undefined {
+export function manifestKeyOf(
+  stage: ResolvedPolicy['stage'],
+  jobRunId: string,
+): string | undefined {
   const parsed = parseJobRunId(jobRunId);
-  return parsed ? `${evidencePrefix(stage, parsed.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}` : undefined;
+  return parsed
+    ? `${evidencePrefix(stage, parsed.jobId, parsed.tick)}${objectName('manifest', parsed.tick.toISOString())}`
+    : undefined;
 }
 
 /**
- * Runs claimed and not finalized, with the key their manifest will have. While its lease runs a run is in
- * flight (Finalize reserves the chain link first and writes the manifest last, so for a moment the head
- * names a manifest not yet stored); after it, the run was lost: started and never ended.
+ * Runs claimed and not finalized, with the key their manifest will have. While its lease runs a run
+ * is in flight (Finalize reserves the chain link first and writes the manifest last, so for a
+ * moment the head names a manifest not yet stored); after it, the run was lost: started and never
+ * ended.
  */
-export async function openRunManifests(stage: ResolvedPolicy['stage'], state: Pick<StateStore, 'listOpenRuns'>, now: Date): Promise<{ open: OpenRun; manifestKey: string; inFlight: boolean }[]> {
+export async function openRunManifests(
+  stage: ResolvedPolicy['stage'],
+  state: Pick<StateStore, 'listOpenRuns'>,
+  now: Date,
+): Promise<{ open: OpenRun; manifestKey: string; inFlight: boolean }[]> {
   return (await state.listOpenRuns()).flatMap((open) => {
     const manifestKey = manifestKeyOf(stage, open.jobRunId);
-    return manifestKey ? [{ open, manifestKey, inFlight: Date.parse(open.leaseExpiresAt) >= now.getTime() }] : [];
+    return manifestKey
+      ? [{ open, manifestKey, inFlight: Date.parse(open.leaseExpiresAt) >= now.getTime() }]
+      : [];
   });
 }
 
 /**
- * The stage's control events, walked from the state table's head back to sequence 1: every link must
- * name an object that is stored, whose bytes hash as recorded and whose sequence is one less. Every
- * object under a control/ prefix that the walk does not reach is `unlisted_object` (planted, or cut off
- * from the chain by a break reported on the way).
+ * The stage's control events, walked from the state table's head back to sequence 1: every link
+ * must name an object that is stored, whose bytes hash as recorded and whose sequence is one less.
+ * Every object under a control/ prefix that the walk does not reach is `unlisted_object` (planted,
+ * or cut off from the chain by a break reported on the way).
  */
-async function checkControlChain(evidence: EvidenceReader, controlKeys: string[], head: ControlChainHead | undefined, problems: Problem[]): Promise<number> {
+async function checkControlChain(
+  evidence: EvidenceReader,
+  controlKeys: string[],
+  head: ControlChainHead | undefined,
+  problems: Problem[],
+): Promise<number> {
   const reached = new Set<string>();
-  let link: { key: string; sha256: string; sequence: number; from: string } | null = head ? { ...head, from: "the state table's control chain head" } : null;
+  let link: { key: string; sha256: string; sequence: number; from: string } | null = head
+    ? { ...head, from: "the state table's control chain head" }
+    : null;
   while (link && !reached.has(link.key)) {
     const { key, from } = link;
     const stored = await evidence.getObject(key);
-    if (!stored) problems.push({ kind: 'missing_object', key, detail: `control event of sequence ${link.sequence}, named by ${from}, is not stored` });
+    if (!stored)
+      problems.push({
+        kind: 'missing_object',
+        key,
+        detail: `control event of sequence ${link.sequence}, named by ${from}, is not stored`,
+      });
     // The head keeps its event's bytes (written by the next event): the walk goes on from them.
-    const bytes = stored ?? (head && key === head.key ? new TextEncoder().encode(head.body) : undefined);
+    const bytes =
+      stored ?? (head && key === head.key ? new TextEncoder().encode(head.body) : undefined);
     if (!bytes) break;
     reached.add(key);
-    if (sha256Hex(bytes) !== link.sha256) problems.push({ kind: 'hash_mismatch', key, detail: `control event bytes hash to ${sha256Hex(bytes)}; ${from} recorded ${link.sha256}` });
+    if (sha256Hex(bytes) !== link.sha256)
+      problems.push({
+        kind: 'hash_mismatch',
+        key,
+        detail: `control event bytes hash to ${sha256Hex(bytes)}; ${from} recorded ${link.sha256}`,
+      });
     let parsed;
     try {
       parsed = AuditEvent.safeParse(JSON.parse(decode(bytes)));
@@ -168,21 +299,48 @@ async function checkControlChain(evidence: EvidenceReader, controlKeys: string[]
     const chain = parsed.success ? parsed.data.chain : undefined;
     if (!parsed.success || !chain) {
       const detail = parsed.success ? 'has no chain link' : parsed.error.message.slice(0, 300);
-      problems.push({ kind: 'unreadable_control_event', key, detail: `${detail}; the control events before it cannot be reached` });
+      problems.push({
+        kind: 'unreadable_control_event',
+        key,
+        detail: `${detail}; the control events before it cannot be reached`,
+      });
       break;
     }
-    if (chain.sequence !== link.sequence) problems.push({ kind: 'sequence_gap', key, detail: `holds sequence ${chain.sequence}; ${from} expected ${link.sequence}` });
-    if (!chain.previous && chain.sequence !== 1) problems.push({ kind: 'chain_break', key, detail: `sequence ${chain.sequence} has no link to a previous control event` });
-    if (chain.previous && chain.previous.sequence !== chain.sequence - 1) problems.push({ kind: 'sequence_gap', key, detail: `sequence ${chain.sequence} links to sequence ${chain.previous.sequence}` });
+    if (chain.sequence !== link.sequence)
+      problems.push({
+        kind: 'sequence_gap',
+        key,
+        detail: `holds sequence ${chain.sequence}; ${from} expected ${link.sequence}`,
+      });
+    if (!chain.previous && chain.sequence !== 1)
+      problems.push({
+        kind: 'chain_break',
+        key,
+        detail: `sequence ${chain.sequence} has no link to a previous control event`,
+      });
+    if (chain.previous && chain.previous.sequence !== chain.sequence - 1)
+      problems.push({
+        kind: 'sequence_gap',
+        key,
+        detail: `sequence ${chain.sequence} links to sequence ${chain.previous.sequence}`,
+      });
     link = chain.previous ? { ...chain.previous, from: key } : null;
   }
   for (const key of controlKeys) {
-    if (!reached.has(key)) problems.push({ kind: 'unlisted_object', key, detail: 'under control/ but not in the chain of control events' });
+    if (!reached.has(key))
+      problems.push({
+        kind: 'unlisted_object',
+        key,
+        detail: 'under control/ but not in the chain of control events',
+      });
   }
   return reached.size;
 }
 
-/** `P…/manifest/run=S.json` → does `key` belong to that run (`P…/<kind>/run=S.json`, `P…/outputs/run=S/…`)? */
+/**
+ * `P…/manifest/run=S.json` → does `key` belong to that run (`P…/<kind>/run=S.json`,
+ * `P…/outputs/run=S/…`)?
+ */
 function inRunOf(manifestKey: string, key: string): boolean {
   const match = /^(.*\/job_id=[^/]+\/)manifest\/(run=[^/]+)\.json$/.exec(manifestKey);
   if (!match || !key.startsWith(match[1]!)) return false;
@@ -198,15 +356,23 @@ export interface VerifyDependencies {
 }
 
 /**
- * `opsrail verify --all [--job J]` or `opsrail verify <jobRunId>`: everything is recomputed from the bytes.
- * `--all` lists (pages) the whole stage; one run reads only its own bundle prefix (docs/evidence.md).
+ * `opsrail verify --all [--job J]` or `opsrail verify <jobRunId>`: everything is recomputed from
+ * the bytes. `--all` lists (pages) the whole stage; one run reads only its own bundle prefix
+ * (docs/evidence.md).
  */
-export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: string } | { jobRunId: string }): Promise<VerifyReport> {
+export async function verifyEvidence(
+  deps: VerifyDependencies,
+  scope: { jobId?: string } | { jobRunId: string },
+): Promise<VerifyReport> {
   if ('jobRunId' in scope) return verifyRun(deps, scope.jobRunId);
   const problems: Problem[] = [];
   const jobFilter = scope.jobId;
   const keys = await deps.evidence.list(`stage=${deps.policy.stage}/`);
-  const manifestKeys = keys.filter((k) => /\/job_id=[^/]+\/manifest\/run=[^/]+\.json$/.test(k) && (!jobFilter || k.includes(`/job_id=${jobFilter}/`)));
+  const manifestKeys = keys.filter(
+    (k) =>
+      /\/job_id=[^/]+\/manifest\/run=[^/]+\.json$/.test(k) &&
+      (!jobFilter || k.includes(`/job_id=${jobFilter}/`)),
+  );
 
   const byJob = new Map<string, LoadedManifest[]>();
   let objects = 0;
@@ -217,10 +383,21 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
     byJob.set(jobId, [...(byJob.get(jobId) ?? []), loaded]);
     objects += await checkBundleObjects(deps.evidence, loaded.manifest, problems);
   }
-  // Every catalog job is checked against its chain head, so a job whose manifests were all deleted is caught too.
-  const jobIds = new Set([...byJob.keys(), ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter)]);
-  const linked = new Set([...byJob.values()].flat().flatMap(({ manifest }) => (manifest.previousManifest ? [manifest.previousManifest.key] : [])));
-  // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was never written.
+  // Every catalog job is checked against its chain head, so a job whose manifests were all deleted
+  // is caught too.
+  const jobIds = new Set([
+    ...byJob.keys(),
+    ...deps.policy.jobs.map((j) => j.jobId).filter((id) => !jobFilter || id === jobFilter),
+  ]);
+  const linked = new Set(
+    [...byJob.values()]
+      .flat()
+      .flatMap(({ manifest }) =>
+        manifest.previousManifest ? [manifest.previousManifest.key] : [],
+      ),
+  );
+  // A job.run.start with no end or fail: a run still claimed after its lease, whose bundle was
+  // never written.
   const openRuns = await openRunManifests(deps.policy.stage, deps.state, deps.clock.now());
   const inFlightManifests = new Set(openRuns.filter((r) => r.inFlight).map((r) => r.manifestKey));
   for (const jobId of jobIds) {
@@ -232,10 +409,18 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
     if (inFlight || (jobFilter && open.jobId !== jobFilter)) continue;
     problems.push(unfinished(open, manifestKey));
   }
-  // Every object under a bundle prefix must be listed by a manifest. Not reported again: the objects of
-  // a run whose manifest the chain names but which is missing (that is the finding), and those of a run
-  // still being finalized (objects are written before the manifest). A planted run_record is named here.
-  const listed = new Set([...byJob.values()].flat().flatMap(({ key, manifest }) => [key, ...manifest.objects.map((o) => `${manifest.prefix}${o.name}`)]));
+  // Every object under a bundle prefix must be listed by a manifest. Not reported again: the
+  // objects of a run whose manifest the chain names but which is missing (that is the finding), and
+  // those of a run still being finalized (objects are written before the manifest). A planted
+  // run_record is named here.
+  const listed = new Set(
+    [...byJob.values()]
+      .flat()
+      .flatMap(({ key, manifest }) => [
+        key,
+        ...manifest.objects.map((o) => `${manifest.prefix}${o.name}`),
+      ]),
+  );
   const loaded = new Set([...byJob.values()].flat().map((m) => m.key));
   const accounted = [
     ...openRuns.filter((r) => r.inFlight).map((r) => r.manifestKey),
@@ -244,16 +429,42 @@ export async function verifyEvidence(deps: VerifyDependencies, scope: { jobId?: 
   ];
   for (const key of keys) {
     const jobId = /^stage=[^/]+\/dt=[^/]+\/job_id=([^/]+)\//.exec(key)?.[1];
-    if (!jobId || (jobFilter && jobId !== jobFilter) || listed.has(key) || manifestKeys.includes(key)) continue;
+    if (
+      !jobId ||
+      (jobFilter && jobId !== jobFilter) ||
+      listed.has(key) ||
+      manifestKeys.includes(key)
+    )
+      continue;
     if (accounted.some((manifestKey) => inRunOf(manifestKey, key))) continue;
-    problems.push({ kind: 'unlisted_object', key, detail: 'under a bundle prefix, but no manifest lists it' });
+    problems.push({
+      kind: 'unlisted_object',
+      key,
+      detail: 'under a bundle prefix, but no manifest lists it',
+    });
   }
   const controlKeys = keys.filter((k) => /^stage=[^/]+\/dt=[^/]+\/control\//.test(k));
-  const controlEvents = jobFilter ? 0 : await checkControlChain(deps.evidence, controlKeys, await deps.state.getControlChainHead(), problems);
-  return { ok: problems.length === 0, manifests: manifestKeys.length, objects, controlEvents, problems };
+  const controlEvents = jobFilter
+    ? 0
+    : await checkControlChain(
+        deps.evidence,
+        controlKeys,
+        await deps.state.getControlChainHead(),
+        problems,
+      );
+  return {
+    ok: problems.length === 0,
+    manifests: manifestKeys.length,
+    objects,
+    controlEvents,
+    problems,
+  };
 }
 
-const unfinished = (open: Pick<OpenRun, 'jobRunId' | 'executionId' | 'leaseExpiresAt'>, manifestKey: string): Problem => ({
+const unfinished = (
+  open: Pick<OpenRun, 'jobRunId' | 'executionId' | 'leaseExpiresAt'>,
+  manifestKey: string,
+): Problem => ({
   kind: 'unfinished_run',
   key: manifestKey,
   detail: `${open.jobRunId} started (execution ${open.executionId}) and never ended: its lease expired at ${open.leaseExpiresAt}`,
@@ -270,18 +481,42 @@ async function verifyRun(deps: VerifyDependencies, jobRunId: string): Promise<Ve
   if (!parsed) throw new Error(`'${jobRunId}' is not a jobRunId (<jobId>/<window start, UTC>)`);
   const manifestKey = manifestKeyOf(deps.policy.stage, jobRunId) as string;
   const problems: Problem[] = [];
-  const keys = (await deps.evidence.list(evidencePrefix(deps.policy.stage, parsed.jobId, parsed.tick))).filter((k) => k === manifestKey || inRunOf(manifestKey, k));
+  const keys = (
+    await deps.evidence.list(evidencePrefix(deps.policy.stage, parsed.jobId, parsed.tick))
+  ).filter((k) => k === manifestKey || inRunOf(manifestKey, k));
   const item = await deps.state.getRun(jobRunId);
-  const open = item?.phase === 'claimed' ? { inFlight: Date.parse(item.leaseExpiresAt) >= deps.clock.now().getTime() } : undefined;
+  const open =
+    item?.phase === 'claimed'
+      ? { inFlight: Date.parse(item.leaseExpiresAt) >= deps.clock.now().getTime() }
+      : undefined;
   if (open && !open.inFlight) problems.push(unfinished(item!, manifestKey));
-  const report = (manifests: number, objects: number): VerifyReport => ({ ok: problems.length === 0, manifests, objects, controlEvents: 0, problems });
+  const report = (manifests: number, objects: number): VerifyReport => ({
+    ok: problems.length === 0,
+    manifests,
+    objects,
+    controlEvents: 0,
+    problems,
+  });
 
   if (!keys.includes(manifestKey)) {
-    // Inside its lease a run is open, its manifest still to come: nothing to verify yet (not a finding).
-    if (!open) problems.push({ kind: 'missing_object', key: manifestKey, detail: 'no manifest for this run' });
-    // Objects written before a manifest that is missing (the finding) or still to come are not reported again.
+    // Inside its lease a run is open, its manifest still to come: nothing to verify yet (not a
+    // finding).
+    if (!open)
+      problems.push({
+        kind: 'missing_object',
+        key: manifestKey,
+        detail: 'no manifest for this run',
+      });
+    // Objects written before a manifest that is missing (the finding) or still to come are not
+    // reported again.
     const expected = !!open || !!item?.chain;
-    if (!expected) for (const key of keys) problems.push({ kind: 'unlisted_object', key, detail: 'under a bundle prefix, but no manifest lists it' });
+    if (!expected)
+      for (const key of keys)
+        problems.push({
+          kind: 'unlisted_object',
+          key,
+          detail: 'under a bundle prefix, but no manifest lists it',
+        });
     return report(0, 0);
   }
   const run = await loadManifest(deps.evidence, manifestKey, problems);
@@ -289,51 +524,112 @@ async function verifyRun(deps: VerifyDependencies, jobRunId: string): Promise<Ve
   const objects = await checkBundleObjects(deps.evidence, run.manifest, problems);
   const listed = new Set(run.manifest.objects.map((o) => `${run.manifest.prefix}${o.name}`));
   for (const key of keys) {
-    if (key !== manifestKey && !listed.has(key)) problems.push({ kind: 'unlisted_object', key, detail: 'under a bundle prefix, but no manifest lists it' });
+    if (key !== manifestKey && !listed.has(key))
+      problems.push({
+        kind: 'unlisted_object',
+        key,
+        detail: 'under a bundle prefix, but no manifest lists it',
+      });
   }
   await checkOwnLink(deps.evidence, run, problems);
   await checkVouchers(deps, run, item?.chain, problems);
   return report(1, objects);
 }
 
-/** The run's link back: a consecutive sequence, naming a stored manifest whose bytes hash as recorded. */
-async function checkOwnLink(evidence: EvidenceReader, run: LoadedManifest, problems: Problem[]): Promise<void> {
+/**
+ * The run's link back: a consecutive sequence, naming a stored manifest whose bytes hash as
+ * recorded.
+ */
+async function checkOwnLink(
+  evidence: EvidenceReader,
+  run: LoadedManifest,
+  problems: Problem[],
+): Promise<void> {
   const { manifest, key } = run;
   const link = manifest.previousManifest;
   if (!link) {
     if (manifest.sequence !== 1) {
-      problems.push({ kind: 'sequence_gap', key, detail: `sequence ${manifest.sequence} follows nothing: expected 1` });
+      problems.push({
+        kind: 'sequence_gap',
+        key,
+        detail: `sequence ${manifest.sequence} follows nothing: expected 1`,
+      });
       problems.push({ kind: 'chain_break', key, detail: 'has no link to a previous manifest' });
     }
     return;
   }
-  if (link.sequence !== manifest.sequence - 1) problems.push({ kind: 'sequence_gap', key, detail: `sequence ${manifest.sequence} links to sequence ${link.sequence}` });
+  if (link.sequence !== manifest.sequence - 1)
+    problems.push({
+      kind: 'sequence_gap',
+      key,
+      detail: `sequence ${manifest.sequence} links to sequence ${link.sequence}`,
+    });
   const bytes = await evidence.getObject(link.key);
   if (!bytes) {
-    problems.push({ kind: 'missing_object', key: link.key, detail: `manifest of sequence ${link.sequence}, linked from ${key}, is missing` });
+    problems.push({
+      kind: 'missing_object',
+      key: link.key,
+      detail: `manifest of sequence ${link.sequence}, linked from ${key}, is missing`,
+    });
   } else if (sha256Hex(bytes) !== link.sha256) {
-    problems.push({ kind: 'hash_mismatch', key: link.key, detail: `manifest bytes hash to ${sha256Hex(bytes)}; ${key} recorded ${link.sha256}` });
+    problems.push({
+      kind: 'hash_mismatch',
+      key: link.key,
+      detail: `manifest bytes hash to ${sha256Hex(bytes)}; ${key} recorded ${link.sha256}`,
+    });
   }
 }
 
 /**
- * What vouches for the run's manifest bytes: the chain head when this run is the last; the run's own
- * chain link (reserved before the manifest was written); and, once the run item is gone, the link of
- * the next manifest, reached from the head by key.
+ * What vouches for the run's manifest bytes: the chain head when this run is the last; the run's
+ * own chain link (reserved before the manifest was written); and, once the run item is gone, the
+ * link of the next manifest, reached from the head by key.
  */
-async function checkVouchers(deps: VerifyDependencies, run: LoadedManifest, own: ChainLink | undefined, problems: Problem[]): Promise<void> {
+async function checkVouchers(
+  deps: VerifyDependencies,
+  run: LoadedManifest,
+  own: ChainLink | undefined,
+  problems: Problem[],
+): Promise<void> {
   const { key, sha256, manifest } = run;
   const vouch = (by: { key: string; sha256: string; sequence: number }, from: string) => {
-    if (by.key !== key) problems.push({ kind: 'chain_break', key, detail: `${from} names ${by.key} for sequence ${by.sequence}, not this manifest` });
-    else if (by.sequence !== manifest.sequence) problems.push({ kind: 'sequence_gap', key, detail: `holds sequence ${manifest.sequence}; ${from} recorded ${by.sequence}` });
-    else if (by.sha256 !== sha256) problems.push({ kind: 'hash_mismatch', key, detail: `manifest bytes hash to ${sha256}; ${from} recorded ${by.sha256}` });
+    if (by.key !== key)
+      problems.push({
+        kind: 'chain_break',
+        key,
+        detail: `${from} names ${by.key} for sequence ${by.sequence}, not this manifest`,
+      });
+    else if (by.sequence !== manifest.sequence)
+      problems.push({
+        kind: 'sequence_gap',
+        key,
+        detail: `holds sequence ${manifest.sequence}; ${from} recorded ${by.sequence}`,
+      });
+    else if (by.sha256 !== sha256)
+      problems.push({
+        kind: 'hash_mismatch',
+        key,
+        detail: `manifest bytes hash to ${sha256}; ${from} recorded ${by.sha256}`,
+      });
   };
   const head = (await deps.state.getJobState(manifest.jobId))?.chainHead;
-  if (head && head.sequence === manifest.sequence) vouch({ key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence }, "the state table's chain head");
-  if (own) vouch({ key: own.manifestKey, sha256: own.manifestSha256, sequence: own.sequence }, "the run's chain link");
+  if (head && head.sequence === manifest.sequence)
+    vouch(
+      { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence },
+      "the state table's chain head",
+    );
+  if (own)
+    vouch(
+      { key: own.manifestKey, sha256: own.manifestSha256, sequence: own.sequence },
+      "the run's chain link",
+    );
   if (own || (head && head.sequence === manifest.sequence)) return;
   if (!head || head.sequence < manifest.sequence) {
-    problems.push({ kind: 'chain_break', key, detail: `the state table's chain head (${head ? `sequence ${head.sequence}` : 'none'}) is before this manifest` });
+    problems.push({
+      kind: 'chain_break',
+      key,
+      detail: `the state table's chain head (${head ? `sequence ${head.sequence}` : 'none'}) is before this manifest`,
+    });
     return;
   }
   // Walk back from the head, by key, to the link of the manifest after this one.
@@ -343,12 +639,21 @@ async function checkVouchers(deps: VerifyDependencies, run: LoadedManifest, own:
     const bytes = await deps.evidence.getObject(link.key);
     const next = bytes ? EvidenceManifest.safeParse(parseJson(decode(bytes))) : undefined;
     if (!next?.success) {
-      problems.push({ kind: 'chain_break', key, detail: `the chain from its head cannot be followed past ${link.key} (${bytes ? 'unreadable' : 'missing'})` });
+      problems.push({
+        kind: 'chain_break',
+        key,
+        detail: `the chain from its head cannot be followed past ${link.key} (${bytes ? 'unreadable' : 'missing'})`,
+      });
       return;
     }
     from = link.key;
     link = next.data.previousManifest;
   }
-  if (!link) problems.push({ kind: 'chain_break', key, detail: `no manifest after sequence ${manifest.sequence} links to it` });
+  if (!link)
+    problems.push({
+      kind: 'chain_break',
+      key,
+      detail: `no manifest after sequence ${manifest.sequence} links to it`,
+    });
   else vouch(link, `the link of the manifest after it (${from})`);
 }

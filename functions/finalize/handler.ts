@@ -8,7 +8,11 @@ export function createFinalizeHandler(deps: Dependencies): StepHandler<RunSummar
   const logger = stepLogger(deps, 'finalize');
   return async (event) => {
     const { run, result } = parseEvent(FinalizeEvent, event, 'Finalize event');
-    return logged(logger, { jobRunId: run.jobRunId, status: result.status, quality: result.quality }, () => finalizeRun(deps, run, result));
+    return logged(
+      logger,
+      { jobRunId: run.jobRunId, status: result.status, quality: result.quality },
+      () => finalizeRun(deps, run, result),
+    );
   };
 }
 

@@ -1,10 +1,23 @@
 import { endpointHealthCheck } from './endpoint-health-check';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
 import { scheduleLedger } from './schedule-ledger';
-import { killSwitchRelease, quarantineRelease, runRecordRetention, safetyRelax } from './control-jobs';
+import {
+  killSwitchRelease,
+  quarantineRelease,
+  runRecordRetention,
+  safetyRelax,
+} from './control-jobs';
 import type { JobImplementation, JobRegistry } from './types';
 
-export const builtinJobs: readonly JobImplementation[] = [evidenceIntegrityCheck, endpointHealthCheck, scheduleLedger, runRecordRetention, quarantineRelease, killSwitchRelease, safetyRelax];
+export const builtinJobs: readonly JobImplementation[] = [
+  evidenceIntegrityCheck,
+  endpointHealthCheck,
+  scheduleLedger,
+  runRecordRetention,
+  quarantineRelease,
+  killSwitchRelease,
+  safetyRelax,
+];
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */
 export function jobRegistry(extra: readonly JobImplementation[] = []): JobRegistry {

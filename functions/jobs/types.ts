@@ -1,4 +1,11 @@
-import type { Diagnostic, IntegrityReport, JobDefinition, JobOutput, Quality, RunContext } from '../../contracts';
+import type {
+  Diagnostic,
+  IntegrityReport,
+  JobDefinition,
+  JobOutput,
+  Quality,
+  RunContext,
+} from '../../contracts';
 import type { Clock } from '../core/clock';
 import type { ResolvedPolicy } from '../core/policy';
 import type { EvidenceReader, JobStateReader, StateStore } from '../core/ports';
@@ -11,7 +18,10 @@ export interface JobContext {
   clock: Clock;
   state: JobStateReader & Pick<StateStore, 'listOpenRuns'>;
   evidence: EvidenceReader;
-  /** For the built-in control jobs only (releasing a quarantine, a kill-switch, relaxing safety): the state and control evidence. */
+  /**
+   * For the built-in control jobs only (releasing a quarantine, a kill-switch, relaxing safety):
+   * the state and control evidence.
+   */
   control: ControlDependencies;
   /** The job's own log: redacted, then written with the step's structured logger. */
   log: (message: string, details?: Record<string, unknown>) => void;
@@ -30,7 +40,10 @@ export interface JobImplementation {
   /** Its catalog params' schema, checked when the policy loads (defineJob's `params`). */
   params?: import('zod').ZodType;
   run(context: JobContext): Promise<JobResult>;
-  /** For a dangerous op: what exactly a run would do (a dry run), shown to the approver before it runs. */
+  /**
+   * For a dangerous op: what exactly a run would do (a dry run), shown to the approver before it
+   * runs.
+   */
   plan?(context: JobContext): Promise<{ summary: string; details: Record<string, unknown> }>;
 }
 

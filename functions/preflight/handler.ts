@@ -8,7 +8,11 @@ export function createPreflightHandler(deps: Dependencies): StepHandler<RunConte
   const logger = stepLogger(deps, 'preflight');
   return async (event) => {
     const { request, executionId } = parseEvent(PreflightEvent, event, 'Preflight event');
-    return logged(logger, { jobId: request.jobId, scheduledTime: request.scheduledTime, executionId }, () => preflight(deps, request, executionId));
+    return logged(
+      logger,
+      { jobId: request.jobId, scheduledTime: request.scheduledTime, executionId },
+      () => preflight(deps, request, executionId),
+    );
   };
 }
 

@@ -8,7 +8,11 @@ export function createRecordFailureHandler(deps: Dependencies): StepHandler<RunS
   const logger = stepLogger(deps, 'record-failure');
   return async (event) => {
     const { state, executionId } = parseEvent(RecordFailureEvent, event, 'RecordFailure event');
-    return logged(logger, { jobId: state.jobId, scheduledTime: state.scheduledTime, error: state.error.Error }, () => recordFailure(deps, state, executionId));
+    return logged(
+      logger,
+      { jobId: state.jobId, scheduledTime: state.scheduledTime, error: state.error.Error },
+      () => recordFailure(deps, state, executionId),
+    );
   };
 }
 

@@ -6,19 +6,41 @@ import { findJob } from '../core/policy';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 
-/** The RequestApproval state (lambda:invoke.waitForTaskToken): stores and announces the request; the task then waits. */
-export function createRequestApprovalHandler(deps: Dependencies): StepHandler<{ approvalId: string; link: string }> {
+/**
+ * The RequestApproval state (lambda:invoke.waitForTaskToken): stores and announces the request; the
+ * task then waits.
+ */
+export function createRequestApprovalHandler(
+  deps: Dependencies,
+): StepHandler<{ approvalId: string; link: string }> {
   const logger = stepLogger(deps, 'request-approval');
   const gate = approvalGate(deps);
   return async (event) => {
     const { run, taskToken } = parseEvent(RequestApprovalEvent, event, 'RequestApproval event');
     return logged(logger, { jobRunId: run.jobRunId }, async () => {
       const job = findJob(deps.policy, run.jobId);
-      if (!job?.dangerous.value) throw new ConfigurationError(`job '${run.jobId}' is not a dangerous op: nothing to approve`);
+      if (!job?.dangerous.value)
+        throw new ConfigurationError(
+          `job '${run.jobId}' is not a dangerous op: nothing to approve`,
+        );
       const implementation = deps.jobs.get(job.jobId);
-      const context = { job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log: deps.log, control: deps };
+      const context = {
+        job,
+        run,
+        policy: deps.policy,
+        clock: deps.clock,
+        state: deps.state,
+        evidence: deps.evidence,
+        log: deps.log,
+        control: deps,
+      };
       const plan = await planOf(job, implementation, context);
-      const { record, link } = await requestApproval(await gate(), run, { opKind: job.dangerous.opKind, plan, requestedBy: run.requestedBy, taskToken });
+      const { record, link } = await requestApproval(await gate(), run, {
+        opKind: job.dangerous.opKind,
+        plan,
+        requestedBy: run.requestedBy,
+        taskToken,
+      });
       return { approvalId: record.approvalId, link };
     });
   };

@@ -16,9 +16,10 @@ export interface EvidenceQueryProps {
 }
 
 /**
- * Athena over the evidence: a Glue database with one table per evidence kind (partition projection on
- * stage, dt and job_id, so no crawler and no partition maintenance), a workgroup whose settings are
- * enforced (results KMS-encrypted in their own bucket), and the named queries of named-queries.sql.
+ * Athena over the evidence: a Glue database with one table per evidence kind (partition projection
+ * on stage, dt and job_id, so no crawler and no partition maintenance), a workgroup whose settings
+ * are enforced (results KMS-encrypted in their own bucket), and the named queries of
+ * named-queries.sql.
  */
 export class EvidenceQuery extends Construct {
   readonly database: CfnDatabase;
@@ -30,12 +31,18 @@ export class EvidenceQuery extends Construct {
     const databaseName = `opsrail_${props.stage}`;
     this.database = new CfnDatabase(this, 'Database', {
       catalogId: Stack.of(this).account,
-      databaseInput: { name: databaseName, description: `opsrail ${props.stage} evidence (write-once bundles)` },
+      databaseInput: {
+        name: databaseName,
+        description: `opsrail ${props.stage} evidence (write-once bundles)`,
+      },
     });
     const bucket = props.evidence.bucket.bucketName;
     for (const table of EVIDENCE_TABLES) {
       const partitions = table.partitions === 'job' ? ['stage', 'dt', 'job_id'] : ['stage', 'dt'];
-      const template = table.partitions === 'job' ? `s3://${bucket}/stage=\${stage}/dt=\${dt}/job_id=\${job_id}/${table.folder}/` : `s3://${bucket}/stage=\${stage}/dt=\${dt}/${table.folder}/`;
+      const template =
+        table.partitions === 'job'
+          ? `s3://${bucket}/stage=\${stage}/dt=\${dt}/job_id=\${job_id}/${table.folder}/`
+          : `s3://${bucket}/stage=\${stage}/dt=\${dt}/${table.folder}/`;
       const cfn = new CfnTable(this, `Table-${table.name}`, {
         catalogId: this.database.catalogId,
         databaseName,
@@ -53,7 +60,12 @@ export class EvidenceQuery extends Construct {
             'projection.dt.range': '2024-01-01,NOW',
             'projection.dt.interval': '1',
             'projection.dt.interval.unit': 'DAYS',
-            ...(table.partitions === 'job' ? { 'projection.job_id.type': 'enum', 'projection.job_id.values': props.jobIds.join(',') } : {}),
+            ...(table.partitions === 'job'
+              ? {
+                  'projection.job_id.type': 'enum',
+                  'projection.job_id.values': props.jobIds.join(','),
+                }
+              : {}),
             'storage.location.template': template,
           },
           partitionKeys: partitions.map((name) => ({ name, type: 'string' })),
@@ -61,7 +73,10 @@ export class EvidenceQuery extends Construct {
             location: `s3://${bucket}/stage=${props.stage}/`,
             inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
             outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-            serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe', parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' } },
+            serdeInfo: {
+              serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+              parameters: { 'case.insensitive': 'TRUE', 'ignore.malformed.json': 'FALSE' },
+            },
             columns: table.columns.map((c) => ({ name: c.name, type: glueType(c.type) })),
           },
         },
@@ -90,12 +105,21 @@ export class EvidenceQuery extends Construct {
         publishCloudWatchMetricsEnabled: true,
         resultConfiguration: {
           outputLocation: `s3://${this.results.bucketName}/`,
-          encryptionConfiguration: { encryptionOption: 'SSE_KMS', kmsKey: props.evidence.key.keyArn },
+          encryptionConfiguration: {
+            encryptionOption: 'SSE_KMS',
+            kmsKey: props.evidence.key.keyArn,
+          },
         },
       },
     });
     for (const query of loadNamedQueries()) {
-      const named = new CfnNamedQuery(this, `Query-${query.name}`, { name: query.name, description: query.description, database: databaseName, queryString: query.sql, workGroup: this.workGroup.name });
+      const named = new CfnNamedQuery(this, `Query-${query.name}`, {
+        name: query.name,
+        description: query.description,
+        database: databaseName,
+        queryString: query.sql,
+        workGroup: this.workGroup.name,
+      });
       named.addDependency(this.workGroup);
     }
   }

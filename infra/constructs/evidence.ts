@@ -1,7 +1,13 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, type IGrantable, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectLockRetention, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  ObjectLockRetention,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { StagePolicy } from '../../contracts';
 import { stackLogicalId } from './opsrail-function';
@@ -14,8 +20,8 @@ export interface EvidenceProps {
 
 /**
  * The evidence bucket: Object Lock with a default retention from policy (GOVERNANCE or COMPLIANCE),
- * versioned, KMS-encrypted, TLS only, no public access. Its access logs go to a separate bucket, since
- * an Object Lock bucket cannot be a log target.
+ * versioned, KMS-encrypted, TLS only, no public access. Its access logs go to a separate bucket,
+ * since an Object Lock bucket cannot be a log target.
  */
 export class Evidence extends Construct {
   readonly bucket: Bucket;
@@ -44,7 +50,9 @@ export class Evidence extends Construct {
     this.bucket = new Bucket(this, 'Bucket', {
       objectLockEnabled: true,
       objectLockDefaultRetention:
-        props.retention.objectLockMode === 'COMPLIANCE' ? ObjectLockRetention.compliance(retentionDays) : ObjectLockRetention.governance(retentionDays),
+        props.retention.objectLockMode === 'COMPLIANCE'
+          ? ObjectLockRetention.compliance(retentionDays)
+          : ObjectLockRetention.governance(retentionDays),
       versioned: true,
       encryption: BucketEncryption.KMS,
       encryptionKey: this.key,
@@ -71,16 +79,23 @@ export class Evidence extends Construct {
     });
   }
 
-  /** PutObject only (never delete, never overwrite: If-None-Match and Object Lock), plus the KMS data key to encrypt. */
+  /**
+   * PutObject only (never delete, never overwrite: If-None-Match and Object Lock), plus the KMS
+   * data key to encrypt.
+   */
   grantWriteObjects(grantee: IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.objectsArn()] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.objectsArn()] }),
+    );
     this.key.grant(grantee, 'kms:GenerateDataKey');
     this.acknowledgeObjectPrefix(grantee);
   }
 
   /** GetObject of the stage's evidence, and Decrypt to read it. */
   grantReadObjects(grantee: IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.objectsArn()] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.objectsArn()] }),
+    );
     this.key.grant(grantee, 'kms:Decrypt');
     this.acknowledgeObjectPrefix(grantee);
   }

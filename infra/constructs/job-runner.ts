@@ -1,16 +1,27 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  DefinitionBody,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+} from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
 import type { HandlerEnv, StagePolicy } from '../../contracts';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Key } from 'aws-cdk-lib/aws-kms';
-import { jobRunFunctionTimeouts, jobRunSteps, jobRunSubstitutions, readJobRunDefinition, type JobRunStep } from '../../statemachines/definition';
+import {
+  jobRunFunctionTimeouts,
+  jobRunSteps,
+  jobRunSubstitutions,
+  readJobRunDefinition,
+  type JobRunStep,
+} from '../../statemachines/definition';
 import { FIXED_FUNCTION_TIMEOUT_SECONDS } from '../../statemachines/timeouts';
 import type { Evidence } from './evidence';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
@@ -24,7 +35,13 @@ export interface JobRunnerProps {
   storage: StateStorage;
   evidence: Evidence;
   policy: Pick<StagePolicy, 'retry' | 'approvals'>;
-  approvals: { topic: Topic; topicKey: Key; slackWebhook: Secret; signingKey: Secret; linkBaseUrl: string };
+  approvals: {
+    topic: Topic;
+    topicKey: Key;
+    slackWebhook: Secret;
+    signingKey: Secret;
+    linkBaseUrl: string;
+  };
 }
 
 const descriptions: Record<JobRunStep['functionDir'], string> = {
@@ -32,7 +49,8 @@ const descriptions: Record<JobRunStep['functionDir'], string> = {
   execute: "opsrail Execute: runs the job's logic once (Powertools idempotency)",
   finalize: 'opsrail Finalize: writes the write-once evidence bundle and job state',
   'record-failure': 'opsrail RecordFailure: evidences a failed run and counts the failure',
-  'request-approval': 'opsrail RequestApproval: stores and announces an approval request for a dangerous op',
+  'request-approval':
+    'opsrail RequestApproval: stores and announces an approval request for a dangerous op',
 };
 
 // Longer than the TimeoutSeconds of the states invoking them: docs/failure-semantics.md.
@@ -57,29 +75,44 @@ export class JobRunner extends Construct {
         functionDir: step.functionDir,
         description: descriptions[step.functionDir],
         timeout: Duration.seconds(functionTimeouts[step.functionDir]),
-        // Only RequestApproval learns where the secrets are (by ARN: secret_ref, never their values).
-        environment: step.functionDir === 'request-approval' ? { ...props.environment, ...approvalEnvironment } : props.environment,
+        // Only RequestApproval learns where the secrets are (by ARN: secret_ref, never their
+        // values).
+        environment:
+          step.functionDir === 'request-approval'
+            ? { ...props.environment, ...approvalEnvironment }
+            : props.environment,
         logRetentionDays: props.logRetentionDays,
         removalPolicy: props.removalPolicy,
       });
-    const fns = Object.fromEntries(jobRunSteps.map((s) => [s.functionDir, make(s)])) as Record<JobRunStep['functionDir'], OpsrailFunction>;
+    const fns = Object.fromEntries(jobRunSteps.map((s) => [s.functionDir, make(s)])) as Record<
+      JobRunStep['functionDir'],
+      OpsrailFunction
+    >;
     this.functions = fns;
     const { stateTable, idempotencyTable } = props.storage;
     const evidence = props.evidence;
 
     // Preflight: claims runs and records duplicates.
     stateTable.grantReadWriteData(fns.preflight);
-    // Execute: counts attempts, runs the job (the built-in integrity check reads job state and evidence).
+    // Execute: counts attempts, runs the job (the built-in integrity check reads job state and
+    // evidence).
     stateTable.grantReadWriteData(fns.execute);
     idempotencyTable.grantReadWriteData(fns.execute);
     evidence.grantReadObjects(fns.execute);
-    // Finalize and RecordFailure: the only writers of evidence (PutObject only: no delete, no overwrite).
-    // RequestApproval: stores the request, reads the two secrets, announces by SNS (and Slack).
+    // Finalize and RecordFailure: the only writers of evidence (PutObject only: no delete, no
+    // overwrite). RequestApproval: stores the request, reads the two secrets, announces by SNS (and
+    // Slack).
     stateTable.grantReadWriteData(fns['request-approval']);
     props.approvals.signingKey.grantRead(fns['request-approval']);
     props.approvals.slackWebhook.grantRead(fns['request-approval']);
-    // sns:Publish on this topic, and the KMS data key its encryption needs (exact actions, no wildcard).
-    fns['request-approval'].addToRolePolicy(new PolicyStatement({ actions: ['sns:Publish'], resources: [props.approvals.topic.topicArn] }));
+    // sns:Publish on this topic, and the KMS data key its encryption needs (exact actions, no
+    // wildcard).
+    fns['request-approval'].addToRolePolicy(
+      new PolicyStatement({
+        actions: ['sns:Publish'],
+        resources: [props.approvals.topic.topicArn],
+      }),
+    );
     props.approvals.topicKey.grant(fns['request-approval'], 'kms:GenerateDataKey', 'kms:Decrypt');
     for (const writer of [fns.finalize, fns['record-failure']]) {
       stateTable.grantReadWriteData(writer);
@@ -96,18 +129,29 @@ export class JobRunner extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       // Inline (not an S3 asset) so the definition reads as-is in the template and the console.
       definitionBody: DefinitionBody.fromString(readJobRunDefinition()),
-      definitionSubstitutions: jobRunSubstitutions(props.policy, (step) => fns[step.functionDir].functionArn),
+      definitionSubstitutions: jobRunSubstitutions(
+        props.policy,
+        (step) => fns[step.functionDir].functionArn,
+      ),
       tracingEnabled: true,
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
     });
     // Exactly these functions (unqualified ARNs: no versions or aliases are published).
-    this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: Object.values(fns).map((fn) => fn.functionArn) }));
-    Validations.of(this.stateMachine.role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Execution logging to CloudWatch Logs (logs:CreateLogDelivery and kin) and X-Ray tracing support no resource-level permissions.' },
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: Object.values(fns).map((fn) => fn.functionArn),
+      }),
     );
+    Validations.of(this.stateMachine.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Execution logging to CloudWatch Logs (logs:CreateLogDelivery and kin) and X-Ray tracing support no resource-level permissions.',
+    });
 
-    // An execution stopped by a kill-switch (StopExecution) or timed out never reaches RecordFailure:
-    // Step Functions' own status-change event brings it to ExecutionEnded, which evidences it.
+    // An execution stopped by a kill-switch (StopExecution) or timed out never reaches
+    // RecordFailure: Step Functions' own status-change event brings it to ExecutionEnded, which
+    // evidences it.
     this.executionEnded = new OpsrailFunction(this, 'ExecutionEnded', {
       functionDir: 'execution-ended',
       description: 'opsrail ExecutionEnded: evidences executions that were stopped or timed out',
@@ -123,10 +167,17 @@ export class JobRunner extends Construct {
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+        detail: {
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
       },
-      targets: [new LambdaFunction(this.executionEnded, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+      targets: [
+        new LambdaFunction(this.executionEnded, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
     });
   }
 }
-

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -16,9 +16,9 @@ export interface JobSchedulingProps {
 }
 
 /**
- * One EventBridge Scheduler schedule per enabled catalog job, and nothing else: the catalog is the only
- * source of schedules (no hidden jobs). Each starts the job-run state machine with the tick's own
- * scheduled time, so a redelivered tick is the same run.
+ * One EventBridge Scheduler schedule per enabled catalog job, and nothing else: the catalog is the
+ * only source of schedules (no hidden jobs). Each starts the job-run state machine with the tick's
+ * own scheduled time, so a redelivered tick is the same run.
  */
 export class JobScheduling extends Construct {
   readonly group: CfnScheduleGroup;
@@ -27,19 +27,29 @@ export class JobScheduling extends Construct {
 
   constructor(scope: Construct, id: string, props: JobSchedulingProps) {
     super(scope, id);
-    this.group = new CfnScheduleGroup(this, 'Group', { name: stageResourceNames(props.stage).scheduleGroup });
+    this.group = new CfnScheduleGroup(this, 'Group', {
+      name: stageResourceNames(props.stage).scheduleGroup,
+    });
     this.deadLetterQueue = new Queue(this, 'DeadLetters', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy: props.removalPolicy,
     });
-    Validations.of(this.deadLetterQueue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the dead-letter queue of the schedules; an alarm watches it.' });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the schedules; an alarm watches it.',
+    });
     const role = new Role(this, 'SchedulerRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
       description: `opsrail ${props.stage}: EventBridge Scheduler may start the job-run state machine, nothing else`,
     });
-    role.addToPolicy(new PolicyStatement({ actions: ['states:StartExecution'], resources: [props.stateMachine.stateMachineArn] }));
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [props.stateMachine.stateMachineArn],
+      }),
+    );
     this.deadLetterQueue.grantSendMessages(role);
 
     this.schedules = props.jobs

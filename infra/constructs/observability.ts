@@ -1,5 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TextWidget, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  type Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -22,27 +31,40 @@ export interface ObservabilityProps {
 const DAY_SECONDS = 86_400;
 const MAX_EVALUATION_SECONDS = 7 * DAY_SECONDS;
 
-/** The longest gap between two consecutive ticks of a schedule (over its next ticks), in seconds. */
-export function expectedIntervalSeconds(job: JobDefinition, from = new Date('2026-01-05T00:00:00Z')): number | null {
+/**
+ * The longest gap between two consecutive ticks of a schedule (over its next ticks), in seconds.
+ */
+export function expectedIntervalSeconds(
+  job: JobDefinition,
+  from = new Date('2026-01-05T00:00:00Z'),
+): number | null {
   const ticks = nextRunTimes(job.schedule, from, 60);
   if (ticks.length < 2) return null; // a one-off at(…) schedule has no interval to watch
   let max = 0;
-  for (let i = 1; i < ticks.length; i++) max = Math.max(max, (ticks[i]!.getTime() - ticks[i - 1]!.getTime()) / 1000);
+  for (let i = 1; i < ticks.length; i++)
+    max = Math.max(max, (ticks[i]!.getTime() - ticks[i - 1]!.getTime()) / 1000);
   return max;
 }
 
-/** Period and evaluation periods for "no success within interval + grace" (CloudWatch allows at most 7 days). */
-export function deadManWindow(intervalSeconds: number, graceMinutes: number): { periodSeconds: number; evaluationPeriods: number } {
+/**
+ * Period and evaluation periods for "no success within interval + grace" (CloudWatch allows at most
+ * 7 days).
+ */
+export function deadManWindow(
+  intervalSeconds: number,
+  graceMinutes: number,
+): { periodSeconds: number; evaluationPeriods: number } {
   const window = Math.min(intervalSeconds + graceMinutes * 60, MAX_EVALUATION_SECONDS);
-  if (window <= DAY_SECONDS) return { periodSeconds: Math.ceil(window / 60) * 60, evaluationPeriods: 1 };
+  if (window <= DAY_SECONDS)
+    return { periodSeconds: Math.ceil(window / 60) * 60, evaluationPeriods: 1 };
   return { periodSeconds: DAY_SECONDS, evaluationPeriods: Math.ceil(window / DAY_SECONDS) };
 }
 
 /**
- * The stage's health without a query: a dashboard (success rate, failures, retries, p95 duration per
- * job, quarantines) and alarms to the SNS topic for failed or timed-out executions, a dead-letter queue
- * that is not empty, and each enabled job with no successful run within its expected interval plus
- * grace (a dead-man's switch: a job that did not run is a failure).
+ * The stage's health without a query: a dashboard (success rate, failures, retries, p95 duration
+ * per job, quarantines) and alarms to the SNS topic for failed or timed-out executions, a
+ * dead-letter queue that is not empty, and each enabled job with no successful run within its
+ * expected interval plus grace (a dead-man's switch: a job that did not run is a failure).
  */
 export class Observability extends Construct {
   readonly dashboard: Dashboard;
@@ -51,9 +73,30 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const action = new SnsAction(props.topic);
-    const runMetric = (name: string, jobId: string, statistic = 'Sum', period = Duration.hours(1)) =>
-      new Metric({ namespace: METRIC_NAMESPACE, metricName: name, dimensionsMap: { service: 'opsrail', stage: props.stage, jobId }, statistic, period });
-    const alarm = (alarmId: string, metric: Metric, options: { threshold: number; comparison: ComparisonOperator; evaluationPeriods?: number; missing: TreatMissingData; description: string }) => {
+    const runMetric = (
+      name: string,
+      jobId: string,
+      statistic = 'Sum',
+      period = Duration.hours(1),
+    ) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'opsrail', stage: props.stage, jobId },
+        statistic,
+        period,
+      });
+    const alarm = (
+      alarmId: string,
+      metric: Metric,
+      options: {
+        threshold: number;
+        comparison: ComparisonOperator;
+        evaluationPeriods?: number;
+        missing: TreatMissingData;
+        description: string;
+      },
+    ) => {
       const created = metric.createAlarm(this, alarmId, {
         alarmName: stageResourceNames(props.stage).alarm(alarmId),
         alarmDescription: options.description,
@@ -70,56 +113,121 @@ export class Observability extends Construct {
 
     const period = Duration.minutes(5);
     alarm('ExecutionsFailed', props.stateMachine.metricFailed({ period, statistic: 'Sum' }), {
-      threshold: 1, comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, missing: TreatMissingData.NOT_BREACHING,
+      threshold: 1,
+      comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      missing: TreatMissingData.NOT_BREACHING,
       description: 'A job-run execution failed (its failure is evidenced in its bundle).',
     });
     alarm('ExecutionsTimedOut', props.stateMachine.metricTimedOut({ period, statistic: 'Sum' }), {
-      threshold: 1, comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, missing: TreatMissingData.NOT_BREACHING,
+      threshold: 1,
+      comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      missing: TreatMissingData.NOT_BREACHING,
       description: 'A job-run execution timed out.',
     });
-    alarm('DeadLettersNotEmpty', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }), {
-      threshold: 1, comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, missing: TreatMissingData.NOT_BREACHING,
-      description: 'A scheduled tick could not be delivered to the state machine: it is in the dead-letter queue.',
-    });
+    alarm(
+      'DeadLettersNotEmpty',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period,
+        statistic: 'Maximum',
+      }),
+      {
+        threshold: 1,
+        comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing: TreatMissingData.NOT_BREACHING,
+        description:
+          'A scheduled tick could not be delivered to the state machine: it is in the dead-letter queue.',
+      },
+    );
     const approvalMetric = (name: string, period = Duration.hours(1)) =>
-      new Metric({ namespace: METRIC_NAMESPACE, metricName: name, dimensionsMap: { service: 'opsrail', stage: props.stage }, statistic: 'Sum', period });
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'opsrail', stage: props.stage },
+        statistic: 'Sum',
+        period,
+      });
     alarm('ApprovalPendingTooLong', approvalMetric(APPROVAL_METRICS.expired, period), {
-      threshold: 1, comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, missing: TreatMissingData.NOT_BREACHING,
-      description: 'An approval request waited as long as policy allows (approvals.timeoutSeconds) without a decision; its run was refused.',
+      threshold: 1,
+      comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      missing: TreatMissingData.NOT_BREACHING,
+      description:
+        'An approval request waited as long as policy allows (approvals.timeoutSeconds) without a decision; its run was refused.',
     });
     for (const job of props.jobs.filter((j) => j.enabled)) {
       const interval = expectedIntervalSeconds(job);
       if (interval === null) continue;
-      const { periodSeconds, evaluationPeriods } = deadManWindow(interval, props.deadManGraceMinutes);
-      alarm(`NoSuccess-${job.jobId}`, runMetric(RUN_METRICS.succeeded, job.jobId, 'Sum', Duration.seconds(periodSeconds)), {
-        threshold: 1, comparison: ComparisonOperator.LESS_THAN_THRESHOLD, evaluationPeriods, missing: TreatMissingData.BREACHING,
-        description: `${job.jobId} (${job.schedule.expression} ${job.schedule.timezone}) had no successful run within its interval plus ${props.deadManGraceMinutes} min of grace.`,
-      });
+      const { periodSeconds, evaluationPeriods } = deadManWindow(
+        interval,
+        props.deadManGraceMinutes,
+      );
+      alarm(
+        `NoSuccess-${job.jobId}`,
+        runMetric(RUN_METRICS.succeeded, job.jobId, 'Sum', Duration.seconds(periodSeconds)),
+        {
+          threshold: 1,
+          comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+          evaluationPeriods,
+          missing: TreatMissingData.BREACHING,
+          description: `${job.jobId} (${job.schedule.expression} ${job.schedule.timezone}) had no successful run within its interval plus ${props.deadManGraceMinutes} min of grace.`,
+        },
+      );
     }
 
     const jobs = props.jobs.map((j) => j.jobId);
-    const perJob = (name: string, statistic = 'Sum') => jobs.map((jobId) => runMetric(name, jobId, statistic).with({ label: jobId }));
+    const perJob = (name: string, statistic = 'Sum') =>
+      jobs.map((jobId) => runMetric(name, jobId, statistic).with({ label: jobId }));
     const successRate = jobs.map(
       (jobId, i) =>
         new MathExpression({
           expression: `100 * FILL(s${i}, 0) / c${i}`,
-          usingMetrics: { [`s${i}`]: runMetric(RUN_METRICS.succeeded, jobId), [`c${i}`]: runMetric(RUN_METRICS.completed, jobId) },
+          usingMetrics: {
+            [`s${i}`]: runMetric(RUN_METRICS.succeeded, jobId),
+            [`c${i}`]: runMetric(RUN_METRICS.completed, jobId),
+          },
           label: jobId,
           period: Duration.hours(1),
         }),
     );
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: stageResourceNames(props.stage).dashboard });
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: stageResourceNames(props.stage).dashboard,
+    });
     this.dashboard.addWidgets(
-      new TextWidget({ markdown: `# opsrail ${props.stage}\nRuns of every job, from the run metrics. Evidence: \`opsrail verify\`, Athena workgroup \`${stageResourceNames(props.stage).athenaWorkGroup}\`.`, width: 24, height: 2 }),
-      new GraphWidget({ title: 'Success rate (%) per job', left: successRate, width: 12, leftYAxis: { min: 0, max: 100 } }),
+      new TextWidget({
+        markdown: `# opsrail ${props.stage}\nRuns of every job, from the run metrics. Evidence: \`opsrail verify\`, Athena workgroup \`${stageResourceNames(props.stage).athenaWorkGroup}\`.`,
+        width: 24,
+        height: 2,
+      }),
+      new GraphWidget({
+        title: 'Success rate (%) per job',
+        left: successRate,
+        width: 12,
+        leftYAxis: { min: 0, max: 100 },
+      }),
       new GraphWidget({ title: 'Failures per job', left: perJob(RUN_METRICS.failed), width: 12 }),
       new GraphWidget({ title: 'Retries per job', left: perJob(RUN_METRICS.retries), width: 12 }),
-      new GraphWidget({ title: 'p95 duration (ms) per job', left: perJob(RUN_METRICS.durationMs, 'p95'), width: 12 }),
-      new GraphWidget({ title: 'Quarantines entered per job', left: perJob(RUN_METRICS.quarantineEntered), width: 12 }),
-      new GraphWidget({ title: 'Refused runs per job', left: perJob(RUN_METRICS.refused), width: 12 }),
+      new GraphWidget({
+        title: 'p95 duration (ms) per job',
+        left: perJob(RUN_METRICS.durationMs, 'p95'),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Quarantines entered per job',
+        left: perJob(RUN_METRICS.quarantineEntered),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Refused runs per job',
+        left: perJob(RUN_METRICS.refused),
+        width: 12,
+      }),
       new GraphWidget({
         title: 'Approvals: requested, approved, rejected, expired',
-        left: [APPROVAL_METRICS.requested, APPROVAL_METRICS.approved, APPROVAL_METRICS.rejected, APPROVAL_METRICS.expired].map((name) => approvalMetric(name).with({ label: name })),
+        left: [
+          APPROVAL_METRICS.requested,
+          APPROVAL_METRICS.approved,
+          APPROVAL_METRICS.rejected,
+          APPROVAL_METRICS.expired,
+        ].map((name) => approvalMetric(name).with({ label: name })),
         width: 12,
       }),
       new GraphWidget({
@@ -127,14 +235,32 @@ export class Observability extends Construct {
         left: [
           new MathExpression({
             expression: 'RUNNING_SUM(FILL(r, 0) - FILL(a, 0) - FILL(j, 0) - FILL(e, 0))',
-            usingMetrics: { r: approvalMetric(APPROVAL_METRICS.requested), a: approvalMetric(APPROVAL_METRICS.approved), j: approvalMetric(APPROVAL_METRICS.rejected), e: approvalMetric(APPROVAL_METRICS.expired) },
+            usingMetrics: {
+              r: approvalMetric(APPROVAL_METRICS.requested),
+              a: approvalMetric(APPROVAL_METRICS.approved),
+              j: approvalMetric(APPROVAL_METRICS.rejected),
+              e: approvalMetric(APPROVAL_METRICS.expired),
+            },
             label: 'pending',
             period: Duration.hours(1),
           }),
         ],
         width: 12,
       }),
-      new GraphWidget({ title: 'Quarantined jobs (entries)', left: [new MathExpression({ expression: jobs.map((_, i) => `FILL(q${i}, 0)`).join(' + ') || '0', usingMetrics: Object.fromEntries(jobs.map((jobId, i) => [`q${i}`, runMetric(RUN_METRICS.quarantineEntered, jobId)])), label: 'quarantines entered', period: Duration.hours(1) })], width: 12 }),
+      new GraphWidget({
+        title: 'Quarantined jobs (entries)',
+        left: [
+          new MathExpression({
+            expression: jobs.map((_, i) => `FILL(q${i}, 0)`).join(' + ') || '0',
+            usingMetrics: Object.fromEntries(
+              jobs.map((jobId, i) => [`q${i}`, runMetric(RUN_METRICS.quarantineEntered, jobId)]),
+            ),
+            label: 'quarantines entered',
+            period: Duration.hours(1),
+          }),
+        ],
+        width: 12,
+      }),
     );
   }
 }

@@ -26,52 +26,129 @@ describe('cdk-nag and least privilege', () => {
       buildApp(app);
 
       assert.doesNotThrow(() => app.synth());
-      const template = JSON.parse(readFileSync(join(outdir, `opsrail-${stage}.template.json`), 'utf8'));
-      assert.equal(template.Resources ? Object.values(template.Resources).some((r: any) => r.Type === 'AWS::StepFunctions::StateMachine') : false, true);
+      const template = JSON.parse(
+        readFileSync(join(outdir, `opsrail-${stage}.template.json`), 'utf8'),
+      );
+      assert.equal(
+        template.Resources
+          ? Object.values(template.Resources).some(
+              (r: any) => r.Type === 'AWS::StepFunctions::StateMachine',
+            )
+          : false,
+        true,
+      );
     });
   }
 
   const template = Template.fromStack(buildApp(new App({ context: { stage: 'dev' } })));
 
   test('only Finalize, RecordFailure and ExecutionEnded may write evidence, and only PutObject under the stage prefix', () => {
-    for (const writer of ['RunnerFinalizeRole', 'RunnerRecordFailureRole', 'RunnerExecutionEndedRole']) {
-      const puts = statementsFor(template, writer).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    for (const writer of [
+      'RunnerFinalizeRole',
+      'RunnerRecordFailureRole',
+      'RunnerExecutionEndedRole',
+    ]) {
+      const puts = statementsFor(template, writer).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('s3:')),
+      );
       assert.deepEqual(puts.flatMap(actionsOf), ['s3:PutObject'], writer);
       assert.match(JSON.stringify(puts[0]?.Resource), /\/stage=dev\/\*/);
     }
-    for (const other of ['RunnerPreflightRole', 'RunnerExecuteRole', 'RunnerRequestApprovalRole', 'ApprovalEndpointPageRole', 'ApprovalEndpointDecisionRole', 'SchedulingSchedulerRole']) {
-      const writes = statementsFor(template, other).flatMap(actionsOf).filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*');
+    for (const other of [
+      'RunnerPreflightRole',
+      'RunnerExecuteRole',
+      'RunnerRequestApprovalRole',
+      'ApprovalEndpointPageRole',
+      'ApprovalEndpointDecisionRole',
+      'SchedulingSchedulerRole',
+    ]) {
+      const writes = statementsFor(template, other)
+        .flatMap(actionsOf)
+        .filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*');
       assert.deepEqual(writes, [], `${other} must not write evidence`);
     }
   });
 
   test('Preflight touches no evidence at all; Execute only reads it', () => {
-    assert.deepEqual(statementsFor(template, 'RunnerPreflightRole').flatMap(actionsOf).filter((a) => a.startsWith('s3:') || a.startsWith('kms:')), []);
-    assert.deepEqual(statementsFor(template, 'RunnerExecuteRole').flatMap(actionsOf).filter((a) => a.startsWith('s3:') || a.startsWith('kms:')).sort(), ['kms:Decrypt', 's3:GetObject']);
+    assert.deepEqual(
+      statementsFor(template, 'RunnerPreflightRole')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('s3:') || a.startsWith('kms:')),
+      [],
+    );
+    assert.deepEqual(
+      statementsFor(template, 'RunnerExecuteRole')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('s3:') || a.startsWith('kms:'))
+        .sort(),
+      ['kms:Decrypt', 's3:GetObject'],
+    );
   });
 
   test('no function has an AWS managed policy; the state machine may invoke exactly its step functions', () => {
-    for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[]) assert.equal(role.Properties.ManagedPolicyArns, undefined);
-    const invokes = statementsFor(template, 'RunnerJobRunRole').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[])
+      assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    const invokes = statementsFor(template, 'RunnerJobRunRole').filter((s) =>
+      actionsOf(s).includes('lambda:InvokeFunction'),
+    );
     assert.equal(invokes.length, 1);
-    assert.deepEqual(((invokes[0]?.Resource as any[]) ?? []).map((r) => r['Fn::GetAtt'][0].replace(/[A-F0-9]{8}$/, '')).sort(), ['RunnerExecute', 'RunnerFinalize', 'RunnerPreflight', 'RunnerRecordFailure', 'RunnerRequestApproval']);
+    assert.deepEqual(
+      ((invokes[0]?.Resource as any[]) ?? [])
+        .map((r) => r['Fn::GetAtt'][0].replace(/[A-F0-9]{8}$/, ''))
+        .sort(),
+      [
+        'RunnerExecute',
+        'RunnerFinalize',
+        'RunnerPreflight',
+        'RunnerRecordFailure',
+        'RunnerRequestApproval',
+      ],
+    );
   });
 
   test('the approval endpoint has no write access to evidence; only its decision function may resolve the waiting task, and the link’s page URL needs no auth while the decision URL needs IAM', () => {
     for (const role of ['ApprovalEndpointPageRole', 'ApprovalEndpointDecisionRole']) {
-      assert.deepEqual(statementsFor(template, role).flatMap(actionsOf).filter((a) => a.startsWith('s3:')), [], role);
+      assert.deepEqual(
+        statementsFor(template, role)
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('s3:')),
+        [],
+        role,
+      );
     }
-    assert.deepEqual(statementsFor(template, 'ApprovalEndpointPageRole').flatMap(actionsOf).filter((a) => a.startsWith('states:')), []);
-    assert.deepEqual(statementsFor(template, 'ApprovalEndpointDecisionRole').flatMap(actionsOf).filter((a) => a.startsWith('states:')).sort(), ['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    assert.deepEqual(
+      statementsFor(template, 'ApprovalEndpointPageRole')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('states:')),
+      [],
+    );
+    assert.deepEqual(
+      statementsFor(template, 'ApprovalEndpointDecisionRole')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('states:'))
+        .sort(),
+      ['states:SendTaskFailure', 'states:SendTaskSuccess'],
+    );
     const urls = Object.values(template.findResources('AWS::Lambda::Url')) as any[];
     assert.deepEqual(urls.map((u) => u.Properties.AuthType).sort(), ['AWS_IAM', 'NONE']);
-    const request = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ARN) as any;
+    const request = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (f: any) => f.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ARN,
+    ) as any;
     assert.ok(request, 'RequestApproval knows the Slack webhook only by its secret_ref');
-    assert.ok(JSON.stringify(request.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ARN).includes('Ref'));
+    assert.ok(
+      JSON.stringify(request.Properties.Environment.Variables.SLACK_WEBHOOK_SECRET_ARN).includes(
+        'Ref',
+      ),
+    );
   });
 
   test('the scheduler role may only start this state machine (and send to its dead-letter queue)', () => {
     const actions = statementsFor(template, 'SchedulingSchedulerRole').flatMap(actionsOf).sort();
-    assert.deepEqual(actions, ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 'states:StartExecution']);
+    assert.deepEqual(actions, [
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+      'states:StartExecution',
+    ]);
   });
 });

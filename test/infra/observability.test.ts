@@ -14,38 +14,98 @@ describe('notifications, dashboard and alarms', () => {
   const policy = loadPolicy(directoryPolicySource(DEFAULT_POLICY_DIR), 'dev');
 
   test('an SNS topic, KMS-encrypted and TLS-only, with the policy’s e-mail recipients', () => {
-    dev.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'opsrail-dev-alerts', KmsMasterKeyId: Match.anyValue() });
-    dev.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) } });
+    dev.hasResourceProperties('AWS::SNS::Topic', {
+      TopicName: 'opsrail-dev-alerts',
+      KmsMasterKeyId: Match.anyValue(),
+    });
+    dev.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
     const subscriptions = Object.values(dev.findResources('AWS::SNS::Subscription')) as any[];
-    assert.deepEqual(subscriptions.map((s) => [s.Properties.Protocol, s.Properties.Endpoint]), policy.settings.recipients.email.map((e) => ['email', e]));
+    assert.deepEqual(
+      subscriptions.map((s) => [s.Properties.Protocol, s.Properties.Endpoint]),
+      policy.settings.recipients.email.map((e) => ['email', e]),
+    );
   });
 
   test('the Slack webhook and the link-signing key are secrets referenced by ARN, never a plain environment value', () => {
     dev.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'opsrail/dev/slack-webhook' });
-    dev.hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'opsrail/dev/approval-signing-key', GenerateSecretString: Match.objectLike({ PasswordLength: 64 }) });
+    dev.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'opsrail/dev/approval-signing-key',
+      GenerateSecretString: Match.objectLike({ PasswordLength: 64 }),
+    });
     dev.hasOutput('SlackWebhookSecretRef', {});
     for (const fn of Object.values(dev.findResources('AWS::Lambda::Function')) as any[]) {
-      assert.ok(!JSON.stringify(fn.Properties.Environment ?? {}).includes('SecretString'), 'no secret value in a function environment');
+      assert.ok(
+        !JSON.stringify(fn.Properties.Environment ?? {}).includes('SecretString'),
+        'no secret value in a function environment',
+      );
     }
   });
 
   test('alarms to the topic: failed or timed-out executions, a non-empty dead-letter queue, an approval pending as long as policy allows, and a dead-man’s switch per enabled job', () => {
     const alarms = Object.values(dev.findResources('AWS::CloudWatch::Alarm')) as any[];
     const names = alarms.map((a) => a.Properties.AlarmName).sort();
-    const enabled = policy.jobs.filter((j) => j.enabled).map((j) => `opsrail-dev-NoSuccess-${j.jobId}`);
-    assert.deepEqual(names, ['opsrail-dev-ApprovalPendingTooLong', 'opsrail-dev-DeadLettersNotEmpty', 'opsrail-dev-ExecutionsFailed', 'opsrail-dev-ExecutionsTimedOut', ...enabled].sort());
-    const pending = alarms.find((a) => a.Properties.AlarmName === 'opsrail-dev-ApprovalPendingTooLong').Properties;
-    assert.deepEqual([pending.MetricName, pending.ComparisonOperator, pending.Threshold], ['ApprovalExpired', 'GreaterThanOrEqualToThreshold', 1]);
+    const enabled = policy.jobs
+      .filter((j) => j.enabled)
+      .map((j) => `opsrail-dev-NoSuccess-${j.jobId}`);
+    assert.deepEqual(
+      names,
+      [
+        'opsrail-dev-ApprovalPendingTooLong',
+        'opsrail-dev-DeadLettersNotEmpty',
+        'opsrail-dev-ExecutionsFailed',
+        'opsrail-dev-ExecutionsTimedOut',
+        ...enabled,
+      ].sort(),
+    );
+    const pending = alarms.find(
+      (a) => a.Properties.AlarmName === 'opsrail-dev-ApprovalPendingTooLong',
+    ).Properties;
+    assert.deepEqual(
+      [pending.MetricName, pending.ComparisonOperator, pending.Threshold],
+      ['ApprovalExpired', 'GreaterThanOrEqualToThreshold', 1],
+    );
     for (const a of alarms) assert.equal(a.Properties.AlarmActions.length, 1);
-    const hourly = alarms.find((a) => a.Properties.AlarmName === 'opsrail-dev-NoSuccess-evidence_integrity_check').Properties;
-    assert.deepEqual([hourly.MetricName, hourly.Namespace, hourly.Period, hourly.EvaluationPeriods, hourly.ComparisonOperator, hourly.TreatMissingData], ['RunSucceeded', 'opsrail', 3600 + 30 * 60, 1, 'LessThanThreshold', 'breaching']);
-    assert.deepEqual(hourly.Dimensions.map((d: { Name: string }) => d.Name).sort(), ['jobId', 'service', 'stage']);
+    const hourly = alarms.find(
+      (a) => a.Properties.AlarmName === 'opsrail-dev-NoSuccess-evidence_integrity_check',
+    ).Properties;
+    assert.deepEqual(
+      [
+        hourly.MetricName,
+        hourly.Namespace,
+        hourly.Period,
+        hourly.EvaluationPeriods,
+        hourly.ComparisonOperator,
+        hourly.TreatMissingData,
+      ],
+      ['RunSucceeded', 'opsrail', 3600 + 30 * 60, 1, 'LessThanThreshold', 'breaching'],
+    );
+    assert.deepEqual(hourly.Dimensions.map((d: { Name: string }) => d.Name).sort(), [
+      'jobId',
+      'service',
+      'stage',
+    ]);
   });
 
   test('the dead-man window follows the schedule: hourly, daily, weekly (capped at 7 days)', () => {
-    const job = (expression: string) => ({ ...policy.jobs[0]!, schedule: { expression, timezone: 'Asia/Tokyo' } });
+    const job = (expression: string) => ({
+      ...policy.jobs[0]!,
+      schedule: { expression, timezone: 'Asia/Tokyo' },
+    });
     assert.equal(expectedIntervalSeconds(job('cron(0 * * * ? *)')), 3600);
-    assert.equal(expectedIntervalSeconds(job('cron(0 9 ? * MON-FRI *)')), 3 * 86400, 'Friday to Monday is the longest gap');
+    assert.equal(
+      expectedIntervalSeconds(job('cron(0 9 ? * MON-FRI *)')),
+      3 * 86400,
+      'Friday to Monday is the longest gap',
+    );
     assert.equal(expectedIntervalSeconds(job('at(2026-05-01T09:00:00)')), null);
     assert.deepEqual(deadManWindow(3600, 30), { periodSeconds: 5400, evaluationPeriods: 1 });
     assert.deepEqual(deadManWindow(3 * 86400, 30), { periodSeconds: 86400, evaluationPeriods: 4 });
@@ -56,14 +116,31 @@ describe('notifications, dashboard and alarms', () => {
     const [dashboard] = Object.values(dev.findResources('AWS::CloudWatch::Dashboard')) as any[];
     assert.equal(dashboard.Properties.DashboardName, 'opsrail-dev');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const title of ['Success rate (%) per job', 'Failures per job', 'Retries per job', 'p95 duration (ms) per job', 'Quarantines entered per job', 'Pending approvals', 'Approvals: requested, approved, rejected, expired']) assert.ok(body.includes(title), title);
+    for (const title of [
+      'Success rate (%) per job',
+      'Failures per job',
+      'Retries per job',
+      'p95 duration (ms) per job',
+      'Quarantines entered per job',
+      'Pending approvals',
+      'Approvals: requested, approved, rejected, expired',
+    ])
+      assert.ok(body.includes(title), title);
     assert.ok(body.includes('\\"p95\\"'));
   });
 
   test('a function whose environment misses a variable the handlers need fails the synth, not the first invocation', () => {
     const stack = new Stack(new App(), 'Probe');
     assert.throws(
-      () => new OpsrailFunction(stack, 'Broken', { functionDir: 'preflight', description: 'd', environment: { OPSRAIL_STAGE: 'dev' } as never, logRetentionDays: 7, removalPolicy: RemovalPolicy.DESTROY, timeout: undefined as never }),
+      () =>
+        new OpsrailFunction(stack, 'Broken', {
+          functionDir: 'preflight',
+          description: 'd',
+          environment: { OPSRAIL_STAGE: 'dev' } as never,
+          logRetentionDays: 7,
+          removalPolicy: RemovalPolicy.DESTROY,
+          timeout: undefined as never,
+        }),
       /STATE_TABLE_NAME/,
     );
   });

@@ -13,8 +13,8 @@ function normalized(stage: string): string {
 }
 
 // Readable JSON files, one per stage; after a deliberate template change, review the diff and
-// refresh them with `npm test -- snapshot -u` (docs/testing.md). A missing file is written on a local
-// run and fails under CI.
+// refresh them with `npm test -- snapshot -u` (docs/testing.md). A missing file is written on a
+// local run and fails under CI.
 for (const stage of ['dev', 'stage', 'prod']) {
   test(`${stage}: the template matches its snapshot (asset hashes blanked; npm test -- snapshot -u after a deliberate change)`, async () => {
     await expect(normalized(stage)).toMatchFileSnapshot(join(DIR, `${stage}.template.json`));

@@ -13,7 +13,18 @@ import { policyFixture } from '../support/local';
 const policyDir = policyFixture({
   'catalog.json': (c) => ({
     ...c,
-    jobs: [...c.jobs, { jobId: 'weekly_report', jobVersion: '1.0.0', jobClass: 'REPORTING', owner: 'sre', description: 'weekly digest', schedule: { expression: 'cron(10 9 ? * MON *)', timezone: 'Europe/London' }, implementation: { kind: 'http', url: 'https://reports.example.com/weekly' } }],
+    jobs: [
+      ...c.jobs,
+      {
+        jobId: 'weekly_report',
+        jobVersion: '1.0.0',
+        jobClass: 'REPORTING',
+        owner: 'sre',
+        description: 'weekly digest',
+        schedule: { expression: 'cron(10 9 ? * MON *)', timezone: 'Europe/London' },
+        implementation: { kind: 'http', url: 'https://reports.example.com/weekly' },
+      },
+    ],
   }),
 });
 
@@ -29,36 +40,82 @@ describe('CDK stack per stage', () => {
   test('the evidence bucket has Object Lock with the policy retention: GOVERNANCE in dev, COMPLIANCE in prod', () => {
     dev.hasResourceProperties('AWS::S3::Bucket', {
       ObjectLockEnabled: true,
-      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } },
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } },
+      },
       VersioningConfiguration: { Status: 'Enabled' },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } })] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: Match.anyValue(),
+            },
+          }),
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
       LoggingConfiguration: Match.objectLike({ DestinationBucketName: Match.anyValue() }),
     });
-    prod.hasResourceProperties('AWS::S3::Bucket', { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 400 } } } });
+    prod.hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 400 } },
+      },
+    });
   });
 
   test('the evidence bucket refuses requests without TLS', () => {
     const policies = dev.findResources('AWS::S3::BucketPolicy');
-    const denies = Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
-    assert.equal(denies.length, Object.keys(dev.findResources('AWS::S3::Bucket')).length, 'every bucket (evidence, access logs, Athena results) denies plain HTTP');
+    const denies = Object.values(policies)
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+      .filter(
+        (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+      );
+    assert.equal(
+      denies.length,
+      Object.keys(dev.findResources('AWS::S3::Bucket')).length,
+      'every bucket (evidence, access logs, Athena results) denies plain HTTP',
+    );
     assert.equal(denies.length, 3);
   });
 
   test('one schedule per enabled job, none for disabled ones, each in its time zone, starting the state machine with the tick time', () => {
     const schedules = Object.values(dev.findResources('AWS::Scheduler::Schedule')) as any[];
     // No hidden jobs: the schedules are exactly the enabled jobs of the catalog, nothing else.
-    const enabled = loadPolicy(directoryPolicySource(policyDir), 'dev').jobs.filter((j) => j.enabled).map((j) => `opsrail-dev-${j.jobId}`);
+    const enabled = loadPolicy(directoryPolicySource(policyDir), 'dev')
+      .jobs.filter((j) => j.enabled)
+      .map((j) => `opsrail-dev-${j.jobId}`);
     assert.deepEqual(schedules.map((s) => s.Properties.Name).sort(), enabled.sort());
-    assert.ok(!enabled.includes('opsrail-dev-weekly_report'), 'a declared but disabled job has no schedule');
-    const schedule = schedules.find((s) => s.Properties.Name === 'opsrail-dev-evidence_integrity_check');
+    assert.ok(
+      !enabled.includes('opsrail-dev-weekly_report'),
+      'a declared but disabled job has no schedule',
+    );
+    const schedule = schedules.find(
+      (s) => s.Properties.Name === 'opsrail-dev-evidence_integrity_check',
+    );
     assert.equal(schedule.Properties.ScheduleExpression, 'cron(0 * * * ? *)');
     assert.equal(schedule.Properties.ScheduleExpressionTimezone, 'Asia/Tokyo');
     assert.deepEqual(schedule.Properties.FlexibleTimeWindow, { Mode: 'OFF' });
-    assert.deepEqual(JSON.parse(schedule.Properties.Target.Input), { jobId: 'evidence_integrity_check', scheduledTime: '<aws.scheduler.scheduled-time>', trigger: 'schedule' });
-    assert.deepEqual(schedule.Properties.Target.Arn, { Ref: Object.keys(dev.findResources('AWS::StepFunctions::StateMachine'))[0] });
+    assert.deepEqual(JSON.parse(schedule.Properties.Target.Input), {
+      jobId: 'evidence_integrity_check',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+      trigger: 'schedule',
+    });
+    assert.deepEqual(schedule.Properties.Target.Arn, {
+      Ref: Object.keys(dev.findResources('AWS::StepFunctions::StateMachine'))[0],
+    });
     assert.ok(schedule.Properties.Target.DeadLetterConfig.Arn);
-    assert.deepEqual(schedule.Properties.Target.RetryPolicy, { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 });
+    assert.deepEqual(schedule.Properties.Target.RetryPolicy, {
+      MaximumRetryAttempts: 10,
+      MaximumEventAgeInSeconds: 3600,
+    });
     // prod's policy enables nothing: no schedules at all.
     prod.resourceCountIs('AWS::Scheduler::Schedule', 0);
   });
@@ -68,18 +125,50 @@ describe('CDK stack per stage', () => {
     const definition = machine.Properties.DefinitionString as string;
     assert.equal(typeof definition, 'string');
     const placeholders = placeholdersIn(definition);
-    assert.deepEqual(placeholders, ['ApprovalTimeoutSeconds', 'ExecuteFunctionArn', 'FinalizeFunctionArn', 'PreflightFunctionArn', 'RecordFailureFunctionArn', 'RequestApprovalFunctionArn', 'RetryBackoffRate', 'RetryIntervalSeconds', 'RetryMaxAttempts', 'RetryMaxDelaySeconds']);
+    assert.deepEqual(placeholders, [
+      'ApprovalTimeoutSeconds',
+      'ExecuteFunctionArn',
+      'FinalizeFunctionArn',
+      'PreflightFunctionArn',
+      'RecordFailureFunctionArn',
+      'RequestApprovalFunctionArn',
+      'RetryBackoffRate',
+      'RetryIntervalSeconds',
+      'RetryMaxAttempts',
+      'RetryMaxDelaySeconds',
+    ]);
     const substitutions = machine.Properties.DefinitionSubstitutions;
     assert.deepEqual(Object.keys(substitutions).sort(), placeholders);
     const functions = dev.findResources('AWS::Lambda::Function');
     for (const name of placeholders.filter((p) => p.endsWith('FunctionArn'))) {
-      assert.ok(substitutions[name]['Fn::GetAtt'][0] in functions, `${name} is not a function of the stack`);
+      assert.ok(
+        substitutions[name]['Fn::GetAtt'][0] in functions,
+        `${name} is not a function of the stack`,
+      );
     }
     // policy/dev.json retry: 3 attempts, 2 s, backoff 2, at most 60 s.
-    assert.deepEqual([substitutions.RetryMaxAttempts, substitutions.RetryIntervalSeconds, substitutions.RetryBackoffRate, substitutions.RetryMaxDelaySeconds], ['3', '2', '2', '60']);
-    assert.equal(substitutions.ApprovalTimeoutSeconds, '3600', 'the gate waits as long as policy allows');
+    assert.deepEqual(
+      [
+        substitutions.RetryMaxAttempts,
+        substitutions.RetryIntervalSeconds,
+        substitutions.RetryBackoffRate,
+        substitutions.RetryMaxDelaySeconds,
+      ],
+      ['3', '2', '2', '60'],
+    );
+    assert.equal(
+      substitutions.ApprovalTimeoutSeconds,
+      '3600',
+      'the gate waits as long as policy allows',
+    );
     // Filled in, the definition is valid JSON (as CloudFormation will make it).
-    const filled = JSON.parse(definition.replace(/\$\{([A-Za-z]+)\}/g, (_m, name: string) => (typeof substitutions[name] === 'string' ? substitutions[name] : `arn:aws:lambda:us-east-1:111111111111:function:${name}`)));
+    const filled = JSON.parse(
+      definition.replace(/\$\{([A-Za-z]+)\}/g, (_m, name: string) =>
+        typeof substitutions[name] === 'string'
+          ? substitutions[name]
+          : `arn:aws:lambda:us-east-1:111111111111:function:${name}`,
+      ),
+    );
     assert.equal(filled.States.Execute.Retry[0].JitterStrategy, 'FULL');
     assert.equal(machine.Properties.LoggingConfiguration.Level, 'ALL');
     assert.deepEqual(machine.Properties.TracingConfiguration, { Enabled: true });
@@ -87,7 +176,11 @@ describe('CDK stack per stage', () => {
 
   test('every Lambda runs nodejs24.x on arm64 with X-Ray tracing', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as any[];
-    assert.equal(functions.length, 8, 'five steps, ExecutionEnded, and the approval page and decision functions');
+    assert.equal(
+      functions.length,
+      8,
+      'five steps, ExecutionEnded, and the approval page and decision functions',
+    );
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs24.x');
       assert.deepEqual(fn.Properties.Architectures, ['arm64']);
@@ -97,9 +190,19 @@ describe('CDK stack per stage', () => {
   });
 
   test('tables: point-in-time recovery, idempotency TTL on expiration; prod retains them with deletion protection', () => {
-    dev.resourcePropertiesCountIs('AWS::DynamoDB::Table', { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }, 2);
-    dev.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true } });
-    prod.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ DeletionProtectionEnabled: true }) });
+    dev.resourcePropertiesCountIs(
+      'AWS::DynamoDB::Table',
+      { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } },
+      2,
+    );
+    dev.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+    });
+    prod.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
     dev.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 
@@ -109,9 +212,16 @@ describe('CDK stack per stage', () => {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['ABORTED', 'TIMED_OUT', 'FAILED'], stateMachineArn: [{ Ref: machineId }] },
+        detail: {
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+          stateMachineArn: [{ Ref: machineId }],
+        },
       },
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExecutionEnded'), 'Arn'] } })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExecutionEnded'), 'Arn'] },
+        }),
+      ],
     });
   });
 
@@ -121,6 +231,11 @@ describe('CDK stack per stage', () => {
   });
 
   test('an unknown stage is a clear error', () => {
-    assert.throws(() => buildApp(new App({ context: { stage: 'qa' } }), { policyDir }), (e: unknown) => e instanceof UnknownStageError && /unknown stage 'qa'.*dev\|stage\|prod/.test((e as Error).message));
+    assert.throws(
+      () => buildApp(new App({ context: { stage: 'qa' } }), { policyDir }),
+      (e: unknown) =>
+        e instanceof UnknownStageError &&
+        /unknown stage 'qa'.*dev\|stage\|prod/.test((e as Error).message),
+    );
   });
 });

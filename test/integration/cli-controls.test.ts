@@ -17,8 +17,16 @@ describe('opsrail status, kill and safety on a running local stack', () => {
 
   const opsrail = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-      execFile(process.execPath, [BIN, ...args], { env: { ...process.env, OPSRAIL_HOME: home }, timeout: 120_000 }, (error, stdout, stderr) =>
-        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, ...args],
+        { env: { ...process.env, OPSRAIL_HOME: home }, timeout: 120_000 },
+        (error, stdout, stderr) =>
+          done({
+            code: error ? Number((error as { code?: number }).code ?? 1) : 0,
+            stdout,
+            stderr,
+          }),
       );
     });
 
@@ -29,34 +37,75 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     assert.equal(report.safety.mode, 'NORMAL');
     assert.deepEqual(report.killSwitches, []);
     assert.deepEqual(report.quarantined, []);
-    const check = report.jobs.find((j: { jobId: string }) => j.jobId === 'evidence_integrity_check');
+    const check = report.jobs.find(
+      (j: { jobId: string }) => j.jobId === 'evidence_integrity_check',
+    );
     assert.equal(check.enabled, true);
     assert.match(check.nextRun, /^\d{4}-\d{2}-\d{2}T\d{2}:00:00/);
   });
 
   test('safety toward EMERGENCY_STOP is immediate and audited; toward NORMAL it is refused (exit 3) and says why', async () => {
-    assert.equal((await opsrail('safety', 'SAFE', '--as', 'alice', '--reason', 'incident 7')).code, 0);
+    assert.equal(
+      (await opsrail('safety', 'SAFE', '--as', 'alice', '--reason', 'incident 7')).code,
+      0,
+    );
     const relax = await opsrail('safety', 'NORMAL', '--as', 'alice', '--reason', 'over');
     assert.equal(relax.code, 3);
     assert.match(relax.stderr, /dangerous op.*approval/);
     const status = JSON.parse((await opsrail('status', '--json')).stdout);
-    assert.deepEqual([status.safety.mode, status.safety.changedBy, status.safety.reason], ['SAFE', 'alice', 'incident 7']);
+    assert.deepEqual(
+      [status.safety.mode, status.safety.changedBy, status.safety.reason],
+      ['SAFE', 'alice', 'incident 7'],
+    );
     assert.equal((await opsrail('safety', 'SAFE')).code, 2, 'who and why are required');
     assert.equal((await opsrail('safety', 'CALM', '--as', 'a', '--reason', 'r')).code, 2);
   });
 
   test('kill engage refuses the job’s next run (exit 3); release is a dangerous op', async () => {
-    const engage = await opsrail('kill', 'engage', 'endpoint_health_check', '--as', 'bob', '--reason', 'flapping');
+    const engage = await opsrail(
+      'kill',
+      'engage',
+      'endpoint_health_check',
+      '--as',
+      'bob',
+      '--reason',
+      'flapping',
+    );
     assert.equal(engage.code, 0, engage.stderr);
     assert.match(engage.stdout, /kill-switch engaged: endpoint_health_check by bob/);
 
-    const refused = await opsrail('run', 'endpoint_health_check', '--at', '2026-01-02T00:00:00Z', '--json');
+    const refused = await opsrail(
+      'run',
+      'endpoint_health_check',
+      '--at',
+      '2026-01-02T00:00:00Z',
+      '--json',
+    );
 
     assert.equal(refused.code, 3);
     const report = JSON.parse(refused.stdout);
-    assert.deepEqual([report.outcome, report.status, report.error.kind], ['refused', 'skipped', 'refused_kill_switch']);
-    assert.equal((await opsrail('kill', 'release', 'endpoint_health_check', '--as', 'bob', '--reason', 'fixed')).code, 3);
-    assert.equal((await opsrail('kill', 'engage', 'no_such_job', '--as', 'bob', '--reason', 'x')).code, 2);
+    assert.deepEqual(
+      [report.outcome, report.status, report.error.kind],
+      ['refused', 'skipped', 'refused_kill_switch'],
+    );
+    assert.equal(
+      (
+        await opsrail(
+          'kill',
+          'release',
+          'endpoint_health_check',
+          '--as',
+          'bob',
+          '--reason',
+          'fixed',
+        )
+      ).code,
+      3,
+    );
+    assert.equal(
+      (await opsrail('kill', 'engage', 'no_such_job', '--as', 'bob', '--reason', 'x')).code,
+      2,
+    );
     const status = await opsrail('status');
     assert.match(status.stdout, /kill-switches: endpoint_health_check \(by bob/);
     assert.match(status.stdout, /endpoint_health_check\s+false\s+KILLED/);
@@ -65,7 +114,9 @@ describe('opsrail status, kill and safety on a running local stack', () => {
   test('verify --all exits 0 on untouched evidence; query --named answers from it', async () => {
     // The refused run of the previous test left a bundle: the check verifies it, so quality OK.
     // An hour ago, so the named queries' 7-day window sees it.
-    const at = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const at = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3600_000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
     const run = await opsrail('run', 'evidence_integrity_check', '--at', at);
     assert.equal(run.code, 0, run.stdout + run.stderr);
 
@@ -76,7 +127,10 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     assert.equal(one.code, 0);
     const missing = await opsrail('verify', 'evidence_integrity_check/2026-01-04T00:00:00Z');
     assert.equal(missing.code, 1);
-    assert.match(missing.stdout, /missing_object +stage=local\/dt=2026-01-04\/job_id=evidence_integrity_check\/manifest\/run=20260104T000000Z\.json/);
+    assert.match(
+      missing.stdout,
+      /missing_object +stage=local\/dt=2026-01-04\/job_id=evidence_integrity_check\/manifest\/run=20260104T000000Z\.json/,
+    );
     assert.equal((await opsrail('verify')).code, 2);
     const nothing = await opsrail('verify', '--all', '--job', 'run_record_retention');
     assert.equal(nothing.code, 4, 'a job with no evidence at all is not reported as verified');
@@ -84,35 +138,110 @@ describe('opsrail status, kill and safety on a running local stack', () => {
 
     const query = await opsrail('query', '--named', 'success_rate_and_p95_duration', '--json');
     assert.equal(query.code, 0, query.stderr);
-    assert.ok(JSON.parse(query.stdout).some((r: { job_id: string }) => r.job_id === 'evidence_integrity_check'));
-    const adHoc = await opsrail('query', "SELECT count(*) AS n FROM run_records WHERE job_id = 'endpoint_health_check'", '--json');
+    assert.ok(
+      JSON.parse(query.stdout).some(
+        (r: { job_id: string }) => r.job_id === 'evidence_integrity_check',
+      ),
+    );
+    const adHoc = await opsrail(
+      'query',
+      "SELECT count(*) AS n FROM run_records WHERE job_id = 'endpoint_health_check'",
+      '--json',
+    );
     assert.equal(Number(JSON.parse(adHoc.stdout)[0].n), 1);
     assert.equal((await opsrail('query', '--named', 'no_such_query')).code, 2);
   });
 
   test('a dangerous run waits for a second person: run --no-wait prints the link, approvals lists it, approve decides it once', async () => {
-    // An earlier test left SAFE on, under which the job would be refused before anyone is asked: reset it.
+    // An earlier test left SAFE on, under which the job would be refused before anyone is asked:
+    // reset it.
     const { buildDependencies } = await import('../../functions/adapters/dependencies');
-    await buildDependencies(stack.env).state.setSafetyState({ schemaVersion: 1, mode: 'NORMAL', reason: 'test reset', changedBy: 'test', changedAt: new Date().toISOString() });
+    await buildDependencies(stack.env).state.setSafetyState({
+      schemaVersion: 1,
+      mode: 'NORMAL',
+      reason: 'test reset',
+      changedBy: 'test',
+      changedAt: new Date().toISOString(),
+    });
     const started = await opsrail('run', 'run_record_retention', '--as', 'alice', '--no-wait');
     assert.equal(started.code, 3, started.stdout + started.stderr);
-    const [, approvalId] = /approval ([a-f0-9]{32}) pending: http:\/\/127\.0\.0\.1:8787\/approvals\/[a-f0-9]{32}\?exp=\d+&sig=[a-f0-9]{64}/.exec(started.stdout) ?? [];
+    const [, approvalId] =
+      /approval ([a-f0-9]{32}) pending: http:\/\/127\.0\.0\.1:8787\/approvals\/[a-f0-9]{32}\?exp=\d+&sig=[a-f0-9]{64}/.exec(
+        started.stdout,
+      ) ?? [];
     assert.ok(approvalId, started.stdout);
 
     const listed = JSON.parse((await opsrail('approvals', '--json')).stdout);
     const request = listed.find((a: { approvalId: string }) => a.approvalId === approvalId);
-    assert.deepEqual([request.requestedBy, request.allowedApprovers, request.opKind], ['alice', ['bob'], 'retention']);
+    assert.deepEqual(
+      [request.requestedBy, request.allowedApprovers, request.opKind],
+      ['alice', ['bob'], 'retention'],
+    );
 
-    assert.equal((await opsrail('approve', approvalId as string, '--as', 'alice', '--challenge', request.challenge)).code, 3, 'not the requester');
-    assert.equal((await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', 'wrong')).code, 2);
-    const approved = await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', request.challenge);
+    assert.equal(
+      (
+        await opsrail(
+          'approve',
+          approvalId as string,
+          '--as',
+          'alice',
+          '--challenge',
+          request.challenge,
+        )
+      ).code,
+      3,
+      'not the requester',
+    );
+    assert.equal(
+      (await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', 'wrong')).code,
+      2,
+    );
+    const approved = await opsrail(
+      'approve',
+      approvalId as string,
+      '--as',
+      'bob',
+      '--challenge',
+      request.challenge,
+    );
     assert.equal(approved.code, 0, approved.stdout);
     assert.match(approved.stdout, /^200 Approved/);
-    assert.equal((await opsrail('approve', approvalId as string, '--as', 'bob', '--challenge', request.challenge)).code, 3, 'a link works once');
-    for (let i = 0; i < 100 && JSON.parse((await opsrail('query', "SELECT count(*) AS n FROM run_records WHERE job_id = 'run_record_retention'", '--json')).stdout)[0].n === 0; i++) {
+    assert.equal(
+      (
+        await opsrail(
+          'approve',
+          approvalId as string,
+          '--as',
+          'bob',
+          '--challenge',
+          request.challenge,
+        )
+      ).code,
+      3,
+      'a link works once',
+    );
+    for (
+      let i = 0;
+      i < 100 &&
+      JSON.parse(
+        (
+          await opsrail(
+            'query',
+            "SELECT count(*) AS n FROM run_records WHERE job_id = 'run_record_retention'",
+            '--json',
+          )
+        ).stdout,
+      )[0].n === 0;
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 300));
     }
-    const rows = JSON.parse((await opsrail('query', '--named', 'dangerous_op_decisions', '--json')).stdout);
-    assert.deepEqual(rows.map((r: { decision: string; decided_by: string }) => [r.decision, r.decided_by]), [['job.dangerous_op.confirm', 'bob']]);
+    const rows = JSON.parse(
+      (await opsrail('query', '--named', 'dangerous_op_decisions', '--json')).stdout,
+    );
+    assert.deepEqual(
+      rows.map((r: { decision: string; decided_by: string }) => [r.decision, r.decided_by]),
+      [['job.dangerous_op.confirm', 'bob']],
+    );
   });
 });

@@ -7,11 +7,19 @@ import { describe, test } from 'vitest';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
 
-function opsrail(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function opsrail(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -22,29 +30,53 @@ describe('opsrail CLI on the embedded local stack', () => {
     const { stage, jobs } = JSON.parse(stdout);
     assert.equal(stage, 'local');
     const check = jobs.find((j: { jobId: string }) => j.jobId === 'evidence_integrity_check');
-    assert.deepEqual([check.jobVersion, check.jobClass, check.enabled, check.dangerous, check.timezone], ['1.0.0', 'VALIDATION', true, false, 'Asia/Tokyo']);
+    assert.deepEqual(
+      [check.jobVersion, check.jobClass, check.enabled, check.dangerous, check.timezone],
+      ['1.0.0', 'VALIDATION', true, false, 'Asia/Tokyo'],
+    );
     assert.equal(check.nextRuns.length, 3);
     for (const t of check.nextRuns) assert.match(t, /^\d{4}-\d{2}-\d{2}T\d{2}:00:00\+09:00$/);
     const table = await opsrail(['jobs']);
-    assert.match(table.stdout, /evidence_integrity_check\s+1\.0\.0\s+VALIDATION\s+true\s+false\s+cron\(0 \* \* \* \? \*\)\s+Asia\/Tokyo/);
+    assert.match(
+      table.stdout,
+      /evidence_integrity_check\s+1\.0\.0\s+VALIDATION\s+true\s+false\s+cron\(0 \* \* \* \? \*\)\s+Asia\/Tokyo/,
+    );
   });
 
   test('run: UNKNOWN with nothing to check exits 4, the same tick again exits 3 (duplicate_suppressed), the next tick verifies the first bundle and exits 0', async () => {
     const env = { OPSRAIL_HOME: mkdtempSync(join(tmpdir(), 'opsrail-cli-')) };
 
-    const first = await opsrail(['run', 'evidence_integrity_check', '--at', '2026-01-01T00:00:00Z', '--json'], env);
+    const first = await opsrail(
+      ['run', 'evidence_integrity_check', '--at', '2026-01-01T00:00:00Z', '--json'],
+      env,
+    );
     assert.equal(first.code, 4, first.stderr);
     const firstReport = JSON.parse(first.stdout);
-    assert.deepEqual([firstReport.jobRunId, firstReport.status, firstReport.quality], ['evidence_integrity_check/2026-01-01T00:00:00Z', 'ok', 'UNKNOWN']);
-    assert.equal(firstReport.evidencePrefix, 's3://opsrail-local-evidence/stage=local/dt=2026-01-01/job_id=evidence_integrity_check/');
-    assert.equal(firstReport.manifestKey, 'stage=local/dt=2026-01-01/job_id=evidence_integrity_check/manifest/run=20260101T000000Z.json');
+    assert.deepEqual(
+      [firstReport.jobRunId, firstReport.status, firstReport.quality],
+      ['evidence_integrity_check/2026-01-01T00:00:00Z', 'ok', 'UNKNOWN'],
+    );
+    assert.equal(
+      firstReport.evidencePrefix,
+      's3://opsrail-local-evidence/stage=local/dt=2026-01-01/job_id=evidence_integrity_check/',
+    );
+    assert.equal(
+      firstReport.manifestKey,
+      'stage=local/dt=2026-01-01/job_id=evidence_integrity_check/manifest/run=20260101T000000Z.json',
+    );
 
-    const again = await opsrail(['run', 'evidence_integrity_check', '--at', '2026-01-01T00:00:00Z', '--json'], env);
+    const again = await opsrail(
+      ['run', 'evidence_integrity_check', '--at', '2026-01-01T00:00:00Z', '--json'],
+      env,
+    );
     assert.equal(again.code, 3, again.stderr);
     assert.equal(JSON.parse(again.stdout).status, 'duplicate_suppressed');
     assert.equal(JSON.parse(again.stdout).evidencePrefix, null);
 
-    const next = await opsrail(['run', 'evidence_integrity_check', '--at', '2026-01-01T01:00:00Z'], env);
+    const next = await opsrail(
+      ['run', 'evidence_integrity_check', '--at', '2026-01-01T01:00:00Z'],
+      env,
+    );
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stdout, /status: +ok \(quality OK\)/);
   });
@@ -63,7 +95,9 @@ describe('opsrail CLI on the embedded local stack', () => {
 
   test('a broken policy file exits 2 naming the file and the field', async () => {
     const { policyFixture } = await import('../support/local');
-    const dir = policyFixture({ 'local.json': (p) => ({ ...p, thresholds: { quarantineAfterConsecutiveFailures: -1 } }) });
+    const dir = policyFixture({
+      'local.json': (p) => ({ ...p, thresholds: { quarantineAfterConsecutiveFailures: -1 } }),
+    });
     const result = await opsrail(['jobs'], { OPSRAIL_POLICY_DIR: dir });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /local\.json: thresholds\.quarantineAfterConsecutiveFailures/);

@@ -10,9 +10,9 @@ import { countingJob } from '../support/jobs';
 import { testStack, withTestJobs } from '../support/local';
 
 /**
- * Finalize reserves a run's link in its job's hash chain first and writes the manifest last, so for a
- * moment the chain head names a manifest that is not stored yet. The integrity check must not call that
- * evidence missing while the run is in flight, and must once the run's lease has run out.
+ * Finalize reserves a run's link in its job's hash chain first and writes the manifest last, so for
+ * a moment the chain head names a manifest that is not stored yet. The integrity check must not
+ * call that evidence missing while the run is in flight, and must once the run's lease has run out.
  */
 describe('evidence_integrity_check and a run being finalized', () => {
   let stack: LocalStack;
@@ -22,37 +22,77 @@ describe('evidence_integrity_check and a run being finalized', () => {
   beforeAll(async () => {
     stack = await testStack({ policyDir: withTestJobs([{ jobId: 'busy_job' }]) });
     runtime = new LocalRuntime(stack.env, [countingJob('busy_job')]);
-    assert.equal((await runtime.run({ jobId: 'busy_job', scheduledTime: '2026-10-01T00:00:00Z', trigger: 'schedule' })).kind, 'completed');
-    // Arrange the moment inside Finalize: the run is claimed and linked as the head, its manifest not yet written.
-    await createPreflightHandler(runtime.deps)({ executionId: 'exec-finalizing', request: { jobId: 'busy_job', scheduledTime: '2026-10-01T01:00:00Z', trigger: 'schedule' } }, {} as never);
+    assert.equal(
+      (
+        await runtime.run({
+          jobId: 'busy_job',
+          scheduledTime: '2026-10-01T00:00:00Z',
+          trigger: 'schedule',
+        })
+      ).kind,
+      'completed',
+    );
+    // Arrange the moment inside Finalize: the run is claimed and linked as the head, its manifest
+    // not yet written.
+    await createPreflightHandler(runtime.deps)(
+      {
+        executionId: 'exec-finalizing',
+        request: { jobId: 'busy_job', scheduledTime: '2026-10-01T01:00:00Z', trigger: 'schedule' },
+      },
+      {} as never,
+    );
     const head = (await runtime.deps.state.getJobState('busy_job'))?.chainHead;
     assert.ok(head);
-    const link = { sequence: 2, previous: { key: head.manifestKey, sha256: head.manifestSha256, sequence: 1 }, manifestKey: manifestKeyOf('local', finalizing) as string, manifestSha256: 'f'.repeat(64) };
+    const link = {
+      sequence: 2,
+      previous: { key: head.manifestKey, sha256: head.manifestSha256, sequence: 1 },
+      manifestKey: manifestKeyOf('local', finalizing) as string,
+      manifestSha256: 'f'.repeat(64),
+    };
     assert.equal(await runtime.deps.state.linkChain('busy_job', finalizing, 1, link), 'linked');
   });
   afterAll(async () => stack.stop());
 
   const reportOf = async (outcome: ExecutionOutcome) => {
     assert.ok(outcome.kind === 'completed', outcome.kind);
-    const bundle = await readVerifiedBundle(runtime.deps.evidence, outcome.summary.manifestKey as string);
+    const bundle = await readVerifiedBundle(
+      runtime.deps.evidence,
+      outcome.summary.manifestKey as string,
+    );
     return IntegrityReport.parse(JSON.parse(bundle.objects['integrity_report.json'] as string));
   };
 
   test('while the run is in flight, the check starts from the link before it and finds nothing wrong', async () => {
-    const outcome = await runtime.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-10-01T02:00:00Z', trigger: 'manual' });
+    const outcome = await runtime.run({
+      jobId: 'evidence_integrity_check',
+      scheduledTime: '2026-10-01T02:00:00Z',
+      trigger: 'manual',
+    });
 
     const report = await reportOf(outcome);
     assert.equal(report.status, 'OK', JSON.stringify(report.findings));
-    assert.deepEqual(report.bundles.filter((b) => b.jobId === 'busy_job').map((b) => b.sequence), [1]);
+    assert.deepEqual(
+      report.bundles.filter((b) => b.jobId === 'busy_job').map((b) => b.sequence),
+      [1],
+    );
   });
 
   test('once its lease has run out, the missing manifest is a finding and the evidence is DEGRADED', async () => {
-    const later = new LocalRuntime(stack.env, [countingJob('busy_job')], { clock: { now: () => new Date(Date.now() + 3 * 3600_000) } });
+    const later = new LocalRuntime(stack.env, [countingJob('busy_job')], {
+      clock: { now: () => new Date(Date.now() + 3 * 3600_000) },
+    });
 
-    const outcome = await later.run({ jobId: 'evidence_integrity_check', scheduledTime: '2026-10-01T03:00:00Z', trigger: 'manual' });
+    const outcome = await later.run({
+      jobId: 'evidence_integrity_check',
+      scheduledTime: '2026-10-01T03:00:00Z',
+      trigger: 'manual',
+    });
 
     const report = await reportOf(outcome);
     assert.equal(report.status, 'DEGRADED');
-    assert.deepEqual(report.findings.map((f) => [f.kind, f.key]), [['missing_object', manifestKeyOf('local', finalizing)]]);
+    assert.deepEqual(
+      report.findings.map((f) => [f.kind, f.key]),
+      [['missing_object', manifestKeyOf('local', finalizing)]],
+    );
   });
 });

@@ -5,9 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'vitest';
 import { HomeInUseError } from '../../local/errors';
-import { acquireHomeLock, processesOfHome, readStackFile, stackFilePath } from '../../local/home-lock';
+import {
+  acquireHomeLock,
+  processesOfHome,
+  readStackFile,
+  stackFilePath,
+} from '../../local/home-lock';
 import { kernelStartTime } from '../../local/process-identity';
-import { npmStart, waitUntilGone, orphansOf, policyWithFreeApprovalPort } from '../support/processes';
+import {
+  npmStart,
+  waitUntilGone,
+  orphansOf,
+  policyWithFreeApprovalPort,
+} from '../support/processes';
 
 const newHome = () => mkdtempSync(join(tmpdir(), 'opsrail-proc-'));
 const READY = /scheduling \d+ enabled job\(s\)/;
@@ -15,7 +25,10 @@ const READY = /scheduling \d+ enabled job\(s\)/;
 describe('npm start as a process: policy, one instance per home, signals, no orphans', () => {
   test('an invalid policy exits 2 at once with the error, before any process is started', async () => {
     const home = newHome();
-    const policyDir = await policyWithFreeApprovalPort((p) => ({ ...p, thresholds: { ...p.thresholds, runLeaseSeconds: 'soon' } }));
+    const policyDir = await policyWithFreeApprovalPort((p) => ({
+      ...p,
+      thresholds: { ...p.thresholds, runLeaseSeconds: 'soon' },
+    }));
     const started = Date.now();
     const run = npmStart({ OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir });
     assert.equal(await run.exited, 2, run.output());
@@ -36,17 +49,30 @@ describe('npm start as a process: policy, one instance per home, signals, no orp
       const lockBefore = readFileSync(stackFilePath(home), 'utf8');
       const second = npmStart(env);
       assert.equal(await second.exited, 3, second.output());
-      assert.match(second.output(), new RegExp(`OPSRAIL_HOME ${home} is in use by pid ${readStackFile(home)?.owner.pid} \\(opsrail start`));
-      assert.equal(readFileSync(stackFilePath(home), 'utf8'), lockBefore, 'the refused one left the lock as it was');
+      assert.match(
+        second.output(),
+        new RegExp(
+          `OPSRAIL_HOME ${home} is in use by pid ${readStackFile(home)?.owner.pid} \\(opsrail start`,
+        ),
+      );
+      assert.equal(
+        readFileSync(stackFilePath(home), 'utf8'),
+        lockBefore,
+        'the refused one left the lock as it was',
+      );
       assert.ok(processesOfHome(home).length > 0, 'the first one still runs DynamoDB Local');
 
-      // What a service manager or `kill <npm pid>` does: npm passes it on, the scheduler stops as for Ctrl-C.
+      // What a service manager or `kill <npm pid>` does: npm passes it on, the scheduler stops as
+      // for Ctrl-C.
       process.kill(first.child.pid as number, 'SIGTERM');
       const code = await first.exited;
       assert.ok(code === 0 || code === 'SIGTERM' || code === 143, `npm ended with ${code}`);
-      await first.waitFor(/SIGTERM: stopping, waiting for runs in flight/, 1000).catch(() => assert.fail(first.output()));
+      await first
+        .waitFor(/SIGTERM: stopping, waiting for runs in flight/, 1000)
+        .catch(() => assert.fail(first.output()));
       assert.deepEqual(await orphansOf(home), []);
-      for (let i = 0; i < 50 && existsSync(stackFilePath(home)); i++) await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 50 && existsSync(stackFilePath(home)); i++)
+        await new Promise((r) => setTimeout(r, 200));
       assert.equal(existsSync(stackFilePath(home)), false, 'the owner removed its own lock');
     } finally {
       if (first.child.exitCode === null) process.kill(-(first.child.pid as number), 'SIGKILL');
@@ -64,7 +90,8 @@ describe('npm start as a process: policy, one instance per home, signals, no orp
     process.kill(owner, 'SIGKILL'); // the scheduler itself, no chance to clean up
     await first.exited;
     assert.deepEqual(await orphansOf(home), [], 'Java died with its parent');
-    for (const child of children) assert.ok(await waitUntilGone(child.pid), `${child.name} ${child.pid} is gone`);
+    for (const child of children)
+      assert.ok(await waitUntilGone(child.pid), `${child.name} ${child.pid} is gone`);
     assert.ok(existsSync(stackFilePath(home)), 'the dead owner could not remove its lock');
 
     const second = npmStart(env);
@@ -91,7 +118,11 @@ describe('the home lock (pid file)', () => {
   test('a live holder is named in the refusal; its lock is never removed by another', async () => {
     const home = newHome();
     const lock = await acquireHomeLock(home, 'start');
-    await assert.rejects(acquireHomeLock(home, 'run'), (error: unknown) => error instanceof HomeInUseError && /in use by pid \d+ \(opsrail start/.test(error.message));
+    await assert.rejects(
+      acquireHomeLock(home, 'run'),
+      (error: unknown) =>
+        error instanceof HomeInUseError && /in use by pid \d+ \(opsrail start/.test(error.message),
+    );
     assert.ok(existsSync(stackFilePath(home)));
     lock.release();
     assert.equal(existsSync(stackFilePath(home)), false);
@@ -103,13 +134,25 @@ describe('the home lock (pid file)', () => {
     const home = newHome();
     mkdirSync(join(home, 'dynamodb'), { recursive: true });
     // A leftover "DynamoDB Local": a process whose command line names the home's data directory.
-    const leftover = spawn('/bin/sh', ['-c', 'sleep 300; :', 'leftover', join(home, 'dynamodb')], { detached: true, stdio: 'ignore' });
+    const leftover = spawn('/bin/sh', ['-c', 'sleep 300; :', 'leftover', join(home, 'dynamodb')], {
+      detached: true,
+      stdio: 'ignore',
+    });
     await new Promise((r) => setTimeout(r, 200));
     const pid = leftover.pid as number;
-    const leftoverEnded = new Promise((resolve) => leftover.once('exit', (_code, signal) => resolve(signal)));
+    const leftoverEnded = new Promise((resolve) =>
+      leftover.once('exit', (_code, signal) => resolve(signal)),
+    );
     assert.equal(processesOfHome(home).length, 1);
-    // Its owner: this test's pid with another start time, i.e. a process that is gone and whose pid was reused.
-    writeFileSync(stackFilePath(home), JSON.stringify({ owner: { pid: process.pid, startedAtMs: 1, command: 'start' }, children: [{ pid, startedAtMs: kernelStartTime(pid), name: 'dynamodb-local' }] }));
+    // Its owner: this test's pid with another start time, i.e. a process that is gone and whose pid
+    // was reused.
+    writeFileSync(
+      stackFilePath(home),
+      JSON.stringify({
+        owner: { pid: process.pid, startedAtMs: 1, command: 'start' },
+        children: [{ pid, startedAtMs: kernelStartTime(pid), name: 'dynamodb-local' }],
+      }),
+    );
     const lock = await acquireHomeLock(home, 'start');
     try {
       assert.equal(readStackFile(home)?.owner.command, 'start');

@@ -7,11 +7,22 @@ import { describe, test } from 'vitest';
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'cli/bin/opsrail.mjs');
 
-function exec(file: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  // Without the runner's own context, a child `node --test` reports to its stdout, not to this runner.
+function exec(
+  file: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Without the runner's own context, a child `node --test` reports to its stdout, not to this
+  // runner.
   const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
   return new Promise((done) =>
-    execFile(file, args, { cwd: options.cwd ?? REPO, env: { ...inherited, ...options.env }, timeout: 180_000 }, (error, stdout, stderr) => done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd ?? REPO, env: { ...inherited, ...options.env }, timeout: 180_000 },
+      (error, stdout, stderr) =>
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
   );
 }
 
@@ -23,11 +34,21 @@ function scratchProject(): string {
   const dir = mkdtempSync(join(REPO, '.scratch', 'new-job-'));
   cpSync(join(REPO, 'test/fixtures/user-project/policy'), join(dir, 'policy'), { recursive: true });
   mkdirSync(join(dir, 'jobs'));
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-    extends: join(REPO, 'tsconfig.json'),
-    compilerOptions: { noEmit: true, allowImportingTsExtensions: true, paths: { opsrail: [join(REPO, 'functions/jobs/api.ts')], zod: [join(REPO, 'node_modules/zod')] } },
-    include: ['jobs', 'stand-ins'],
-  }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: {
+        noEmit: true,
+        allowImportingTsExtensions: true,
+        paths: {
+          opsrail: [join(REPO, 'functions/jobs/api.ts')],
+          zod: [join(REPO, 'node_modules/zod')],
+        },
+      },
+      include: ['jobs', 'stand-ins'],
+    }),
+  );
   cpSync(join(REPO, 'test/fixtures/user-project/jobs'), join(dir, 'jobs'), { recursive: true });
   return dir;
 }
@@ -42,20 +63,35 @@ describe('opsrail new-job', () => {
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /npx opsrail run nightly_digest/);
     assert.match(made.stdout, /"nightly_digest": \{ "enabled": true \}/);
-    assert.ok(existsSync(join(dir, 'jobs/nightly_digest.ts')) && existsSync(join(dir, 'jobs/nightly_digest.test.ts')));
+    assert.ok(
+      existsSync(join(dir, 'jobs/nightly_digest.ts')) &&
+        existsSync(join(dir, 'jobs/nightly_digest.test.ts')),
+    );
     const entry = JSON.parse(readFileSync(join(dir, 'policy/catalog.json'), 'utf8')).jobs.at(-1);
     assert.deepEqual([entry.jobId, entry.implementation], ['nightly_digest', { kind: 'module' }]);
 
-    const tsc = await exec(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { cwd: dir });
+    const tsc = await exec(
+      process.execPath,
+      [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')],
+      { cwd: dir },
+    );
     assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
-    const tested = await exec(process.execPath, ['--import', 'tsx', '--test', 'jobs/nightly_digest.test.ts'], { cwd: dir });
+    const tested = await exec(
+      process.execPath,
+      ['--import', 'tsx', '--test', 'jobs/nightly_digest.test.ts'],
+      { cwd: dir },
+    );
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
     assert.match(tested.stdout, /(ℹ|#) pass 1/);
 
     // The catalog (with the new module) loads; the job is listed, disabled.
     const jobs = await exec(process.execPath, [BIN, 'jobs', '--json'], { env });
     assert.equal(jobs.code, 0, jobs.stderr);
-    assert.deepEqual(JSON.parse(jobs.stdout).jobs.find((j: { jobId: string }) => j.jobId === 'nightly_digest')?.enabled, false);
+    assert.deepEqual(
+      JSON.parse(jobs.stdout).jobs.find((j: { jobId: string }) => j.jobId === 'nightly_digest')
+        ?.enabled,
+      false,
+    );
 
     // Nothing is overwritten: a second new-job of the same id is refused, naming the catalog entry.
     const again = await exec(process.execPath, [BIN, 'new-job', 'nightly_digest'], { env });
@@ -66,18 +102,38 @@ describe('opsrail new-job', () => {
   test('lambda and http: a stand-in with its test, or a catalog entry alone; bad ids and kinds are usage errors', async () => {
     const dir = scratchProject();
     const env = { OPSRAIL_POLICY_DIR: join(dir, 'policy') };
-    const lambda = await exec(process.execPath, [BIN, 'new-job', 'ledger_sync', '--kind', 'lambda'], { env });
+    const lambda = await exec(
+      process.execPath,
+      [BIN, 'new-job', 'ledger_sync', '--kind', 'lambda'],
+      { env },
+    );
     assert.equal(lambda.code, 0, lambda.stderr);
     assert.match(lambda.stdout, /"standIn": \{ "module": "..\/stand-ins\/ledger_sync.ts" \}/);
-    const tested = await exec(process.execPath, ['--import', 'tsx', '--test', 'stand-ins/ledger_sync.test.ts'], { cwd: dir });
+    const tested = await exec(
+      process.execPath,
+      ['--import', 'tsx', '--test', 'stand-ins/ledger_sync.test.ts'],
+      { cwd: dir },
+    );
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
-    const http = await exec(process.execPath, [BIN, 'new-job', 'ping_hook', '--kind', 'http'], { env });
+    const http = await exec(process.execPath, [BIN, 'new-job', 'ping_hook', '--kind', 'http'], {
+      env,
+    });
     assert.equal(http.code, 0, http.stderr);
     const jobs = JSON.parse(readFileSync(join(dir, 'policy/catalog.json'), 'utf8')).jobs;
-    assert.deepEqual(jobs.slice(-2).map((j: { implementation: { kind: string } }) => j.implementation.kind), ['lambda', 'http']);
-    const tsc = await exec(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { cwd: dir });
+    assert.deepEqual(
+      jobs.slice(-2).map((j: { implementation: { kind: string } }) => j.implementation.kind),
+      ['lambda', 'http'],
+    );
+    const tsc = await exec(
+      process.execPath,
+      [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')],
+      { cwd: dir },
+    );
     assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
     assert.equal((await exec(process.execPath, [BIN, 'new-job', 'Bad-Id'], { env })).code, 2);
-    assert.equal((await exec(process.execPath, [BIN, 'new-job', 'ok_id', '--kind', 'python'], { env })).code, 2);
+    assert.equal(
+      (await exec(process.execPath, [BIN, 'new-job', 'ok_id', '--kind', 'python'], { env })).code,
+      2,
+    );
   });
 });

@@ -12,41 +12,84 @@ import { testStack, withTestJobs } from '../support/local';
 
 /**
  * A fixture of real runs (through the real ASL and handlers) on the local stack: yesterday's 03:00
- * Tokyo tick of each daily job, a job that fails into quarantine, one that needs two retries, one that
- * never ran, and schedule_ledger recording what was due. Dangerous-op decisions come from a synthetic
- * audit file until the approval gate produces them.
+ * Tokyo tick of each daily job, a job that fails into quarantine, one that needs two retries, one
+ * that never ran, and schedule_ledger recording what was due. Dangerous-op decisions come from a
+ * synthetic audit file until the approval gate produces them.
  */
 describe('named queries run locally (DuckDB) on a fixture of runs and return the expected rows', () => {
   let stack: LocalStack;
   let root: string;
-  const yesterday3am = DateTime.now().setZone('Asia/Tokyo').startOf('day').minus({ days: 1 }).set({ hour: 3 });
-  const tick = (hours = 0) => yesterday3am.plus({ hours }).toUTC().toISO({ suppressMilliseconds: true }) as string;
+  const yesterday3am = DateTime.now()
+    .setZone('Asia/Tokyo')
+    .startOf('day')
+    .minus({ days: 1 })
+    .set({ hour: 3 });
+  const tick = (hours = 0) =>
+    yesterday3am.plus({ hours }).toUTC().toISO({ suppressMilliseconds: true }) as string;
   const num = (v: unknown) => Number(v);
 
   beforeAll(async () => {
     const daily = { schedule: { expression: 'cron(0 3 * * ? *)', timezone: 'Asia/Tokyo' } };
     const policyDir = withTestJobs(
-      [{ jobId: 'q_ok', ...daily }, { jobId: 'q_flaky', ...daily }, { jobId: 'q_fail', ...daily }, { jobId: 'q_missed', ...daily }],
-      (p) => ({ ...p, jobs: { ...p.jobs, evidence_integrity_check: { enabled: false }, schedule_ledger: { enabled: false } }, thresholds: { ...p.thresholds, quarantineAfterConsecutiveFailures: 3 } }),
+      [
+        { jobId: 'q_ok', ...daily },
+        { jobId: 'q_flaky', ...daily },
+        { jobId: 'q_fail', ...daily },
+        { jobId: 'q_missed', ...daily },
+      ],
+      (p) => ({
+        ...p,
+        jobs: {
+          ...p.jobs,
+          evidence_integrity_check: { enabled: false },
+          schedule_ledger: { enabled: false },
+        },
+        thresholds: { ...p.thresholds, quarantineAfterConsecutiveFailures: 3 },
+      }),
     );
     stack = await testStack({ policyDir });
-    const runtime = new LocalRuntime(stack.env, [countingJob('q_ok'), flakyJob('q_flaky', 2), failingJob('q_fail'), countingJob('q_missed')]);
-    const run = (jobId: string, scheduledTime: string, trigger: 'schedule' | 'manual' = 'schedule') => runtime.run({ jobId, scheduledTime, trigger }, { retryPauseMs: 1 });
+    const runtime = new LocalRuntime(stack.env, [
+      countingJob('q_ok'),
+      flakyJob('q_flaky', 2),
+      failingJob('q_fail'),
+      countingJob('q_missed'),
+    ]);
+    const run = (
+      jobId: string,
+      scheduledTime: string,
+      trigger: 'schedule' | 'manual' = 'schedule',
+    ) => runtime.run({ jobId, scheduledTime, trigger }, { retryPauseMs: 1 });
     assert.equal((await run('q_ok', tick())).kind, 'completed');
     assert.equal((await run('q_flaky', tick())).kind, 'completed');
-    for (const h of [0, 1, 2]) assert.equal((await run('q_fail', tick(h), h === 0 ? 'schedule' : 'manual')).kind, 'failed');
+    for (const h of [0, 1, 2])
+      assert.equal((await run('q_fail', tick(h), h === 0 ? 'schedule' : 'manual')).kind, 'failed');
     assert.equal((await run('q_fail', tick(3), 'manual')).kind, 'refused');
-    const ledgerTick = DateTime.now().setZone('Asia/Tokyo').startOf('day').plus({ minutes: 5 }).toUTC().toISO({ suppressMilliseconds: true }) as string;
+    const ledgerTick = DateTime.now()
+      .setZone('Asia/Tokyo')
+      .startOf('day')
+      .plus({ minutes: 5 })
+      .toUTC()
+      .toISO({ suppressMilliseconds: true }) as string;
     assert.equal((await run('schedule_ledger', ledgerTick, 'manual')).kind, 'completed');
 
     root = await mirrorEvidence(runtime.deps.evidence, 'local');
     const today = new Date().toISOString().slice(0, 10);
     const decision = (type: string, by: string, at: string) =>
-      JSON.stringify({ schemaVersion: 1, eventId: `q_danger/x#${type}`, type, at, stage: 'local', jobId: 'q_danger', jobVersion: '1.0.0', jobRunId: `q_danger/${today}T00:00:00Z`, actor: { kind: 'operator', id: by } });
+      JSON.stringify({
+        schemaVersion: 1,
+        eventId: `q_danger/x#${type}`,
+        type,
+        at,
+        stage: 'local',
+        jobId: 'q_danger',
+        jobVersion: '1.0.0',
+        jobRunId: `q_danger/${today}T00:00:00Z`,
+        actor: { kind: 'operator', id: by },
+      });
     mkdirSync(join(root, `stage=local/dt=${today}/job_id=q_danger/audit`), { recursive: true });
     writeFileSync(
       join(root, `stage=local/dt=${today}/job_id=q_danger/audit/run=x.jsonl`),
-      [decision('job.dangerous_op.challenge', 'requester', `${today}T00:00:01Z`), decision('job.dangerous_op.reject', 'frank', `${today}T00:01:00Z`), decision('job.dangerous_op.confirm', 'grace', `${today}T00:02:00Z`)].join('\n') + '\n',
+      `${[decision('job.dangerous_op.challenge', 'requester', `${today}T00:00:01Z`), decision('job.dangerous_op.reject', 'frank', `${today}T00:01:00Z`), decision('job.dangerous_op.confirm', 'grace', `${today}T00:02:00Z`)].join('\n')}\n`,
     );
   });
   afterAll(async () => stack.stop());
@@ -54,46 +97,93 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
   const named = async (name: string): Promise<Row[]> => runNamedQuery(root, name);
 
   test('every named query in the file is tested here', () => {
-    assert.deepEqual(loadNamedQueries().map((q) => q.name).sort(), ['dangerous_op_decisions', 'failures_by_job', 'missed_ticks', 'quarantine_history', 'retries_by_job', 'success_rate_and_p95_duration']);
+    assert.deepEqual(
+      loadNamedQueries()
+        .map((q) => q.name)
+        .sort(),
+      [
+        'dangerous_op_decisions',
+        'failures_by_job',
+        'missed_ticks',
+        'quarantine_history',
+        'retries_by_job',
+        'success_rate_and_p95_duration',
+      ],
+    );
   });
 
   test('failures_by_job', async () => {
     const rows = await named('failures_by_job');
-    assert.deepEqual(rows.map((r) => [r.job_id, num(r.failures)]), [['q_fail', 3]]);
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, num(r.failures)]),
+      [['q_fail', 3]],
+    );
     assert.match(String(rows[0]?.last_failure_at), /^\d{4}-\d{2}-\d{2}T/);
   });
 
   test('success_rate_and_p95_duration', async () => {
     const rows = await named('success_rate_and_p95_duration');
-    assert.deepEqual(rows.map((r) => [r.job_id, num(r.runs), num(r.success_rate)]), [['q_fail', 3, 0], ['q_flaky', 1, 1], ['q_ok', 1, 1], ['schedule_ledger', 1, 1]]);
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, num(r.runs), num(r.success_rate)]),
+      [
+        ['q_fail', 3, 0],
+        ['q_flaky', 1, 1],
+        ['q_ok', 1, 1],
+        ['schedule_ledger', 1, 1],
+      ],
+    );
     for (const r of rows) assert.ok(num(r.p95_duration_ms) >= 0);
   });
 
   test('retries_by_job', async () => {
     const rows = await named('retries_by_job');
-    assert.deepEqual(rows.map((r) => [r.job_id, num(r.retries), num(r.runs_with_retries)]), [['q_flaky', 2, 1]]);
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, num(r.retries), num(r.runs_with_retries)]),
+      [['q_flaky', 2, 1]],
+    );
   });
 
   test('dangerous_op_decisions, with who decided', async () => {
     const rows = await named('dangerous_op_decisions');
-    assert.deepEqual(rows.map((r) => [r.decision, r.decided_by]), [['job.dangerous_op.confirm', 'grace'], ['job.dangerous_op.reject', 'frank']]);
+    assert.deepEqual(
+      rows.map((r) => [r.decision, r.decided_by]),
+      [
+        ['job.dangerous_op.confirm', 'grace'],
+        ['job.dangerous_op.reject', 'frank'],
+      ],
+    );
   });
 
   test('quarantine_history', async () => {
     const rows = await named('quarantine_history');
-    assert.deepEqual(rows.map((r) => [r.job_id, r.event]), [['q_fail', 'job.run.quarantine.enter']]);
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, r.event]),
+      [['q_fail', 'job.run.quarantine.enter']],
+    );
     assert.match(String(rows[0]?.details), /consecutive failures/);
   });
 
   test('missed_ticks: due by the schedule, never run', async () => {
     const rows = await named('missed_ticks');
-    assert.deepEqual(rows.map((r) => [r.job_id, r.jobrunid]), [['q_missed', `q_missed/${tick().replace(/\.\d{3}Z$/, 'Z')}`]]);
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, r.jobrunid]),
+      [['q_missed', `q_missed/${tick().replace(/\.\d{3}Z$/, 'Z')}`]],
+    );
   });
 
   test('ad-hoc SQL sees the same tables and partition columns as Athena', async () => {
-    const rows = await queryEvidence(root, "SELECT job_id, stage, count(*) AS n FROM run_records WHERE job_id = 'q_ok' GROUP BY job_id, stage");
-    assert.deepEqual(rows.map((r) => [r.job_id, r.stage, num(r.n)]), [['q_ok', 'local', 1]]);
-    const manifests = await queryEvidence(root, "SELECT max(sequence) AS s FROM manifests WHERE job_id = 'q_fail'");
+    const rows = await queryEvidence(
+      root,
+      "SELECT job_id, stage, count(*) AS n FROM run_records WHERE job_id = 'q_ok' GROUP BY job_id, stage",
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, r.stage, num(r.n)]),
+      [['q_ok', 'local', 1]],
+    );
+    const manifests = await queryEvidence(
+      root,
+      "SELECT max(sequence) AS s FROM manifests WHERE job_id = 'q_fail'",
+    );
     assert.equal(num(manifests[0]?.s), 4);
   });
 });

@@ -23,7 +23,10 @@ class ManualClock implements Clock {
 }
 
 /** A job that records how many of its runs overlap and in which order they started. */
-function overlapJob(jobId: string, delayMs: number): JobImplementation & { started: string[]; maxActive: number } {
+function overlapJob(
+  jobId: string,
+  delayMs: number,
+): JobImplementation & { started: string[]; maxActive: number } {
   let active = 0;
   const job = {
     jobId,
@@ -54,13 +57,18 @@ describe('a calm local scheduler', () => {
     const policyDir = withTestJobs(
       [
         { jobId: 'calm_burst', schedule: { expression: 'rate(1 minute)' } },
-        { jobId: 'calm_daily', schedule: { expression: 'cron(5 0 * * ? *)', timezone: 'Asia/Tokyo' } },
+        {
+          jobId: 'calm_daily',
+          schedule: { expression: 'cron(5 0 * * ? *)', timezone: 'Asia/Tokyo' },
+        },
         { jobId: 'calm_resume', schedule: { expression: 'cron(0 0 1 1 ? 2099)' } },
       ],
       (p) => ({ ...p, scheduler: { ...p.scheduler, catchUpMinutes: 10, maxConcurrentRuns: 2 } }),
     );
     stack = await testStack({ policyDir });
-    runtime = new LocalRuntime(stack.env, [burst, countingJob('calm_daily'), counting], { takeOverDeadHolders: true });
+    runtime = new LocalRuntime(stack.env, [burst, countingJob('calm_daily'), counting], {
+      takeOverDeadHolders: true,
+    });
   });
   afterAll(async () => stack.stop());
 
@@ -78,7 +86,8 @@ describe('a calm local scheduler', () => {
       },
       onOutcome: () => running--,
     });
-    // calm_daily ran at its last tick (00:05 JST = 15:05Z the day before); calm_burst was stopped for 2 hours.
+    // calm_daily ran at its last tick (00:05 JST = 15:05Z the day before); calm_burst was stopped
+    // for 2 hours.
     await runtime.deps.state.setSchedulerCursor('calm_daily', '2026-03-09T15:05:00Z');
     await runtime.deps.state.setSchedulerCursor('calm_burst', '2026-03-10T10:00:00Z');
     for (let pass = 0; pass < 6; pass++) {
@@ -90,12 +99,18 @@ describe('a calm local scheduler', () => {
     assert.equal(burst.started.length, 10, 'the ten ticks inside the catch-up window ran');
     assert.equal(maxRunning, 2, 'at most scheduler.maxConcurrentRuns executions at a time');
     assert.ok(burst.maxActive <= 2, 'so at most two job bodies overlap');
-    assert.deepEqual(dispatched, [...dispatched].sort(), 'catch-up ticks are dispatched oldest first');
+    assert.deepEqual(
+      dispatched,
+      [...dispatched].sort(),
+      'catch-up ticks are dispatched oldest first',
+    );
     assert.equal(dispatched.length, 10);
     assert.equal(dispatched[0], '2026-03-10T11:51:00Z');
 
     // A restarted scheduler finds the cursor past the gap: no second report.
-    const again = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, clock, { onMissed: (jobId) => missed.push(jobId) });
+    const again = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, clock, {
+      onMissed: (jobId) => missed.push(jobId),
+    });
     await again.tick();
     await again.drain();
     assert.equal(missed.length, 1);
@@ -109,65 +124,125 @@ describe('a calm local scheduler', () => {
     const policy = checks.deps.policy;
     const parallel = {
       ...policy,
-      settings: { ...policy.settings, scheduler: { ...policy.settings.scheduler, maxConcurrentRuns: 8 } },
-      jobs: policy.jobs.map((j) => ({ ...j, enabled: j.jobId === 'evidence_integrity_check' || j.jobId === 'calm_burst' })),
+      settings: {
+        ...policy.settings,
+        scheduler: { ...policy.settings.scheduler, maxConcurrentRuns: 8 },
+      },
+      jobs: policy.jobs.map((j) => ({
+        ...j,
+        enabled: j.jobId === 'evidence_integrity_check' || j.jobId === 'calm_burst',
+      })),
     };
-    const scheduler = new LocalScheduler(checks, parallel, checks.deps.state, clock, { onOutcome: (_d, o) => outcomes.push(o) });
+    const scheduler = new LocalScheduler(checks, parallel, checks.deps.state, clock, {
+      onOutcome: (_d, o) => outcomes.push(o),
+    });
     await checks.deps.state.setSchedulerCursor('evidence_integrity_check', '2026-03-11T11:50:00Z');
     await checks.deps.state.setSchedulerCursor('calm_burst', '2026-03-11T11:50:00Z');
     clock.current = new Date('2026-03-11T12:00:30Z');
     await scheduler.tick();
     await scheduler.drain();
-    const qualities = outcomes.map((o) => ('summary' in o && o.summary ? `${o.summary.jobId ?? ''}${o.summary.quality}` : o.kind));
+    const qualities = outcomes.map((o) =>
+      'summary' in o && o.summary ? `${o.summary.jobId ?? ''}${o.summary.quality}` : o.kind,
+    );
     assert.ok(outcomes.length >= 10, qualities.join(','));
-    assert.ok(outcomes.every((o) => o.kind === 'completed' && o.summary.quality === 'OK'), qualities.join(','));
+    assert.ok(
+      outcomes.every((o) => o.kind === 'completed' && o.summary.quality === 'OK'),
+      qualities.join(','),
+    );
     assert.notEqual((await checks.deps.state.getControls()).datasets?.evidence?.status, 'FAIL');
   });
 
   test('a run whose holder is gone is resumed at once, once, even when two passes see it', async () => {
-    const request = { jobId: 'calm_resume', scheduledTime: '2026-03-12T00:00:00Z', trigger: 'schedule' as const };
+    const request = {
+      jobId: 'calm_resume',
+      scheduledTime: '2026-03-12T00:00:00Z',
+      trigger: 'schedule' as const,
+    };
     const dead = deadHolderExecution();
     await createPreflightHandler(runtime.deps)({ executionId: dead, request }, {} as never);
     const live = `${ARN}${localExecutionName(randomUUID())}`;
-    await createPreflightHandler(runtime.deps)({ executionId: live, request: { ...request, scheduledTime: '2026-03-12T01:00:00Z' } }, {} as never);
+    await createPreflightHandler(runtime.deps)(
+      { executionId: live, request: { ...request, scheduledTime: '2026-03-12T01:00:00Z' } },
+      {} as never,
+    );
     assert.equal(isLocalHolderAlive(dead), false);
     assert.equal(isLocalHolderAlive(live), true);
 
     // Before anyone takes it over, status names it orphaned and `opsrail run` offers --resume.
     const status = withHolders(await statusReport({ ...runtime.deps }), true);
-    assert.deepEqual(status.openRuns.filter((r) => r.jobId === 'calm_resume').map((r) => [r.scheduledTime, r.orphaned]).sort(), [['2026-03-12T00:00:00Z', true], ['2026-03-12T01:00:00Z', false]]);
+    assert.deepEqual(
+      status.openRuns
+        .filter((r) => r.jobId === 'calm_resume')
+        .map((r) => [r.scheduledTime, r.orphaned])
+        .sort(),
+      [
+        ['2026-03-12T00:00:00Z', true],
+        ['2026-03-12T01:00:00Z', false],
+      ],
+    );
     const offer = await openRunCheck(runtime.deps, { ...request, trigger: 'manual' }, false);
     assert.equal(offer?.exitCode, 3);
-    assert.match(offer?.message ?? '', /was claimed by execution .* \(pid \d+, gone\) and never finished .* --resume/);
+    assert.match(
+      offer?.message ?? '',
+      /was claimed by execution .* \(pid \d+, gone\) and never finished .* --resume/,
+    );
     assert.doesNotMatch(offer?.message ?? '', /already ran/);
-    const busy = await openRunCheck(runtime.deps, { ...request, scheduledTime: '2026-03-12T01:00:00Z', trigger: 'manual' }, true);
+    const busy = await openRunCheck(
+      runtime.deps,
+      { ...request, scheduledTime: '2026-03-12T01:00:00Z', trigger: 'manual' },
+      true,
+    );
     assert.match(busy?.message ?? '', /is being run now by .*still running/);
 
     const resumedEvents: string[] = [];
     const outcomes: [Dispatch, ExecutionOutcome][] = [];
     const clock = { now: () => new Date() };
-    const scheduler = new LocalScheduler(runtime, runtime.deps.policy, runtime.deps.state, clock, {
-      onResumed: (d, why) => resumedEvents.push(`${d.scheduledTime} ${why}`),
-      onOutcome: (d, o) => outcomes.push([d, o]),
-    }, { isHolderAlive: isLocalHolderAlive });
+    const scheduler = new LocalScheduler(
+      runtime,
+      runtime.deps.policy,
+      runtime.deps.state,
+      clock,
+      {
+        onResumed: (d, why) => resumedEvents.push(`${d.scheduledTime} ${why}`),
+        onOutcome: (d, o) => outcomes.push([d, o]),
+      },
+      { isHolderAlive: isLocalHolderAlive },
+    );
     const [first, second] = await Promise.all([scheduler.tick(), scheduler.tick()]);
     await scheduler.tick();
     await scheduler.drain();
     const resumed = [...first, ...second].filter((d) => d.jobId === 'calm_resume');
-    assert.deepEqual(resumed, [{ jobId: 'calm_resume', scheduledTime: '2026-03-12T00:00:00Z' }], 'the live holder keeps its run');
+    assert.deepEqual(
+      resumed,
+      [{ jobId: 'calm_resume', scheduledTime: '2026-03-12T00:00:00Z' }],
+      'the live holder keeps its run',
+    );
     assert.equal(resumedEvents.length, 1);
     assert.match(resumedEvents[0] as string, /holder .* is gone/);
     const mine = outcomes.filter(([d]) => d.jobId === 'calm_resume');
-    assert.deepEqual(mine.map(([, o]) => o.kind), ['completed'], 'dispatched once: no duplicate_suppressed');
+    assert.deepEqual(
+      mine.map(([, o]) => o.kind),
+      ['completed'],
+      'dispatched once: no duplicate_suppressed',
+    );
     assert.deepEqual(counting.effects, ['calm_resume/2026-03-12T00:00:00Z']);
     const item = await runtime.deps.state.getRun('calm_resume/2026-03-12T00:00:00Z');
-    const retry = item?.audit.map((e) => AuditEvent.parse(e)).find((e) => e.type === 'job.run.retry');
+    const retry = item?.audit
+      .map((e) => AuditEvent.parse(e))
+      .find((e) => e.type === 'job.run.retry');
     assert.match(retry?.retry?.reason ?? '', /holder of execution .* is gone; taken over/);
   });
 
   test('opsrail run --resume takes over a window left open by a dead process; without a dead holder it is refused', async () => {
-    const request = { jobId: 'calm_resume', scheduledTime: '2026-03-13T00:00:00Z', trigger: 'manual' as const };
-    await createPreflightHandler(runtime.deps)({ executionId: deadHolderExecution(), request }, {} as never);
+    const request = {
+      jobId: 'calm_resume',
+      scheduledTime: '2026-03-13T00:00:00Z',
+      trigger: 'manual' as const,
+    };
+    await createPreflightHandler(runtime.deps)(
+      { executionId: deadHolderExecution(), request },
+      {} as never,
+    );
     assert.equal(await openRunCheck(runtime.deps, request, true), null);
     const outcome = await runtime.run(request);
     assert.equal(outcome.kind, 'completed');
@@ -175,9 +250,19 @@ describe('a calm local scheduler', () => {
     const done = await openRunCheck(runtime.deps, request, true);
     assert.equal(done?.exitCode, 2);
     assert.match(done?.message ?? '', /is not open \(it has finished\)/);
-    // Without takeOverDeadHolders (a plain `opsrail run`), a dead holder's claim inside its lease is not taken.
-    await createPreflightHandler(runtime.deps)({ executionId: deadHolderExecution(), request: { ...request, scheduledTime: '2026-03-13T01:00:00Z' } }, {} as never);
+    // Without takeOverDeadHolders (a plain `opsrail run`), a dead holder's claim inside its lease
+    // is not taken.
+    await createPreflightHandler(runtime.deps)(
+      {
+        executionId: deadHolderExecution(),
+        request: { ...request, scheduledTime: '2026-03-13T01:00:00Z' },
+      },
+      {} as never,
+    );
     const plain = new LocalRuntime(stack.env, [burst, countingJob('calm_daily'), counting]);
-    assert.equal((await plain.run({ ...request, scheduledTime: '2026-03-13T01:00:00Z' })).kind, 'duplicate_suppressed');
+    assert.equal(
+      (await plain.run({ ...request, scheduledTime: '2026-03-13T01:00:00Z' })).kind,
+      'duplicate_suppressed',
+    );
   });
 });

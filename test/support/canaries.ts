@@ -11,7 +11,8 @@ const PLAIN_CANARIES: Record<string, string> = {
   aws_access_key: 'AKIAIOSFODNN7EXAMPLE',
   aws_session_key: 'ASIAY34FZKBOKMUTVV7A',
   bearer_token: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig-nature_value',
-  private_key: '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq0x\nabcdEFGH==\n-----END RSA PRIVATE KEY-----',
+  private_key:
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq0x\nabcdEFGH==\n-----END RSA PRIVATE KEY-----',
   long_secret: 'Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZkdISUpL',
   custom: 'INTERNAL-TICKET-SECRET-4242',
 };
@@ -24,11 +25,20 @@ export const CUSTOM_PATTERN = 'INTERNAL-TICKET-SECRET-\\d+';
  */
 export function urlEncoded(canary: string): string {
   const encoded = encodeURIComponent(canary);
-  return encoded !== canary ? encoded : [...new TextEncoder().encode(canary)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+  return encoded !== canary
+    ? encoded
+    : [...new TextEncoder().encode(canary)]
+        .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
+        .join('');
 }
 
 /** Every canary, plain and URL-encoded (`<name>_urlencoded`). */
 export const CANARIES: Record<string, string> = {
   ...PLAIN_CANARIES,
-  ...Object.fromEntries(Object.entries(PLAIN_CANARIES).map(([name, canary]) => [`${name}_urlencoded`, urlEncoded(canary)])),
+  ...Object.fromEntries(
+    Object.entries(PLAIN_CANARIES).map(([name, canary]) => [
+      `${name}_urlencoded`,
+      urlEncoded(canary),
+    ]),
+  ),
 };

@@ -2,19 +2,25 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_POLICY_DIR, localNames, startLocalStack, type LocalStack } from '../../local/stack';
+import {
+  DEFAULT_POLICY_DIR,
+  localNames,
+  startLocalStack,
+  type LocalStack,
+} from '../../local/stack';
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
 
 /**
- * A local stack for one test file: the test run's DynamoDB Local (OPSRAIL_TEST_DYNAMODB_ENDPOINT, started
- * once per run by test/support/dynamodb-global-setup.ts) with tables of its own, and its own local S3
- * endpoint and home.
+ * A local stack for one test file: the test run's DynamoDB Local (OPSRAIL_TEST_DYNAMODB_ENDPOINT,
+ * started once per run by test/support/dynamodb-global-setup.ts) with tables of its own, and its
+ * own local S3 endpoint and home.
  */
 export async function testStack(options: { policyDir?: string } = {}): Promise<LocalStack> {
   let endpoint = process.env.OPSRAIL_TEST_DYNAMODB_ENDPOINT;
   let stopDynamo = async () => {};
   if (!endpoint) {
-    // Outside vitest's integration project (a file run by hand with tsx): bring a DynamoDB Local of its own.
+    // Outside vitest's integration project (a file run by hand with tsx): bring a DynamoDB Local of
+    // its own.
     const own = await startDynamoDbLocal({ dbPath: null });
     endpoint = own.endpoint;
     stopDynamo = own.stop;
@@ -26,7 +32,13 @@ export async function testStack(options: { policyDir?: string } = {}): Promise<L
     policyDir: options.policyDir ?? DEFAULT_POLICY_DIR,
     attach: false,
   });
-  return { ...stack, stop: async () => (await stack.stop(), await stopDynamo()) };
+  return {
+    ...stack,
+    stop: async () => {
+      await stack.stop();
+      await stopDynamo();
+    },
+  };
 }
 
 /** A copy of policy/ with `edit` applied to the named files (parsed JSON in, JSON out). */
@@ -35,13 +47,19 @@ export function policyFixture(edits: Record<string, (json: any) => unknown> = {}
   cpSync(DEFAULT_POLICY_DIR, dir, { recursive: true });
   for (const [file, edit] of Object.entries(edits)) {
     const path = join(dir, file);
-    writeFileSync(path, `${JSON.stringify(edit(JSON.parse(readFileSync(path, 'utf8'))), null, 2)}\n`);
+    writeFileSync(
+      path,
+      `${JSON.stringify(edit(JSON.parse(readFileSync(path, 'utf8'))), null, 2)}\n`,
+    );
   }
   return dir;
 }
 
 /** Adds test jobs to a catalog and enables them in the local stage. */
-export function withTestJobs(jobs: ({ jobId: string; jobClass?: string } & Record<string, unknown>)[], policyEdit: (policy: any) => any = (p) => p): string {
+export function withTestJobs(
+  jobs: ({ jobId: string; jobClass?: string } & Record<string, unknown>)[],
+  policyEdit: (policy: any) => any = (p) => p,
+): string {
   return policyFixture({
     'catalog.json': (catalog) => ({
       ...catalog,
@@ -59,14 +77,22 @@ export function withTestJobs(jobs: ({ jobId: string; jobClass?: string } & Recor
         })),
       ],
     }),
-    'local.json': (policy) => policyEdit({ ...policy, jobs: { ...policy.jobs, ...Object.fromEntries(jobs.map((j) => [j.jobId, { enabled: true }])) } }),
+    'local.json': (policy) =>
+      policyEdit({
+        ...policy,
+        jobs: {
+          ...policy.jobs,
+          ...Object.fromEntries(jobs.map((j) => [j.jobId, { enabled: true }])),
+        },
+      }),
   });
 }
 
 /**
- * A jobs directory (OPSRAIL_JOBS_DIR) with a module for each test job, for a CLI process that loads a
- * policy declaring jobs whose code lives in the test process: every catalog job needs an implementation
- * where jobs run (docs/writing-a-job.md). The CLI in these tests runs other jobs; these refuse to run there.
+ * A jobs directory (OPSRAIL_JOBS_DIR) with a module for each test job, for a CLI process that loads
+ * a policy declaring jobs whose code lives in the test process: every catalog job needs an
+ * implementation where jobs run (docs/writing-a-job.md). The CLI in these tests runs other jobs;
+ * these refuse to run there.
  */
 export function jobModulesDir(jobIds: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'opsrail-jobs-'));

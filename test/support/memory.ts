@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import type { HandlerEnv } from '../../contracts';
 import { MemoryApprovalStore } from '../../functions/adapters/memory-approval-store';
 import { MemoryEvidenceStore } from '../../functions/adapters/memory-evidence-store';
-import { MemoryPersistenceLayer, type MemoryIdempotencyTable } from '../../functions/adapters/memory-idempotency-store';
+import {
+  MemoryPersistenceLayer,
+  type MemoryIdempotencyTable,
+} from '../../functions/adapters/memory-idempotency-store';
 import { MemoryStateStore } from '../../functions/adapters/memory-state-store';
 import { DEFAULT_POLICY_DIR, localHandlerEnv, localNames } from '../../local/stack';
 
@@ -26,13 +29,24 @@ const NO_SERVICE = 'http://127.0.0.1:9';
 
 /**
  * testStack's counterpart for rule-level tests: the same environment shape (stage local, the policy
- * directory, a signing key file in a home of its own) but no DynamoDB Local and no S3 endpoint. Pass
- * `ports` to every LocalRuntime built on it (`new LocalRuntime(stack.env, jobs, { ports: stack.ports })`)
- * so they share one set of stores, as runtimes on one local stack share its tables.
+ * directory, a signing key file in a home of its own) but no DynamoDB Local and no S3 endpoint.
+ * Pass `ports` to every LocalRuntime built on it
+ * (`new LocalRuntime(stack.env, jobs, { ports: stack.ports })`) so they share one set of stores, as
+ * runtimes on one local stack share its tables.
  */
-export function memoryStack(options: { policyDir?: string } = {}): { env: HandlerEnv; home: string; ports: MemoryPorts; stop: () => Promise<void> } {
+export function memoryStack(options: { policyDir?: string } = {}): {
+  env: HandlerEnv;
+  home: string;
+  ports: MemoryPorts;
+  stop: () => Promise<void>;
+} {
   const home = mkdtempSync(join(tmpdir(), 'opsrail-memory-'));
   const names = localNames('memory');
-  const env: HandlerEnv = localHandlerEnv({ dynamodb: NO_SERVICE, s3: NO_SERVICE }, names, options.policyDir ?? DEFAULT_POLICY_DIR, home);
+  const env: HandlerEnv = localHandlerEnv(
+    { dynamodb: NO_SERVICE, s3: NO_SERVICE },
+    names,
+    options.policyDir ?? DEFAULT_POLICY_DIR,
+    home,
+  );
   return { env, home, ports: memoryDependencies(), stop: async () => {} };
 }

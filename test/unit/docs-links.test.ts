@@ -6,7 +6,19 @@ import { AuditEventType, DangerousOpKind, REFUSAL_KINDS } from '../../contracts'
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SELF = relative(ROOT, import.meta.filename);
-const SCANNED = ['README.md', 'contracts', 'functions', 'infra', 'local', 'cli', 'statemachines', 'bench', 'test', 'policy', 'docs'];
+const SCANNED = [
+  'README.md',
+  'contracts',
+  'functions',
+  'infra',
+  'local',
+  'cli',
+  'statemachines',
+  'bench',
+  'test',
+  'policy',
+  'docs',
+];
 const EXTENSIONS = /\.(ts|mjs|json|md|sql)$/;
 
 function walk(path: string): string[] {
@@ -18,7 +30,9 @@ function walk(path: string): string[] {
   } catch {
     return [];
   }
-  return entries.filter((e) => e.name !== 'node_modules' && !e.name.startsWith('.')).flatMap((e) => (e.isDirectory() || EXTENSIONS.test(e.name) ? walk(join(path, e.name)) : []));
+  return entries
+    .filter((e) => e.name !== 'node_modules' && !e.name.startsWith('.'))
+    .flatMap((e) => (e.isDirectory() || EXTENSIONS.test(e.name) ? walk(join(path, e.name)) : []));
 }
 
 /** Every file whose comments or text could cite a document, with its lines. */
@@ -46,13 +60,21 @@ function anchorsOf(markdown: string): Set<string> {
   return anchors;
 }
 
-const docs = new Map(readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => [f, anchorsOf(readFileSync(join(ROOT, 'docs', f), 'utf8'))]));
+const docs = new Map(
+  readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => [f, anchorsOf(readFileSync(join(ROOT, 'docs', f), 'utf8'))]),
+);
 docs.set('../README.md', anchorsOf(readFileSync(join(ROOT, 'README.md'), 'utf8')));
 
 test('no comment or doc cites a document that is not in the repository (the rules are in docs/)', () => {
   // The specs and the design note this code was built from live outside the repository.
   const outside = [/\bseeds?\s+0\d\d\b/i, /\bseeds\//i, /§/, /\bDESIGN\.md\b/];
-  const found = files.flatMap(({ path, lines }) => lines.flatMap((line, i) => (outside.some((re) => re.test(line)) ? [`${path}:${i + 1}: ${line.trim()}`] : [])));
+  const found = files.flatMap(({ path, lines }) =>
+    lines.flatMap((line, i) =>
+      outside.some((re) => re.test(line)) ? [`${path}:${i + 1}: ${line.trim()}`] : [],
+    ),
+  );
   assert.deepEqual(found, [], 'say the rule in docs/ and point there');
 });
 
@@ -61,12 +83,14 @@ test('every docs/<page>.md#anchor that code, README or docs point to exists', ()
   const check = (where: string, page: string, anchor: string | undefined) => {
     const anchors = docs.get(page);
     if (!anchors) broken.push(`${where}: docs/${page} does not exist`);
-    else if (anchor && !anchors.has(anchor)) broken.push(`${where}: docs/${page} has no heading #${anchor}`);
+    else if (anchor && !anchors.has(anchor))
+      broken.push(`${where}: docs/${page} has no heading #${anchor}`);
   };
   for (const { path, lines } of files) {
     lines.forEach((line, i) => {
       const where = `${path}:${i + 1}`;
-      for (const m of line.matchAll(/\bdocs\/([a-z0-9-]+\.md)(?:#([\p{L}\p{N}_-]+))?/gu)) check(where, m[1] as string, m[2]);
+      for (const m of line.matchAll(/\bdocs\/([a-z0-9-]+\.md)(?:#([\p{L}\p{N}_-]+))?/gu))
+        check(where, m[1] as string, m[2]);
       if (!path.startsWith('docs/')) return;
       // Links between pages of docs/, and to headings of the same page.
       for (const m of line.matchAll(/\]\((?!https?:|docs\/)([^)#\s]*)(?:#([^)\s]+))?\)/g)) {
@@ -81,7 +105,19 @@ test('every docs/<page>.md#anchor that code, README or docs point to exists', ()
 test('the rule pages name every audit event type, dangerous op kind and refusal the contracts define', () => {
   const evidence = readFileSync(join(ROOT, 'docs', 'evidence.md'), 'utf8');
   const safety = readFileSync(join(ROOT, 'docs', 'safety-rules.md'), 'utf8');
-  assert.deepEqual(AuditEventType.options.filter((t) => !evidence.includes(`\`${t}\``)), [], 'docs/evidence.md#audit-events');
-  assert.deepEqual(DangerousOpKind.options.filter((k) => !safety.includes(`\`${k}\``)), [], 'docs/safety-rules.md#dangerous-ops');
-  assert.deepEqual(REFUSAL_KINDS.filter((k) => !safety.includes(`\`${k}\``)), [], 'docs/safety-rules.md#preflight-refusals');
+  assert.deepEqual(
+    AuditEventType.options.filter((t) => !evidence.includes(`\`${t}\``)),
+    [],
+    'docs/evidence.md#audit-events',
+  );
+  assert.deepEqual(
+    DangerousOpKind.options.filter((k) => !safety.includes(`\`${k}\``)),
+    [],
+    'docs/safety-rules.md#dangerous-ops',
+  );
+  assert.deepEqual(
+    REFUSAL_KINDS.filter((k) => !safety.includes(`\`${k}\``)),
+    [],
+    'docs/safety-rules.md#preflight-refusals',
+  );
 });

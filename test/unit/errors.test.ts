@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
-import { errorForHttpStatus, errorKindFromName, DependencyError, ThrottlingError } from '../../functions/core/errors';
+import {
+  errorForHttpStatus,
+  errorKindFromName,
+  DependencyError,
+  ThrottlingError,
+} from '../../functions/core/errors';
 import { honourRetryAfter } from '../../functions/execute/handler';
 
 test('HTTP answers map to error classes: 4xx never retried, 429/5xx/timeouts retried (docs/failure-semantics.md#http-answers-from-a-dependency)', () => {
@@ -27,15 +32,33 @@ test('HTTP answers map to error classes: 4xx never retried, 429/5xx/timeouts ret
 test('Retry-After is read as seconds or as an HTTP date', () => {
   const now = new Date('2026-01-01T00:00:00Z');
   assert.equal((errorForHttpStatus(429, 'x', '7', now) as ThrottlingError).retryAfterSeconds, 7);
-  assert.equal((errorForHttpStatus(503, 'x', 'Thu, 01 Jan 2026 00:00:30 GMT', now) as { retryAfterSeconds?: number }).retryAfterSeconds, 30);
-  assert.equal((errorForHttpStatus(429, 'x', 'soon', now) as ThrottlingError).retryAfterSeconds, undefined);
+  assert.equal(
+    (
+      errorForHttpStatus(503, 'x', 'Thu, 01 Jan 2026 00:00:30 GMT', now) as {
+        retryAfterSeconds?: number;
+      }
+    ).retryAfterSeconds,
+    30,
+  );
+  assert.equal(
+    (errorForHttpStatus(429, 'x', 'soon', now) as ThrottlingError).retryAfterSeconds,
+    undefined,
+  );
 });
 
 test('a Retry-After longer than the policy allows is not retried early: it becomes a non-retryable error', async () => {
-  const tooLong = await honourRetryAfter(new ThrottlingError('429', { retryAfterSeconds: 120 }), 60, 600_000);
+  const tooLong = await honourRetryAfter(
+    new ThrottlingError('429', { retryAfterSeconds: 120 }),
+    60,
+    600_000,
+  );
   assert.equal((tooLong as Error).name, 'RetryAfterTooLongError');
   assert.equal((tooLong as { retryable: boolean }).retryable, false);
-  const noTime = await honourRetryAfter(new ThrottlingError('429', { retryAfterSeconds: 10 }), 60, 8_000);
+  const noTime = await honourRetryAfter(
+    new ThrottlingError('429', { retryAfterSeconds: 10 }),
+    60,
+    8_000,
+  );
   assert.equal((noTime as Error).name, 'RetryAfterTooLongError');
   const plain = new DependencyError('503');
   assert.equal(await honourRetryAfter(plain, 60, 600_000), plain);

@@ -11,10 +11,21 @@ test('docs/handlers.md is generated from the handlers’ contracts (npm run cont
 
 test('every step handler but the approval endpoint is documented with its contract', () => {
   const documented = HANDLER_EVENTS.map((h) => h.handler).sort();
-  const steps = ['execute', 'execution-ended', 'finalize', 'preflight', 'record-failure', 'request-approval'].map((d) => `functions/${d}`);
+  const steps = [
+    'execute',
+    'execution-ended',
+    'finalize',
+    'preflight',
+    'record-failure',
+    'request-approval',
+  ].map((d) => `functions/${d}`);
   assert.deepEqual(documented, steps);
   for (const { handler, contract } of HANDLER_EVENTS) {
     const source = readFileSync(join(REPO_ROOT, handler, 'handler.ts'), 'utf8');
-    assert.match(source, new RegExp(`parseEvent\\(${contract}, event,`), `${handler} parses its event with ${contract}`);
+    assert.match(
+      source,
+      new RegExp(`parseEvent\\(${contract}, event,`),
+      `${handler} parses its event with ${contract}`,
+    );
   }
 });

@@ -12,12 +12,18 @@ import { DEFAULT_POLICY_DIR } from '../../local/stack';
 import { countingJob } from '../support/jobs';
 import { policyFixture, withTestJobs } from '../support/local';
 
-/** A job a stage enables must have an implementation: a policy error at load names it (docs/handlers.md). */
+/**
+ * A job a stage enables must have an implementation: a policy error at load names it
+ * (docs/handlers.md).
+ */
 
 const namesGhost = (stageFile: RegExp) => (error: unknown) => {
   assert.ok(error instanceof ValidationError, `expected a ValidationError, got ${String(error)}`);
   assert.match(error.source, stageFile);
-  assert.deepEqual(error.issues.map((i) => i.path), ['jobs.ghost_job.enabled']);
+  assert.deepEqual(
+    error.issues.map((i) => i.path),
+    ['jobs.ghost_job.enabled'],
+  );
   assert.match(error.message, /enables job 'ghost_job', which has no implementation/);
   assert.equal(error.retryable, false);
   return true;
@@ -39,19 +45,42 @@ const env = (policyDir: string): HandlerEnv => ({
 
 test('loadPolicy with the jobs registry: a catalog job without implementation is an error naming it, enabled or not', () => {
   const dir = withTestJobs([{ jobId: 'ghost_job' }]);
-  assert.throws(() => loadPolicy(directoryPolicySource(dir), 'local', jobRegistry()), namesGhost(/local\.json$/));
-  // Implemented (a user's own job), it loads; declared but disabled, it is still a catalog error (docs/writing-a-job.md).
-  assert.ok(loadPolicy(directoryPolicySource(dir), 'local', jobRegistry([countingJob('ghost_job')])).jobs.some((j) => j.jobId === 'ghost_job' && j.enabled));
-  const disabled = policyFixture({ 'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job' }] }) });
-  assert.throws(() => loadPolicy(directoryPolicySource(disabled), 'local', jobRegistry()), (error: unknown) => {
-    assert.ok(error instanceof ValidationError);
-    assert.match(error.source, /catalog\.json$/);
-    assert.match(error.message, /jobs\.\d+\.implementation: job 'ghost_job' has no implementation/);
-    return true;
+  assert.throws(
+    () => loadPolicy(directoryPolicySource(dir), 'local', jobRegistry()),
+    namesGhost(/local\.json$/),
+  );
+  // Implemented (a user's own job), it loads; declared but disabled, it is still a catalog error
+  // (docs/writing-a-job.md).
+  assert.ok(
+    loadPolicy(
+      directoryPolicySource(dir),
+      'local',
+      jobRegistry([countingJob('ghost_job')]),
+    ).jobs.some((j) => j.jobId === 'ghost_job' && j.enabled),
+  );
+  const disabled = policyFixture({
+    'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job' }] }),
   });
+  assert.throws(
+    () => loadPolicy(directoryPolicySource(disabled), 'local', jobRegistry()),
+    (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.match(error.source, /catalog\.json$/);
+      assert.match(
+        error.message,
+        /jobs\.\d+\.implementation: job 'ghost_job' has no implementation/,
+      );
+      return true;
+    },
+  );
   // Commands that run no job load it.
-  assert.equal(loadPolicy(directoryPolicySource(disabled), 'local').jobs.find((j) => j.jobId === 'ghost_job')?.enabled, false);
-  for (const stage of ['local', 'dev', 'stage', 'prod'] as const) loadPolicy(directoryPolicySource(DEFAULT_POLICY_DIR), stage, jobRegistry());
+  assert.equal(
+    loadPolicy(directoryPolicySource(disabled), 'local').jobs.find((j) => j.jobId === 'ghost_job')
+      ?.enabled,
+    false,
+  );
+  for (const stage of ['local', 'dev', 'stage', 'prod'] as const)
+    loadPolicy(directoryPolicySource(DEFAULT_POLICY_DIR), stage, jobRegistry());
 });
 
 test('the handlers and the local runtime load policy through buildDependencies, which refuses it at cold start', () => {
@@ -62,8 +91,14 @@ test('the handlers and the local runtime load policy through buildDependencies, 
 
 test('cdk synth refuses a stage that enables a job nothing implements, before anything is built', () => {
   const dir = policyFixture({
-    'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job', idempotent: true }] }),
+    'catalog.json': (c) => ({
+      ...c,
+      jobs: [...c.jobs, { ...c.jobs[0], jobId: 'ghost_job', idempotent: true }],
+    }),
     'dev.json': (p) => ({ ...p, jobs: { ...p.jobs, ghost_job: { enabled: true } } }),
   });
-  assert.throws(() => buildApp(new App({ context: { stage: 'dev' } }), { policyDir: dir }), namesGhost(/dev\.json$/));
+  assert.throws(
+    () => buildApp(new App({ context: { stage: 'dev' } }), { policyDir: dir }),
+    namesGhost(/dev\.json$/),
+  );
 });

@@ -4,8 +4,14 @@ import { athenaToDuckDb, loadNamedQueries, parseNamedQueries } from '../../contr
 import { duckType, EVIDENCE_TABLES, glueType } from '../../contracts/query-tables';
 
 test('the Athena→DuckDB translation changes only the functions the dialects spell differently', () => {
-  assert.equal(athenaToDuckDb("dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')"), "dt >= strftime((current_date + INTERVAL (-7) DAY), '%Y-%m-%d')");
-  assert.equal(athenaToDuckDb('approx_percentile(duration_ms, 0.95)'), 'quantile_disc(duration_ms, 0.95)');
+  assert.equal(
+    athenaToDuckDb("dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')"),
+    "dt >= strftime((current_date + INTERVAL (-7) DAY), '%Y-%m-%d')",
+  );
+  assert.equal(
+    athenaToDuckDb('approx_percentile(duration_ms, 0.95)'),
+    'quantile_disc(duration_ms, 0.95)',
+  );
   const plain = "SELECT job_id, count(*) FROM run_records WHERE status = 'error' GROUP BY job_id";
   assert.equal(athenaToDuckDb(plain), plain);
 });
@@ -26,5 +32,8 @@ test('table columns render as Glue and DuckDB types from the one definition', ()
   assert.equal(glueType(actor.type), 'struct<kind:string,id:string>');
   assert.equal(duckType(actor.type), 'STRUCT("kind" VARCHAR, "id" VARCHAR)');
   const manifests = EVIDENCE_TABLES.find((t) => t.name === 'manifests')!;
-  assert.equal(glueType(manifests.columns.find((c) => c.name === 'objects')!.type), 'array<struct<name:string,sha256:string,size:bigint,contenttype:string>>');
+  assert.equal(
+    glueType(manifests.columns.find((c) => c.name === 'objects')!.type),
+    'array<struct<name:string,sha256:string,size:bigint,contenttype:string>>',
+  );
 });

@@ -4,7 +4,10 @@ import { createRedactor, redactError } from '../../functions/core/redaction';
 import { CANARIES, CUSTOM_PATTERN } from '../support/canaries';
 
 const redactor = createRedactor({ placeholder: '[REDACTED]', patterns: [CUSTOM_PATTERN] });
-const leaks = (text: string) => Object.entries(CANARIES).filter(([, canary]) => text.includes(canary) || text.includes(decodeURIComponent(canary))).map(([name]) => name);
+const leaks = (text: string) =>
+  Object.entries(CANARIES)
+    .filter(([, canary]) => text.includes(canary) || text.includes(decodeURIComponent(canary)))
+    .map(([name]) => name);
 
 test('URL-encoded secrets are caught: %40, Bearer%20, form +, every byte escaped, double-encoded', () => {
   const cases = [
@@ -21,7 +24,10 @@ test('URL-encoded secrets are caught: %40, Bearer%20, form +, every byte escaped
   }
   // What is not a secret keeps its encoding.
   assert.equal(redactor.text('q=a%20b&r=c+d&pct=100%'), 'q=a%20b&r=c+d&pct=100%');
-  assert.equal(redactor.text('https://x.test/?who=oncall.person%40example.com&page=2'), 'https://x.test/?who=[REDACTED]&page=2');
+  assert.equal(
+    redactor.text('https://x.test/?who=oncall.person%40example.com&page=2'),
+    'https://x.test/?who=[REDACTED]&page=2',
+  );
 });
 
 test('every canary, plain and URL-encoded, in text and inside a JSON key and value', () => {
@@ -34,16 +40,27 @@ test('every canary, plain and URL-encoded, in text and inside a JSON key and val
 });
 
 test('object keys are redacted; keys redacted alike are numbered, never dropped', () => {
-  const out = redactor.value({ 'a@example.com': 1, 'b@example.com': 2, plain: { 'AKIAIOSFODNN7EXAMPLE': 'x' } });
+  const out = redactor.value({
+    'a@example.com': 1,
+    'b@example.com': 2,
+    plain: { AKIAIOSFODNN7EXAMPLE: 'x' },
+  });
   assert.deepEqual(out, { '[REDACTED]': 1, '[REDACTED]#2': 2, plain: { '[REDACTED]': 'x' } });
 });
 
 test('ids: unchanged when clean, a stable pseudonym when they hold a secret', () => {
   assert.equal(redactor.id('alice'), 'alice');
-  assert.equal(redactor.id('arn:aws:iam::111111111111:user/bob'), 'arn:aws:iam::111111111111:user/bob');
+  assert.equal(
+    redactor.id('arn:aws:iam::111111111111:user/bob'),
+    'arn:aws:iam::111111111111:user/bob',
+  );
   const pseudonym = redactor.id('oncall.person@example.com');
   assert.match(pseudonym, /^\[redacted-id:[0-9a-f]{16}\]$/);
-  assert.equal(redactor.id('oncall.person@example.com'), pseudonym, 'the same id gives the same pseudonym');
+  assert.equal(
+    redactor.id('oncall.person@example.com'),
+    pseudonym,
+    'the same id gives the same pseudonym',
+  );
   assert.notEqual(redactor.id('other.person@example.com'), pseudonym);
   assert.equal(redactor.id(pseudonym), pseudonym, 'a pseudonym is stable under redaction');
   assert.equal(redactor.text(pseudonym), pseudonym);
@@ -59,8 +76,16 @@ test('an error whose name carries a secret loses it; ordinary names stay', () =>
 });
 
 test('an AWS access key glued to other text is still a key', () => {
-  for (const input of ['AKIAIOSFODNN7EXAMPLEError', 'AWS_KEY_AKIAIOSFODNN7EXAMPLE', 'xASIAY34FZKBOKMUTVV7A']) {
+  for (const input of [
+    'AKIAIOSFODNN7EXAMPLEError',
+    'AWS_KEY_AKIAIOSFODNN7EXAMPLE',
+    'xASIAY34FZKBOKMUTVV7A',
+  ]) {
     assert.ok(!/AKIAIOSF|ASIAY34F/.test(redactor.text(input)), input);
   }
-  assert.equal(redactor.text('MAKIAIOSFODNN7EXAMPLE'), 'MAKIAIOSFODNN7EXAMPLE', 'inside a longer upper-case word it is not one');
+  assert.equal(
+    redactor.text('MAKIAIOSFODNN7EXAMPLE'),
+    'MAKIAIOSFODNN7EXAMPLE',
+    'inside a longer upper-case word it is not one',
+  );
 });

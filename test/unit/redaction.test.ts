@@ -31,12 +31,21 @@ test('evidence is not mistaken for a secret: digests, ids, keys, ARNs and timest
 });
 
 test('value() redacts every string of a structure and keeps its shape', () => {
-  const out = redactor.value({ a: [CANARIES.email, 3, { b: CANARIES.slack_token }], n: null, ok: true });
+  const out = redactor.value({
+    a: [CANARIES.email, 3, { b: CANARIES.slack_token }],
+    n: null,
+    ok: true,
+  });
   assert.deepEqual(out, { a: ['[REDACTED]', 3, { b: '[REDACTED]' }], n: null, ok: true });
 });
 
 test('e-mail addresses are found wherever they stand: at the start, after punctuation, with tags and subdomains', () => {
-  const cases = ['ops.team+alerts@mail.example.co.jp', '<ops@example.com>', 'to:ops@example.com,', 'a@b.io'];
+  const cases = [
+    'ops.team+alerts@mail.example.co.jp',
+    '<ops@example.com>',
+    'to:ops@example.com,',
+    'a@b.io',
+  ];
   for (const address of cases) {
     const redacted = redactor.text(`x ${address} y`);
     assert.ok(!redacted.includes('@'), `${address} -> ${redacted}`);
@@ -46,7 +55,8 @@ test('e-mail addresses are found wherever they stand: at the start, after punctu
 });
 
 test('a private key is redacted whole, and a truncated one (no footer) loses its body too', () => {
-  const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n';
+  const body =
+    'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n';
   const whole = `key:\n-----BEGIN PRIVATE KEY-----\n${body}-----END PRIVATE KEY-----\nafter`;
   assert.equal(redactor.text(whole), 'key:\n[REDACTED]\nafter');
   const truncated = `key:\n-----BEGIN RSA PRIVATE KEY-----\n${body}`;

@@ -22,36 +22,58 @@ export interface RunDependencies {
   metrics: RunMetrics;
   approvals: ApprovalStore;
   /**
-   * Locally, whether the process holding a claim (named by its execution id) still runs: false lets a
-   * run be taken over at once instead of after its lease. Absent or null: the lease decides.
+   * Locally, whether the process holding a claim (named by its execution id) still runs: false lets
+   * a run be taken over at once instead of after its lease. Absent or null: the lease decides.
    */
   isHolderAlive?: (executionId: string) => boolean | null;
 }
 
 export type JobLog = (message: string, details?: Record<string, unknown>) => void;
 
-/** Which run a scheduled time belongs to: its tick, window, id (job + window start) and evidence prefix. */
+/**
+ * Which run a scheduled time belongs to: its tick, window, id (job + window start) and evidence
+ * prefix.
+ */
 export function runIdentity(policy: ResolvedPolicy, job: JobDefinition, scheduledTime: string) {
   const tick = tickOf(new Date(scheduledTime));
   const window = runWindow(job, tick);
   const windowStart = new Date(window.start);
-  return { tick, window, jobRunId: deriveJobRunId(job.jobId, windowStart), evidencePrefix: evidencePrefix(policy.stage, job.jobId, windowStart) };
+  return {
+    tick,
+    window,
+    jobRunId: deriveJobRunId(job.jobId, windowStart),
+    evidencePrefix: evidencePrefix(policy.stage, job.jobId, windowStart),
+  };
 }
 
 /** The run id and evidence prefix an execution input maps to, without claiming anything. */
-export function deriveRunIdentity(policy: ResolvedPolicy, request: ExecutionInput): { jobRunId: string; evidencePrefix: string } {
-  const { jobRunId, evidencePrefix } = runIdentity(policy, requireJob(policy, request.jobId), request.scheduledTime);
+export function deriveRunIdentity(
+  policy: ResolvedPolicy,
+  request: ExecutionInput,
+): { jobRunId: string; evidencePrefix: string } {
+  const { jobRunId, evidencePrefix } = runIdentity(
+    policy,
+    requireJob(policy, request.jobId),
+    request.scheduledTime,
+  );
   return { jobRunId, evidencePrefix };
 }
 
-/** One setting: the claim's lease, and with it Execute's in-progress record (docs/crash-safety.md). */
-export const leaseFrom = (policy: ResolvedPolicy, now: Date): string => new Date(now.getTime() + policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
+/**
+ * One setting: the claim's lease, and with it Execute's in-progress record (docs/crash-safety.md).
+ */
+export const leaseFrom = (policy: ResolvedPolicy, now: Date): string =>
+  new Date(now.getTime() + policy.settings.thresholds.runLeaseSeconds * 1000).toISOString();
 
-export const actorOf = (trigger: string): AuditEvent['actor'] => ({ kind: trigger === 'schedule' ? 'scheduler' : 'operator', id: trigger });
+export const actorOf = (trigger: string): AuditEvent['actor'] => ({
+  kind: trigger === 'schedule' ? 'scheduler' : 'operator',
+  id: trigger,
+});
 
 export function requireJob(policy: ResolvedPolicy, jobId: string): JobDefinition {
   const job = findJob(policy, jobId);
-  if (!job) throw new ConfigurationError(`job '${jobId}' is not in the catalog of stage '${policy.stage}'`);
+  if (!job)
+    throw new ConfigurationError(`job '${jobId}' is not in the catalog of stage '${policy.stage}'`);
   return job;
 }
 

@@ -2,7 +2,13 @@ import type { ExecuteResult, JobDefinition, RunContext } from '../../../contract
 import type { JobContext, JobImplementation } from '../../jobs/types';
 import { approvalIdFor, approvedPlanDigest, planDigest, planOf } from '../approvals';
 import { runEvent } from '../audit';
-import { asBookkeeping, ConfigurationError, RunRefusedError, UnknownOutcomeError, ValidationError } from '../errors';
+import {
+  asBookkeeping,
+  ConfigurationError,
+  RunRefusedError,
+  UnknownOutcomeError,
+  ValidationError,
+} from '../errors';
 import { redactError } from '../redaction';
 import { getClaimedRun, requireJob, type JobLog, type RunDependencies } from './dependencies';
 import { safetyRefusal } from './preflight';
@@ -11,9 +17,13 @@ import { safetyRefusal } from './preflight';
 export async function executeJob(deps: RunDependencies, run: RunContext): Promise<ExecuteResult> {
   const job = requireJob(deps.policy, run.jobId);
   const implementation = deps.jobs.get(job.jobId);
-  if (!implementation) throw new ConfigurationError(`job '${job.jobId}' is declared in the catalog but has no implementation`);
+  if (!implementation)
+    throw new ConfigurationError(
+      `job '${job.jobId}' is declared in the catalog but has no implementation`,
+    );
   const item = await bookkeeping('read the run', () => getClaimedRun(deps.state, run.jobRunId));
-  // Every attempt that started the job counted itself; one that neither failed nor finished died mid-job.
+  // Every attempt that started the job counted itself; one that neither failed nor finished died
+  // mid-job.
   const started = item.attempts;
   const died = started - (item.failedAttempts ?? (item.lastAttemptError ? started : 0));
   if (died > 0 && job.idempotent !== true) {
@@ -21,16 +31,34 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
       `attempt ${started} of run ${run.jobRunId} started the job and ended without an outcome (its holder died): the effect may or may not have happened, and ${job.jobId} is not idempotent, so it is not run again`,
     );
   }
-  const log: JobLog = (message, details) => deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
-  const context: JobContext = { job, run, policy: deps.policy, clock: deps.clock, state: deps.state, evidence: deps.evidence, log, control: deps };
+  const log: JobLog = (message, details) =>
+    deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
+  const context: JobContext = {
+    job,
+    run,
+    policy: deps.policy,
+    clock: deps.clock,
+    state: deps.state,
+    evidence: deps.evidence,
+    log,
+    control: deps,
+  };
   if (run.approvalRequired) await readmitApproved(deps, job, implementation, context);
   if (started > 0) {
-    const reason = died > 0 ? `attempt ${started} ended without an outcome (its holder died); ${job.jobId} is idempotent, so it runs again with the same key` : (item.lastAttemptError ?? 'the previous attempt did not complete');
-    const retry = runEvent(run, 'job.run.retry', deps.clock.now(), { eventIdSuffix: `attempt-${started + 1}`, retry: { count: started, reason } });
+    const reason =
+      died > 0
+        ? `attempt ${started} ended without an outcome (its holder died); ${job.jobId} is idempotent, so it runs again with the same key`
+        : (item.lastAttemptError ?? 'the previous attempt did not complete');
+    const retry = runEvent(run, 'job.run.retry', deps.clock.now(), {
+      eventIdSuffix: `attempt-${started + 1}`,
+      retry: { count: started, reason },
+    });
     await bookkeeping('audit the retry', () => deps.state.appendAudit(run.jobRunId, [retry]));
   }
   // The last write before the job runs: from here on, this attempt's outcome is the job's.
-  const { attempts } = await bookkeeping('count the attempt', () => deps.state.countExecuteAttempt(run.jobRunId));
+  const { attempts } = await bookkeeping('count the attempt', () =>
+    deps.state.countExecuteAttempt(run.jobRunId),
+  );
   const startedAt = deps.clock.now().toISOString();
   let result;
   try {
@@ -38,11 +66,18 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   } catch (error) {
     // The error travels to Step Functions, its history and the logs: no secret may travel with it.
     redactError(error, deps.redactor);
-    // If this write fails too, the next attempt sees an attempt without an outcome: the safe reading.
-    await deps.state.recordAttemptFailure(run.jobRunId, deps.redactor.text(`${(error as Error).name}: ${(error as Error).message}`)).catch(() => undefined);
+    // If this write fails too, the next attempt sees an attempt without an outcome: the safe
+    // reading.
+    await deps.state
+      .recordAttemptFailure(
+        run.jobRunId,
+        deps.redactor.text(`${(error as Error).name}: ${(error as Error).message}`),
+      )
+      .catch(() => undefined);
     throw error;
   }
-  // Redacted here, before the result reaches the state machine, the idempotency record or the evidence.
+  // Redacted here, before the result reaches the state machine, the idempotency record or the
+  // evidence.
   const executed: ExecuteResult = {
     status: job.mode === 'live' ? 'ok' : 'dry_run',
     quality: result.quality,
@@ -56,8 +91,14 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   };
   const bytes = Buffer.byteLength(JSON.stringify(executed));
   if (bytes > MAX_EXECUTE_RESULT_BYTES) {
-    // In AWS this result would end the execution with the uncatchable States.DataLimitExceeded; fail the run cleanly instead.
-    const error = new ValidationError(`job ${job.jobId} result`, [{ path: 'outputs', message: `${bytes} bytes, more than the ${MAX_EXECUTE_RESULT_BYTES} a Step Functions state can carry (256 KiB with the run context); write large outputs elsewhere and return a reference` }]);
+    // In AWS this result would end the execution with the uncatchable States.DataLimitExceeded;
+    // fail the run cleanly instead.
+    const error = new ValidationError(`job ${job.jobId} result`, [
+      {
+        path: 'outputs',
+        message: `${bytes} bytes, more than the ${MAX_EXECUTE_RESULT_BYTES} a Step Functions state can carry (256 KiB with the run context); write large outputs elsewhere and return a reference`,
+      },
+    ]);
     await deps.state.recordAttemptFailure(run.jobRunId, `${error.name}: ${error.message}`);
     throw error;
   }
@@ -79,19 +120,37 @@ async function bookkeeping<T>(what: string, call: () => Promise<T>): Promise<T> 
  * covers only the plan the approvers saw. Either refuses the run, with the refusal names the ASL
  * routes to RecordRefusal. Inside the job's idempotency: a replayed result is never re-judged.
  */
-async function readmitApproved(deps: RunDependencies, job: JobDefinition, implementation: JobImplementation, context: JobContext): Promise<void> {
+async function readmitApproved(
+  deps: RunDependencies,
+  job: JobDefinition,
+  implementation: JobImplementation,
+  context: JobContext,
+): Promise<void> {
   const { run } = context;
-  const [controls, jobState, approval] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId), deps.approvals.getApproval(approvalIdFor(run))]);
+  const [controls, jobState, approval] = await Promise.all([
+    deps.state.getControls(),
+    deps.state.getJobState(job.jobId),
+    deps.approvals.getApproval(approvalIdFor(run)),
+  ]);
   const refusal = safetyRefusal(job, controls, jobState);
   if (refusal) throw refusal;
   if (approval?.record.status !== 'APPROVED') {
-    throw new RunRefusedError('approval_rejected', `run ${run.jobRunId} reached Execute without an approval (request ${approval?.record.status ?? 'missing'})`);
+    throw new RunRefusedError(
+      'approval_rejected',
+      `run ${run.jobRunId} reached Execute without an approval (request ${approval?.record.status ?? 'missing'})`,
+    );
   }
   const now = planDigest(deps.redactor, await planOf(job, implementation, context));
   if (now !== approvedPlanDigest(approval.record)) {
-    throw new RunRefusedError('plan_changed', `the plan of ${job.jobId} changed after approval ${approval.record.approvalId} (approved ${approvedPlanDigest(approval.record).slice(0, 12)}, now ${now.slice(0, 12)}); it is not run on a plan nobody approved`);
+    throw new RunRefusedError(
+      'plan_changed',
+      `the plan of ${job.jobId} changed after approval ${approval.record.approvalId} (approved ${approvedPlanDigest(approval.record).slice(0, 12)}, now ${now.slice(0, 12)}); it is not run on a plan nobody approved`,
+    );
   }
 }
 
-/** Step Functions passes at most 256 KiB between states; the run context and the envelope need the rest. */
+/**
+ * Step Functions passes at most 256 KiB between states; the run context and the envelope need the
+ * rest.
+ */
 export const MAX_EXECUTE_RESULT_BYTES = 200 * 1024;

@@ -6,60 +6,116 @@ import { ContentionError, EvidenceIntegrityError } from '../errors';
 import { sha256Hex } from '../hashing';
 import { objectName, outputName } from '../layout';
 import { findJob } from '../policy';
-import type { BundleBasis, ChainLink, RunEffect, RunItem, SealedOutcome, StateStore } from '../ports';
+import type {
+  BundleBasis,
+  ChainLink,
+  RunEffect,
+  RunItem,
+  SealedOutcome,
+  StateStore,
+} from '../ports';
 import { getClaimedRun, type RunDependencies } from './dependencies';
 
 const MAX_CHAIN_ATTEMPTS = 10;
 
-/** Reserves this run's place in its job's hash chain; retried while other runs of the job move the head. */
-async function linkIntoChain(state: StateStore, item: RunItem, basis: BundleBasis, manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => Uint8Array): Promise<ChainLink> {
+/**
+ * Reserves this run's place in its job's hash chain; retried while other runs of the job move the
+ * head.
+ */
+async function linkIntoChain(
+  state: StateStore,
+  item: RunItem,
+  basis: BundleBasis,
+  manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => Uint8Array,
+): Promise<ChainLink> {
   for (let attempt = 0; attempt < MAX_CHAIN_ATTEMPTS; attempt++) {
     const head = (await state.getJobState(item.jobId))?.chainHead;
     const sequence = (head?.sequence ?? 0) + 1;
-    const previous = head ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence } : null;
-    const link: ChainLink = { sequence, previous, manifestKey: `${item.evidencePrefix}${objectName('manifest', item.window.start)}`, manifestSha256: sha256Hex(manifestFor({ sequence, previous })), basis };
+    const previous = head
+      ? { key: head.manifestKey, sha256: head.manifestSha256, sequence: head.sequence }
+      : null;
+    const link: ChainLink = {
+      sequence,
+      previous,
+      manifestKey: `${item.evidencePrefix}${objectName('manifest', item.window.start)}`,
+      manifestSha256: sha256Hex(manifestFor({ sequence, previous })),
+      basis,
+    };
     const outcome = await state.linkChain(item.jobId, item.jobRunId, head?.sequence ?? 0, link);
     if (outcome === 'linked') return link;
-    if (outcome === 'already') return (await getClaimedRun(state, item.jobRunId)).chain as ChainLink;
+    if (outcome === 'already')
+      return (await getClaimedRun(state, item.jobRunId)).chain as ChainLink;
   }
   throw new ContentionError(item.jobRunId, "the job's evidence chain");
 }
 
 /**
  * Finalize and the failure paths: seals the outcome, writes the bundle write-once (objects first,
- * manifest last) and updates the job state. Every part is safe to repeat: a retried call finishes what
- * an earlier one began, with the same bytes.
+ * manifest last) and updates the job state. Every part is safe to repeat: a retried call finishes
+ * what an earlier one began, with the same bytes.
  */
-export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics'>, jobRunId: string, proposed: SealedOutcome, outputs: JobOutput[]): Promise<RunSummary> {
+export async function closeRun(
+  deps: Pick<RunDependencies, 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics'>,
+  jobRunId: string,
+  proposed: SealedOutcome,
+  outputs: JobOutput[],
+): Promise<RunSummary> {
   const item = await getClaimedRun(deps.state, jobRunId);
   if (item.summary) return item.summary;
-  const sealed = item.sealed ?? (await deps.state.sealOutcome(jobRunId, deps.redactor.value(proposed)));
-  // Outputs of a run that did not succeed are not trusted evidence: a failed or refused run's bundle carries none.
+  const sealed =
+    item.sealed ?? (await deps.state.sealOutcome(jobRunId, deps.redactor.value(proposed)));
+  // Outputs of a run that did not succeed are not trusted evidence: a failed or refused run's
+  // bundle carries none.
   const trusted = sealed.status === 'ok' || sealed.status === 'dry_run' ? outputs : [];
   // A takeover changes the run item (executionId, a retry event) after the first attempt may have
-  // reserved its link: the bundle is built from what the link froze, so every attempt writes its bytes.
+  // reserved its link: the bundle is built from what the link froze, so every attempt writes its
+  // bytes.
   const bundleOf = (basis: BundleBasis) => {
-    const frozen: RunItem = { ...item, executionId: basis.executionId, audit: item.audit.slice(0, basis.auditCount) };
-    // Every object but the manifest passes the redactor once more on its way out (it is deterministic, so retries match).
+    const frozen: RunItem = {
+      ...item,
+      executionId: basis.executionId,
+      audit: item.audit.slice(0, basis.auditCount),
+    };
+    // Every object but the manifest passes the redactor once more on its way out (it is
+    // deterministic, so retries match).
     const objects = buildBundleObjects(frozen, sealed, trusted, basis.codeVersion).map((o) => ({
       ...o,
       body: new TextEncoder().encode(deps.redactor.text(new TextDecoder().decode(o.body))),
     }));
     const described = describeObjects(objects);
-    return { objects, manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) => buildManifest(frozen, described, link, sealed.endedAt) };
+    return {
+      objects,
+      manifestFor: (link: Pick<ChainLink, 'sequence' | 'previous'>) =>
+        buildManifest(frozen, described, link, sealed.endedAt),
+    };
   };
-  const current: BundleBasis = { executionId: item.executionId, auditCount: item.audit.length, codeVersion: deps.codeVersion };
-  const link = item.chain ?? (await linkIntoChain(deps.state, item, current, (l) => bundleOf(current).manifestFor(l)));
+  const current: BundleBasis = {
+    executionId: item.executionId,
+    auditCount: item.audit.length,
+    codeVersion: deps.codeVersion,
+  };
+  const link =
+    item.chain ??
+    (await linkIntoChain(deps.state, item, current, (l) => bundleOf(current).manifestFor(l)));
   const { objects, manifestFor } = bundleOf(link.basis ?? current);
   const manifest = manifestFor(link);
   try {
     if (sha256Hex(manifest) !== link.manifestSha256) {
-      throw new EvidenceIntegrityError(`run ${jobRunId}: the bundle this attempt would write does not match the manifest hash its chain link reserved (${link.manifestSha256}); nothing written`, link.manifestKey);
+      throw new EvidenceIntegrityError(
+        `run ${jobRunId}: the bundle this attempt would write does not match the manifest hash its chain link reserved (${link.manifestSha256}); nothing written`,
+        link.manifestKey,
+      );
     }
-    for (const object of objects) await deps.evidence.putObject(`${item.evidencePrefix}${object.name}`, object.body, object.contentType);
+    for (const object of objects)
+      await deps.evidence.putObject(
+        `${item.evidencePrefix}${object.name}`,
+        object.body,
+        object.contentType,
+      );
     await deps.evidence.putObject(link.manifestKey, manifest, 'application/json');
   } catch (error) {
-    if (error instanceof EvidenceIntegrityError) await recordIntegrityFinding(deps.state, item, error, sealed.endedAt);
+    if (error instanceof EvidenceIntegrityError)
+      await recordIntegrityFinding(deps.state, item, error, sealed.endedAt);
     throw error;
   }
   const summary: RunSummary = {
@@ -71,7 +127,8 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
     manifestKey: link.manifestKey,
     error: sealed.error,
   };
-  if (!(await deps.state.completeRun(summary, sealed.endedAt, sealed.effect))) return (await getClaimedRun(deps.state, jobRunId)).summary ?? summary;
+  if (!(await deps.state.completeRun(summary, sealed.endedAt, sealed.effect)))
+    return (await getClaimedRun(deps.state, jobRunId)).summary ?? summary;
   // Once per run: only the call that completed it reports it.
   deps.metrics.record({
     jobId: item.jobId,
@@ -86,15 +143,34 @@ export async function closeRun(deps: Pick<RunDependencies, 'state' | 'evidence' 
   return summary;
 }
 
-/** An integrity finding on the run's own evidence, on its audit in the state table (once per key). */
-async function recordIntegrityFinding(state: StateStore, item: RunItem, error: EvidenceIntegrityError, at: string): Promise<void> {
+/**
+ * An integrity finding on the run's own evidence, on its audit in the state table (once per key).
+ */
+async function recordIntegrityFinding(
+  state: StateStore,
+  item: RunItem,
+  error: EvidenceIntegrityError,
+  at: string,
+): Promise<void> {
   const suffix = `evidence-conflict-${sha256Hex(error.key).slice(0, 16)}`;
-  const event = runEvent(item, 'integrity.record', at, { eventIdSuffix: suffix, quality: 'DEGRADED', evidenceRefs: [error.key], details: { finding: 'evidence_conflict', message: error.message } });
+  const event = runEvent(item, 'integrity.record', at, {
+    eventIdSuffix: suffix,
+    quality: 'DEGRADED',
+    evidenceRefs: [error.key],
+    details: { finding: 'evidence_conflict', message: error.message },
+  });
   if (item.audit.some((e) => e.eventId === event.eventId)) return;
   await state.appendAudit(item.jobRunId, [event]).catch(() => undefined);
 }
 
-export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, run: RunContext, result: ExecuteResult): Promise<RunSummary> {
+export async function finalizeRun(
+  deps: Pick<
+    RunDependencies,
+    'policy' | 'state' | 'evidence' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'
+  >,
+  run: RunContext,
+  result: ExecuteResult,
+): Promise<RunSummary> {
   const job = findJob(deps.policy, run.jobId);
   const events = [];
   if (result.integrityReport) {
@@ -102,7 +178,11 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
       runEvent(run, 'integrity.record', result.endedAt, {
         quality: result.integrityReport.status,
         evidenceRefs: [`${run.evidencePrefix}${objectName('integrity_report', run.window.start)}`],
-        details: { checked: result.integrityReport.checked, findings: result.integrityReport.findings.length, datasets: job?.capabilities.datasets ?? [] },
+        details: {
+          checked: result.integrityReport.checked,
+          findings: result.integrityReport.findings.length,
+          datasets: job?.capabilities.datasets ?? [],
+        },
       }),
     );
   }
@@ -110,13 +190,18 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     runEvent(run, 'job.run.end', result.endedAt, {
       status: result.status,
       quality: result.quality,
-      outputsRefs: result.outputs.map((o) => `${run.evidencePrefix}${outputName(run.window.start, o.name, o.table)}`),
+      outputsRefs: result.outputs.map(
+        (o) => `${run.evidencePrefix}${outputName(run.window.start, o.name, o.table)}`,
+      ),
       evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
     }),
   );
-  const approval = run.approvalRequired ? await deps.approvals.getApproval(approvalIdFor(run)) : undefined;
+  const approval = run.approvalRequired
+    ? await deps.approvals.getApproval(approvalIdFor(run))
+    : undefined;
   if (approval) events.unshift(gateRecord(run, approval, result.endedAt));
-  // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is (docs/safety-rules.md#quality).
+  // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is
+  // (docs/safety-rules.md#quality).
   const effect: RunEffect = result.quality === 'OK' ? { kind: 'success' } : { kind: 'neutral' };
   const outcome: SealedOutcome = {
     status: result.status,
@@ -132,11 +217,23 @@ export async function finalizeRun(deps: Pick<RunDependencies, 'policy' | 'state'
     gate: approval ? gateResults(approval) : null,
   };
   const summary = await closeRun(deps, run.jobRunId, outcome, result.outputs);
-  // A validation job's verdict is the integrity of the datasets it validates (docs/safety-rules.md#dataset-integrity).
+  // A validation job's verdict is the integrity of the datasets it validates
+  // (docs/safety-rules.md#dataset-integrity).
   if (job && job.jobClass === 'VALIDATION' && result.integrityReport) {
-    const status = result.integrityReport.status === 'OK' ? 'OK' : result.integrityReport.status === 'DEGRADED' ? 'FAIL' : 'UNKNOWN';
+    const status =
+      result.integrityReport.status === 'OK'
+        ? 'OK'
+        : result.integrityReport.status === 'DEGRADED'
+          ? 'FAIL'
+          : 'UNKNOWN';
     for (const datasetId of job.capabilities.datasets) {
-      await deps.state.setDatasetIntegrity({ schemaVersion: 1, datasetId, status, recordedBy: run.jobRunId, recordedAt: result.endedAt });
+      await deps.state.setDatasetIntegrity({
+        schemaVersion: 1,
+        datasetId,
+        status,
+        recordedBy: run.jobRunId,
+        recordedAt: result.endedAt,
+      });
     }
   }
   return summary;

@@ -1,6 +1,16 @@
-import { RunContext, type AuditEvent, type ExecutionInput, type JobDefinition } from '../../../contracts';
+import {
+  RunContext,
+  type AuditEvent,
+  type ExecutionInput,
+  type JobDefinition,
+} from '../../../contracts';
 import { runEvent } from '../audit';
-import { ConfigurationError, DuplicateRunError, RunAlreadyClosedError, RunRefusedError } from '../errors';
+import {
+  ConfigurationError,
+  DuplicateRunError,
+  RunAlreadyClosedError,
+  RunRefusedError,
+} from '../errors';
 import { canonicalJson, sha256Hex } from '../hashing';
 import { isoSeconds } from '../ids';
 import { objectName } from '../layout';
@@ -11,9 +21,22 @@ import { actorOf, leaseFrom, requireJob, runIdentity, type RunDependencies } fro
 /** A scheduled time further ahead than this is a guess about data that does not exist yet. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
-/** Pins what a run works from: its id (job + window start), window, evidence prefix, policy snapshot, config hash. */
-function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionInput, executionId: string, now: Date): { run: RunContext; start: AuditEvent } {
-  const { tick, window, jobRunId, evidencePrefix } = runIdentity(policy, job, request.scheduledTime);
+/**
+ * Pins what a run works from: its id (job + window start), window, evidence prefix, policy
+ * snapshot, config hash.
+ */
+function pinRun(
+  policy: ResolvedPolicy,
+  job: JobDefinition,
+  request: ExecutionInput,
+  executionId: string,
+  now: Date,
+): { run: RunContext; start: AuditEvent } {
+  const { tick, window, jobRunId, evidencePrefix } = runIdentity(
+    policy,
+    job,
+    request.scheduledTime,
+  );
   const run: RunContext = {
     stage: policy.stage,
     jobId: job.jobId,
@@ -36,57 +59,131 @@ function pinRun(policy: ResolvedPolicy, job: JobDefinition, request: ExecutionIn
   const start = runEvent(run, 'job.run.start', run.claimedAt, {
     actor: actorOf(request.trigger),
     window: run.window,
-    inputsRefs: { datasetRefs: run.datasetRefs, policySnapshot: run.policySnapshot, replayPointersRef: `${run.evidencePrefix}${objectName('replay_pointers', run.window.start)}` },
-    details: { executionId, scheduledTime: run.scheduledTime, jobConfigSha256: run.jobConfigSha256 },
+    inputsRefs: {
+      datasetRefs: run.datasetRefs,
+      policySnapshot: run.policySnapshot,
+      replayPointersRef: `${run.evidencePrefix}${objectName('replay_pointers', run.window.start)}`,
+    },
+    details: {
+      executionId,
+      scheduledTime: run.scheduledTime,
+      jobConfigSha256: run.jobConfigSha256,
+    },
   });
   return { run, start };
 }
 
-/** Pins the run (at `run.claimedAt`) and claims it until `lease`; `claimed` is false when another delivery claimed it first. */
-export async function pinAndClaim(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor'>, job: JobDefinition, request: ExecutionInput, executionId: string): Promise<{ run: RunContext; lease: string; claimed: boolean }> {
+/**
+ * Pins the run (at `run.claimedAt`) and claims it until `lease`; `claimed` is false when another
+ * delivery claimed it first.
+ */
+export async function pinAndClaim(
+  deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor'>,
+  job: JobDefinition,
+  request: ExecutionInput,
+  executionId: string,
+): Promise<{ run: RunContext; lease: string; claimed: boolean }> {
   const now = deps.clock.now();
   // Params (keys and values) and the requester are stored on the run item and in its evidence.
-  const stored = { ...request, ...(request.params ? { params: deps.redactor.value(request.params) } : {}), ...(request.requestedBy ? { requestedBy: deps.redactor.id(request.requestedBy) } : {}) };
+  const stored = {
+    ...request,
+    ...(request.params ? { params: deps.redactor.value(request.params) } : {}),
+    ...(request.requestedBy ? { requestedBy: deps.redactor.id(request.requestedBy) } : {}),
+  };
   const pinned = pinRun(deps.policy, job, stored, executionId, now);
   const lease = leaseFrom(deps.policy, now);
   const run = { ...pinned.run, leaseExpiresAt: lease };
   return { run, lease, claimed: await deps.state.claimRun(run, pinned.start, lease) };
 }
 
-/** A run whose inputs cannot be pinned unambiguously is refused, never run on a guess (docs/safety-rules.md#preflight-refusals). */
-function inputsRefusal(policy: ResolvedPolicy, job: JobDefinition, run: RunContext, now: Date): RunRefusedError | null {
+/**
+ * A run whose inputs cannot be pinned unambiguously is refused, never run on a guess
+ * (docs/safety-rules.md#preflight-refusals).
+ */
+function inputsRefusal(
+  policy: ResolvedPolicy,
+  job: JobDefinition,
+  run: RunContext,
+  now: Date,
+): RunRefusedError | null {
   const known = new Set(policy.settings.datasets.map((d) => d.datasetId));
   const unknown = run.datasetRefs.filter((d) => !known.has(d));
-  if (unknown.length) return new RunRefusedError('inputs_unpinned', `dataset refs not in the ${policy.stage} data catalog: ${unknown.join(', ')}`);
+  if (unknown.length)
+    return new RunRefusedError(
+      'inputs_unpinned',
+      `dataset refs not in the ${policy.stage} data catalog: ${unknown.join(', ')}`,
+    );
   if (job.window.kind !== 'tick' && Date.parse(run.window.end) > now.getTime()) {
-    return new RunRefusedError('inputs_unpinned', `window ${run.window.start}..${run.window.end} is not complete yet`);
+    return new RunRefusedError(
+      'inputs_unpinned',
+      `window ${run.window.start}..${run.window.end} is not complete yet`,
+    );
   }
   return null;
 }
 
-/** Kill-switches, quarantine, safety mode and dangerous ops, in that order (docs/safety-rules.md#preflight-refusals). */
-export function safetyRefusal(job: JobDefinition, controls: Controls, jobState: JobState | undefined): RunRefusedError | null {
+/**
+ * Kill-switches, quarantine, safety mode and dangerous ops, in that order
+ * (docs/safety-rules.md#preflight-refusals).
+ */
+export function safetyRefusal(
+  job: JobDefinition,
+  controls: Controls,
+  jobState: JobState | undefined,
+): RunRefusedError | null {
   // The jobs that relax a control are the way out of it: each is exempt from the refusal it lifts
   // (never from the approval gate, which it still passes through).
   const opKind = job.dangerous.value ? job.dangerous.opKind : null;
-  const kill = controls.globalKillSwitch?.engaged ? controls.globalKillSwitch : controls.jobKillSwitches[job.jobId]?.engaged ? controls.jobKillSwitches[job.jobId] : null;
-  if (kill && opKind !== 'kill_switch_release') return new RunRefusedError('refused_kill_switch', `${kill.jobId ? `kill-switch of ${kill.jobId}` : 'global kill-switch'} engaged by ${kill.changedBy} at ${kill.changedAt}: ${kill.reason}`);
-  if (jobState?.quarantine) return new RunRefusedError('refused_quarantine', `job ${job.jobId} is quarantined since ${jobState.quarantine.since} (${jobState.quarantine.reason}); releasing it is a dangerous op`);
+  const kill = controls.globalKillSwitch?.engaged
+    ? controls.globalKillSwitch
+    : controls.jobKillSwitches[job.jobId]?.engaged
+      ? controls.jobKillSwitches[job.jobId]
+      : null;
+  if (kill && opKind !== 'kill_switch_release')
+    return new RunRefusedError(
+      'refused_kill_switch',
+      `${kill.jobId ? `kill-switch of ${kill.jobId}` : 'global kill-switch'} engaged by ${kill.changedBy} at ${kill.changedAt}: ${kill.reason}`,
+    );
+  if (jobState?.quarantine)
+    return new RunRefusedError(
+      'refused_quarantine',
+      `job ${job.jobId} is quarantined since ${jobState.quarantine.since} (${jobState.quarantine.reason}); releasing it is a dangerous op`,
+    );
   const mode = opKind === 'safety_relax' ? 'NORMAL' : (controls.safety?.mode ?? 'NORMAL');
-  if (mode === 'SAFE' && job.dangerous.value) return new RunRefusedError('refused_safety', `safety mode SAFE refuses dangerous jobs (${job.jobId}: ${job.dangerous.opKind})`);
-  if (mode === 'EMERGENCY_STOP' && (job.dangerous.value || !['VALIDATION', 'REPORTING'].includes(job.jobClass))) {
-    return new RunRefusedError('refused_safety', `safety mode EMERGENCY_STOP lets only non-dangerous VALIDATION and REPORTING jobs run (${job.jobId} is ${job.jobClass}${job.dangerous.value ? ', dangerous' : ''})`);
+  if (mode === 'SAFE' && job.dangerous.value)
+    return new RunRefusedError(
+      'refused_safety',
+      `safety mode SAFE refuses dangerous jobs (${job.jobId}: ${job.dangerous.opKind})`,
+    );
+  if (
+    mode === 'EMERGENCY_STOP' &&
+    (job.dangerous.value || !['VALIDATION', 'REPORTING'].includes(job.jobClass))
+  ) {
+    return new RunRefusedError(
+      'refused_safety',
+      `safety mode EMERGENCY_STOP lets only non-dangerous VALIDATION and REPORTING jobs run (${job.jobId} is ${job.jobClass}${job.dangerous.value ? ', dangerous' : ''})`,
+    );
   }
   return null;
 }
 
-/** Integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the dataset (docs/safety-rules.md#dataset-integrity). */
+/**
+ * Integrity FAIL or UNKNOWN (never validated) stops every job but those that validate or repair the
+ * dataset (docs/safety-rules.md#dataset-integrity).
+ */
 function integrityRefusal(job: JobDefinition, controls: Controls): RunRefusedError | null {
   const validatesOnly = job.jobClass === 'VALIDATION' && job.capabilities.writes.length === 0;
   for (const datasetId of job.capabilities.datasets) {
     const status = controls.datasets[datasetId]?.status ?? 'UNKNOWN';
-    if ((status === 'FAIL' || status === 'UNKNOWN') && !validatesOnly && !job.capabilities.repairs.includes(datasetId)) {
-      return new RunRefusedError('refused_integrity', `integrity of dataset ${datasetId} is ${status}: only its repair or validation may run`);
+    if (
+      (status === 'FAIL' || status === 'UNKNOWN') &&
+      !validatesOnly &&
+      !job.capabilities.repairs.includes(datasetId)
+    ) {
+      return new RunRefusedError(
+        'refused_integrity',
+        `integrity of dataset ${datasetId} is ${status}: only its repair or validation may run`,
+      );
     }
   }
   return null;
@@ -98,27 +195,47 @@ function integrityRefusal(job: JobDefinition, controls: Controls): RunRefusedErr
  */
 function futureTickRefusal(scheduledTime: string, now: Date): RunRefusedError | null {
   if (Date.parse(scheduledTime) <= now.getTime() + FUTURE_TOLERANCE_MS) return null;
-  return new RunRefusedError('inputs_unpinned', `scheduled time ${scheduledTime} is in the future: its inputs do not exist yet (nothing was claimed)`);
+  return new RunRefusedError(
+    'inputs_unpinned',
+    `scheduled time ${scheduledTime} is in the future: its inputs do not exist yet (nothing was claimed)`,
+  );
 }
 
-async function admit(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>, job: JobDefinition, run: RunContext): Promise<RunContext> {
-  const [controls, jobState] = await Promise.all([deps.state.getControls(), deps.state.getJobState(job.jobId)]);
-  // Safety first (kill-switch, quarantine, mode, dangerous), then pinning, then the integrity of what was pinned.
-  const refusal = safetyRefusal(job, controls, jobState) ?? inputsRefusal(deps.policy, job, run, deps.clock.now()) ?? integrityRefusal(job, controls);
+async function admit(
+  deps: Pick<RunDependencies, 'policy' | 'state' | 'clock'>,
+  job: JobDefinition,
+  run: RunContext,
+): Promise<RunContext> {
+  const [controls, jobState] = await Promise.all([
+    deps.state.getControls(),
+    deps.state.getJobState(job.jobId),
+  ]);
+  // Safety first (kill-switch, quarantine, mode, dangerous), then pinning, then the integrity of
+  // what was pinned.
+  const refusal =
+    safetyRefusal(job, controls, jobState) ??
+    inputsRefusal(deps.policy, job, run, deps.clock.now()) ??
+    integrityRefusal(job, controls);
   if (refusal) throw refusal;
   return run;
 }
 
 /**
  * Step 1. Pins the run's inputs, claims it (with a lease), then admits it or refuses it. A second
- * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its lease
- * has expired the later delivery takes the run over: restartable, never left claimed for ever
+ * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its
+ * lease has expired the later delivery takes the run over: restartable, never left claimed for ever
  * (docs/local-stack.md#dead-holders-of-runs, docs/crash-safety.md).
  */
-export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor' | 'isHolderAlive'>, request: ExecutionInput, executionId: string): Promise<RunContext> {
+export async function preflight(
+  deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor' | 'isHolderAlive'>,
+  request: ExecutionInput,
+  executionId: string,
+): Promise<RunContext> {
   const job = requireJob(deps.policy, request.jobId);
   if (request.trigger === 'schedule' && !job.enabled) {
-    throw new ConfigurationError(`job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`);
+    throw new ConfigurationError(
+      `job '${job.jobId}' is not enabled in stage '${deps.policy.stage}' (jobs are opt-in)`,
+    );
   }
   const future = futureTickRefusal(request.scheduledTime, deps.clock.now());
   if (future) throw future;
@@ -127,22 +244,45 @@ export async function preflight(deps: Pick<RunDependencies, 'policy' | 'state' |
 
   const existing = await deps.state.getRun(run.jobRunId);
   // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
-  if (existing && existing.executionId === executionId && existing.phase === 'claimed') return admit(deps, job, RunContext.parse(existing));
+  if (existing && existing.executionId === executionId && existing.phase === 'claimed')
+    return admit(deps, job, RunContext.parse(existing));
   const holderGone = !!existing && deps.isHolderAlive?.(existing.executionId) === false;
-  if (existing && existing.phase === 'claimed' && (holderGone || Date.parse(existing.leaseExpiresAt) < Date.parse(run.claimedAt))) {
+  if (
+    existing &&
+    existing.phase === 'claimed' &&
+    (holderGone || Date.parse(existing.leaseExpiresAt) < Date.parse(run.claimedAt))
+  ) {
     const takeovers = existing.audit.filter((e) => e.type === 'job.run.retry').length;
-    const why = holderGone ? `holder of execution ${existing.executionId} is gone` : `lease of execution ${existing.executionId} expired at ${existing.leaseExpiresAt}`;
+    const why = holderGone
+      ? `holder of execution ${existing.executionId} is gone`
+      : `lease of execution ${existing.executionId} expired at ${existing.leaseExpiresAt}`;
     const event = runEvent(existing, 'job.run.retry', run.claimedAt, {
       actor: actorOf(request.trigger),
       eventIdSuffix: `takeover-${executionId}`,
       retry: { count: takeovers + 1, reason: `${why}; taken over` },
       details: { previousExecutionId: existing.executionId, executionId },
     });
-    if (await deps.state.takeOverRun(run.jobRunId, existing, { executionId, leaseExpiresAt: lease, event })) {
-      // Its holder died after deciding how the run ended: finish that, never run the job again.
-      // A success goes the normal way (Execute replays its stored result); anything else to RecordFailure.
-      if (existing.sealed && existing.sealed.status !== 'ok' && existing.sealed.status !== 'dry_run') throw new RunAlreadyClosedError(existing.jobRunId, existing.sealed.status);
-      return admit(deps, job, RunContext.parse({ ...existing, executionId, leaseExpiresAt: lease }));
+    if (
+      await deps.state.takeOverRun(run.jobRunId, existing, {
+        executionId,
+        leaseExpiresAt: lease,
+        event,
+      })
+    ) {
+      // Its holder died after deciding how the run ended: finish that, never run the job again. A
+      // success goes the normal way (Execute replays its stored result); anything else to
+      // RecordFailure.
+      if (
+        existing.sealed &&
+        existing.sealed.status !== 'ok' &&
+        existing.sealed.status !== 'dry_run'
+      )
+        throw new RunAlreadyClosedError(existing.jobRunId, existing.sealed.status);
+      return admit(
+        deps,
+        job,
+        RunContext.parse({ ...existing, executionId, leaseExpiresAt: lease }),
+      );
     }
   }
   const duplicate = runEvent(run, 'job.run.duplicate_suppressed', run.claimedAt, {

@@ -1,7 +1,19 @@
-import type { AuditEvent, Diagnostic, ExecuteResult, RunContext, RunSummary } from '../../../contracts';
+import type {
+  AuditEvent,
+  Diagnostic,
+  ExecuteResult,
+  RunContext,
+  RunSummary,
+} from '../../../contracts';
 import { approvalIdFor, gateResults } from '../approvals';
 import { gateRecord, runEvent } from '../audit';
-import { ConfigurationError, ContentionError, errorKindFromName, isRefusal, RETRYABLE_KINDS } from '../errors';
+import {
+  ConfigurationError,
+  ContentionError,
+  errorKindFromName,
+  isRefusal,
+  RETRYABLE_KINDS,
+} from '../errors';
 import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
@@ -21,21 +33,36 @@ export interface FailureInput {
 }
 
 /**
- * The Fail, refusal and stop paths: any step's error lands here. A run that was never claimed (Preflight
- * itself failed) is claimed now, so the window is consumed and evidenced rather than silently retried.
- * Refusals end as `skipped`; only failures of the job itself count toward quarantine.
+ * The Fail, refusal and stop paths: any step's error lands here. A run that was never claimed
+ * (Preflight itself failed) is claimed now, so the window is consumed and evidenced rather than
+ * silently retried. Refusals end as `skipped`; only failures of the job itself count toward
+ * quarantine.
  */
-export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'>, input: FailureInput, executionId: string): Promise<RunSummary> {
+export async function recordFailure(
+  deps: Pick<
+    RunDependencies,
+    'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'
+  >,
+  input: FailureInput,
+  executionId: string,
+): Promise<RunSummary> {
   let kind = errorKindFromName(input.error.Error);
   // An error name is whatever the failing code threw: it is stored (and printed) only redacted.
-  const error = { kind, name: deps.redactor.text(input.error.Error), message: deps.redactor.text(causeMessage(input.error.Cause)).slice(0, 2000) };
+  const error = {
+    kind,
+    name: deps.redactor.text(input.error.Error),
+    message: deps.redactor.text(causeMessage(input.error.Cause)).slice(0, 2000),
+  };
   const job = findJob(deps.policy, input.jobId);
   let run = input.run;
   let unclaimed = false;
   if (!run) {
     if (!job || Number.isNaN(Date.parse(input.scheduledTime))) {
-      // Nothing to attach evidence to: the input itself was bad. The execution fails with this error.
-      throw new ConfigurationError(`cannot record failure of '${input.jobId}' at '${input.scheduledTime}': ${error.name}: ${error.message}`);
+      // Nothing to attach evidence to: the input itself was bad. The execution fails with this
+      // error.
+      throw new ConfigurationError(
+        `cannot record failure of '${input.jobId}' at '${input.scheduledTime}': ${error.name}: ${error.message}`,
+      );
     }
     if (isRefusal(kind)) {
       // Preflight refuses before claiming only what must not consume its window (a future tick):
@@ -43,33 +70,68 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
       const { jobRunId } = runIdentity(deps.policy, job, input.scheduledTime);
       const held = await deps.state.getRun(jobRunId);
       if (held?.executionId !== executionId) {
-        return { jobRunId, jobId: job.jobId, status: 'skipped', quality: 'UNKNOWN', evidencePrefix: null, manifestKey: null, error };
+        return {
+          jobRunId,
+          jobId: job.jobId,
+          status: 'skipped',
+          quality: 'UNKNOWN',
+          evidencePrefix: null,
+          manifestKey: null,
+          error,
+        };
       }
     }
-    const request = { jobId: job.jobId, scheduledTime: input.scheduledTime, trigger: input.trigger === 'manual' ? ('manual' as const) : ('schedule' as const) };
+    const request = {
+      jobId: job.jobId,
+      scheduledTime: input.scheduledTime,
+      trigger: input.trigger === 'manual' ? ('manual' as const) : ('schedule' as const),
+    };
     const pinned = await pinAndClaim(deps, job, request, executionId);
     run = pinned.run;
     unclaimed = !pinned.claimed;
   }
   const item = await getClaimedRun(deps.state, run.jobRunId);
-  // Another execution owns (or took over) this run: its outcome is its own to record, never ours to overwrite.
+  // Another execution owns (or took over) this run: its outcome is its own to record, never ours to
+  // overwrite.
   if (item.executionId !== executionId) {
-    throw new ConfigurationError(`run ${item.jobRunId} is held by execution ${item.executionId}; ${error.name}: ${error.message}`);
+    throw new ConfigurationError(
+      `run ${item.jobRunId} is held by execution ${item.executionId}; ${error.name}: ${error.message}`,
+    );
   }
-  // Claimed earlier by this same execution (a retried RecordFailure): the stored run is the pinned one.
+  // Claimed earlier by this same execution (a retried RecordFailure): the stored run is the pinned
+  // one.
   if (unclaimed) run = item;
   if (input.result && !isRefusal(kind)) {
     // The job ran and told its outcome; only opsrail's own bookkeeping after it failed. The run is
     // what the job did, with a diagnostic, never an error of the job (docs/crash-safety.md).
-    return finalizeRun(deps, run, { ...input.result, diagnostics: [...input.result.diagnostics, bookkeepingFailed(deps.redactor, input.error)] });
+    return finalizeRun(deps, run, {
+      ...input.result,
+      diagnostics: [...input.result.diagnostics, bookkeepingFailed(deps.redactor, input.error)],
+    });
   }
   const endedAt = deps.clock.now().toISOString();
   const events: AuditEvent[] = [];
-  // A dangerous op's gate: nobody decided in time (the wait timed out), so the request expires, audited.
-  let approval = run.approvalRequired ? await deps.approvals.getApproval(approvalIdFor(run)) : undefined;
+  // A dangerous op's gate: nobody decided in time (the wait timed out), so the request expires,
+  // audited.
+  let approval = run.approvalRequired
+    ? await deps.approvals.getApproval(approvalIdFor(run))
+    : undefined;
   if (approval && approval.record.status === 'PENDING' && input.error.Error === 'States.Timeout') {
-    await deps.approvals.decideApproval(approval.record.approvalId, { status: 'EXPIRED', decidedBy: null, decidedAt: endedAt, reason: 'nobody decided before the gate timed out' });
-    events.push(runEvent(run, 'job.dangerous_op.reject', endedAt, { details: { approvalId: approval.record.approvalId, opKind: approval.record.opKind, reason: 'timed out' } }));
+    await deps.approvals.decideApproval(approval.record.approvalId, {
+      status: 'EXPIRED',
+      decidedBy: null,
+      decidedAt: endedAt,
+      reason: 'nobody decided before the gate timed out',
+    });
+    events.push(
+      runEvent(run, 'job.dangerous_op.reject', endedAt, {
+        details: {
+          approvalId: approval.record.approvalId,
+          opKind: approval.record.opKind,
+          reason: 'timed out',
+        },
+      }),
+    );
     deps.metrics.approval('expired');
     approval = await deps.approvals.getApproval(approval.record.approvalId);
   }
@@ -79,21 +141,34 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
   }
   if (approval) events.push(gateRecord(run, approval, endedAt));
   const refused = isRefusal(kind);
-  events.push(runEvent(run, 'job.run.fail', endedAt, { error, evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`], details: { refused, executionId } }));
+  events.push(
+    runEvent(run, 'job.run.fail', endedAt, {
+      error,
+      evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
+      details: { refused, executionId },
+    }),
+  );
   let effect: RunEffect = { kind: 'neutral' };
-  // A run already sealed keeps its outcome (closeRun returns it): its failure, if any, was counted then.
-  // Neither an unknown outcome nor opsrail's own bookkeeping is a failure of the job; nor is a
-  // retryable error before the job's logic ever started, or an Execute that kept meeting another
+  // A run already sealed keeps its outcome (closeRun returns it): its failure, if any, was counted
+  // then. Neither an unknown outcome nor opsrail's own bookkeeping is a failure of the job; nor is
+  // a retryable error before the job's logic ever started, or an Execute that kept meeting another
   // attempt's in-progress record (whose outcome is not this run's to judge).
   const notTheJobs =
-    kind === 'unknown_outcome' || kind === 'bookkeeping' || input.error.Error === 'IdempotencyAlreadyInProgressError' || (item.attempts === 0 && RETRYABLE_KINDS.includes(kind));
+    kind === 'unknown_outcome' ||
+    kind === 'bookkeeping' ||
+    input.error.Error === 'IdempotencyAlreadyInProgressError' ||
+    (item.attempts === 0 && RETRYABLE_KINDS.includes(kind));
   if (!refused && kind !== 'stopped' && !notTheJobs && !item.sealed) {
     const threshold = deps.policy.settings.thresholds.quarantineAfterConsecutiveFailures;
     const counted = await deps.state.countFailure(run.jobId, run.jobRunId, threshold, endedAt);
     if (counted === 'moved') throw new ContentionError(run.jobRunId, "the job's failure count");
     const { consecutiveFailures, quarantine } = counted;
     if (quarantine) {
-      events.push(runEvent(run, 'job.run.quarantine.enter', quarantine.since, { details: { ...quarantine, consecutiveFailures, threshold } }));
+      events.push(
+        runEvent(run, 'job.run.quarantine.enter', quarantine.since, {
+          details: { ...quarantine, consecutiveFailures, threshold },
+        }),
+      );
     }
     effect = { kind: 'failure', quarantine };
   }
@@ -103,7 +178,13 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
     startedAt: item.claimedAt,
     endedAt,
     attempts: item.attempts,
-    diagnostics: [{ level: refused ? 'warning' : 'error', code: error.kind, message: `${error.name}: ${error.message}` }],
+    diagnostics: [
+      {
+        level: refused ? 'warning' : 'error',
+        code: error.kind,
+        message: `${error.name}: ${error.message}`,
+      },
+    ],
     error,
     integrityReport: null,
     events,
@@ -114,15 +195,25 @@ export async function recordFailure(deps: Pick<RunDependencies, 'policy' | 'stat
 }
 
 /**
- * The diagnostic of a run recorded as succeeded after opsrail's own bookkeeping failed (`caught` is the
- * step's error as the ASL Catch passed it on). On the sealed outcome when RecordFailure sealed it; the
- * CLI shows it either way (docs/crash-safety.md).
+ * The diagnostic of a run recorded as succeeded after opsrail's own bookkeeping failed (`caught` is
+ * the step's error as the ASL Catch passed it on). On the sealed outcome when RecordFailure sealed
+ * it; the CLI shows it either way (docs/crash-safety.md).
  */
-export function bookkeepingFailed(redactor: Redactor, caught: { Error: string; Cause?: string | undefined }): Diagnostic {
-  return { level: 'warning', code: 'bookkeeping_failed', message: `finishing the run failed before it was recorded: ${redactor.text(caught.Error)}: ${redactor.text(causeMessage(caught.Cause)).slice(0, 2000)}` };
+export function bookkeepingFailed(
+  redactor: Redactor,
+  caught: { Error: string; Cause?: string | undefined },
+): Diagnostic {
+  return {
+    level: 'warning',
+    code: 'bookkeeping_failed',
+    message: `finishing the run failed before it was recorded: ${redactor.text(caught.Error)}: ${redactor.text(causeMessage(caught.Cause)).slice(0, 2000)}`,
+  };
 }
 
-/** Lambda puts a JSON error document in Cause; keep its message (bounded after redaction: a cut can hide a secret from its pattern). */
+/**
+ * Lambda puts a JSON error document in Cause; keep its message (bounded after redaction: a cut can
+ * hide a secret from its pattern).
+ */
 function causeMessage(cause: string | undefined): string {
   if (!cause) return '';
   try {

@@ -8,11 +8,17 @@ export interface SecretReader {
 /** What Lambda's Invoke answered: the function's payload, and its error type when it failed. */
 export interface InvokeAnswer {
   payload: unknown;
-  /** Set when the function itself failed (Lambda's X-Amz-Function-Error): the payload is {errorType, errorMessage}. */
+  /**
+   * Set when the function itself failed (Lambda's X-Amz-Function-Error): the payload is {errorType,
+   * errorMessage}.
+   */
   functionError?: string;
 }
 
-/** Invokes a `lambda` job's function (RequestResponse). Throws the typed errors for the call's own failures. */
+/**
+ * Invokes a `lambda` job's function (RequestResponse). Throws the typed errors for the call's own
+ * failures.
+ */
 export interface FunctionInvoker {
   invoke(jobId: string, functionArn: string, request: LambdaJobRequest): Promise<InvokeAnswer>;
 }
