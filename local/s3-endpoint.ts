@@ -1,3 +1,7 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import S3rver from 's3rver';
 import type { Context, Next } from 'koa';
 
@@ -9,6 +13,62 @@ interface ListResult {
 interface Store {
   existsObject(bucket: string, key: string): Promise<boolean>;
   listObjects(bucket: string, options: Record<string, unknown>): Promise<ListResult>;
+}
+/** What s3rver's filesystem store hands its putObject. */
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | Readable;
+  metadata: Record<string, string>;
+}
+interface FilesystemStore extends Store {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(
+    bucket: string,
+    key: string,
+    metadata: Record<string, string>,
+    md5: string,
+  ): Promise<void>;
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+}
+
+/**
+ * S3 stores a PUT whole or not at all. s3rver writes the object file in place (and, for a buffered
+ * body, answers before the bytes reach the disk), so a kill -9 of the stack's owner during a PUT
+ * left a truncated object, which every later write-once PUT of that key then conflicted with for
+ * good (docs/local-stack.md#the-local-s3-endpoint). Here the bytes go to a temporary file beside the
+ * object (a name s3rver's listing skips), are fsynced, the metadata is written, and only then is
+ * the file renamed into place: the object appears complete or not at all.
+ */
+export function atomicPuts(store: FilesystemStore): void {
+  store.putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    const partial = `${objectPath}.partial-${randomUUID()}`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      const file = await open(partial, 'wx');
+      try {
+        const chunks = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+        for await (const chunk of chunks as AsyncIterable<Buffer> | Buffer[]) {
+          md5.update(chunk);
+          size += chunk.length;
+          await file.write(chunk);
+        }
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      const digest = md5.digest('hex');
+      await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+      await rename(partial, objectPath);
+      return { size, md5: digest };
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+  };
 }
 
 /**
@@ -106,7 +166,8 @@ export async function startS3Endpoint(
     silent: true,
     configureBuckets: [],
   });
-  const store = (server as unknown as { store: Store }).store;
+  const store = (server as unknown as { store: FilesystemStore }).store;
+  atomicPuts(store);
   // Conditional writes in flight, by bucket and key: a second one meanwhile gets S3's 409, so the
   // check and the write are one step, as in S3 (without it, concurrent puts of one key all "won").
   const inFlight = new Set<string>();
