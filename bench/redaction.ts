@@ -32,13 +32,16 @@ const time = (text: string): number => {
   return performance.now() - started;
 };
 
+/** The fastest of five: one timing is at the mercy of a GC pause or a JIT tier-up, the fastest is not. */
+const fastest = (text: string): number => Math.min(...Array.from({ length: 5 }, () => time(text)));
+
 let failed = false;
 for (const [name, make] of Object.entries(inputs)) {
   const small = make(256 * 1024);
   const large = make(1024 * 1024);
   time(small); // warm-up
-  const smallMs = time(small);
-  const largeMs = time(large);
+  const smallMs = fastest(small);
+  const largeMs = fastest(large);
   const growth = largeMs / Math.max(smallMs, 1);
   const ok = largeMs <= BUDGET_MS_PER_MIB && growth <= 10;
   failed ||= !ok;
