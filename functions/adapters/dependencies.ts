@@ -38,9 +38,10 @@ import type { Announcer, ApprovalDependencies } from '../core/approvals';
 export function parseFunctionEnv(
   dir: FunctionDir,
   raw: Record<string, string | undefined>,
+  source = `${dir} environment`,
 ): HandlerEnv {
   const parsed = FunctionEnv[dir].safeParse(raw);
-  if (!parsed.success) throw validationErrorOf(`${dir} environment`, parsed.error);
+  if (!parsed.success) throw validationErrorOf(source, parsed.error);
   return parsed.data;
 }
 

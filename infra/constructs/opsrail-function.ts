@@ -5,8 +5,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { FunctionEnv, type FunctionDir, type HandlerEnv } from '../../contracts';
-import { validationErrorOf } from '../../functions/core/errors';
+import type { FunctionDir, HandlerEnv } from '../../contracts';
+import { parseFunctionEnv } from '../../functions/adapters/dependencies';
 import { lambdaBundling } from '../bundling';
 import { REPO_ROOT } from '../paths';
 import { BUNDLE_CONTEXT, jobEntry, lockFileOf, type JobBundle } from '../job-entry';
@@ -44,13 +44,12 @@ export function retentionFor(days: number): RetentionDays {
  */
 export class OpsrailFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: OpsrailFunctionProps) {
-    const parsed = FunctionEnv[props.functionDir].safeParse(props.environment);
-    if (!parsed.success)
-      throw validationErrorOf(
-        `${scope.node.path}/${id} (functions/${props.functionDir}) environment`,
-        parsed.error,
-      );
-    const environment: HandlerEnv = parsed.data;
+    // The same check the handler makes at its first invocation, here at synth.
+    const environment = parseFunctionEnv(
+      props.functionDir,
+      props.environment,
+      `${scope.node.path}/${id} (functions/${props.functionDir}) environment`,
+    );
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: retentionFor(props.logRetentionDays),
       removalPolicy: props.removalPolicy,
