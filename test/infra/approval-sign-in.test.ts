@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { loadPolicy } from '../../functions/core/policy';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 import { policyFixture } from '../support/local';
 
 type Statement = { Action: string | string[]; Resource: unknown };
@@ -20,7 +20,7 @@ const approvalFunctions = (template: Template) =>
   ) as [string, any][];
 
 describe('approval sign-in in CDK: a Cognito user pool by default, or the policy’s OIDC issuer', () => {
-  const prod = Template.fromStack(buildApp(new App({ context: { stage: 'prod' } })));
+  const prod = Template.fromStack(buildApp(templateApp({ stage: 'prod' })));
 
   test('prod: an admin-only user pool with MFA and a strong password policy, kept when the stack goes', () => {
     prod.resourceCountIs('AWS::Cognito::UserPool', 1);
@@ -137,7 +137,7 @@ describe('approval sign-in in CDK: a Cognito user pool by default, or the policy
         },
       }),
     });
-    const dev = Template.fromStack(buildApp(new App({ context: { stage: 'dev' } }), { policyDir }));
+    const dev = Template.fromStack(buildApp(templateApp({ stage: 'dev' }), { policyDir }));
     dev.resourceCountIs('AWS::Cognito::UserPool', 0);
     dev.resourceCountIs('AWS::Cognito::UserPoolClient', 0);
     for (const [, fn] of approvalFunctions(dev)) {

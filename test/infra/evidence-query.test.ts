@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadNamedQueries } from '../../contracts/named-queries';
 import { EVIDENCE_TABLES } from '../../contracts/query-tables';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { loadPolicy } from '../../functions/core/policy';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';
 
-const synth = (stage: string) => Template.fromStack(buildApp(new App({ context: { stage } })));
+const synth = (stage: string) => Template.fromStack(buildApp(templateApp({ stage })));
 
 describe('Athena over the evidence, per stage', () => {
   const dev = synth('dev');

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -22,7 +22,7 @@ describe('cdk-nag and least privilege', () => {
   for (const stage of ['dev', 'stage', 'prod']) {
     test(`${stage}: cdk-nag AwsSolutions passes as a validation plugin (a finding would fail the synth)`, () => {
       const outdir = mkdtempSync(join(tmpdir(), `opsrail-synth-${stage}-`));
-      const app = new App({ context: { stage }, outdir });
+      const app = templateApp({ stage }, outdir);
       buildApp(app);
 
       assert.doesNotThrow(() => app.synth());
@@ -40,7 +40,7 @@ describe('cdk-nag and least privilege', () => {
     });
   }
 
-  const template = Template.fromStack(buildApp(new App({ context: { stage: 'dev' } })));
+  const template = Template.fromStack(buildApp(templateApp({ stage: 'dev' })));
 
   test('only Finalize, RecordFailure and ExecutionEnded may write evidence, and only PutObject under the stage prefix', () => {
     for (const writer of [

@@ -3,6 +3,7 @@ import { describe, test } from 'vitest';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 import { OpsrailFunction } from '../../infra/constructs/opsrail-function';
 import { deadManWindow, expectedIntervalSeconds } from '../../infra/constructs/observability';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
@@ -10,7 +11,7 @@ import { loadPolicy } from '../../functions/core/policy';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';
 
 describe('notifications, dashboard and alarms', () => {
-  const dev = Template.fromStack(buildApp(new App({ context: { stage: 'dev' } })));
+  const dev = Template.fromStack(buildApp(templateApp({ stage: 'dev' })));
   const policy = loadPolicy(directoryPolicySource(DEFAULT_POLICY_DIR), 'dev');
 
   test('an SNS topic, KMS-encrypted and TLS-only, with the policy’s e-mail recipients', () => {

@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 import { policyFixture } from '../support/local';
 
 const SIGNING_REF =
@@ -36,15 +36,10 @@ function statementsFor(template: Template, rolePrefix: string): Statement[] {
 }
 
 describe('CDK: the Slack interaction endpoint', () => {
-  const template = Template.fromStack(
-    buildApp(new App({ context: { stage: 'dev' } }), { policyDir }),
-  );
+  const template = Template.fromStack(buildApp(templateApp({ stage: 'dev' }), { policyDir }));
 
   test('cdk-nag AwsSolutions passes with the endpoint in the stack (a finding would fail the synth)', () => {
-    const app = new App({
-      context: { stage: 'dev' },
-      outdir: mkdtempSync(join(tmpdir(), 'opsrail-synth-slack-')),
-    });
+    const app = templateApp({ stage: 'dev' }, mkdtempSync(join(tmpdir(), 'opsrail-synth-slack-')));
     buildApp(app, { policyDir });
     assert.doesNotThrow(() => app.synth());
   });
@@ -91,7 +86,7 @@ describe('CDK: the Slack interaction endpoint', () => {
   });
 
   test('without approvals.slack in policy there is no endpoint (and the Slack message carries no buttons)', () => {
-    const plain = Template.fromStack(buildApp(new App({ context: { stage: 'dev' } })));
+    const plain = Template.fromStack(buildApp(templateApp({ stage: 'dev' })));
     assert.equal(
       Object.keys(plain.findResources('AWS::Lambda::Function')).filter((id) =>
         id.startsWith('SlackInteraction'),

@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 
 const DIR = join(import.meta.dirname, '__snapshots__');
 
 /** The template with what changes on every code edit (asset hashes) blanked. */
 function normalized(stage: string): string {
-  const template = Template.fromStack(buildApp(new App({ context: { stage } }))).toJSON();
+  const template = Template.fromStack(buildApp(templateApp({ stage }))).toJSON();
   return `${JSON.stringify(template, null, 2).replace(/[a-f0-9]{64}(\.zip|\.json)/g, 'ASSET_HASH$1')}\n`;
 }
 

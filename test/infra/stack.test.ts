@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
+import { templateApp } from '../support/synth';
 import { UnknownStageError } from '../../infra/errors';
 import { placeholdersIn } from '../../statemachines/definition';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
@@ -29,7 +29,7 @@ const policyDir = policyFixture({
 });
 
 function synth(stage: string): Template {
-  const app = new App({ context: { stage } });
+  const app = templateApp({ stage });
   return Template.fromStack(buildApp(app, { policyDir }));
 }
 
@@ -232,7 +232,7 @@ describe('CDK stack per stage', () => {
 
   test('an unknown stage is a clear error', () => {
     assert.throws(
-      () => buildApp(new App({ context: { stage: 'qa' } }), { policyDir }),
+      () => buildApp(templateApp({ stage: 'qa' }), { policyDir }),
       (e: unknown) =>
         e instanceof UnknownStageError &&
         /unknown stage 'qa'.*dev\|stage\|prod/.test((e as Error).message),
