@@ -63,6 +63,11 @@ export const RunContext = z.object({
   params: RunParams,
   /** A dangerous op: the run waits at the approval gate before Execute. */
   approvalRequired: z.boolean(),
+  /**
+   * The function the Execute state invokes: the job's own, with only the job's permissions
+   * (stageResourceNames(stage).jobFunction; docs/writing-a-job.md#permissions).
+   */
+  jobFunction: z.string().min(1),
   claimedAt: UtcTimestamp,
   /**
    * Until when this execution holds the run (claim or takeover time + runLeaseSeconds). Execute's
@@ -114,6 +119,13 @@ export const RequestApprovalEvent = z.object({ run: RunContext, taskToken: z.str
 export type ExecuteEvent = z.infer<typeof ExecuteEvent>;
 export const FinalizeEvent = z.object({ run: RunContext, result: ExecuteResult });
 
+/**
+ * What the Execute state leaves at $.result: lambda:invoke's answer with only its Payload kept (the
+ * state's ResultSelector), Execute's result.
+ */
+export const ExecuteStateOutput = z.object({ Payload: ExecuteResult });
+export type ExecuteStateOutput = z.infer<typeof ExecuteStateOutput>;
+
 /** The Catch of any step puts {Error, Cause} at $.error; RecordFailure gets the whole state. */
 export const RecordFailureEvent = z.object({
   executionId: z.string().min(1),
@@ -122,8 +134,11 @@ export const RecordFailureEvent = z.object({
     scheduledTime: z.string(),
     trigger: z.string().optional(),
     run: RunContext.optional(),
-    /** Present when Execute succeeded and a later step failed: the job's effect happened. */
-    result: ExecuteResult.optional(),
+    /**
+     * Present when Execute succeeded and a later step failed: the job's effect happened. The
+     * Execute state's lambda:invoke output, of which the state machine keeps the Payload.
+     */
+    result: ExecuteStateOutput.optional(),
     error: z.object({ Error: z.string(), Cause: z.string().optional() }),
   }),
 });

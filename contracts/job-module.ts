@@ -121,11 +121,29 @@ export const LambdaStandIn = z.union([
 export type LambdaStandIn = z.infer<typeof LambdaStandIn>;
 
 /**
- * IAM statements a job declares for its own code (docs/writing-a-job.md#permissions); nothing else
- * is granted but its capabilities.
+ * IAM statements a job declares for its own code, granted to its function's role and to nothing
+ * else (docs/writing-a-job.md#permissions).
  */
-export const JobIamStatement = z.strictObject({
-  actions: z.array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9*]+$/, 'must be service:Action')).min(1),
-  resources: z.array(z.string().min(1)).min(1),
-});
+export const JobIamStatement = z
+  .strictObject({
+    actions: z
+      .array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9*]+$/, 'must be service:Action'))
+      .min(1),
+    resources: z.array(z.string().min(1)).min(1),
+    /**
+     * Why the job needs it. Required when an action or a resource has a wildcard: it is the reason
+     * of the cdk-nag acknowledgement (AwsSolutions-IAM5) of that wildcard, on this job's role only.
+     */
+    reason: z.string().min(10).optional(),
+  })
+  .superRefine((statement, ctx) => {
+    const wildcard = [...statement.actions, ...statement.resources].some((x) => x.includes('*'));
+    if (wildcard && !statement.reason)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reason'],
+        message:
+          'is required when an action or a resource has a wildcard (*): say why the job needs it',
+      });
+  });
 export type JobIamStatement = z.infer<typeof JobIamStatement>;

@@ -74,9 +74,9 @@ export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
 export const Capabilities = z.object({
   /**
-   * What the job reads and writes. Declarative for now: no IAM grant follows from these (every job
-   * runs in the one Execute function and has its role; docs/writing-a-job.md#permissions); only a
-   * VALIDATION job with no `writes` is treated as validating its datasets
+   * What the job's own code reads and writes. `evidence` grants its function's role the evidence
+   * bucket (docs/writing-a-job.md#permissions); `state` adds nothing to the bookkeeping every job
+   * has. Only a VALIDATION job with no `writes` is treated as validating its datasets
    * (docs/policy.md#capabilities).
    */
   reads: z.array(z.enum(['state', 'evidence'])).default([]),
@@ -128,8 +128,8 @@ export const CatalogJob = z.strictObject({
    */
   implementation: JobImplementationSpec.optional(),
   /**
-   * IAM statements this job's own code needs beyond its capabilities: declared, not yet granted
-   * (docs/writing-a-job.md#permissions).
+   * IAM statements this job's own code needs beyond its capabilities, granted to its function's
+   * role alone (docs/writing-a-job.md#permissions).
    */
   iam: z.array(JobIamStatement).optional(),
 });

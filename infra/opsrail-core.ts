@@ -96,6 +96,7 @@ export class OpsrailCore extends Construct {
       storage: this.storage,
       evidence: this.evidence,
       policy: policy.settings,
+      jobs: policy.jobs,
       approvals: {
         topic: this.notifications.topic,
         topicKey: this.notifications.key,

@@ -7,6 +7,7 @@ import {
   HandlerEnv,
   type RunSummary,
   type StagePolicy,
+  stageResourceNames,
 } from '../contracts';
 import {
   buildDependencies,
@@ -36,6 +37,7 @@ import {
 import { FIXED_FUNCTION_TIMEOUT_SECONDS, stateTimeoutsOf } from '../statemachines/timeouts';
 import { buildBundle, loadBundle } from './bundles';
 import { invokeLikeLambda } from './lambda-invoke';
+import { LambdaInvocationError } from './errors';
 import { opsrailHome } from './stack';
 import { isLocalHolderAlive, localExecutionName } from './holders';
 
@@ -213,6 +215,8 @@ export class LocalRuntime {
   private readonly machine: StateMachine;
   private readonly definition: Record<string, unknown>;
   private readonly sandboxes: Record<StepFunctionDir, Sandbox>;
+  /** The names of the job functions the Execute state may invoke: one per job of the policy. */
+  private readonly jobFunctions: ReadonlySet<string>;
   private readonly running = new Map<string, Running>();
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -234,6 +238,9 @@ export class LocalRuntime {
       ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}),
       ...options.ports,
     };
+    this.jobFunctions = new Set(
+      built.policy.jobs.map((j) => stageResourceNames(built.policy.stage).jobFunction(j.jobId)),
+    );
     this.deps = options.takeOverDeadHolders
       ? { ...built, isHolderAlive: isLocalHolderAlive }
       : built;
@@ -351,6 +358,18 @@ export class LocalRuntime {
     );
     // RecordRefusal runs the RecordFailure function, as its Resource says.
     overrides.RecordRefusal = overrides.RecordFailure as (typeof overrides)[string];
+    // lambda:invoke of the job's own function, by the name Preflight gave: here one Execute
+    // sandbox stands in for every job's function of the policy (a job's role exists only in AWS:
+    // docs/local-stack.md#one-execute-for-every-job), answering as the integration does.
+    overrides.Execute = (async (stepInput: { FunctionName: string; Payload: unknown }) => {
+      if (!this.jobFunctions.has(stepInput.FunctionName))
+        throw new LambdaInvocationError(
+          'Lambda.ResourceNotFoundException',
+          `Function not found: ${stepInput.FunctionName} (no job of the local policy has it)`,
+        );
+      const payload = await this.invoke('execute', stepInput.Payload);
+      return { Payload: payload, StatusCode: 200, ExecutedVersion: '$LATEST' };
+    }) as never;
     // lambda:invoke.waitForTaskToken: invoke the function with the Payload, then wait for the
     // decision, which the approval endpoint writes to the approval record (SendTask* in AWS).
     overrides.RequestApproval = (async (stepInput: { Payload: unknown }) => {

@@ -11,11 +11,18 @@ import {
 export const JOB_RUN_ASL_PATH = join(import.meta.dirname, 'job-run.asl.json');
 
 /**
+ * Where the Execute state finds the function it invokes: the job's own, named by Preflight (one
+ * function and role per job: docs/writing-a-job.md#permissions).
+ */
+export const JOB_FUNCTION_PATH = '$.run.jobFunction';
+
+/**
  * The Lambda-backed steps of the job-run state machine: state name → placeholder → function folder.
+ * Execute has no placeholder: it invokes the job's function by the name at JOB_FUNCTION_PATH.
  */
 export const jobRunSteps = [
   { state: 'Preflight', placeholder: 'PreflightFunctionArn', functionDir: 'preflight' },
-  { state: 'Execute', placeholder: 'ExecuteFunctionArn', functionDir: 'execute' },
+  { state: 'Execute', placeholder: null, functionDir: 'execute' },
   { state: 'Finalize', placeholder: 'FinalizeFunctionArn', functionDir: 'finalize' },
   {
     state: 'RecordFailure',
@@ -30,6 +37,8 @@ export const jobRunSteps = [
 ] as const;
 
 export type JobRunStep = (typeof jobRunSteps)[number];
+/** The steps with one function for every job (all but Execute), invoked by a fixed ARN. */
+export type FixedJobRunStep = Exclude<JobRunStep, { placeholder: null }>;
 
 /** Placeholders the ASL file uses, read from the file itself. */
 export function placeholdersIn(definition: string): string[] {
@@ -63,11 +72,15 @@ export function readJobRunDefinition(): string {
  */
 export function jobRunSubstitutions(
   policy: Pick<StagePolicy, 'retry' | 'approvals'>,
-  functionArn: (step: JobRunStep) => string,
+  functionArn: (step: FixedJobRunStep) => string,
 ): Record<string, string> {
   const { retry } = policy;
   return {
-    ...Object.fromEntries(jobRunSteps.map((step) => [step.placeholder, functionArn(step)])),
+    ...Object.fromEntries(
+      jobRunSteps.flatMap((step) =>
+        step.placeholder ? [[step.placeholder, functionArn(step)]] : [],
+      ),
+    ),
     ApprovalTimeoutSeconds: String(policy.approvals.timeoutSeconds),
     RetryIntervalSeconds: String(retry.intervalSeconds),
     RetryMaxAttempts: String(retry.maxAttempts),
@@ -80,7 +93,7 @@ type TaskState = {
   Type?: string;
   Resource?: string;
   TimeoutSeconds?: unknown;
-  Parameters?: { FunctionName?: string };
+  Parameters?: { FunctionName?: string; 'FunctionName.$'?: string };
 };
 
 /**
@@ -107,10 +120,11 @@ export function statesInvoking(
     jobRunSteps.map((step) => [
       step.functionDir,
       Object.entries(template.States)
-        .filter(
-          ([, body]) =>
-            body.Resource === step.placeholder ||
-            body.Parameters?.FunctionName === step.placeholder,
+        .filter(([, body]) =>
+          step.placeholder === null
+            ? body.Parameters?.['FunctionName.$'] === JOB_FUNCTION_PATH
+            : body.Resource === step.placeholder ||
+              body.Parameters?.FunctionName === step.placeholder,
         )
         .map(([state]) => state),
     ]),

@@ -47,6 +47,7 @@ export function jobTestContext(options: {
     requestedBy: 'test',
     params: {},
     approvalRequired: false,
+    jobFunction: `opsrail-local-job-${options.jobId}`,
     claimedAt: window.start,
   } as unknown as RunContext;
   const logged: string[] = [];

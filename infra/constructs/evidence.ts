@@ -80,14 +80,19 @@ export class Evidence extends Construct {
   }
 
   /**
-   * PutObject only (never delete, never overwrite: If-None-Match and Object Lock), plus the KMS
-   * data key to encrypt.
+   * PutObject (never delete, never overwrite: If-None-Match and Object Lock) with the KMS data key
+   * to encrypt, and GetObject with Decrypt: a write-once PUT that meets an object already there
+   * reads it back to tell a retry of the same bytes from a conflict (docs/evidence.md#write-once),
+   * which is what a Finalize retried after a crash meets.
    */
   grantWriteObjects(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.objectsArn()] }),
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [this.objectsArn()],
+      }),
     );
-    this.key.grant(grantee, 'kms:GenerateDataKey');
+    this.key.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
     this.acknowledgeObjectPrefix(grantee);
   }
 

@@ -11,7 +11,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
-import type { HandlerEnv, StagePolicy } from '../../contracts';
+import type { HandlerEnv, JobDefinition, StagePolicy } from '../../contracts';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Key } from 'aws-cdk-lib/aws-kms';
@@ -20,10 +20,11 @@ import {
   jobRunSteps,
   jobRunSubstitutions,
   readJobRunDefinition,
-  type JobRunStep,
+  type FixedJobRunStep,
 } from '../../statemachines/definition';
 import { FIXED_FUNCTION_TIMEOUT_SECONDS } from '../../statemachines/timeouts';
 import type { Evidence } from './evidence';
+import { JobFunctions } from './job-functions';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
 import type { StateStorage } from './state-storage';
 
@@ -35,6 +36,8 @@ export interface JobRunnerProps {
   storage: StateStorage;
   evidence: Evidence;
   policy: Pick<StagePolicy, 'retry' | 'approvals'>;
+  /** The stage's jobs: each gets a function of its own for the Execute step. */
+  jobs: readonly JobDefinition[];
   approvals: {
     topic: Topic;
     topicKey: Key;
@@ -44,9 +47,8 @@ export interface JobRunnerProps {
   };
 }
 
-const descriptions: Record<JobRunStep['functionDir'], string> = {
+const descriptions: Record<FixedJobRunStep['functionDir'], string> = {
   preflight: 'opsrail Preflight: pins inputs and claims the run',
-  execute: "opsrail Execute: runs the job's logic once (Powertools idempotency)",
   finalize: 'opsrail Finalize: writes the write-once evidence bundle and job state',
   'record-failure': 'opsrail RecordFailure: evidences a failed run and counts the failure',
   'request-approval':
@@ -56,9 +58,13 @@ const descriptions: Record<JobRunStep['functionDir'], string> = {
 // Longer than the TimeoutSeconds of the states invoking them: docs/failure-semantics.md.
 const functionTimeouts = jobRunFunctionTimeouts();
 
-/** The five step functions, each with only the grants it uses, and the job-run state machine. */
+/**
+ * The step functions, each with only the grants it uses (Execute: a function per job, with the
+ * job's own: JobFunctions), and the job-run state machine.
+ */
 export class JobRunner extends Construct {
-  readonly functions: Record<JobRunStep['functionDir'], OpsrailFunction>;
+  readonly functions: Record<FixedJobRunStep['functionDir'], OpsrailFunction>;
+  readonly jobs: JobFunctions;
   readonly executionEnded: OpsrailFunction;
   readonly stateMachine: StateMachine;
 
@@ -70,7 +76,7 @@ export class JobRunner extends Construct {
       ALERTS_TOPIC_ARN: props.approvals.topic.topicArn,
       APPROVAL_LINK_BASE_URL: props.approvals.linkBaseUrl,
     };
-    const make = (step: JobRunStep) =>
+    const make = (step: FixedJobRunStep) =>
       new OpsrailFunction(this, step.state, {
         functionDir: step.functionDir,
         description: descriptions[step.functionDir],
@@ -84,21 +90,27 @@ export class JobRunner extends Construct {
         logRetentionDays: props.logRetentionDays,
         removalPolicy: props.removalPolicy,
       });
-    const fns = Object.fromEntries(jobRunSteps.map((s) => [s.functionDir, make(s)])) as Record<
-      JobRunStep['functionDir'],
+    const fixedSteps = jobRunSteps.filter((s): s is FixedJobRunStep => s.placeholder !== null);
+    const fns = Object.fromEntries(fixedSteps.map((s) => [s.functionDir, make(s)])) as Record<
+      FixedJobRunStep['functionDir'],
       OpsrailFunction
     >;
     this.functions = fns;
-    const { stateTable, idempotencyTable } = props.storage;
+    const { stateTable } = props.storage;
     const evidence = props.evidence;
+    this.jobs = new JobFunctions(this, 'Jobs', {
+      stage: props.stage,
+      jobs: props.jobs,
+      environment: props.environment,
+      timeout: Duration.seconds(functionTimeouts.execute),
+      logRetentionDays: props.logRetentionDays,
+      removalPolicy: props.removalPolicy,
+      storage: props.storage,
+      evidence,
+    });
 
     // Preflight: claims runs and records duplicates.
     stateTable.grantReadWriteData(fns.preflight);
-    // Execute: counts attempts, runs the job (the built-in integrity check reads job state and
-    // evidence).
-    stateTable.grantReadWriteData(fns.execute);
-    idempotencyTable.grantReadWriteData(fns.execute);
-    evidence.grantReadObjects(fns.execute);
     // Finalize and RecordFailure: the only writers of evidence (PutObject only: no delete, no
     // overwrite). RequestApproval: stores the request, reads the two secrets, announces by SNS (and
     // Slack).
@@ -136,11 +148,12 @@ export class JobRunner extends Construct {
       tracingEnabled: true,
       logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
     });
-    // Exactly these functions (unqualified ARNs: no versions or aliases are published).
+    // Exactly these functions, the jobs' included (unqualified ARNs: no versions or aliases are
+    // published).
     this.stateMachine.addToRolePolicy(
       new PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: Object.values(fns).map((fn) => fn.functionArn),
+        resources: [...Object.values(fns), ...this.jobs.byJob.values()].map((fn) => fn.functionArn),
       }),
     );
     Validations.of(this.stateMachine.role).acknowledge({

@@ -18,6 +18,8 @@ export interface OpsrailFunctionProps {
    */
   functionDir: FunctionDir;
   description: string;
+  /** A fixed name, when something finds the function by it (a job's: Preflight names it). */
+  functionName?: string;
   environment: HandlerEnv;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
@@ -75,6 +77,7 @@ export class OpsrailFunction extends NodejsFunction {
         ? lockFileOf(bundle.projectRoot)
         : join(REPO_ROOT, 'package-lock.json'),
       description: props.description,
+      ...(props.functionName ? { functionName: props.functionName } : {}),
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       tracing: Tracing.ACTIVE,

@@ -42,26 +42,45 @@ describe('cdk-nag and least privilege', () => {
 
   const template = Template.fromStack(buildApp(templateApp({ stage: 'dev' })));
 
-  test('only Finalize, RecordFailure and ExecutionEnded may write evidence, and only PutObject under the stage prefix', () => {
+  // Every job of the dev stage has a function of its own (docs/writing-a-job.md#permissions).
+  const jobRoles = {
+    evidenceIntegrityCheck: 'RunnerJobsEvidenceIntegrityCheckRole',
+    endpointHealthCheck: 'RunnerJobsEndpointHealthCheckRole',
+    scheduleLedger: 'RunnerJobsScheduleLedgerRole',
+    runRecordRetention: 'RunnerJobsRunRecordRetentionRole',
+    quarantineRelease: 'RunnerJobsQuarantineReleaseRole',
+    killSwitchRelease: 'RunnerJobsKillSwitchReleaseRole',
+    safetyRelax: 'RunnerJobsSafetyRelaxRole',
+  };
+
+  test('only Finalize, RecordFailure, ExecutionEnded and the jobs declaring writes: evidence may write evidence: PutObject, and GetObject for the write-once comparison, under the stage prefix', () => {
     for (const writer of [
       'RunnerFinalizeRole',
       'RunnerRecordFailureRole',
       'RunnerExecutionEndedRole',
+      jobRoles.quarantineRelease,
+      jobRoles.killSwitchRelease,
+      jobRoles.safetyRelax,
     ]) {
-      const puts = statementsFor(template, writer).filter((s) =>
+      const objects = statementsFor(template, writer).filter((s) =>
         actionsOf(s).some((a) => a.startsWith('s3:')),
       );
-      assert.deepEqual(puts.flatMap(actionsOf), ['s3:PutObject'], writer);
-      assert.match(JSON.stringify(puts[0]?.Resource), /\/stage=dev\/\*/);
+      assert.deepEqual(objects.flatMap(actionsOf).sort(), ['s3:GetObject', 's3:PutObject'], writer);
+      assert.equal(objects.length, 1, writer);
+      assert.match(JSON.stringify(objects[0]?.Resource), /\/stage=dev\/\*/);
     }
     for (const other of [
       'RunnerPreflightRole',
-      'RunnerExecuteRole',
       'RunnerRequestApprovalRole',
       'ApprovalEndpointPageRole',
       'ApprovalEndpointDecisionRole',
       'SchedulingSchedulerRole',
+      jobRoles.evidenceIntegrityCheck,
+      jobRoles.endpointHealthCheck,
+      jobRoles.scheduleLedger,
+      jobRoles.runRecordRetention,
     ]) {
+      assert.ok(statementsFor(template, other).length > 0, `${other} exists`);
       const writes = statementsFor(template, other)
         .flatMap(actionsOf)
         .filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*');
@@ -69,23 +88,26 @@ describe('cdk-nag and least privilege', () => {
     }
   });
 
-  test('Preflight touches no evidence at all; Execute only reads it', () => {
-    assert.deepEqual(
-      statementsFor(template, 'RunnerPreflightRole')
-        .flatMap(actionsOf)
-        .filter((a) => a.startsWith('s3:') || a.startsWith('kms:')),
-      [],
-    );
-    assert.deepEqual(
-      statementsFor(template, 'RunnerExecuteRole')
+  test('Preflight touches no evidence at all; a job’s function reads it only when the job declares evidence', () => {
+    const evidenceActions = (role: string) =>
+      statementsFor(template, role)
         .flatMap(actionsOf)
         .filter((a) => a.startsWith('s3:') || a.startsWith('kms:'))
-        .sort(),
-      ['kms:Decrypt', 's3:GetObject'],
-    );
+        .sort();
+    assert.deepEqual(evidenceActions('RunnerPreflightRole'), []);
+    assert.deepEqual(evidenceActions(jobRoles.evidenceIntegrityCheck), [
+      'kms:Decrypt',
+      's3:GetObject',
+    ]);
+    for (const role of [
+      jobRoles.endpointHealthCheck,
+      jobRoles.scheduleLedger,
+      jobRoles.runRecordRetention,
+    ])
+      assert.deepEqual(evidenceActions(role), [], role);
   });
 
-  test('no function has an AWS managed policy; the state machine may invoke exactly its step functions', () => {
+  test('no function has an AWS managed policy; the state machine may invoke exactly its step functions and one function per job', () => {
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[])
       assert.equal(role.Properties.ManagedPolicyArns, undefined);
     const invokes = statementsFor(template, 'RunnerJobRunRole').filter((s) =>
@@ -97,13 +119,33 @@ describe('cdk-nag and least privilege', () => {
         .map((r) => r['Fn::GetAtt'][0].replace(/[A-F0-9]{8}$/, ''))
         .sort(),
       [
-        'RunnerExecute',
         'RunnerFinalize',
+        'RunnerJobsEndpointHealthCheck',
+        'RunnerJobsEvidenceIntegrityCheck',
+        'RunnerJobsKillSwitchRelease',
+        'RunnerJobsQuarantineRelease',
+        'RunnerJobsRunRecordRetention',
+        'RunnerJobsSafetyRelax',
+        'RunnerJobsScheduleLedger',
         'RunnerPreflight',
         'RunnerRecordFailure',
         'RunnerRequestApproval',
       ],
     );
+    // Each job function is named as Preflight names it in the run context.
+    const names = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((f: any) => f.Properties.FunctionName)
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(names, [
+      'opsrail-dev-job-endpoint_health_check',
+      'opsrail-dev-job-evidence_integrity_check',
+      'opsrail-dev-job-kill_switch_release',
+      'opsrail-dev-job-quarantine_release',
+      'opsrail-dev-job-run_record_retention',
+      'opsrail-dev-job-safety_relax',
+      'opsrail-dev-job-schedule_ledger',
+    ]);
   });
 
   test('the approval endpoint has no write access to evidence; only its decision function may resolve the waiting task, and the link’s page URL needs no auth while the decision URL needs IAM', () => {

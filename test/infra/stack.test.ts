@@ -127,7 +127,6 @@ describe('CDK stack per stage', () => {
     const placeholders = placeholdersIn(definition);
     assert.deepEqual(placeholders, [
       'ApprovalTimeoutSeconds',
-      'ExecuteFunctionArn',
       'FinalizeFunctionArn',
       'PreflightFunctionArn',
       'RecordFailureFunctionArn',
@@ -170,16 +169,27 @@ describe('CDK stack per stage', () => {
       ),
     );
     assert.equal(filled.States.Execute.Retry[0].JitterStrategy, 'FULL');
+    // Execute invokes the job's own function, by the name Preflight gives it.
+    assert.equal(filled.States.Execute.Resource, 'arn:aws:states:::lambda:invoke');
+    assert.equal(filled.States.Execute.Parameters['FunctionName.$'], '$.run.jobFunction');
     assert.equal(machine.Properties.LoggingConfiguration.Level, 'ALL');
     assert.deepEqual(machine.Properties.TracingConfiguration, { Enabled: true });
   });
 
   test('every Lambda runs nodejs24.x on arm64 with X-Ray tracing', () => {
     const functions = Object.values(dev.findResources('AWS::Lambda::Function')) as any[];
+    const jobs = loadPolicy(directoryPolicySource(policyDir), 'dev').jobs;
     assert.equal(
       functions.length,
-      8,
-      'five steps, ExecutionEnded, and the approval page and decision functions',
+      7 + jobs.length,
+      'four steps, ExecutionEnded, the approval page and decision functions, and one per job',
+    );
+    assert.deepEqual(
+      functions
+        .map((f) => f.Properties.FunctionName)
+        .filter(Boolean)
+        .sort(),
+      jobs.map((j) => `opsrail-dev-job-${j.jobId}`).sort(),
     );
     for (const fn of functions) {
       assert.equal(fn.Properties.Runtime, 'nodejs24.x');

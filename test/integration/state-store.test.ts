@@ -43,6 +43,7 @@ function stateStoreSuite(
         requestedBy: 'scheduler',
         params: {},
         approvalRequired: false,
+        jobFunction: `opsrail-local-job-${jobId}`,
         claimedAt: '2026-03-01T00:00:01Z',
       };
       const start = {
@@ -785,6 +786,7 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
     requestedBy: 'scheduler',
     params: {},
     approvalRequired: false,
+    jobFunction: `opsrail-local-job-${RUNS[r]!.jobId}`,
     claimedAt: LEASES[lease]!,
   });
   const event = (r: number, type: string, n: number) =>

@@ -11,6 +11,7 @@ import {
 } from '../errors';
 import { redactError } from '../redaction';
 import { getClaimedRun, requireJob, type JobLog, type RunDependencies } from './dependencies';
+import { evidenceAsDeclared } from './job-permissions';
 import { safetyRefusal } from './preflight';
 
 /** Step 3 (inside Powertools idempotency in the handler): the job's own logic, once per run. */
@@ -33,15 +34,17 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   }
   const log: JobLog = (message, details) =>
     deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
+  // The job's code reaches evidence only as its catalog entry declares (its role in AWS).
+  const evidence = evidenceAsDeclared(job, deps.evidence);
   const context: JobContext = {
     job,
     run,
     policy: deps.policy,
     clock: deps.clock,
     state: deps.state,
-    evidence: deps.evidence,
+    evidence,
     log,
-    control: deps,
+    control: { ...deps, evidence },
   };
   if (run.approvalRequired) await readmitApproved(deps, job, implementation, context);
   if (started > 0) {

@@ -4,6 +4,7 @@ import {
   type ExecutionInput,
   type JobDefinition,
 } from '../../../contracts';
+import { stageResourceNames } from '../../../contracts/resource-names';
 import { runEvent } from '../audit';
 import {
   ConfigurationError,
@@ -54,6 +55,7 @@ function pinRun(
     requestedBy: request.requestedBy ?? (request.trigger === 'schedule' ? 'scheduler' : 'operator'),
     params: request.params ?? {},
     approvalRequired: job.dangerous.value,
+    jobFunction: stageResourceNames(policy.stage).jobFunction(job.jobId),
     claimedAt: now.toISOString(),
   };
   const start = runEvent(run, 'job.run.start', run.claimedAt, {

@@ -1,7 +1,7 @@
 import type {
   AuditEvent,
   Diagnostic,
-  ExecuteResult,
+  ExecuteStateOutput,
   RunContext,
   RunSummary,
 } from '../../../contracts';
@@ -27,8 +27,11 @@ export interface FailureInput {
   scheduledTime: string;
   trigger?: string | undefined;
   run?: RunContext | undefined;
-  /** Execute's result, when the job ran and a later step (Finalize) failed. */
-  result?: ExecuteResult | undefined;
+  /**
+   * The Execute state's output, when the job ran and a later step (Finalize) failed: its Payload is
+   * Execute's result.
+   */
+  result?: ExecuteStateOutput | undefined;
   error: { Error: string; Cause?: string | undefined };
 }
 
@@ -104,9 +107,10 @@ export async function recordFailure(
   if (input.result && !isRefusal(kind)) {
     // The job ran and told its outcome; only opsrail's own bookkeeping after it failed. The run is
     // what the job did, with a diagnostic, never an error of the job (docs/crash-safety.md).
+    const result = input.result.Payload;
     return finalizeRun(deps, run, {
-      ...input.result,
-      diagnostics: [...input.result.diagnostics, bookkeepingFailed(deps.redactor, input.error)],
+      ...result,
+      diagnostics: [...result.diagnostics, bookkeepingFailed(deps.redactor, input.error)],
     });
   }
   const endedAt = deps.clock.now().toISOString();

@@ -1,0 +1,29 @@
+import type { JobDefinition } from '../../../contracts';
+import { PermissionError } from '../errors';
+import type { EvidenceStore } from '../ports';
+
+/**
+ * The evidence a job's own code may touch, as its function's role allows in AWS
+ * (docs/writing-a-job.md#permissions): reading needs `evidence` in capabilities.reads or writes,
+ * writing needs it in capabilities.writes. Here the same rule holds in-process, so a job that
+ * declares too little fails locally as it would in AWS (AccessDenied there: PermissionError).
+ */
+export function evidenceAsDeclared(job: JobDefinition, evidence: EvidenceStore): EvidenceStore {
+  const { reads, writes } = job.capabilities;
+  const mayWrite = writes.includes('evidence');
+  const mayRead = mayWrite || reads.includes('evidence');
+  const refuse = (what: string, capability: string) =>
+    Promise.reject(
+      new PermissionError(
+        `job '${job.jobId}' may not ${what} evidence: it does not declare 'evidence' in ${capability} (docs/writing-a-job.md#permissions)`,
+      ),
+    );
+  return {
+    getObject: (key) => (mayRead ? evidence.getObject(key) : refuse('read', 'capabilities.reads')),
+    list: (prefix) => (mayRead ? evidence.list(prefix) : refuse('list', 'capabilities.reads')),
+    putObject: (key, body, contentType) =>
+      mayWrite
+        ? evidence.putObject(key, body, contentType)
+        : refuse('write', 'capabilities.writes'),
+  };
+}

@@ -1,0 +1,109 @@
+import { type Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { stageResourceNames } from '../../contracts/resource-names';
+import type { HandlerEnv, JobDefinition } from '../../contracts';
+import type { Evidence } from './evidence';
+import { OpsrailFunction } from './opsrail-function';
+import type { StateStorage } from './state-storage';
+
+export interface JobFunctionsProps {
+  stage: string;
+  /** Every job of the stage, enabled or not (an operator may run a disabled one by hand). */
+  jobs: readonly JobDefinition[];
+  environment: HandlerEnv;
+  timeout: Duration;
+  logRetentionDays: number;
+  removalPolicy: RemovalPolicy;
+  storage: StateStorage;
+  evidence: Evidence;
+}
+
+/**
+ * One function per job, each running opsrail's Execute step with a role of its own: opsrail's
+ * bookkeeping plus exactly what the job declared (docs/writing-a-job.md#permissions). The Execute
+ * state invokes the one Preflight names for the run (stageResourceNames(stage).jobFunction).
+ */
+export class JobFunctions extends Construct {
+  /** Job id → its function. */
+  readonly byJob: ReadonlyMap<string, OpsrailFunction>;
+
+  constructor(scope: Construct, id: string, props: JobFunctionsProps) {
+    super(scope, id);
+    const names = stageResourceNames(props.stage);
+    const byJob = new Map<string, OpsrailFunction>();
+    for (const job of props.jobs) {
+      const fn = new OpsrailFunction(this, constructIdOf(job.jobId), {
+        functionDir: 'execute',
+        functionName: names.jobFunction(job.jobId),
+        description: `opsrail job ${job.jobId}: runs the job once per run, with its own permissions`,
+        timeout: props.timeout,
+        environment: props.environment,
+        logRetentionDays: props.logRetentionDays,
+        removalPolicy: props.removalPolicy,
+      });
+      grantJobPermissions(fn, job, props);
+      byJob.set(job.jobId, fn);
+    }
+    this.byJob = byJob;
+  }
+}
+
+/** evidence_integrity_check → EvidenceIntegrityCheck (CDK refuses two jobs that map to one id). */
+function constructIdOf(jobId: string): string {
+  return jobId
+    .split('_')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/**
+ * What a job's function may do, from its catalog entry and nothing else
+ * (docs/writing-a-job.md#permissions).
+ */
+function grantJobPermissions(
+  fn: OpsrailFunction,
+  job: JobDefinition,
+  { storage, evidence }: Pick<JobFunctionsProps, 'storage' | 'evidence'>,
+): void {
+  // opsrail's bookkeeping, the same for every job: the run's claim and attempts in the state table,
+  // Powertools' idempotency record. Declaring `state` therefore adds nothing.
+  storage.stateTable.grantReadWriteData(fn);
+  storage.idempotencyTable.grantReadWriteData(fn);
+  const { reads, writes } = job.capabilities;
+  if (writes.includes('evidence')) evidence.grantWriteObjects(fn);
+  else if (reads.includes('evidence')) evidence.grantReadObjects(fn);
+  const implementation = job.implementation;
+  if (implementation?.kind === 'lambda')
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [implementation.functionArn],
+      }),
+    );
+  if (implementation?.kind === 'http') {
+    const secrets = [...new Set(Object.values(implementation.secrets))].sort();
+    if (secrets.length > 0)
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }),
+      );
+  }
+  for (const statement of job.iam ?? []) {
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: statement.actions, resources: statement.resources }),
+    );
+    // A wildcard the job declared carries its reason (required by the catalog contract); it is
+    // acknowledged on this job's role alone.
+    const role = fn.role as IRole;
+    for (const action of statement.actions.filter((a) => a.includes('*')))
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: `Declared by job ${job.jobId} in the catalog: ${statement.reason}`,
+      });
+    for (const resource of statement.resources.filter((r) => r.includes('*')))
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${resource}]`,
+        reason: `Declared by job ${job.jobId} in the catalog: ${statement.reason}`,
+      });
+  }
+}
