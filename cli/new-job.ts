@@ -148,7 +148,12 @@ export function newJob(
   for (const [path] of files)
     if (existsSync(path))
       throw new ValidationError(path, [{ path: '', message: 'already exists: not overwritten' }]);
-  for (const [path, text] of files) {
+  // The modules are ES modules: where the project's package.json says otherwise (npm init's
+  // default is commonjs), their folder gets a package.json of its own that says so.
+  const scopes = [...new Set(files.map(([p]) => dirname(p)))]
+    .filter((dir) => !insideEsmPackage(dir) && !existsSync(join(dir, 'package.json')))
+    .map((dir): [string, string] => [join(dir, 'package.json'), '{ "type": "module" }\n']);
+  for (const [path, text] of [...files, ...scopes]) {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
   }
@@ -162,6 +167,7 @@ export function newJob(
   const instructions = [
     `added ${jobId} (${kind}) to ${rel(catalogPath)}, disabled in every stage`,
     ...files.map(([p]) => `wrote ${rel(p)}`),
+    ...scopes.map(([p]) => `wrote ${rel(p)} (its modules are ES modules)`),
     '',
     'next:',
     ...(files.length > 1
@@ -170,5 +176,20 @@ export function newJob(
     `  enable it:  in ${rel(join(policyDir, 'local.json'))}, "jobs": { ${localSwitch} }`,
     `  run it:     npx opsrail run ${jobId}`,
   ].join('\n');
-  return { written: [...files.map(([p]) => p), catalogPath], instructions };
+  return { written: [...[...files, ...scopes].map(([p]) => p), catalogPath], instructions };
+}
+
+/** Whether the package.json nearest to `dir` (itself or a parent) says `"type": "module"`. */
+function insideEsmPackage(dir: string): boolean {
+  for (let at = dir; ; at = dirname(at)) {
+    const manifest = join(at, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(at) === at) return false;
+  }
 }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'vitest';
+import { newJob } from '../../cli/new-job';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'cli/bin/opsrail.mjs');
@@ -135,5 +137,28 @@ describe('opsrail new-job', () => {
       (await exec(process.execPath, [BIN, 'new-job', 'ok_id', '--kind', 'python'], { env })).code,
       2,
     );
+  });
+
+  test('in a commonjs project (npm init’s default) the modules’ folder gets a package.json saying ES modules; in an ESM one it does not', () => {
+    // Prepare: the same policy in a project whose package.json says commonjs, outside the repo.
+    const cjs = mkdtempSync(join(tmpdir(), 'opsrail-cjs-'));
+    writeFileSync(join(cjs, 'package.json'), JSON.stringify({ name: 'p', type: 'commonjs' }));
+    cpSync(join(REPO, 'test/fixtures/user-project/policy'), join(cjs, 'policy'), {
+      recursive: true,
+    });
+    const esm = scratchProject();
+
+    // Act
+    const inCjs = newJob(join(cjs, 'policy'), 'cjs_job', 'module');
+    const inEsm = newJob(join(esm, 'policy'), 'esm_job', 'module');
+
+    // Assess
+    assert.deepEqual(JSON.parse(readFileSync(join(cjs, 'jobs/package.json'), 'utf8')), {
+      type: 'module',
+    });
+    assert.ok(inCjs.written.includes(join(cjs, 'jobs/package.json')));
+    assert.match(inCjs.instructions, /wrote .*jobs\/package\.json \(its modules are ES modules\)/);
+    assert.equal(existsSync(join(esm, 'jobs/package.json')), false);
+    assert.doesNotMatch(inEsm.instructions, /package\.json/);
   });
 });
