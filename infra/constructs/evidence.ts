@@ -96,10 +96,18 @@ export class Evidence extends Construct {
     this.acknowledgeObjectPrefix(grantee);
   }
 
-  /** GetObject of the stage's evidence, and Decrypt to read it. */
+  /**
+   * GetObject of the stage's evidence with Decrypt, and ListBucket of this stage's own bucket: the
+   * readers list keys (EvidenceReader.list), and without ListBucket S3 answers a missing key with
+   * 403 instead of 404, so "no such object" would fail as a PermissionError in AWS while it is a
+   * finding locally.
+   */
   grantReadObjects(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.objectsArn()] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
     );
     this.key.grant(grantee, 'kms:Decrypt');
     this.acknowledgeObjectPrefix(grantee);

@@ -71,8 +71,9 @@ function grantJobPermissions(
   storage.stateTable.grantReadWriteData(fn);
   storage.idempotencyTable.grantReadWriteData(fn);
   const { reads, writes } = job.capabilities;
+  // Writing evidence implies reading it (the write-once comparison, and what a writer checks).
+  if (reads.includes('evidence') || writes.includes('evidence')) evidence.grantReadObjects(fn);
   if (writes.includes('evidence')) evidence.grantWriteObjects(fn);
-  else if (reads.includes('evidence')) evidence.grantReadObjects(fn);
   const implementation = job.implementation;
   if (implementation?.kind === 'lambda')
     fn.addToRolePolicy(

@@ -54,20 +54,32 @@ describe('cdk-nag and least privilege', () => {
   };
 
   test('only Finalize, RecordFailure, ExecutionEnded and the jobs declaring writes: evidence may write evidence: PutObject, and GetObject for the write-once comparison, under the stage prefix', () => {
+    const s3Of = (role: string) =>
+      statementsFor(template, role).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
     for (const writer of [
       'RunnerFinalizeRole',
       'RunnerRecordFailureRole',
       'RunnerExecutionEndedRole',
+    ]) {
+      const objects = s3Of(writer);
+      assert.deepEqual(objects.flatMap(actionsOf).sort(), ['s3:GetObject', 's3:PutObject'], writer);
+      assert.equal(objects.length, 1, writer);
+      assert.match(JSON.stringify(objects[0]?.Resource), /\/stage=dev\/\*/);
+    }
+    // The control jobs write the control chain themselves, and read (and list) what they write.
+    for (const writer of [
       jobRoles.quarantineRelease,
       jobRoles.killSwitchRelease,
       jobRoles.safetyRelax,
     ]) {
-      const objects = statementsFor(template, writer).filter((s) =>
-        actionsOf(s).some((a) => a.startsWith('s3:')),
+      const objects = s3Of(writer);
+      assert.deepEqual(
+        [...new Set(objects.flatMap(actionsOf))].sort(),
+        ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
+        writer,
       );
-      assert.deepEqual(objects.flatMap(actionsOf).sort(), ['s3:GetObject', 's3:PutObject'], writer);
-      assert.equal(objects.length, 1, writer);
-      assert.match(JSON.stringify(objects[0]?.Resource), /\/stage=dev\/\*/);
+      for (const statement of objects.filter((s) => !actionsOf(s).includes('s3:ListBucket')))
+        assert.match(JSON.stringify(statement.Resource), /\/stage=dev\/\*/, writer);
     }
     for (const other of [
       'RunnerPreflightRole',
@@ -98,6 +110,7 @@ describe('cdk-nag and least privilege', () => {
     assert.deepEqual(evidenceActions(jobRoles.evidenceIntegrityCheck), [
       'kms:Decrypt',
       's3:GetObject',
+      's3:ListBucket',
     ]);
     for (const role of [
       jobRoles.endpointHealthCheck,
