@@ -14,7 +14,6 @@ import { startDynamoDbLocal } from './dynamodb-local';
 import { HomeInUseError } from './errors';
 import { acquireHomeLock, readStackFile, type HomeLock } from './home-lock';
 import { isProcessAlive } from './process-identity';
-import { startS3Endpoint } from './s3-endpoint';
 import packageJson from '../package.json' with { type: 'json' };
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -256,6 +255,9 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
     });
     const s3Dir = join(home, 's3');
     mkdirSync(s3Dir, { recursive: true });
+    // Loaded here, by the owner only: s3rver and its Koa stack are a quarter of a second of every
+    // CLI start, and an attached command (or one that needs no stack) never serves S3.
+    const { startS3Endpoint } = await import('./s3-endpoint');
     const s3 = await startS3Endpoint(s3Dir);
     stopped.push(s3.stop);
     const env = localHandlerEnv(
