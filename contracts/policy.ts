@@ -149,6 +149,17 @@ export const StagePolicy = z
         linkBaseUrl: 'http://127.0.0.1:8787',
       }),
     /**
+     * The job-run state machine's execution log in CloudWatch Logs (docs/policy.md#execution-logging):
+     * which events (every state, errors only, fatal only, none) and whether with each state's
+     * input and output. Absent: executionLoggingOf's default for the environment.
+     */
+    executionLogging: z
+      .strictObject({
+        level: z.enum(['ALL', 'ERROR', 'FATAL', 'OFF']),
+        includeExecutionData: z.boolean(),
+      })
+      .optional(),
+    /**
      * Redaction before any write or log line (docs/redaction.md): the built-in patterns plus these.
      */
     redaction: z
@@ -211,3 +222,20 @@ export const Catalog = z.strictObject({
   jobs: z.array(CatalogJob).min(1),
 });
 export type Catalog = z.infer<typeof Catalog>;
+
+/**
+ * The execution log a stage gets (docs/policy.md#execution-logging): what its policy says, else
+ * every state with its data in dev and stage (to debug a run from the console) and errors only,
+ * without data, in prod (each logged state is billed by CloudWatch Logs, and data is what a run
+ * carries).
+ */
+export function executionLoggingOf(
+  settings: Pick<StagePolicy, 'environment' | 'executionLogging'>,
+): NonNullable<StagePolicy['executionLogging']> {
+  return (
+    settings.executionLogging ??
+    (settings.environment === 'prod'
+      ? { level: 'ERROR', includeExecutionData: false }
+      : { level: 'ALL', includeExecutionData: true })
+  );
+}

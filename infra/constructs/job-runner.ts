@@ -11,7 +11,12 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
-import type { HandlerEnv, JobDefinition, StagePolicy } from '../../contracts';
+import {
+  executionLoggingOf,
+  type HandlerEnv,
+  type JobDefinition,
+  type StagePolicy,
+} from '../../contracts';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Key } from 'aws-cdk-lib/aws-kms';
@@ -35,7 +40,7 @@ export interface JobRunnerProps {
   removalPolicy: RemovalPolicy;
   storage: StateStorage;
   evidence: Evidence;
-  policy: Pick<StagePolicy, 'retry' | 'approvals'>;
+  policy: Pick<StagePolicy, 'retry' | 'approvals' | 'environment' | 'executionLogging'>;
   /** The stage's jobs: each gets a function of its own for the Execute step. */
   jobs: readonly JobDefinition[];
   approvals: {
@@ -131,6 +136,7 @@ export class JobRunner extends Construct {
       evidence.grantWriteObjects(writer);
     }
 
+    const logging = executionLoggingOf(props.policy);
     const logs = new LogGroup(this, 'ExecutionLogs', {
       logGroupName: stageResourceNames(props.stage).stateMachineLogGroup,
       retention: retentionFor(props.logRetentionDays),
@@ -146,8 +152,19 @@ export class JobRunner extends Construct {
         (step) => fns[step.functionDir].functionArn,
       ),
       tracingEnabled: true,
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+      // From policy: every state with its data in dev, errors only in prod by default.
+      logs: {
+        destination: logs,
+        level: LogLevel[logging.level],
+        includeExecutionData: logging.includeExecutionData,
+      },
     });
+    // cdk-nag wants every state logged; a stage that logs less chose it in its policy.
+    if (logging.level !== 'ALL')
+      Validations.of(this.stateMachine).acknowledge({
+        id: 'AwsSolutions-SF1',
+        reason: `The stage policy logs ${logging.level} events (executionLogging, docs/policy.md#execution-logging): every logged state is billed, and each run is evidenced in full in the evidence bucket.`,
+      });
     // Exactly these functions, the jobs' included (unqualified ARNs: no versions or aliases are
     // published).
     this.stateMachine.addToRolePolicy(

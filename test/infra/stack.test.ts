@@ -199,6 +199,34 @@ describe('CDK stack per stage', () => {
     }
   });
 
+  test('the execution log follows policy: every state with its data in dev, errors only without data in prod, or what the stage file says', () => {
+    const loggingOf = (template: Template) =>
+      (Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any)
+        .Properties.LoggingConfiguration;
+    assert.equal(loggingOf(dev).Level, 'ALL');
+    assert.equal(loggingOf(dev).IncludeExecutionData, true);
+    assert.equal(loggingOf(prod).Level, 'ERROR');
+    assert.equal(loggingOf(prod).IncludeExecutionData, false);
+    const quiet = policyFixture({
+      'dev.json': (d) => ({
+        ...d,
+        executionLogging: { level: 'OFF', includeExecutionData: false },
+      }),
+    });
+    const off = Template.fromStack(buildApp(templateApp({ stage: 'dev' }), { policyDir: quiet }));
+    assert.equal(loggingOf(off).Level, 'OFF');
+    const loud = policyFixture({
+      'dev.json': (d) => ({
+        ...d,
+        executionLogging: { level: 'LOUD', includeExecutionData: true },
+      }),
+    });
+    assert.throws(
+      () => buildApp(templateApp({ stage: 'dev' }), { policyDir: loud }),
+      /executionLogging\.level/,
+    );
+  });
+
   test('tables: point-in-time recovery, idempotency TTL on expiration; prod retains them with deletion protection', () => {
     dev.resourcePropertiesCountIs(
       'AWS::DynamoDB::Table',
