@@ -52,7 +52,9 @@ commands:
   quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
   verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies (4: nothing to verify)
   support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
-  query "<SQL>" | query --named <name> [--json]   the Athena tables and named queries, locally with DuckDB
+  query "<SQL>" | query --named <name> [--days N] [--json]
+                                                  the Athena tables and named queries (each over a window
+                                                  of days, its default or N), locally with DuckDB
   start                                           the local stack and its scheduler, until Ctrl-C (npm start)
   new-job <jobId> [--kind module|lambda|http]     a job module (or stand-in) with its test, and a disabled catalog entry
 
@@ -749,12 +751,19 @@ async function supportBundleCommand(args: string[]): Promise<number> {
 async function queryCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { named: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      named: { type: 'string' },
+      days: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
     allowPositionals: true,
     strict: true,
   });
   if (!!values.named === (positionals.length === 1) || positionals.length > 1)
-    throw new UsageError('query "<SQL>", or query --named <name>');
+    throw new UsageError('query "<SQL>", or query --named <name> [--days N]');
+  const days = values.days === undefined ? undefined : Number(values.days);
+  if (days !== undefined && (!values.named || !/^\d+$/.test(values.days ?? '') || days < 1))
+    throw new UsageError('--days N (a whole number of days, 1 or more) goes with --named');
   const { loadNamedQueries } = await import('../contracts/named-queries');
   if (values.named && !loadNamedQueries().some((q) => q.name === values.named)) {
     throw new UsageError(
@@ -770,7 +779,7 @@ async function queryCommand(args: string[]): Promise<number> {
   return withControls('local', async (deps) => {
     const root = await mirrorEvidence(deps.evidence, deps.policy.stage);
     const rows = values.named
-      ? await runNamedQuery(root, values.named)
+      ? await runNamedQuery(root, values.named, days)
       : await queryEvidence(root, positionals[0] as string);
     if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) console.log('(no rows)');

@@ -1,6 +1,9 @@
 -- The questions operators ask of the evidence: the single source for Athena named queries (CDK) and for
 -- `opsrail query --named` (DuckDB, after a small tested translation). Written in Athena's (Trino) SQL.
--- Each query starts with a "-- name:" line and a "-- description:" line.
+-- Each query starts with a "-- name:" line and a "-- description:" line. Every table it reads is
+-- filtered on its `dt` partition by one window, written date_add('day', -N, current_date) with N its
+-- default in days (`opsrail query --named <name> --days N` sets another), so Athena lists only the
+-- partitions of the window (docs/evidence.md#named-queries).
 
 -- name: failures_by_job
 -- description: Failed runs per job over the last 7 days.
@@ -30,24 +33,32 @@ GROUP BY job_id
 ORDER BY retries DESC, job_id;
 
 -- name: dangerous_op_decisions
--- description: Every decision on a dangerous op, and who decided.
+-- description: Every decision on a dangerous op over the last 90 days, and who decided.
 SELECT "at", job_id, jobrunid, type AS decision, actor.id AS decided_by
 FROM audit_events
 WHERE type IN ('job.dangerous_op.confirm', 'job.dangerous_op.reject')
+  AND dt >= date_format(date_add('day', -90, current_date), '%Y-%m-%d')
 ORDER BY "at" DESC, jobrunid;
 
 -- name: quarantine_history
--- description: Every quarantine entry and exit, oldest first.
+-- description: Every quarantine entry and exit over the last 90 days, oldest first.
 SELECT "at", job_id, type AS event, jobrunid, details
 FROM audit_events
 WHERE type IN ('job.run.quarantine.enter', 'job.run.quarantine.exit')
+  AND dt >= date_format(date_add('day', -90, current_date), '%Y-%m-%d')
 ORDER BY "at", job_id;
 
 -- name: missed_ticks
--- description: Scheduled ticks (recorded by schedule_ledger from the schedules) that never produced a run.
+-- description: Ticks due over the last 30 days (recorded by schedule_ledger from the schedules) that never produced a run.
+-- A run's dt is the date of its window start, which its id carries (<jobId>/<window start>): only
+-- ticks whose run would fall inside the window are asked about, so none is missed for lack of a
+-- partition.
 SELECT e.jobid AS job_id, e.jobrunid, min(e.scheduledtime) AS first_tick
 FROM expected_ticks e
 LEFT JOIN run_records r ON r.jobrunid = e.jobrunid
+  AND r.dt >= date_format(date_add('day', -30, current_date), '%Y-%m-%d')
 WHERE r.jobrunid IS NULL
+  AND e.dt >= date_format(date_add('day', -30, current_date), '%Y-%m-%d')
+  AND substr(e.jobrunid, strpos(e.jobrunid, '/') + 1, 10) >= date_format(date_add('day', -30, current_date), '%Y-%m-%d')
 GROUP BY e.jobid, e.jobrunid
 ORDER BY first_tick, job_id;

@@ -6,7 +6,12 @@ export interface NamedQuery {
   description: string;
   /** Athena (Trino) SQL, exactly as in named-queries.sql. */
   sql: string;
+  /** The window every table is filtered by, in days back from today (the SQL's default). */
+  windowDays: number;
 }
+
+/** How the SQL writes its window's start: `date_add('day', -N, current_date)`. */
+const WINDOW = /date_add\('day',\s*-(\d+),\s*current_date\)/g;
 
 export const NAMED_QUERIES_PATH = join(import.meta.dirname, 'named-queries.sql');
 
@@ -22,13 +27,27 @@ export function parseNamedQueries(text: string): NamedQuery[] {
       .join('\n')
       .trim()
       .replace(/;\s*$/, '');
+    const name = nameLine.trim();
+    const windows = new Set([...sql.matchAll(WINDOW)].map((m) => Number(m[1])));
+    if (windows.size !== 1)
+      throw new Error(
+        `named query '${name}' needs one window, date_add('day', -N, current_date) with the same N wherever it filters dt (found ${[...windows].join(', ') || 'none'})`,
+      );
     queries.push({
-      name: nameLine.trim(),
+      name,
       description: descriptionLine.slice('-- description: '.length).trim(),
       sql,
+      windowDays: [...windows][0] as number,
     });
   }
   return queries;
+}
+
+/** The query's SQL over another window (`opsrail query --named <name> --days N`). */
+export function withWindowDays(query: NamedQuery, days: number): string {
+  if (!Number.isInteger(days) || days < 1 || days > 36500)
+    throw new RangeError(`--days must be a whole number of days from 1 to 36500 (got ${days})`);
+  return query.sql.replace(WINDOW, `date_add('day', -${days}, current_date)`);
 }
 
 export const loadNamedQueries = (): NamedQuery[] =>

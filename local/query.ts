@@ -3,7 +3,7 @@ import { globSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { duckType, EVIDENCE_TABLES, type EvidenceTable } from '../contracts/query-tables';
-import { athenaToDuckDb, loadNamedQueries } from '../contracts/named-queries';
+import { athenaToDuckDb, loadNamedQueries, withWindowDays } from '../contracts/named-queries';
 import type { EvidenceReader } from '../functions/core/ports';
 import { ValidationError } from '../functions/core/errors';
 
@@ -107,7 +107,7 @@ export async function checkSqlSyntax(sql: string): Promise<void> {
   }
 }
 
-export async function runNamedQuery(root: string, name: string): Promise<Row[]> {
+export async function runNamedQuery(root: string, name: string, days?: number): Promise<Row[]> {
   const query = loadNamedQueries().find((q) => q.name === name);
   if (!query)
     throw new Error(
@@ -115,5 +115,8 @@ export async function runNamedQuery(root: string, name: string): Promise<Row[]> 
         .map((q) => q.name)
         .join(', ')}`,
     );
-  return queryEvidence(root, athenaToDuckDb(query.sql));
+  return queryEvidence(
+    root,
+    athenaToDuckDb(days === undefined ? query.sql : withWindowDays(query, days)),
+  );
 }

@@ -91,6 +91,15 @@ describe('opsrail CLI on the embedded local stack', () => {
     assert.match(unknownJob.stderr, /unknown job 'no_such_job'/);
     assert.equal((await opsrail(['frobnicate'])).code, 2);
     assert.equal((await opsrail(['jobs', '--stage', 'moon'])).code, 2);
+    for (const days of [
+      ['query', '--named', 'failures_by_job', '--days', 'week'],
+      ['query', '--named', 'failures_by_job', '--days', '0'],
+      ['query', 'SELECT 1', '--days', '7'],
+    ]) {
+      const bad = await opsrail(days, home);
+      assert.equal(bad.code, 2, days.join(' '));
+      assert.match(bad.stderr, /--days N \(a whole number of days, 1 or more\) goes with --named/);
+    }
   });
 
   test('a broken policy file exits 2 naming the file and the field', async () => {

@@ -91,6 +91,13 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
       join(root, `stage=local/dt=${today}/job_id=q_danger/audit/run=x.jsonl`),
       `${[decision('job.dangerous_op.challenge', 'requester', `${today}T00:00:01Z`), decision('job.dangerous_op.reject', 'frank', `${today}T00:01:00Z`), decision('job.dangerous_op.confirm', 'grace', `${today}T00:02:00Z`)].join('\n')}\n`,
     );
+    // A decision 100 days ago: outside dangerous_op_decisions' default window of 90 days.
+    const old = new Date(Date.now() - 100 * 86_400_000).toISOString().slice(0, 10);
+    mkdirSync(join(root, `stage=local/dt=${old}/job_id=q_danger/audit`), { recursive: true });
+    writeFileSync(
+      join(root, `stage=local/dt=${old}/job_id=q_danger/audit/run=old.jsonl`),
+      `${decision('job.dangerous_op.confirm', 'heidi', `${old}T00:02:00Z`)}\n`,
+    );
   });
   afterAll(async () => stack.stop());
 
@@ -152,6 +159,20 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
         ['job.dangerous_op.reject', 'frank'],
       ],
     );
+  });
+
+  test('a named query reads only its window’s partitions: the decision of 100 days ago needs --days 120', async () => {
+    const deciders = (rows: Row[]) => rows.map((r) => r.decided_by);
+    assert.deepEqual(deciders(await named('dangerous_op_decisions')), ['grace', 'frank']);
+    assert.deepEqual(deciders(await runNamedQuery(root, 'dangerous_op_decisions', 120)), [
+      'grace',
+      'frank',
+      'heidi',
+    ]);
+    assert.deepEqual(deciders(await runNamedQuery(root, 'dangerous_op_decisions', 1)), [
+      'grace',
+      'frank',
+    ]);
   });
 
   test('quarantine_history', async () => {
