@@ -12,9 +12,18 @@ export const RUN_METRICS = {
   durationMs: 'RunDurationMs',
   quarantineEntered: 'QuarantineEntered',
 } as const;
-/** Dimensions of every run metric (the alarm on a job must name exactly these). */
-export const RUN_METRIC_DIMENSIONS = ['service', 'stage', 'jobId'] as const;
-/** RunFailed is also emitted per error class, with this extra dimension. */
+/**
+ * Dimensions of every run metric: the stage's figures. The job's id is in each EMF record as a
+ * property (not a dimension, which would make a metric, and a bill, per job), so the dashboard's
+ * per-job figures are a Logs Insights query over the records (docs/observability.md#metrics).
+ */
+export const RUN_METRIC_DIMENSIONS = ['service', 'stage'] as const;
+/**
+ * The only run metric with a per-job dimension: each enabled job's dead-man's switch alarms on it.
+ */
+export const PER_JOB_METRICS = [RUN_METRICS.succeeded] as const;
+export const PER_JOB_METRIC_DIMENSIONS = ['service', 'stage', 'jobId'] as const;
+/** RunFailed is also emitted per error class (per stage), with this extra dimension. */
 export const ERROR_KIND_DIMENSION = 'errorKind';
 
 /** Approval metrics, per stage (dimensions service, stage). */

@@ -155,6 +155,11 @@ export class OpsrailCore extends Construct {
       stateMachine: this.runner.stateMachine,
       deadLetterQueue: this.scheduling.deadLetterQueue,
       topic: this.notifications.topic,
+      runLogGroups: [
+        this.runner.functions.finalize.logGroup,
+        this.runner.functions['record-failure'].logGroup,
+        this.runner.executionEnded.logGroup,
+      ],
     });
     new CfnOutput(this, 'SlackWebhookSecretRef', {
       value: this.notifications.slackWebhook.secretArn,

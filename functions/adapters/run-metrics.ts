@@ -3,6 +3,7 @@ import {
   APPROVAL_METRICS,
   ERROR_KIND_DIMENSION,
   METRIC_NAMESPACE,
+  PER_JOB_METRICS,
   RUN_METRICS,
 } from '../../contracts/metrics';
 import type { RunMetrics, RunMetricsRecord } from '../core/ports';
@@ -14,45 +15,43 @@ export class PowertoolsRunMetrics implements RunMetrics {
     private readonly stage: string,
   ) {}
 
+  /**
+   * Three EMF records at most: the stage's run metrics (the job's id as a property), the one
+   * per-job metric the dead-man's switch needs, and a failure by error class.
+   */
   record(run: RunMetricsRecord): void {
-    const metrics = new Metrics({
-      namespace: METRIC_NAMESPACE,
-      serviceName: this.serviceName,
-      defaultDimensions: { stage: this.stage, jobId: run.jobId },
-    });
-    metrics.addMetric(RUN_METRICS.completed, MetricUnit.Count, 1);
-    metrics.addMetric(RUN_METRICS.succeeded, MetricUnit.Count, run.succeeded ? 1 : 0);
-    metrics.addMetric(RUN_METRICS.failed, MetricUnit.Count, run.failed ? 1 : 0);
-    metrics.addMetric(RUN_METRICS.refused, MetricUnit.Count, run.refused ? 1 : 0);
-    metrics.addMetric(RUN_METRICS.retries, MetricUnit.Count, Math.max(0, run.attempts - 1));
-    metrics.addMetric(RUN_METRICS.durationMs, MetricUnit.Milliseconds, run.durationMs);
-    metrics.addMetric(
-      RUN_METRICS.quarantineEntered,
-      MetricUnit.Count,
-      run.quarantineEntered ? 1 : 0,
-    );
-    metrics.publishStoredMetrics();
+    const stage = this.metrics({ stage: this.stage });
+    stage.addMetadata('jobId', run.jobId);
+    stage.addMetric(RUN_METRICS.completed, MetricUnit.Count, 1);
+    stage.addMetric(RUN_METRICS.succeeded, MetricUnit.Count, run.succeeded ? 1 : 0);
+    stage.addMetric(RUN_METRICS.failed, MetricUnit.Count, run.failed ? 1 : 0);
+    stage.addMetric(RUN_METRICS.refused, MetricUnit.Count, run.refused ? 1 : 0);
+    stage.addMetric(RUN_METRICS.retries, MetricUnit.Count, Math.max(0, run.attempts - 1));
+    stage.addMetric(RUN_METRICS.durationMs, MetricUnit.Milliseconds, run.durationMs);
+    stage.addMetric(RUN_METRICS.quarantineEntered, MetricUnit.Count, run.quarantineEntered ? 1 : 0);
+    stage.publishStoredMetrics();
+    const perJob = this.metrics({ stage: this.stage, jobId: run.jobId });
+    for (const name of PER_JOB_METRICS)
+      perJob.addMetric(name, MetricUnit.Count, run.succeeded ? 1 : 0);
+    perJob.publishStoredMetrics();
     if (run.failed && run.errorKind) {
-      const byKind = new Metrics({
-        namespace: METRIC_NAMESPACE,
-        serviceName: this.serviceName,
-        defaultDimensions: {
-          stage: this.stage,
-          jobId: run.jobId,
-          [ERROR_KIND_DIMENSION]: run.errorKind,
-        },
-      });
+      const byKind = this.metrics({ stage: this.stage, [ERROR_KIND_DIMENSION]: run.errorKind });
+      byKind.addMetadata('jobId', run.jobId);
       byKind.addMetric(RUN_METRICS.failed, MetricUnit.Count, 1);
       byKind.publishStoredMetrics();
     }
   }
 
-  approval(event: keyof typeof APPROVAL_METRICS): void {
-    const metrics = new Metrics({
+  private metrics(defaultDimensions: Record<string, string>): Metrics {
+    return new Metrics({
       namespace: METRIC_NAMESPACE,
       serviceName: this.serviceName,
-      defaultDimensions: { stage: this.stage },
+      defaultDimensions,
     });
+  }
+
+  approval(event: keyof typeof APPROVAL_METRICS): void {
+    const metrics = this.metrics({ stage: this.stage });
     metrics.addMetric(APPROVAL_METRICS[event], MetricUnit.Count, 1);
     metrics.publishStoredMetrics();
   }

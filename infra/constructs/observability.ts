@@ -4,19 +4,26 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  LogQueryWidget,
   MathExpression,
   Metric,
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { JobDefinition } from '../../contracts';
 import { stageResourceNames } from '../../contracts/resource-names';
-import { APPROVAL_METRICS, METRIC_NAMESPACE, RUN_METRICS } from '../../contracts/metrics';
+import {
+  APPROVAL_METRICS,
+  METRIC_NAMESPACE,
+  type PER_JOB_METRICS,
+  RUN_METRICS,
+} from '../../contracts/metrics';
 import { nextRunTimes } from '../../functions/core/schedule';
 
 export interface ObservabilityProps {
@@ -26,6 +33,8 @@ export interface ObservabilityProps {
   stateMachine: StateMachine;
   deadLetterQueue: Queue;
   topic: Topic;
+  /** Where the run metrics' EMF records are written (the functions that finish runs). */
+  runLogGroups: ILogGroup[];
 }
 
 const DAY_SECONDS = 86_400;
@@ -73,17 +82,26 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const action = new SnsAction(props.topic);
-    const runMetric = (
-      name: string,
+    // Per stage: every run metric. Per job: only what an alarm needs (PER_JOB_METRICS); the
+    // dashboard's per-job figures come from the EMF records by Logs Insights (docs/observability.md).
+    const stageMetric = (name: string, statistic = 'Sum', period = Duration.hours(1)) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: 'opsrail', stage: props.stage },
+        statistic,
+        period,
+      });
+    const jobMetric = (
+      name: (typeof PER_JOB_METRICS)[number],
       jobId: string,
-      statistic = 'Sum',
       period = Duration.hours(1),
     ) =>
       new Metric({
         namespace: METRIC_NAMESPACE,
         metricName: name,
         dimensionsMap: { service: 'opsrail', stage: props.stage, jobId },
-        statistic,
+        statistic: 'Sum',
         period,
       });
     const alarm = (
@@ -162,7 +180,7 @@ export class Observability extends Construct {
       );
       alarm(
         `NoSuccess-${job.jobId}`,
-        runMetric(RUN_METRICS.succeeded, job.jobId, 'Sum', Duration.seconds(periodSeconds)),
+        jobMetric(RUN_METRICS.succeeded, job.jobId, Duration.seconds(periodSeconds)),
         {
           threshold: 1,
           comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -173,21 +191,34 @@ export class Observability extends Construct {
       );
     }
 
-    const jobs = props.jobs.map((j) => j.jobId);
-    const perJob = (name: string, statistic = 'Sum') =>
-      jobs.map((jobId) => runMetric(name, jobId, statistic).with({ label: jobId }));
-    const successRate = jobs.map(
-      (jobId, i) =>
-        new MathExpression({
-          expression: `100 * FILL(s${i}, 0) / c${i}`,
-          usingMetrics: {
-            [`s${i}`]: runMetric(RUN_METRICS.succeeded, jobId),
-            [`c${i}`]: runMetric(RUN_METRICS.completed, jobId),
-          },
-          label: jobId,
-          period: Duration.hours(1),
-        }),
-    );
+    const successRate = new MathExpression({
+      expression: '100 * FILL(s, 0) / c',
+      usingMetrics: {
+        s: stageMetric(RUN_METRICS.succeeded),
+        c: stageMetric(RUN_METRICS.completed),
+      },
+      label: 'success rate',
+      period: Duration.hours(1),
+    });
+    const perJobTable = new LogQueryWidget({
+      title: 'Per job: runs, success rate, failures, retries, p95 duration, quarantines, refusals',
+      logGroupNames: props.runLogGroups.map((g) => g.logGroupName),
+      queryLines: [
+        `filter ispresent(${RUN_METRICS.completed})`,
+        [
+          `stats sum(${RUN_METRICS.completed}) as runs`,
+          `100 * sum(${RUN_METRICS.succeeded}) / sum(${RUN_METRICS.completed}) as success_pct`,
+          `sum(${RUN_METRICS.failed}) as failures`,
+          `sum(${RUN_METRICS.retries}) as retries`,
+          `pct(${RUN_METRICS.durationMs}, 95) as p95_ms`,
+          `sum(${RUN_METRICS.quarantineEntered}) as quarantines`,
+          `sum(${RUN_METRICS.refused}) as refused by jobId`,
+        ].join(', '),
+        'sort failures desc, jobId asc',
+      ],
+      width: 24,
+      height: 8,
+    });
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: stageResourceNames(props.stage).dashboard,
     });
@@ -197,27 +228,35 @@ export class Observability extends Construct {
         width: 24,
         height: 2,
       }),
+      perJobTable,
       new GraphWidget({
-        title: 'Success rate (%) per job',
-        left: successRate,
+        title: 'Success rate (%)',
+        left: [successRate],
         width: 12,
         leftYAxis: { min: 0, max: 100 },
       }),
-      new GraphWidget({ title: 'Failures per job', left: perJob(RUN_METRICS.failed), width: 12 }),
-      new GraphWidget({ title: 'Retries per job', left: perJob(RUN_METRICS.retries), width: 12 }),
       new GraphWidget({
-        title: 'p95 duration (ms) per job',
-        left: perJob(RUN_METRICS.durationMs, 'p95'),
+        title: 'Failures, refusals and quarantines entered',
+        left: [RUN_METRICS.failed, RUN_METRICS.refused, RUN_METRICS.quarantineEntered].map((n) =>
+          stageMetric(n).with({ label: n }),
+        ),
         width: 12,
       }),
       new GraphWidget({
-        title: 'Quarantines entered per job',
-        left: perJob(RUN_METRICS.quarantineEntered),
+        title: 'Retries',
+        left: [stageMetric(RUN_METRICS.retries).with({ label: RUN_METRICS.retries })],
         width: 12,
       }),
       new GraphWidget({
-        title: 'Refused runs per job',
-        left: perJob(RUN_METRICS.refused),
+        title: 'p95 duration (ms)',
+        left: [stageMetric(RUN_METRICS.durationMs, 'p95').with({ label: 'p95' })],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Successful runs per enabled job (the dead-man switch metric)',
+        left: props.jobs
+          .filter((j) => j.enabled)
+          .map((j) => jobMetric(RUN_METRICS.succeeded, j.jobId).with({ label: j.jobId })),
         width: 12,
       }),
       new GraphWidget({
@@ -242,20 +281,6 @@ export class Observability extends Construct {
               e: approvalMetric(APPROVAL_METRICS.expired),
             },
             label: 'pending',
-            period: Duration.hours(1),
-          }),
-        ],
-        width: 12,
-      }),
-      new GraphWidget({
-        title: 'Quarantined jobs (entries)',
-        left: [
-          new MathExpression({
-            expression: jobs.map((_, i) => `FILL(q${i}, 0)`).join(' + ') || '0',
-            usingMetrics: Object.fromEntries(
-              jobs.map((jobId, i) => [`q${i}`, runMetric(RUN_METRICS.quarantineEntered, jobId)]),
-            ),
-            label: 'quarantines entered',
             period: Duration.hours(1),
           }),
         ],

@@ -9,6 +9,7 @@ import { deadManWindow, expectedIntervalSeconds } from '../../infra/constructs/o
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { loadPolicy } from '../../functions/core/policy';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';
+import { PER_JOB_METRICS } from '../../contracts/metrics';
 
 describe('notifications, dashboard and alarms', () => {
   const dev = Template.fromStack(buildApp(templateApp({ stage: 'dev' })));
@@ -113,21 +114,48 @@ describe('notifications, dashboard and alarms', () => {
     assert.deepEqual(deadManWindow(7 * 86400, 30), { periodSeconds: 86400, evaluationPeriods: 7 });
   });
 
-  test('a dashboard per stage with success rate, failures, retries, p95 duration and quarantines per job, approvals and pending approvals', () => {
+  test('a dashboard per stage: the stage’s success rate, failures, retries, p95 duration; per job a Logs Insights table over the run records; approvals and pending approvals', () => {
     const [dashboard] = Object.values(dev.findResources('AWS::CloudWatch::Dashboard')) as any[];
     assert.equal(dashboard.Properties.DashboardName, 'opsrail-dev');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     for (const title of [
-      'Success rate (%) per job',
-      'Failures per job',
-      'Retries per job',
-      'p95 duration (ms) per job',
-      'Quarantines entered per job',
+      'Per job: runs, success rate, failures, retries, p95 duration, quarantines, refusals',
+      'Success rate (%)',
+      'Failures, refusals and quarantines entered',
+      'Retries',
+      'p95 duration (ms)',
+      'Successful runs per enabled job',
       'Pending approvals',
       'Approvals: requested, approved, rejected, expired',
     ])
       assert.ok(body.includes(title), title);
     assert.ok(body.includes('\\"p95\\"'));
+    // The per-job table reads the EMF records of the functions that finish runs.
+    assert.match(body, /stats sum\(RunCompleted\) as runs.* by jobId/);
+    assert.match(body, /SOURCE '/);
+  });
+
+  test('no metric carries a per-job dimension but the ones an alarm needs (RunSucceeded, for the dead-man switch)', () => {
+    // Prepare: every metric the template names, in alarms and in the dashboard.
+    const alarms = Object.values(dev.findResources('AWS::CloudWatch::Alarm')) as any[];
+    const alarmMetrics = alarms.map((a) => ({
+      name: a.Properties.MetricName as string | undefined,
+      dimensions: ((a.Properties.Dimensions ?? []) as { Name: string }[]).map((d) => d.Name),
+    }));
+    const [dashboard] = Object.values(dev.findResources('AWS::CloudWatch::Dashboard')) as any[];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    // Dashboard metrics render as ["opsrail","<name>","service","opsrail","stage","dev",…].
+    const dashboardMetrics = [...body.matchAll(/\[\\"opsrail\\",\\"(\w+)\\",([^\]]*)\]/g)].map(
+      (m) => ({ name: m[1], dimensions: m[2]!.includes('jobId') ? ['jobId'] : [] }),
+    );
+
+    // Assess
+    assert.ok(dashboardMetrics.length >= 5, 'the dashboard names its metrics');
+    const perJob = [...alarmMetrics, ...dashboardMetrics].filter((m) =>
+      m.dimensions.includes('jobId'),
+    );
+    assert.ok(perJob.length >= 1, 'the dead-man switch alarms are per job');
+    assert.deepEqual([...new Set(perJob.map((m) => m.name))], [...PER_JOB_METRICS]);
   });
 
   test('a function whose environment misses a variable the handlers need fails the synth, not the first invocation', () => {

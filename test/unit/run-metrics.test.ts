@@ -3,6 +3,8 @@ import { test } from 'vitest';
 import {
   APPROVAL_METRIC_DIMENSIONS,
   METRIC_NAMESPACE,
+  PER_JOB_METRIC_DIMENSIONS,
+  PER_JOB_METRICS,
   RUN_METRIC_DIMENSIONS,
 } from '../../contracts/metrics';
 import { PowertoolsRunMetrics } from '../../functions/adapters/run-metrics';
@@ -22,8 +24,9 @@ function captureStdout(fn: () => void): string[] {
   return lines.join('').trim().split('\n').filter(Boolean);
 }
 
-test('a finished run is one EMF document with the run metrics, on the dimensions the alarms use', () => {
-  const [line, ...rest] = captureStdout(() =>
+test('a finished run: the run metrics per stage (the job as a property), and per job only RunSucceeded, for the dead-man switch', () => {
+  // Prepare / Act
+  const lines = captureStdout(() =>
     new PowertoolsRunMetrics('opsrail', 'dev').record({
       jobId: 'a_job',
       succeeded: true,
@@ -35,19 +38,32 @@ test('a finished run is one EMF document with the run metrics, on the dimensions
       quarantineEntered: false,
     }),
   );
-  assert.equal(rest.length, 0);
-  const emf = JSON.parse(line!);
-  const [directive] = emf._aws.CloudWatchMetrics;
-  assert.equal(directive.Namespace, METRIC_NAMESPACE);
-  assert.deepEqual([...directive.Dimensions[0]].sort(), [...RUN_METRIC_DIMENSIONS].sort());
-  assert.deepEqual([emf.service, emf.stage, emf.jobId], ['opsrail', 'dev', 'a_job']);
+
+  // Assess
+  assert.equal(lines.length, 2);
+  const [stage, perJob] = lines.map((l) => JSON.parse(l));
+  const dimensionsOf = (emf: any) => [...emf._aws.CloudWatchMetrics[0].Dimensions[0]].sort();
+  const metricsOf = (emf: any) =>
+    emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name).sort();
+  assert.equal(stage._aws.CloudWatchMetrics[0].Namespace, METRIC_NAMESPACE);
+  assert.deepEqual(dimensionsOf(stage), [...RUN_METRIC_DIMENSIONS].sort());
+  assert.deepEqual([stage.service, stage.stage, stage.jobId], ['opsrail', 'dev', 'a_job']);
   assert.deepEqual(
-    [emf.RunCompleted, emf.RunSucceeded, emf.RunFailed, emf.RunRetries, emf.RunDurationMs],
+    [
+      stage.RunCompleted,
+      stage.RunSucceeded,
+      stage.RunFailed,
+      stage.RunRetries,
+      stage.RunDurationMs,
+    ],
     [1, 1, 0, 2, 1234],
   );
+  assert.deepEqual(dimensionsOf(perJob), [...PER_JOB_METRIC_DIMENSIONS].sort());
+  assert.deepEqual(metricsOf(perJob), [...PER_JOB_METRICS]);
+  assert.deepEqual([perJob.jobId, perJob.RunSucceeded], ['a_job', 1]);
 });
 
-test('a failure is also counted by error class', () => {
+test('a failure is also counted by error class, per stage', () => {
   const lines = captureStdout(() =>
     new PowertoolsRunMetrics('opsrail', 'dev').record({
       jobId: 'a_job',
@@ -60,11 +76,18 @@ test('a failure is also counted by error class', () => {
       quarantineEntered: true,
     }),
   );
-  assert.equal(lines.length, 2);
-  const byKind = JSON.parse(lines[1]!);
+  assert.equal(lines.length, 3);
+  const byKind = JSON.parse(lines[2]!);
   assert.equal(byKind.errorKind, 'permission');
   assert.equal(byKind.RunFailed, 1);
+  assert.deepEqual([...byKind._aws.CloudWatchMetrics[0].Dimensions[0]].sort(), [
+    'errorKind',
+    'service',
+    'stage',
+  ]);
+  assert.equal(byKind.jobId, 'a_job', 'the job as a property');
   assert.equal(JSON.parse(lines[0]!).QuarantineEntered, 1);
+  assert.equal(JSON.parse(lines[1]!).RunSucceeded, 0);
 });
 
 test('approval events are counted per stage', () => {
