@@ -2,6 +2,7 @@ import { type Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
+import { ValidationError } from '../../functions/core/errors';
 import type { HandlerEnv, JobDefinition } from '../../contracts';
 import type { Evidence } from './evidence';
 import { OpsrailFunction } from './opsrail-function';
@@ -32,8 +33,19 @@ export class JobFunctions extends Construct {
     super(scope, id);
     const names = stageResourceNames(props.stage);
     const byJob = new Map<string, OpsrailFunction>();
+    const ids = new Map<string, string>();
     for (const job of props.jobs) {
-      const fn = new OpsrailFunction(this, constructIdOf(job.jobId), {
+      const id = constructIdOf(job.jobId);
+      const other = ids.get(id);
+      if (other)
+        throw new ValidationError('catalog.json', [
+          {
+            path: 'jobs',
+            message: `jobs '${other}' and '${job.jobId}' differ only in underscores: their functions would share the construct id ${id}; rename one`,
+          },
+        ]);
+      ids.set(id, job.jobId);
+      const fn = new OpsrailFunction(this, id, {
         functionDir: 'execute',
         functionName: names.jobFunction(job.jobId),
         description: `opsrail job ${job.jobId}: runs the job once per run, with its own permissions`,
@@ -49,7 +61,7 @@ export class JobFunctions extends Construct {
   }
 }
 
-/** evidence_integrity_check → EvidenceIntegrityCheck (CDK refuses two jobs that map to one id). */
+/** evidence_integrity_check → EvidenceIntegrityCheck. */
 function constructIdOf(jobId: string): string {
   return jobId
     .split('_')

@@ -227,6 +227,26 @@ describe('CDK stack per stage', () => {
     );
   });
 
+  test('two job ids that differ only in underscores fail the synth naming both (their functions would collide)', () => {
+    const http = { kind: 'http', url: 'https://example.com/hook' };
+    const job = (jobId: string) => ({
+      jobId,
+      jobVersion: '1.0.0',
+      jobClass: 'MAINTENANCE',
+      owner: 'sre',
+      description: 'twin',
+      schedule: { expression: 'rate(1 hour)' },
+      implementation: http,
+    });
+    const twins = policyFixture({
+      'catalog.json': (c) => ({ ...c, jobs: [...c.jobs, job('twin_1'), job('twin1')] }),
+    });
+    assert.throws(
+      () => buildApp(templateApp({ stage: 'dev' }), { policyDir: twins }),
+      /jobs 'twin_1' and 'twin1' differ only in underscores/,
+    );
+  });
+
   test('tables: point-in-time recovery, idempotency TTL on expiration; prod retains them with deletion protection', () => {
     dev.resourcePropertiesCountIs(
       'AWS::DynamoDB::Table',
