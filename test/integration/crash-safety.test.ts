@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { AuditEvent, RunRecord, type ExecuteResult } from '../../contracts';
+import { AuditEvent, RunRecord, type ExecuteResult, type RunContext } from '../../contracts';
 import type { Clock } from '../../functions/core/clock';
 import type { EvidenceStore } from '../../functions/core/ports';
 import { finalizeRun } from '../../functions/core/run/finalize';
@@ -145,6 +145,40 @@ describe('crash safety (issue 10): takeover, unknown outcomes, the lease', () =>
     const report = await verifyEvidence(restarted.deps, { jobId: 'crash_linked' });
     assert.deepEqual(report.problems, []);
     assert.equal(report.ok, true);
+  });
+
+  test('a run claimed by an earlier release (no jobFunction in its claim) is taken over under today’s function name and completes', async () => {
+    // Prepare: holder A claims the run as a release before per-job functions stored it, then dies.
+    const deliver = {
+      jobId: 'crash_linked',
+      scheduledTime: '2026-07-02T00:00:00Z',
+      trigger: 'schedule' as const,
+    };
+    const state = runtime.deps.state;
+    const olderRelease = new Proxy(state, {
+      get: (target, name) =>
+        name === 'claimRun'
+          ? (run: RunContext, start: AuditEvent, lease: string) => {
+              const { jobFunction: _, ...claimed } = run;
+              return target.claimRun(claimed as RunContext, start, lease);
+            }
+          : (Reflect.get(target, name) as unknown),
+    });
+    const run = await createPreflightHandler({ ...runtime.deps, state: olderRelease })(
+      { executionId: 'exec-old', request: deliver },
+      {} as never,
+    );
+    assert.equal((await state.getRun(run.jobRunId))?.jobFunction, undefined, 'stored without it');
+    const effectsBefore = linked.effects.length;
+
+    // Act: after the lease, the next delivery takes it over.
+    const afterLease: Clock = { now: () => new Date(Date.now() + (LEASE_SECONDS + 1) * 1000) };
+    const restarted = new LocalRuntime(stack.env, [linked, unsafe, safe], { clock: afterLease });
+    const outcome = await restarted.run(deliver);
+
+    // Assess
+    assert.equal(outcome.kind, 'completed', JSON.stringify(await state.getRun(run.jobRunId)));
+    assert.equal(linked.effects.length, effectsBefore + 1);
   });
 
   test('a non-idempotent job whose Execute holder died is not run again: UNKNOWN, unknown_outcome, not counted', async () => {

@@ -247,7 +247,7 @@ export async function preflight(
   const existing = await deps.state.getRun(run.jobRunId);
   // A retried Preflight whose first claim landed (but whose answer was lost) finds its own claim.
   if (existing && existing.executionId === executionId && existing.phase === 'claimed')
-    return admit(deps, job, RunContext.parse(existing));
+    return admit(deps, job, RunContext.parse({ ...existing, jobFunction: run.jobFunction }));
   const holderGone = !!existing && deps.isHolderAlive?.(existing.executionId) === false;
   if (
     existing &&
@@ -283,7 +283,13 @@ export async function preflight(
       return admit(
         deps,
         job,
-        RunContext.parse({ ...existing, executionId, leaseExpiresAt: lease }),
+        // The job's function by today's name: a run claimed by an older release has none.
+        RunContext.parse({
+          ...existing,
+          jobFunction: run.jobFunction,
+          executionId,
+          leaseExpiresAt: lease,
+        }),
       );
     }
   }
