@@ -29,11 +29,12 @@ import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack
 import { cliRedactor, redactProcessOutput } from './redacted-output';
 import { ApprovalPortInUseError, HomeInUseError } from '../local/errors';
 import { UsageError } from './errors';
+import packageJson from '../package.json' with { type: 'json' };
 
 /** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
 
-const USAGE = `usage: opsrail <command> [options]
+const USAGE = `usage: opsrail <command> [options]   (opsrail <command> --help; opsrail --version)
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
@@ -950,6 +951,26 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   start: startCommand,
 };
 
+/**
+ * A command's lines of USAGE (its own, and the indented lines continuing them), and what every
+ * command shares (stages, exit codes, environment).
+ */
+export function usageOf(command: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.indexOf('commands:');
+  const end = lines.findIndex((l, i) => i > start && l === '');
+  const own: string[] = [];
+  let inCommand = false;
+  for (const line of lines.slice(start + 1, end)) {
+    const head = /^ {2}(\S+)/.exec(line)?.[1];
+    if (head !== undefined) inCommand = head.split('|').includes(command);
+    if (inCommand) own.push(line);
+  }
+  return [`usage: opsrail ${command} [options]`, '', ...own, '', ...lines.slice(end + 1)].join(
+    '\n',
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   // Nothing printed unredacted: names, reasons and errors echo what the user typed.
@@ -959,8 +980,17 @@ export async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return command === undefined ? EXIT.usage : EXIT.ok;
     }
+    if (command === '--version' || command === '-V' || command === 'version') {
+      console.log(`opsrail ${packageJson.version}`);
+      return EXIT.ok;
+    }
     const handler = COMMANDS[command];
     if (!handler) throw new UsageError(`unknown command '${command}'`);
+    // `opsrail <command> --help`: that command's lines of the usage, not an unknown option.
+    if (args.includes('--help') || args.includes('-h')) {
+      console.log(usageOf(command));
+      return EXIT.ok;
+    }
     return await handler(args);
   } catch (error) {
     if (

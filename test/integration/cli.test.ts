@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
 
@@ -100,6 +101,21 @@ describe('opsrail CLI on the embedded local stack', () => {
       assert.equal(bad.code, 2, days.join(' '));
       assert.match(bad.stderr, /--days N \(a whole number of days, 1 or more\) goes with --named/);
     }
+  });
+
+  test('--version prints the package’s version; <command> --help prints that command’s usage and exits 0', async () => {
+    const version = await opsrail(['--version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), `opsrail ${packageJson.version}`);
+    const help = await opsrail(['run', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^usage: opsrail run /);
+    assert.match(help.stdout, /run <jobId> \[--at <ISO time>\]/);
+    assert.match(help.stdout, /--resume takes over a run/, 'its continuation lines too');
+    assert.doesNotMatch(help.stdout, /approvals \[--json\]/, 'only its own lines');
+    assert.match(help.stdout, /exit codes: 0 ok/);
+    const approve = await opsrail(['approve', '-h']);
+    assert.match(approve.stdout, /approve\|reject <approvalId> --stage S/);
   });
 
   test('a broken policy file exits 2 naming the file and the field', async () => {
