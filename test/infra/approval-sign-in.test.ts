@@ -6,14 +6,8 @@ import { loadPolicy } from '../../functions/core/policy';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
 import { policyFixture } from '../support/local';
+import { actionsOf, statementsFor } from '../support/iam';
 
-type Statement = { Action: string | string[]; Resource: unknown };
-const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-function statementsFor(template: Template, rolePrefix: string): Statement[] {
-  return (Object.values(template.findResources('AWS::IAM::Policy')) as any[])
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref.startsWith(rolePrefix)))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
 const approvalFunctions = (template: Template) =>
   Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) =>
     id.startsWith('ApprovalEndpoint'),

@@ -6,17 +6,7 @@ import { describe, test } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
-
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
-const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-
-/** Every statement of the policies attached to a role whose logical id starts with `rolePrefix`. */
-function statementsFor(template: Template, rolePrefix: string): Statement[] {
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
-  return policies
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref.startsWith(rolePrefix)))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
+import { actionsOf, statementsFor } from '../support/iam';
 
 describe('cdk-nag and least privilege', () => {
   for (const stage of ['dev', 'stage', 'prod']) {

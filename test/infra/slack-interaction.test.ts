@@ -6,6 +6,7 @@ import { describe, test } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
+import { actionsOf, statementsFor } from '../support/iam';
 import { policyFixture } from '../support/local';
 
 const SIGNING_REF =
@@ -26,14 +27,6 @@ const policyDir = policyFixture({
     },
   }),
 });
-
-type Statement = { Action: string | string[]; Resource: unknown };
-const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-function statementsFor(template: Template, rolePrefix: string): Statement[] {
-  return (Object.values(template.findResources('AWS::IAM::Policy')) as any[])
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref.startsWith(rolePrefix)))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
 
 describe('CDK: the Slack interaction endpoint', () => {
   const template = Template.fromStack(buildApp(templateApp({ stage: 'dev' }), { policyDir }));

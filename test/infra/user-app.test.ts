@@ -9,11 +9,9 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Opsrail } from '../../infra/opsrail';
 import { policyFixture } from '../support/local';
 import { templateApp } from '../support/synth';
+import { actionsOf, statementsFor } from '../support/iam';
 
 const PROJECT = resolve(import.meta.dirname, '../fixtures/user-project');
-
-type Statement = { Action: string | string[]; Resource: unknown };
-const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
 /** A user's own CDK app, as the README shows it: a stack of theirs with the construct in it. */
 function userApp(policyDir = join(PROJECT, 'policy')) {
@@ -82,13 +80,9 @@ test('least privilege per job: each job’s function may do what its catalog ent
   });
   const ops = new Opsrail(stack, 'Ops', { stage: 'dev', policyDir: join(PROJECT, 'policy') });
   const template = Template.fromStack(stack);
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
   const roleOf = (jobId: string) =>
     stack.getLogicalId(ops.core.runner.jobs.byJob.get(jobId)!.role!.node.defaultChild as never);
-  const statementsOf = (jobId: string): Statement[] =>
-    policies
-      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleOf(jobId)))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+  const statementsOf = (jobId: string) => statementsFor(template, roleOf(jobId));
   const jobs = ['tmp_cleanup', 'queue_depth_report', 'billing_export', 'deploy_webhook'];
   const holders = (action: string) =>
     jobs.filter((j) => statementsOf(j).some((s) => actionsOf(s).includes(action)));
