@@ -3,7 +3,6 @@ import {
   APPROVAL_METRICS,
   ERROR_KIND_DIMENSION,
   METRIC_NAMESPACE,
-  PER_JOB_METRICS,
   RUN_METRICS,
 } from '../../contracts/metrics';
 import type { RunMetrics, RunMetricsRecord } from '../core/ports';
@@ -30,9 +29,9 @@ export class PowertoolsRunMetrics implements RunMetrics {
     stage.addMetric(RUN_METRICS.durationMs, MetricUnit.Milliseconds, run.durationMs);
     stage.addMetric(RUN_METRICS.quarantineEntered, MetricUnit.Count, run.quarantineEntered ? 1 : 0);
     stage.publishStoredMetrics();
+    // The one per-job metric (PER_JOB_METRICS), which the dead-man's switch alarms on.
     const perJob = this.metrics({ stage: this.stage, jobId: run.jobId });
-    for (const name of PER_JOB_METRICS)
-      perJob.addMetric(name, MetricUnit.Count, run.succeeded ? 1 : 0);
+    perJob.addMetric(RUN_METRICS.succeeded, MetricUnit.Count, run.succeeded ? 1 : 0);
     perJob.publishStoredMetrics();
     if (run.failed && run.errorKind) {
       const byKind = this.metrics({ stage: this.stage, [ERROR_KIND_DIMENSION]: run.errorKind });

@@ -1,4 +1,4 @@
-import type { JobDefinition, RunContext } from '../../contracts';
+import { type JobDefinition, type RunContext, stageResourceNames } from '../../contracts';
 import { NotFoundError } from '../core/errors';
 import type { ResolvedPolicy } from '../core/policy';
 import type { JobContext } from './types';
@@ -47,7 +47,7 @@ export function jobTestContext(options: {
     requestedBy: 'test',
     params: {},
     approvalRequired: false,
-    jobFunction: `opsrail-local-job-${options.jobId}`,
+    jobFunction: stageResourceNames('local').jobFunction(options.jobId),
     claimedAt: window.start,
   } as unknown as RunContext;
   const logged: string[] = [];

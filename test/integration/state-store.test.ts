@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { AuditEvent, RunContext } from '../../contracts';
+import { type AuditEvent, type RunContext, stageResourceNames } from '../../contracts';
 import fc from 'fast-check';
 import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
 import { MemoryStateStore } from '../../functions/adapters/memory-state-store';
@@ -43,7 +43,7 @@ function stateStoreSuite(
         requestedBy: 'scheduler',
         params: {},
         approvalRequired: false,
-        jobFunction: `opsrail-local-job-${jobId}`,
+        jobFunction: stageResourceNames('local').jobFunction(jobId),
         claimedAt: '2026-03-01T00:00:01Z',
       };
       const start = {
@@ -786,7 +786,7 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
     requestedBy: 'scheduler',
     params: {},
     approvalRequired: false,
-    jobFunction: `opsrail-local-job-${RUNS[r]!.jobId}`,
+    jobFunction: stageResourceNames('local').jobFunction(RUNS[r]!.jobId),
     claimedAt: LEASES[lease]!,
   });
   const event = (r: number, type: string, n: number) =>
