@@ -7,7 +7,7 @@ import { jobsDirFor } from '../functions/jobs/modules';
 export const NEW_JOB_KINDS = ['module', 'lambda', 'http'] as const;
 export type NewJobKind = (typeof NEW_JOB_KINDS)[number];
 
-const moduleSource = (jobId: string) => `import { z } from 'zod';
+const moduleSource = (jobId: string) => `import * as z from 'zod';
 import { defineJob } from 'opsrail';
 
 /**

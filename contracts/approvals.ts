@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobId, SemVer, Sha256Hex, UtcTimestamp } from './common';
 import { DangerousOpKind } from './job';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobId, PolicySnapshotRef, Quality, SemVer, Stage, UtcTimestamp, Window } from './common';
 
 /** The audit taxonomy: what each type records and when (docs/evidence.md#audit-events). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Parameters of the built-in jobs, validated when the policy loads so a typo fails at load, not at

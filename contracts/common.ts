@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Job ids are stable and never reused; they appear in S3 keys and DynamoDB keys, so keep them

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Who someone is (a requester, an approver, an operator's `--as`, an entry of an allowed list): one

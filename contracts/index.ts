@@ -17,7 +17,7 @@ export * from './slack';
 export * from './resource-names';
 export * from './sign-in';
 
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AuditEvent } from './audit-event';
 import { IntegrityReport } from './integrity-report';
 import { CatalogJob, JobDefinition } from './job';

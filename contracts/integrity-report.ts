@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobId, Quality, UtcTimestamp } from './common';
 
 export const IntegrityFindingKind = z.enum([

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Environment, JobId, SemVer } from './common';
 import { ScheduleExpression, TimeZone } from './schedule';
 import { JobIamStatement, JobImplementationSpec } from './job-module';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { publishedContracts } from './index';
 
 /** name → JSON Schema text, exactly as written to disk (the drift test compares against this). */

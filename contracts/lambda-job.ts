@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Quality } from './common';
 import { JobOutput, RunContext } from './execution';
 import { Diagnostic } from './run-record';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Environment, JobId, Stage } from './common';
 import { CatalogJob, DangerousOpKind, JobMode } from './job';
 import { JobSchedule } from './job';

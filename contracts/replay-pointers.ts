@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobId, PolicySnapshotRef, SemVer, Sha256Hex, UtcTimestamp, Window } from './common';
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * EventBridge Scheduler expressions, parsed into a structure the evaluator walks.

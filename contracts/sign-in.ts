@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Which verified claim of the sign-in token names the approver in `approversByOpKind`

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Diagnostic, IntegrityReport, JobOutput, Quality } from '../../contracts';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
