@@ -24,9 +24,7 @@ export const lambdaBundling = {
 /** Whether a bare module name is one the Lambda runtime provides (see `externalModules`). */
 export const isRuntimeProvided = (moduleName: string): boolean =>
   lambdaBundling.externalModules.some((pattern) =>
-    pattern.endsWith('/*')
-      ? moduleName.startsWith(pattern.slice(0, -1))
-      : moduleName === pattern,
+    pattern.endsWith('/*') ? moduleName.startsWith(pattern.slice(0, -1)) : moduleName === pattern,
   );
 
 /** The file a bundle's handler is in, as NodejsFunction writes it for CJS (`<asset>/index.js`). */
