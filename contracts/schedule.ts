@@ -3,6 +3,7 @@ import * as z from 'zod';
 /**
  * EventBridge Scheduler expressions, parsed into a structure the evaluator walks.
  * The grammar is the contract: CDK passes the same string to AWS, the local scheduler evaluates it.
+ * Its rules, as EventBridge Scheduler documents them, are in docs/scheduling.md#expression-rules.
  */
 export type CronField = { any: true } | { any: false; values: number[] };
 export type ParsedSchedule =
@@ -17,7 +18,10 @@ export type ParsedSchedule =
         | { any: true }
         | { any: false; values: number[]; last: boolean; nearestWeekday: number | null };
       months: number[];
-      /** day-of-week, 1=SUN … 7=SAT as in AWS; 'nL' last n-day of month; 'n#k' k-th n-day */
+      /**
+       * day-of-week, 1=SUN … 7=SAT as in AWS ('L' alone is 7); 'nL' last n-day of month; 'n#k'
+       * k-th n-day
+       */
       dayOfWeek:
         | { any: true }
         | {
