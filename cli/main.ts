@@ -29,6 +29,7 @@ import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack
 import { cliRedactor, redactProcessOutput } from './redacted-output';
 import { ApprovalPortInUseError, HomeInUseError } from '../local/errors';
 import { UsageError } from './errors';
+import { printJobsLint } from './jobs-lint';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** Exit codes, as the README fixes them. */
@@ -38,6 +39,7 @@ const USAGE = `usage: opsrail <command> [options]   (opsrail <command> --help; o
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
+  jobs --lint [--json] [--stage S]                schedule warnings: DST-skipped or repeated times, rate() in a DST zone, …
   run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json] [--resume]
                                                   one run on the local stack (scheduled time = --at, default now);
                                                   a dangerous job prints its approval link and waits for a decision;
@@ -120,11 +122,19 @@ function table(rows: string[][]): string {
 async function jobsCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      lint: { type: 'boolean', default: false },
+      stage: { type: 'string' },
+    },
     strict: true,
   });
   // The catalog as the runtimes see it: an enabled job with no code is an error here too.
   const policy = policyFor(values.stage, { runsJobs: await userJobs() });
+  if (values.lint) {
+    printJobsLint(policy, systemClock.now(), values.json);
+    return EXIT.ok;
+  }
   const jobs = policy.jobs.map((job) => describeJob(job, systemClock.now()));
   if (values.json) {
     console.log(JSON.stringify({ stage: policy.stage, jobs }, null, 2));
