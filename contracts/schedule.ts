@@ -1,3 +1,4 @@
+import { deferred } from './deferred';
 import * as z from 'zod';
 
 /**
@@ -325,27 +326,31 @@ export function parseScheduleExpression(expression: string): ParsedSchedule {
  * EventBridge Scheduler syntax: cron(…), rate(…) or at(…). Parsed here so an invalid one never
  * loads.
  */
-export const ScheduleExpression = z.string().superRefine((value, ctx) => {
-  try {
-    parseScheduleExpression(value);
-  } catch (error) {
-    if (!(error instanceof ScheduleExpressionError)) throw error;
-    ctx.addIssue({
-      code: 'custom',
-      message: error.message,
-      params: { field: error.field, rule: error.rule },
-    });
-  }
-});
-
-export const TimeZone = z.string().refine(
-  (tz) => {
+export const ScheduleExpression = deferred(() =>
+  z.string().superRefine((value, ctx) => {
     try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
+      parseScheduleExpression(value);
+    } catch (error) {
+      if (!(error instanceof ScheduleExpressionError)) throw error;
+      ctx.addIssue({
+        code: 'custom',
+        message: error.message,
+        params: { field: error.field, rule: error.rule },
+      });
     }
-  },
-  { message: 'must be an IANA time zone such as Asia/Tokyo' },
+  }),
+);
+
+export const TimeZone = deferred(() =>
+  z.string().refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an IANA time zone such as Asia/Tokyo' },
+  ),
 );
