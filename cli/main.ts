@@ -21,6 +21,7 @@ import {
 } from '../functions/core/errors';
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
+import { configJson, configLines, resolvedJobConfig } from '../functions/core/job-config';
 import { jobRegistry } from '../functions/jobs/registry';
 import { loadJobModules } from '../functions/jobs/modules';
 import type { JobImplementation } from '../functions/jobs/types';
@@ -39,6 +40,8 @@ const USAGE = `usage: opsrail <command> [options]   (opsrail <command> --help; o
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
+  jobs --show <jobId> [--json] [--stage S]        one job's resolved configuration (catalog entry, the stage's
+                                                  switches and settings, the policy snapshot), one line per setting
   jobs --lint [--json] [--stage S]                schedule warnings: DST-skipped or repeated times, rate() in a DST zone, …
   run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json] [--resume]
                                                   one run on the local stack (scheduled time = --at, default now);
@@ -125,12 +128,22 @@ async function jobsCommand(args: string[]): Promise<number> {
     options: {
       json: { type: 'boolean', default: false },
       lint: { type: 'boolean', default: false },
+      show: { type: 'string' },
       stage: { type: 'string' },
     },
     strict: true,
   });
   // The catalog as the runtimes see it: an enabled job with no code is an error here too.
   const policy = policyFor(values.stage, { runsJobs: await userJobs() });
+  if (values.show !== undefined) {
+    const config = resolvedJobConfig(policy, values.show);
+    if (!config)
+      throw new UsageError(
+        `--show ${values.show}: no such job in stage ${policy.stage} (jobs: ${policy.jobs.map((j) => j.jobId).join(', ')})`,
+      );
+    console.log(values.json ? configJson(config) : configLines(config).join('\n'));
+    return EXIT.ok;
+  }
   if (values.lint) {
     printJobsLint(policy, systemClock.now(), values.json);
     return EXIT.ok;
