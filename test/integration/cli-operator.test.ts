@@ -144,7 +144,7 @@ describe('opsrail run, runs, show, pause, resume and trigger on a running local 
     const skipped: string[] = [];
     const scheduler = new LocalScheduler(
       {
-        run: async (request) =>
+        run: async (request: { jobId: string; scheduledTime: string }) =>
           ({
             kind: 'duplicate_suppressed',
             executionId: 'x',

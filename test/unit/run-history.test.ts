@@ -408,7 +408,7 @@ describe('run history (opsrail runs, opsrail show) on the memory state store', (
 
     // Assess
     assert.equal(okLines[2], '  status       ok, quality OK');
-    assert.equal(okLines[3].startsWith('  window'), true, 'no "why" line for quality OK');
+    assert.equal(okLines[3]?.startsWith('  window'), true, 'no "why" line for quality OK');
     const outputs = okLines.indexOf('outputs');
     assert.equal(
       okLines[outputs + 1],
