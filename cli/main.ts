@@ -55,8 +55,8 @@ commands:
   show <jobRunId> [--json] [--utc] [--stage S]    one run in plain words: timeline, window, pinned inputs, quality and why,
                                                   outputs, diagnostics, approvals, evidence keys
   trigger <jobId> [--as NAME] [--json] [--stage S]  one run now: locally as opsrail run; on a stage, StartExecution
-  pause <jobId> --as NAME --reason TEXT [--stage S]   disable the job's schedule (audited; shown by status)
-  resume <jobId> --as NAME --reason TEXT [--stage S]  enable it again (not while a kill-switch is engaged)
+  pause <jobId> --as NAME --reason TEXT [--utc] [--stage S]   disable the job's schedule (audited; shown by status)
+  resume <jobId> --as NAME --reason TEXT [--utc] [--stage S]  enable it again (not while a kill-switch is engaged)
   kill engage [jobId] --as NAME --reason TEXT     stop now: refuse new runs, stop running ones, disable schedules
   kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
   safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
@@ -72,7 +72,7 @@ commands:
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
 with your AWS credentials (status, runs, show, trigger, pause, resume, kill, safety, approvals, approve, reject).
 times are shown in each job's own time zone with its offset (as jobs shows them), or in UTC with --utc;
---json carries UTC instants.
+times of the whole stage (safety mode, global kill-switch, datasets) in UTC; --json carries UTC instants.
 exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or duplicate, 4 quality DEGRADED or UNKNOWN
 environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package),
              OPSRAIL_JOBS_DIR (default jobs/ beside the policy directory)`;
@@ -524,10 +524,10 @@ function printStatus(report: StatusReport, zoneOf: (jobId: string) => string): v
     `stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`,
   );
   console.log(
-    `kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`,
+    `kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.jobId ? at(k.jobId, k.changedAt) : k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`,
   );
   console.log(
-    `quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`,
+    `quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${at(q.jobId, q.since)} (${q.reason})`).join('; ') : 'none'}`,
   );
   const datasets = Object.values(report.datasets);
   if (datasets.length)

@@ -11,7 +11,8 @@ import {
   resumeSchedule,
 } from '../functions/core/schedule-pause';
 import { UsageError } from './errors';
-import { type CliContext, requireKnownJobArg } from './runs';
+import { showTime } from '../functions/core/run-history';
+import { type CliContext, requireKnownJobArg, zoneOf } from './runs';
 
 /** Starts one execution of the stage's job-run state machine (StartExecution in AWS). */
 export interface ExecutionStarter {
@@ -38,6 +39,7 @@ function pauseOptions(command: string, args: string[]) {
       reason: { type: 'string' },
       stage: { type: 'string' },
       json: { type: 'boolean', default: false },
+      utc: { type: 'boolean', default: false },
     },
     allowPositionals: true,
     strict: true,
@@ -52,23 +54,25 @@ function pauseOptions(command: string, args: string[]) {
     actor: { by: values.as, reason: values.reason },
     stage: values.stage,
     json: values.json,
+    utc: values.utc,
   };
 }
 
 /** `opsrail pause <jobId> --as NAME --reason TEXT [--stage S] [--json]`. */
 export async function pauseCommand(args: string[], cli: ScheduleCliContext): Promise<number> {
-  const { jobId, actor, stage, json } = pauseOptions('pause', args);
+  const { jobId, actor, stage, json, utc } = pauseOptions('pause', args);
   requireKnownJobArg(cli.policyFor(stage), jobId);
   return cli.withControls(stage, async (deps) => {
     const result = await pauseSchedule(deps, jobId, actor);
+    const at = showTime(result.pause.pausedAt, zoneOf(deps.policy, utc)(jobId));
     if (json) console.log(JSON.stringify(result, null, 2));
     else if (!result.changed)
       console.log(
-        `${jobId} is already paused (by ${result.pause.pausedBy} at ${result.pause.pausedAt}: ${result.pause.reason}); nothing changed`,
+        `${jobId} is already paused (by ${result.pause.pausedBy} at ${at}: ${result.pause.reason}); nothing changed`,
       );
     else {
       console.log(
-        `paused: ${jobId} by ${result.pause.pausedBy} at ${result.pause.pausedAt} (${result.pause.reason}); no scheduled tick starts a run until opsrail resume ${jobId}`,
+        `paused: ${jobId} by ${result.pause.pausedBy} at ${at} (${result.pause.reason}); no scheduled tick starts a run until opsrail resume ${jobId}`,
       );
       console.log(
         `disabled schedules: ${result.disabledSchedules.length ? result.disabledSchedules.join(', ') : deps.policy.stage === 'local' ? 'the local scheduler skips its ticks' : 'none'}`,
@@ -80,7 +84,7 @@ export async function pauseCommand(args: string[], cli: ScheduleCliContext): Pro
 
 /** `opsrail resume <jobId> --as NAME --reason TEXT [--stage S] [--json]`. */
 export async function resumeCommand(args: string[], cli: ScheduleCliContext): Promise<number> {
-  const { jobId, actor, stage, json } = pauseOptions('resume', args);
+  const { jobId, actor, stage, json, utc } = pauseOptions('resume', args);
   requireKnownJobArg(cli.policyFor(stage), jobId);
   return cli.withControls(stage, async (deps) => {
     const result = await resumeSchedule(deps, jobId, actor);
@@ -88,7 +92,7 @@ export async function resumeCommand(args: string[], cli: ScheduleCliContext): Pr
     else if (!result.ended) console.log(`${jobId} is not paused; nothing changed`);
     else {
       console.log(
-        `resumed: ${jobId} by ${actor.by} (${actor.reason}); it was paused by ${result.ended.pausedBy} at ${result.ended.pausedAt}`,
+        `resumed: ${jobId} by ${actor.by} (${actor.reason}); it was paused by ${result.ended.pausedBy} at ${showTime(result.ended.pausedAt, zoneOf(deps.policy, utc)(jobId))}`,
       );
       console.log(
         result.stillDisabledBy
