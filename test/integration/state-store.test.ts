@@ -1015,6 +1015,23 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
           changedAt: '2026-04-01T00:00:00Z',
         }),
     ]),
+    fc
+      .tuple(j, fc.boolean())
+      .map(([j, paused]): [string, Op] => [
+        `pause ${j} ${paused}`,
+        (s, n) =>
+          s.setSchedulePause(
+            JOBS[j]!,
+            paused
+              ? {
+                  jobId: JOBS[j]!,
+                  pausedBy: 'p',
+                  pausedAt: `2026-04-01T00:00:0${n % 10}Z`,
+                  reason: 'r',
+                }
+              : null,
+          ),
+      ]),
   );
   const answer = (p: Promise<unknown>) =>
     p.then(
@@ -1028,6 +1045,8 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
     cursors: await Promise.all(JOBS.map((job) => s.getSchedulerCursor(job).then((v) => v ?? null))),
     open: await s.listOpenRuns(),
     before: await s.listRunsBefore('2026-04-03T00:00:00Z'),
+    history: await s.listRuns({}),
+    historySince: await s.listRuns({ jobId: JOBS[0], since: '2026-04-02T00:00:00Z' }),
     controls: await s.getControls(),
     controlHead: (await s.getControlChainHead()) ?? null,
   });
