@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
-import { Stage, type Diagnostic, type JobDefinition } from '../contracts';
+import { SafetyMode, Stage, type Diagnostic, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { systemClock } from '../functions/core/clock';
 import {
@@ -492,6 +492,9 @@ async function killCommand(args: string[]): Promise<number> {
 async function safetyCommand(args: string[]): Promise<number> {
   const { positionals, actor, stage } = actorOptions(args);
   if (positionals.length !== 1) throw new UsageError('safety SAFE|EMERGENCY_STOP');
+  // Checked before the local stack starts (setSafetyMode checks it again, for every caller).
+  if (!SafetyMode.safeParse(positionals[0]).success)
+    throw new UsageError(`safety mode must be one of ${SafetyMode.options.join(', ')}`);
   return withControls(stage, async (deps) => {
     const state = await setSafetyMode(deps, positionals[0] as string, actor);
     console.log(
@@ -771,6 +774,11 @@ async function supportBundleCommand(args: string[]): Promise<number> {
   if (!values.as)
     throw new UsageError(
       '--as NAME is required: creating a support bundle is audited with who did it',
+    );
+  const { parseJobRunId } = await import('../functions/core/ids');
+  if (!parseJobRunId(positionals[0] as string))
+    throw new UsageError(
+      `'${positionals[0]}' is not a jobRunId (<jobId>/<window start, UTC>, e.g. evidence_integrity_check/2026-01-01T00:00:00Z)`,
     );
   const { createSupportBundle } = await import('../functions/core/support-bundle');
   const { mkdirSync, writeFileSync } = await import('node:fs');

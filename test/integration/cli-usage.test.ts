@@ -101,6 +101,8 @@ describe('the CLI’s usage, without any local stack', () => {
       ['kill', 'engage', 'no_such_job', '--as', 'alice', '--reason', 'r'],
       ['run', 'no_such_job'],
       ['run', 'evidence_integrity_check', '--at', 'yesterday'],
+      ['safety', 'CALM', '--as', 'alice', '--reason', 'r'],
+      ['support-bundle', 'not-a-run-id', '--as', 'alice'],
     ];
 
     // Act
