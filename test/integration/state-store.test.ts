@@ -1015,23 +1015,21 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
           changedAt: '2026-04-01T00:00:00Z',
         }),
     ]),
-    fc
-      .tuple(j, fc.boolean())
-      .map(([j, paused]): [string, Op] => [
-        `pause ${j} ${paused}`,
-        (s, n) =>
-          s.setSchedulePause(
-            JOBS[j]!,
-            paused
-              ? {
-                  jobId: JOBS[j]!,
-                  pausedBy: 'p',
-                  pausedAt: `2026-04-01T00:00:0${n % 10}Z`,
-                  reason: 'r',
-                }
-              : null,
-          ),
-      ]),
+    fc.tuple(j, fc.boolean()).map(([j, paused]): [string, Op] => [
+      `pause ${j} ${paused}`,
+      (s, n) =>
+        s.setSchedulePause(
+          JOBS[j]!,
+          paused
+            ? {
+                jobId: JOBS[j]!,
+                pausedBy: 'p',
+                pausedAt: `2026-04-01T00:00:0${n % 10}Z`,
+                reason: 'r',
+              }
+            : null,
+        ),
+    ]),
   );
   const answer = (p: Promise<unknown>) =>
     p.then(
