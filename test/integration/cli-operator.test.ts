@@ -231,4 +231,36 @@ describe('opsrail run, runs, show, pause, resume and trigger on a running local 
       before + 1,
     );
   });
+  test('verify --freshness: a job that just succeeded is fresh, an enabled job that never did is stale (exit 1); status shows the heartbeat', async () => {
+    // Prepare: a run of a new window now; the health check's failure from the first test
+    const ran = await opsrail('run', CHECK, '--at', '2026-01-03T00:00:00Z', '--json');
+    assert.equal(JSON.parse(ran.stdout).quality, 'OK', ran.stdout);
+
+    // Act
+    const freshness = await opsrail('verify', '--freshness', '--json');
+    const text = await opsrail('verify', '--freshness');
+    const status = JSON.parse((await opsrail('status', '--json')).stdout);
+
+    // Assess
+    assert.equal(freshness.code, 1, freshness.stderr);
+    const report = JSON.parse(freshness.stdout);
+    const beat = (id: string) => report.jobs.find((j: { jobId: string }) => j.jobId === id);
+    assert.equal(beat(CHECK).stale, false);
+    assert.equal(beat(CHECK).maxAgeSeconds, 60 * 60 + 30 * 60);
+    assert.equal(beat('schedule_ledger').stale, true);
+    assert.deepEqual(report.stale, ['schedule_ledger']);
+    assert.equal(
+      report.jobs.some((j: { jobId: string }) => j.jobId === HEALTH),
+      false,
+      'disabled: not watched',
+    );
+    assert.match(
+      text.stdout,
+      /^STALE {2}schedule_ledger {2}last success never, allowed age \d+ min$/m,
+    );
+    assert.match(text.stdout, /1 of 2 enabled job\(s\) stale: schedule_ledger/);
+    const health = status.jobs.find((j: { jobId: string }) => j.jobId === HEALTH);
+    assert.equal(health.heartbeat.lastFailureKind, 'dependency');
+    assert.ok(health.heartbeat.lastFailureAt);
+  });
 });
