@@ -5,7 +5,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
 import { OpsrailFunction } from '../../infra/constructs/opsrail-function';
-import { deadManWindow, expectedIntervalSeconds } from '../../functions/core/freshness';
+import {
+  deadManWindow,
+  expectedIntervalSeconds,
+  heartbeatOf,
+} from '../../functions/core/freshness';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { loadPolicy } from '../../functions/core/policy';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';
@@ -95,6 +99,21 @@ describe('notifications, dashboard and alarms', () => {
       'service',
       'stage',
     ]);
+  });
+
+  test('opsrail verify --freshness allows each enabled job exactly the age its deployed dead-man alarm watches', () => {
+    // Prepare
+    const alarms = Object.values(dev.findResources('AWS::CloudWatch::Alarm')) as any[];
+    const grace = policy.settings.thresholds.deadManGraceMinutes;
+    for (const job of policy.jobs.filter((j) => j.enabled)) {
+      const alarm = alarms.find(
+        (a) => a.Properties.AlarmName === `opsrail-dev-NoSuccess-${job.jobId}`,
+      ).Properties;
+      // Act
+      const beat = heartbeatOf(job, undefined, grace, new Date());
+      // Assess
+      assert.equal(beat.maxAgeSeconds, alarm.Period * alarm.EvaluationPeriods, job.jobId);
+    }
   });
 
   test('the dead-man window follows the schedule: hourly, daily, weekly (capped at 7 days)', () => {
