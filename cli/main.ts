@@ -152,6 +152,7 @@ async function jobsCommand(args: string[]): Promise<number> {
 export function exitCodeOf(outcome: ExecutionOutcome): number {
   switch (outcome.kind) {
     case 'duplicate_suppressed':
+    case 'tick_skipped':
     case 'refused':
     case 'stopped':
       return EXIT.refused;

@@ -72,6 +72,18 @@ export const WindowPolicy = z.discriminatedUnion('kind', [
 ]);
 export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
+/**
+ * What a tick does when a run of the same job (another window) is still open
+ * (docs/scheduling.md#overlap):
+ * - skip: the tick is not run; `job.run.tick_skipped` on the open run's audit, metric TickSkipped;
+ * - buffer_one: the first tick to arrive waits (WaitForOpenRun) and runs once the open run ends;
+ *   any later tick while one waits is skipped;
+ * - allow: both run at once, each its own window.
+ * A second delivery of the same window is a duplicate under every policy.
+ */
+export const OverlapPolicy = z.enum(['skip', 'buffer_one', 'allow']);
+export type OverlapPolicy = z.infer<typeof OverlapPolicy>;
+
 export const Capabilities = z.object({
   /**
    * What the job's own code reads and writes. `evidence` grants its function's role the evidence
@@ -111,6 +123,8 @@ export const CatalogJob = z.strictObject({
    * start.
    */
   window: WindowPolicy.default({ kind: 'tick', minutes: 60 }),
+  /** A tick arriving while another window's run of the job is open (docs/scheduling.md#overlap). */
+  overlap: OverlapPolicy.default('skip'),
   /**
    * Whether running the job again with the same run id is safe (docs/crash-safety.md). When the
    * holder of an Execute died, an idempotent job is run again; any other run ends UNKNOWN

@@ -7,6 +7,15 @@ import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
 import type { ExecutionInput, JobDefinition, StagePolicy } from '../../contracts';
 
+/**
+ * EventBridge Scheduler's MaximumEventAgeInSeconds from the catch-up window: a tick older than
+ * `scheduler.catchUpMinutes` is not delivered late (it goes to the dead-letter queue), as the local
+ * scheduler skips it (docs/scheduling.md#catch-up).
+ */
+export function maximumEventAgeSeconds(scheduler: Pick<StagePolicy['scheduler'], 'catchUpMinutes'>) {
+  return scheduler.catchUpMinutes * 60;
+}
+
 export interface JobSchedulingProps {
   stage: string;
   jobs: JobDefinition[];
@@ -74,7 +83,9 @@ export class JobScheduling extends Construct {
             input: JSON.stringify(input),
             retryPolicy: {
               maximumRetryAttempts: props.scheduler.maximumRetryAttempts,
-              maximumEventAgeInSeconds: props.scheduler.maximumEventAgeSeconds,
+              // The catch-up window, the same policy value the local scheduler skips older ticks by
+              // (docs/scheduling.md#catch-up).
+              maximumEventAgeInSeconds: maximumEventAgeSeconds(props.scheduler),
             },
             deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
           },
