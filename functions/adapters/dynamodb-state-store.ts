@@ -158,7 +158,11 @@ export class DynamoDbStateStore implements StateStore {
     throw new ContentionError(run.jobRunId, "the job's overlap slot");
   }
 
-  async waitForSlot(jobId: string, tick: WaitingTick, now: string): Promise<'waiting' | WaitingTick> {
+  async waitForSlot(
+    jobId: string,
+    tick: WaitingTick,
+    now: string,
+  ): Promise<'waiting' | WaitingTick> {
     for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
       try {
         await this.doc.send(
@@ -202,7 +206,11 @@ export class DynamoDbStateStore implements StateStore {
   async getSlot(jobId: string): Promise<{ active?: ActiveRun; waiting?: WaitingTick }> {
     const out = await this.call('getSlot', () =>
       this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.jobSlot(jobId), ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.jobSlot(jobId),
+          ConsistentRead: true,
+        }),
       ),
     );
     const item = out.Item ?? {};

@@ -73,7 +73,11 @@ export class MemoryStateStore implements StateStore {
       if (slot.active) return { busy: stored(slot.active) };
       this.slots.set(run.jobId, {
         ...slot,
-        active: { jobRunId: run.jobRunId, scheduledTime: run.scheduledTime, executionId: run.executionId },
+        active: {
+          jobRunId: run.jobRunId,
+          scheduledTime: run.scheduledTime,
+          executionId: run.executionId,
+        },
       });
     }
     this.runs.set(
@@ -101,10 +105,18 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async waitForSlot(jobId: string, tick: WaitingTick, now: string): Promise<'waiting' | WaitingTick> {
+  async waitForSlot(
+    jobId: string,
+    tick: WaitingTick,
+    now: string,
+  ): Promise<'waiting' | WaitingTick> {
     const slot = this.slots.get(jobId) ?? {};
     const waiting = slot.waiting;
-    if (waiting && waiting.executionId !== tick.executionId && !byteLess(waiting.leaseExpiresAt, now))
+    if (
+      waiting &&
+      waiting.executionId !== tick.executionId &&
+      !byteLess(waiting.leaseExpiresAt, now)
+    )
       return stored(waiting);
     this.slots.set(jobId, { ...slot, waiting: stored(tick) });
     return 'waiting';

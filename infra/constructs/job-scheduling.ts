@@ -12,7 +12,9 @@ import type { ExecutionInput, JobDefinition, StagePolicy } from '../../contracts
  * `scheduler.catchUpMinutes` is not delivered late (it goes to the dead-letter queue), as the local
  * scheduler skips it (docs/scheduling.md#catch-up).
  */
-export function maximumEventAgeSeconds(scheduler: Pick<StagePolicy['scheduler'], 'catchUpMinutes'>) {
+export function maximumEventAgeSeconds(
+  scheduler: Pick<StagePolicy['scheduler'], 'catchUpMinutes'>,
+) {
   return scheduler.catchUpMinutes * 60;
 }
 
