@@ -42,6 +42,9 @@ commands:
                                                   one run on the local stack (scheduled time = --at, default now);
                                                   a dangerous job prints its approval link and waits for a decision;
                                                   --resume takes over a run of that window left open by a dead process
+  backfill <jobId> --from T --to T [--stage local] [--as NAME]
+                                                  the job's windows in [T, T], oldest first (local stack only; at most
+                                                  scheduler.backfillMaxWindows); windows that ran are duplicates
   approvals [--json] [--stage S]                  pending approval requests, with their links
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
@@ -950,6 +953,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   safety: safetyCommand,
   quarantine: quarantineCommand,
   start: startCommand,
+  backfill: async (args) => (await import('./backfill')).backfillCommand(args),
 };
 
 /**
