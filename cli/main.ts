@@ -43,8 +43,8 @@ commands:
                                                   a dangerous job prints its approval link and waits for a decision;
                                                   --resume takes over a run of that window left open by a dead process
   backfill <jobId> --from T --to T [--stage local] [--as NAME]
-                                                  the job's windows in [T, T], oldest first (local stack only; at most
-                                                  scheduler.backfillMaxWindows); windows that ran are duplicates
+                                                  the job's windows with ticks from T to T, oldest first, at most
+                                                  scheduler.backfillMaxWindows (local stack only); ran ones are duplicates
   approvals [--json] [--stage S]                  pending approval requests, with their links
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
@@ -286,7 +286,9 @@ async function runCommand(args: string[]): Promise<number> {
       outcome: outcome.kind,
       status:
         summary?.status ??
-        (outcome.kind === 'duplicate_suppressed' ? 'duplicate_suppressed' : 'error'),
+        (outcome.kind === 'duplicate_suppressed' || outcome.kind === 'tick_skipped'
+          ? outcome.kind
+          : 'error'),
       quality: summary?.quality ?? null,
       evidencePrefix: summary?.evidencePrefix
         ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}`
@@ -317,6 +319,10 @@ async function runCommand(args: string[]): Promise<number> {
         console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
       if (outcome.kind === 'duplicate_suppressed')
         console.log('this window already ran: duplicate_suppressed recorded, nothing written');
+      if (outcome.kind === 'tick_skipped')
+        console.log(
+          `run ${outcome.openRunId} of this job is open: not run (overlap, docs/scheduling.md)`,
+        );
     }
     return code;
   } finally {
