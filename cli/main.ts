@@ -21,6 +21,7 @@ import {
 } from '../functions/core/errors';
 import { findJob, loadPolicy, type ResolvedPolicy } from '../functions/core/policy';
 import { formatInZone, nextRunTimes } from '../functions/core/schedule';
+import { configJson, configLines, resolvedJobConfig } from '../functions/core/job-config';
 import { jobRegistry } from '../functions/jobs/registry';
 import { loadJobModules } from '../functions/jobs/modules';
 import type { JobImplementation } from '../functions/jobs/types';
@@ -29,6 +30,7 @@ import { DEFAULT_POLICY_DIR, opsrailHome, startLocalStack } from '../local/stack
 import { cliRedactor, redactProcessOutput } from './redacted-output';
 import { ApprovalPortInUseError, HomeInUseError } from '../local/errors';
 import { UsageError } from './errors';
+import { printJobsLint } from './jobs-lint';
 import packageJson from '../package.json' with { type: 'json' };
 
 /** Exit codes, as the README fixes them. */
@@ -38,6 +40,9 @@ const USAGE = `usage: opsrail <command> [options]   (opsrail <command> --help; o
 
 commands:
   jobs [--json] [--stage S]                       every job: version, class, enabled, dangerous, schedule, next 3 runs
+  jobs --show <jobId> [--json] [--stage S]        one job's resolved configuration (catalog entry, the stage's
+                                                  switches and settings, the policy snapshot), one line per setting
+  jobs --lint [--json] [--stage S]                schedule warnings: DST-skipped or repeated times, rate() in a DST zone, …
   run <jobId> [--at <ISO time>] [--as NAME] [--param k=v …] [--json] [--resume]
                                                   one run on the local stack (scheduled time = --at, default now);
                                                   a dangerous job prints its approval link and waits for a decision;
@@ -55,6 +60,7 @@ commands:
   safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
   quarantine release <jobId> --as NAME --reason TEXT   a dangerous op: refused until approved
   verify <jobRunId> | verify --all [--job J] [--json]  recompute every hash and the chain; exit 0 only if all verifies (4: nothing to verify)
+  verify --freshness [--json] [--stage S]         every enabled job's last success against its dead-man window; exit 1 if any is stale
   support-bundle <jobRunId> --as NAME [--out DIR]  the run's evidence chain and state in one redacted tar.gz
   query "<SQL>" | query --named <name> [--days N] [--json]
                                                   the Athena tables and named queries (each over a window
@@ -123,11 +129,29 @@ function table(rows: string[][]): string {
 async function jobsCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      lint: { type: 'boolean', default: false },
+      show: { type: 'string' },
+      stage: { type: 'string' },
+    },
     strict: true,
   });
   // The catalog as the runtimes see it: an enabled job with no code is an error here too.
   const policy = policyFor(values.stage, { runsJobs: await userJobs() });
+  if (values.show !== undefined) {
+    const config = resolvedJobConfig(policy, values.show);
+    if (!config)
+      throw new UsageError(
+        `--show ${values.show}: no such job in stage ${policy.stage} (jobs: ${policy.jobs.map((j) => j.jobId).join(', ')})`,
+      );
+    console.log(values.json ? configJson(config) : configLines(config).join('\n'));
+    return EXIT.ok;
+  }
+  if (values.lint) {
+    printJobsLint(policy, systemClock.now(), values.json);
+    return EXIT.ok;
+  }
   const jobs = policy.jobs.map((job) => describeJob(job, systemClock.now()));
   if (values.json) {
     console.log(JSON.stringify({ stage: policy.stage, jobs }, null, 2));
@@ -526,6 +550,8 @@ function printStatus(report: StatusReport): void {
         'QUALITY',
         'CONSEC. FAILURES',
         'RUNS',
+        'LAST FAILURE',
+        'FRESH',
         'NEXT RUN',
       ],
       ...report.jobs.map((j) => [
@@ -537,10 +563,22 @@ function printStatus(report: StatusReport): void {
         j.lastQuality ?? '-',
         String(j.consecutiveFailures),
         String(j.runCount),
+        j.heartbeat.lastFailureAt
+          ? `${j.heartbeat.lastFailureAt} (${j.heartbeat.lastFailureKind})`
+          : '-',
+        j.heartbeat.maxAgeSeconds === null || !j.enabled
+          ? '-'
+          : j.heartbeat.stale
+            ? 'STALE'
+            : 'yes',
         j.nextRun ?? '-',
       ]),
     ]),
   );
+  const alerts = report.jobs.flatMap((j) =>
+    j.heartbeat.pendingAlerts.map((a) => `${j.jobId}: ${a}`),
+  );
+  if (alerts.length) console.log(`pending alerts:\n  ${alerts.join('\n  ')}`);
 }
 
 async function statusCommand(args: string[]): Promise<number> {
@@ -681,6 +719,7 @@ async function verifyCommand(args: string[]): Promise<number> {
     args,
     options: {
       all: { type: 'boolean', default: false },
+      freshness: { type: 'boolean', default: false },
       job: { type: 'string' },
       json: { type: 'boolean', default: false },
       stage: { type: 'string' },
@@ -688,8 +727,13 @@ async function verifyCommand(args: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
   });
+  if (values.freshness) {
+    if (values.all || values.job || positionals.length > 0)
+      throw new UsageError('verify --freshness takes no jobRunId, --all or --job');
+    return verifyFreshness(values.stage, values.json);
+  }
   if (values.all === (positionals.length === 1) || positionals.length > 1)
-    throw new UsageError('verify <jobRunId>, or verify --all [--job <jobId>]');
+    throw new UsageError('verify <jobRunId>, verify --all [--job <jobId>], or verify --freshness');
   if (values.job && !values.all) throw new UsageError('--job goes with --all');
   const policy = policyFor(values.stage);
   if (values.job && !findJob(policy, values.job))
@@ -725,6 +769,43 @@ async function verifyCommand(args: string[]): Promise<number> {
       : report.manifests + report.controlEvents === 0
         ? EXIT.degraded
         : EXIT.ok;
+  });
+}
+
+/**
+ * Every enabled job's last success against the age its dead-man alarm allows
+ * (docs/observability.md#heartbeats-and-freshness): exit 0 when all are fresh, 1 when any is stale.
+ */
+function verifyFreshness(stage: string | undefined, json: boolean): Promise<number> {
+  return withControls(stage, async (deps) => {
+    const report = await statusReport(deps);
+    const watched = report.jobs.filter((j) => j.enabled && j.heartbeat.maxAgeSeconds !== null);
+    const stale = watched.filter((j) => j.heartbeat.stale);
+    if (json)
+      console.log(
+        JSON.stringify(
+          {
+            stage: report.stage,
+            checkedAt: systemClock.now().toISOString(),
+            jobs: watched.map((j) => ({ jobId: j.jobId, ...j.heartbeat })),
+            stale: stale.map((j) => j.jobId),
+          },
+          null,
+          2,
+        ),
+      );
+    else {
+      for (const j of watched)
+        console.log(
+          `${j.heartbeat.stale ? 'STALE' : 'fresh'}  ${j.jobId}  last success ${j.heartbeat.lastSuccessAt ?? 'never'}, allowed age ${Math.round(j.heartbeat.maxAgeSeconds! / 60)} min`,
+        );
+      console.log(
+        stale.length
+          ? `${stale.length} of ${watched.length} enabled job(s) stale: ${stale.map((j) => j.jobId).join(', ')}`
+          : `all ${watched.length} enabled job(s) fresh`,
+      );
+    }
+    return stale.length ? EXIT.failed : EXIT.ok;
   });
 }
 

@@ -1,19 +1,24 @@
+import { deferred } from './deferred';
 import * as z from 'zod';
 
 /**
  * Parameters of the built-in jobs, validated when the policy loads so a typo fails at load, not at
  * 3 a.m.
  */
-export const EvidenceIntegrityCheckParams = z.strictObject({
-  /** How many of the most recent bundles of each job to re-verify. */
-  bundlesPerJob: z.number().int().min(1).max(1000).default(5),
-});
+export const EvidenceIntegrityCheckParams = deferred(() =>
+  z.strictObject({
+    /** How many of the most recent bundles of each job to re-verify. */
+    bundlesPerJob: z.number().int().min(1).max(1000).default(5),
+  }),
+);
 
-export const EndpointHealthCheckParams = z.strictObject({
-  url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
-  expectStatus: z.number().int().min(100).max(599).default(200),
-  timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
-});
+export const EndpointHealthCheckParams = deferred(() =>
+  z.strictObject({
+    url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+  }),
+);
 
 export const builtinJobParams: Record<string, z.ZodType> = {
   evidence_integrity_check: EvidenceIntegrityCheckParams,

@@ -1,3 +1,4 @@
+import { deferred } from './deferred';
 import * as z from 'zod';
 
 /**
@@ -8,16 +9,18 @@ import * as z from 'zod';
  */
 const NOT_IN_AN_IDENTITY = /[\s\p{Cc}\p{Cf}\p{Z}]/u;
 
-export const Identity = z
-  .string()
-  .trim()
-  .normalize('NFC')
-  .min(1, 'must name someone')
-  .max(200, 'must be at most 200 characters')
-  .refine(
-    (s) => !NOT_IN_AN_IDENTITY.test(s),
-    'must not contain whitespace, control or invisible characters',
-  );
+export const Identity = deferred(() =>
+  z
+    .string()
+    .trim()
+    .normalize('NFC')
+    .min(1, 'must name someone')
+    .max(200, 'must be at most 200 characters')
+    .refine(
+      (s) => !NOT_IN_AN_IDENTITY.test(s),
+      'must not contain whitespace, control or invisible characters',
+    ),
+);
 
 /**
  * The form two identities are compared in: an ARN (an IAM identity) exactly as written, anything

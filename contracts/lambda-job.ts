@@ -1,3 +1,4 @@
+import { deferred } from './deferred';
 import * as z from 'zod';
 import { Quality } from './common';
 import { JobOutput, RunContext } from './execution';
@@ -12,17 +13,21 @@ export const LAMBDA_JOB_CONTRACT_VERSION = 1;
  * repeated call of the same run carries the same key, and the function must do its effect once per
  * key.
  */
-export const LambdaJobRequest = z.strictObject({
-  contractVersion: z.literal(LAMBDA_JOB_CONTRACT_VERSION),
-  idempotencyKey: z.string().min(1),
-  run: RunContext,
-});
+export const LambdaJobRequest = deferred(() =>
+  z.strictObject({
+    contractVersion: z.literal(LAMBDA_JOB_CONTRACT_VERSION),
+    idempotencyKey: z.string().min(1),
+    run: RunContext,
+  }),
+);
 export type LambdaJobRequest = z.infer<typeof LambdaJobRequest>;
 
 /** What the function must answer: anything else fails the run (validation, not retried). */
-export const LambdaJobAnswer = z.strictObject({
-  quality: Quality,
-  outputs: z.array(JobOutput).default([]),
-  diagnostics: z.array(Diagnostic).default([]),
-});
+export const LambdaJobAnswer = deferred(() =>
+  z.strictObject({
+    quality: Quality,
+    outputs: z.array(JobOutput).default([]),
+    diagnostics: z.array(Diagnostic).default([]),
+  }),
+);
 export type LambdaJobAnswer = z.infer<typeof LambdaJobAnswer>;

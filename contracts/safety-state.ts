@@ -1,3 +1,4 @@
+import { deferred } from './deferred';
 import * as z from 'zod';
 import { JobId, UtcTimestamp } from './common';
 
@@ -5,7 +6,7 @@ import { JobId, UtcTimestamp } from './common';
  * safety_state: the stage's safety mode. Only the safe direction is immediate
  * (docs/safety-rules.md#safety-mode).
  */
-export const SafetyMode = z.enum(['NORMAL', 'SAFE', 'EMERGENCY_STOP']);
+export const SafetyMode = deferred(() => z.enum(['NORMAL', 'SAFE', 'EMERGENCY_STOP']));
 export type SafetyMode = z.infer<typeof SafetyMode>;
 
 const Change = {
@@ -14,27 +15,33 @@ const Change = {
   changedAt: UtcTimestamp,
 };
 
-export const SafetyState = z.strictObject({
-  schemaVersion: z.literal(1),
-  mode: SafetyMode,
-  ...Change,
-});
+export const SafetyState = deferred(() =>
+  z.strictObject({
+    schemaVersion: z.literal(1),
+    mode: SafetyMode,
+    ...Change,
+  }),
+);
 export type SafetyState = z.infer<typeof SafetyState>;
 
 /** A kill-switch, global (no jobId) or for one job. */
-export const KillSwitch = z.strictObject({
-  schemaVersion: z.literal(1),
-  jobId: JobId.nullable(),
-  engaged: z.boolean(),
-  ...Change,
-});
+export const KillSwitch = deferred(() =>
+  z.strictObject({
+    schemaVersion: z.literal(1),
+    jobId: JobId.nullable(),
+    engaged: z.boolean(),
+    ...Change,
+  }),
+);
 export type KillSwitch = z.infer<typeof KillSwitch>;
 
-export const DatasetIntegrity = z.strictObject({
-  schemaVersion: z.literal(1),
-  datasetId: z.string().min(1),
-  status: z.enum(['OK', 'DEGRADED', 'FAIL', 'UNKNOWN']),
-  recordedBy: z.string().min(1),
-  recordedAt: UtcTimestamp,
-});
+export const DatasetIntegrity = deferred(() =>
+  z.strictObject({
+    schemaVersion: z.literal(1),
+    datasetId: z.string().min(1),
+    status: z.enum(['OK', 'DEGRADED', 'FAIL', 'UNKNOWN']),
+    recordedBy: z.string().min(1),
+    recordedAt: UtcTimestamp,
+  }),
+);
 export type DatasetIntegrity = z.infer<typeof DatasetIntegrity>;

@@ -7,3 +7,8 @@
 export class UnknownStageError extends Error {
   override name = 'UnknownStageError';
 }
+
+/** `-c opsrail:synthTime=…` is not an ISO instant. */
+export class SynthTimeError extends Error {
+  override name = 'SynthTimeError';
+}

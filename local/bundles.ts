@@ -6,11 +6,12 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { BUNDLE_FILE, lambdaBundling } from '../infra/bundling';
 import { REPO_ROOT } from '../infra/paths';
 
@@ -23,6 +24,7 @@ export const SHIPPED_FUNCTIONS = [
   'request-approval',
   'execution-ended',
   'approval-endpoint',
+  'slack-interaction',
 ] as const;
 export type ShippedFunction = (typeof SHIPPED_FUNCTIONS)[number];
 
@@ -41,11 +43,32 @@ export function esbuildOptions(functionDir: string, outfile: string): BuildOptio
     minify: lambdaBundling.minify,
     keepNames: lambdaBundling.keepNames,
     sourcemap: lambdaBundling.sourceMap,
-    sourcesContent: lambdaBundling.sourcesContent,
     external: [...lambdaBundling.externalModules],
     metafile: true,
     logLevel: 'silent',
   };
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * The `@aws-sdk` folder this package's SDK dependency is installed in: what the local stack offers
+ * a bundle in place of the Lambda runtime's own SDK (infra/bundling.ts `externalModules`).
+ */
+export function runtimeSdkDir(): string {
+  const entry = requireHere.resolve('@aws-sdk/client-dynamodb');
+  const marker = `${sep}@aws-sdk${sep}`;
+  return entry.slice(0, entry.lastIndexOf(marker) + marker.length - 1);
+}
+
+/**
+ * Lambda resolves `@aws-sdk/*` from the runtime's node_modules; a bundle in `dir` finds this
+ * package's SDK beside it (`dir/node_modules/@aws-sdk`), and only that: any other module left
+ * outside the bundle fails to load here as it would in Lambda.
+ */
+export function offerRuntimeSdk(dir: string): void {
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  symlinkSync(runtimeSdkDir(), join(dir, 'node_modules', '@aws-sdk'), 'dir');
 }
 
 interface BuildRecord {
@@ -97,6 +120,7 @@ export function buildBundle(functionDir: string, cacheDir: string): string {
   // The asset Lambda runs has no package.json: its index.js is CommonJS. Here the repo's
   // package.json ("type": "module") may be an ancestor, so say so explicitly.
   writeFileSync(join(staging, 'package.json'), '{"type":"commonjs"}\n');
+  offerRuntimeSdk(staging);
   rmSync(dir, { recursive: true, force: true });
   try {
     renameSync(staging, dir);
@@ -108,7 +132,7 @@ export function buildBundle(functionDir: string, cacheDir: string): string {
   return outfile;
 }
 
-const requireBundle = createRequire(import.meta.url);
+const requireBundle = requireHere;
 
 /**
  * Loads a fresh instance of a bundle (its own module state, as a new Lambda sandbox has), so two

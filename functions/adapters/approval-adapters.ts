@@ -1,15 +1,16 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import {
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type {
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
-  type SFNClient,
+  SFNClient,
 } from '@aws-sdk/client-sfn';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Announcer, TaskCallbacks } from '../core/approvals';
 import { wrapAwsError } from './aws-errors';
+import { sdk } from './aws-sdk';
 import { slackApprovalMessage } from './slack-adapters';
 
 /**
@@ -18,6 +19,7 @@ import { slackApprovalMessage } from './slack-adapters';
  */
 export async function readSecret(client: SecretsManagerClient, secretRef: string): Promise<string> {
   try {
+    const { GetSecretValueCommand } = await sdk.secretsManager();
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretRef }));
     if (!out.SecretString) throw new Error('the secret has no string value');
     return out.SecretString;
@@ -62,11 +64,13 @@ export class StepFunctionsTaskCallbacks implements TaskCallbacks {
     }
   }
 
-  succeed(taskToken: string, output: Record<string, unknown>) {
+  async succeed(taskToken: string, output: Record<string, unknown>) {
+    const { SendTaskSuccessCommand } = await sdk.sfn();
     return this.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
   }
 
-  fail(taskToken: string, error: string, cause: string) {
+  async fail(taskToken: string, error: string, cause: string) {
+    const { SendTaskFailureCommand } = await sdk.sfn();
     return this.send(
       new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32768) }),
     );
@@ -88,6 +92,7 @@ export class SnsAnnouncer implements Announcer {
 
   async announce(message: { subject: string; text: string; link: string }) {
     try {
+      const { PublishCommand } = await sdk.sns();
       await this.sns.send(
         new PublishCommand({
           TopicArn: this.topicArn,

@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
-import { S3Client } from '@aws-sdk/client-s3';
 import { FunctionEnv, type FunctionDir, type HandlerEnv } from '../../contracts';
 import { systemClock, type Clock } from '../core/clock';
 import { validationErrorOf } from '../core/errors';
@@ -15,7 +14,6 @@ import { bundledConfig } from './bundle-config';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
-import { S3EvidenceStore } from './s3-evidence-store';
 import { noRunMetrics, PowertoolsRunMetrics } from './run-metrics';
 import { DynamoDbApprovalStore } from './dynamodb-approval-store';
 import {
@@ -26,11 +24,10 @@ import {
   SnsAnnouncer,
   StepFunctionsTaskCallbacks,
 } from './approval-adapters';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../core/errors';
 import type { Announcer, ApprovalDependencies } from '../core/approvals';
+import type { EvidenceStore } from '../core/ports';
+import { onFirstUse, sdk } from './aws-sdk';
 
 /**
  * One function's environment (contracts/handler-env.ts): a missing or malformed variable is named.
@@ -45,17 +42,35 @@ export function parseFunctionEnv(
   return parsed.data;
 }
 
-export function awsClients(env: HandlerEnv): { dynamodb: DynamoDBClient; s3: S3Client } {
-  return {
-    dynamodb: new DynamoDBClient({
-      region: env.AWS_REGION,
-      ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
-    }),
-    s3: new S3Client({
+function dynamoDbClient(env: HandlerEnv): DynamoDBClient {
+  return new DynamoDBClient({
+    region: env.AWS_REGION,
+    ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+  });
+}
+
+/**
+ * The evidence bucket, with the S3 client and its adapter loaded at the first read or write:
+ * Preflight never touches evidence, a job function only if its job declares it
+ * (functions/adapters/aws-sdk.ts).
+ */
+export function s3EvidenceStore(env: HandlerEnv): EvidenceStore {
+  const store = onFirstUse(async () => {
+    const [{ S3Client }, { S3EvidenceStore }] = await Promise.all([
+      sdk.s3(),
+      import('./s3-evidence-store'),
+    ]);
+    const client = new S3Client({
       region: env.AWS_REGION,
       forcePathStyle: env.OPSRAIL_S3_FORCE_PATH_STYLE === 'true',
       ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}),
-    }),
+    });
+    return new S3EvidenceStore(client, env.EVIDENCE_BUCKET_NAME);
+  });
+  return {
+    putObject: async (key, body, contentType) => (await store()).putObject(key, body, contentType),
+    getObject: async (key) => (await store()).getObject(key),
+    list: async (prefix) => (await store()).list(prefix),
   };
 }
 
@@ -76,7 +91,7 @@ export function buildDependencies(
   extraJobs: readonly JobImplementation[] = [],
   overrides: { clock?: Clock; runsJobs?: boolean } = {},
 ): Dependencies {
-  const { dynamodb, s3 } = awsClients(env);
+  const dynamodb = dynamoDbClient(env);
   const source = env.OPSRAIL_POLICY_DIR
     ? directoryPolicySource(env.OPSRAIL_POLICY_DIR)
     : bundledPolicySource;
@@ -113,7 +128,7 @@ export function buildDependencies(
         : noRunMetrics,
     approvals: new DynamoDbApprovalStore(dynamodb, env.STATE_TABLE_NAME),
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
-    evidence: new S3EvidenceStore(s3, env.EVIDENCE_BUCKET_NAME),
+    evidence: s3EvidenceStore(env),
     clock: overrides.clock ?? systemClock,
     jobs,
     codeVersion: env.OPSRAIL_CODE_VERSION,
@@ -130,6 +145,7 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
   const { env } = deps;
   return () =>
     (built ??= (async () => {
+      const { SecretsManagerClient } = await sdk.secretsManager();
       const secrets = new SecretsManagerClient({ region: env.AWS_REGION });
       let signingKey: Uint8Array;
       if (env.APPROVAL_SIGNING_KEY_SECRET_ARN)
@@ -150,10 +166,12 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
             buttons: !!deps.policy.settings.approvals.slack,
           }),
         );
-      if (env.ALERTS_TOPIC_ARN)
+      if (env.ALERTS_TOPIC_ARN) {
+        const { SNSClient } = await sdk.sns();
         announcers.push(
           new SnsAnnouncer(new SNSClient({ region: env.AWS_REGION }), env.ALERTS_TOPIC_ARN),
         );
+      }
       return {
         ...deps,
         signingKey,
@@ -161,7 +179,9 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
         tasks:
           env.OPSRAIL_STAGE === 'local'
             ? pollingTaskCallbacks
-            : new StepFunctionsTaskCallbacks(new SFNClient({ region: env.AWS_REGION })),
+            : new StepFunctionsTaskCallbacks(
+                new (await sdk.sfn()).SFNClient({ region: env.AWS_REGION }),
+              ),
         linkBaseUrl: env.APPROVAL_LINK_BASE_URL ?? deps.policy.settings.approvals.linkBaseUrl,
       };
     })());

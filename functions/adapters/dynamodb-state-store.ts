@@ -504,6 +504,10 @@ export class DynamoDbStateStore implements StateStore {
       set.push('consecutiveFailures = :zero', 'lastSuccessAt = :at');
       values[':zero'] = 0;
     }
+    if (effect.kind === 'failure') {
+      set.push('lastFailureAt = :at', 'lastFailureKind = :failureKind');
+      values[':failureKind'] = summary.error?.kind ?? 'internal';
+    }
     // A failure was counted, and any quarantine entered, by countFailure before the outcome was
     // sealed.
     const failed = await this.transact('completeRun', [

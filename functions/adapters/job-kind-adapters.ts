@@ -1,8 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { HandlerEnv, LambdaStandIn } from '../../contracts';
 import {
   ConfigurationError,
@@ -19,24 +17,27 @@ import type {
 } from '../jobs/kinds/ports';
 import { readSecret } from './approval-adapters';
 import { wrapAwsError } from './aws-errors';
+import { onFirstUse, sdk } from './aws-sdk';
 
 /** In AWS: Secrets Manager and Lambda, with the function's (the job's) own role. */
 export function awsJobKindPorts(env: HandlerEnv): JobKindPorts {
-  let secrets: SecretsManagerClient | undefined;
-  let lambda: LambdaClient | undefined;
+  // Each client loaded by the first job that needs it (functions/adapters/aws-sdk.ts).
+  const secrets = onFirstUse(
+    async () => new (await sdk.secretsManager()).SecretsManagerClient({ region: env.AWS_REGION }),
+  );
+  const lambda = onFirstUse(
+    async () => new (await sdk.lambda()).LambdaClient({ region: env.AWS_REGION }),
+  );
   return {
     secrets: {
-      read: (ref) => {
-        secrets ??= new SecretsManagerClient({ region: env.AWS_REGION });
-        return readSecret(secrets, ref);
-      },
+      read: async (ref) => readSecret(await secrets(), ref),
     },
     functions: {
       async invoke(_jobId, functionArn, request) {
         let out;
         try {
-          lambda ??= new LambdaClient({ region: env.AWS_REGION });
-          out = await lambda.send(
+          const { InvokeCommand } = await sdk.lambda();
+          out = await (await lambda()).send(
             new InvokeCommand({
               FunctionName: functionArn,
               InvocationType: 'RequestResponse',

@@ -295,6 +295,11 @@ export class MemoryStateStore implements StateStore {
     // sealed.
     if (effect.kind === 'success')
       Object.assign(state, { consecutiveFailures: 0, lastSuccessAt: endedAt });
+    if (effect.kind === 'failure')
+      Object.assign(state, {
+        lastFailureAt: endedAt,
+        lastFailureKind: summary.error?.kind ?? 'internal',
+      });
     this.open.delete(summary.jobRunId);
     return true;
   }

@@ -1,14 +1,10 @@
-import {
-  CognitoIdentityProviderClient,
-  ListUserPoolClientsCommand,
-} from '@aws-sdk/client-cognito-identity-provider';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SignInSettings, type HandlerEnv } from '../../contracts';
 import { tokenVerifier, type ResolvedSignIn } from '../approval-endpoint/sign-in';
 import type { SignIn } from '../approval-endpoint/http';
 import { ConfigurationError, zodIssues } from '../core/errors';
 import { wrapAwsError } from './aws-errors';
 import { readSecret } from './approval-adapters';
+import { sdk } from './aws-sdk';
 
 /** The local stand-in IdP's settings: it is served by the local approval server under /idp. */
 export function localSignInSettings(linkBaseUrl: string): ResolvedSignIn {
@@ -31,9 +27,10 @@ async function cognitoClientId(settings: SignInSettings, region: string): Promis
     throw new ConfigurationError(
       'APPROVAL_SIGN_IN: a cognito setting needs clientId, or userPoolId and clientName',
     );
-  const cognito = new CognitoIdentityProviderClient({ region });
   let next: string | undefined;
   try {
+    const { CognitoIdentityProviderClient, ListUserPoolClientsCommand } = await sdk.cognito();
+    const cognito = new CognitoIdentityProviderClient({ region });
     do {
       const page = await cognito.send(
         new ListUserPoolClientsCommand({
@@ -77,6 +74,7 @@ export async function resolveSignIn(env: HandlerEnv, linkBaseUrl: string): Promi
       );
     const clientId = await cognitoClientId(parsed.data, env.AWS_REGION);
     const secretRef = parsed.data.clientSecretRef;
+    const { SecretsManagerClient } = await sdk.secretsManager();
     const clientSecret = secretRef
       ? await readSecret(new SecretsManagerClient({ region: env.AWS_REGION }), secretRef)
       : undefined;

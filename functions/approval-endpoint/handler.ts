@@ -1,9 +1,10 @@
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ApprovalEndpointEvent, ForwardedDecision, ForwardedResponse } from '../../contracts';
 import { MAX_BODY_BYTES, type ApprovalHttpRequest } from '../core/approvals';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { wrapAwsError } from '../adapters/aws-errors';
+import { onFirstUse, sdk } from '../adapters/aws-sdk';
 import { ValidationError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
 import { lambdaHandler, stepLogger, type StepHandler } from '../adapters/lambda';
@@ -81,7 +82,7 @@ const defined = (record: Record<string, string | undefined>): Record<string, str
 
 /** Invokes the decision function with the browser's request; its answer is the page to return. */
 export function decisionForwarder(
-  lambda: LambdaClient,
+  lambda: () => Promise<LambdaClient>,
   functionName: string,
 ): (request: EndpointRequest) => Promise<EndpointResponse> {
   return async (request) => {
@@ -102,7 +103,8 @@ export function decisionForwarder(
     };
     let out;
     try {
-      out = await lambda.send(
+      const { InvokeCommand } = await sdk.lambda();
+      out = await (await lambda()).send(
         new InvokeCommand({
           FunctionName: functionName,
           Payload: Buffer.from(JSON.stringify(payload)),
@@ -139,7 +141,12 @@ export function createApprovalEndpointHandler(
   let signIn: Promise<SignIn | null> | undefined;
   const decisionFunction = deps.env.APPROVAL_DECISION_FUNCTION;
   const forward = decisionFunction
-    ? decisionForwarder(new LambdaClient({ region: deps.env.AWS_REGION }), decisionFunction)
+    ? decisionForwarder(
+        onFirstUse(
+          async () => new (await sdk.lambda()).LambdaClient({ region: deps.env.AWS_REGION }),
+        ),
+        decisionFunction,
+      )
     : undefined;
   const signInFor = (linkBaseUrl: string) => {
     // Resolved once per container; a failed lookup is tried again on the next request.

@@ -15,6 +15,7 @@ import { isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
 import type { Controls, EvidenceStore, JobState, OpenRun, StateStore } from './ports';
 import { nextRunTimes } from './schedule';
+import { type Heartbeat, heartbeatOf } from './freshness';
 import type { Redactor } from './redaction';
 
 /** Stops running executions: StopExecution in AWS, an abort of the interpreter locally. */
@@ -240,6 +241,8 @@ export interface StatusReport {
     quarantined: boolean;
     killed: boolean;
     nextRun: string | null;
+    /** Last success and failure, whether the job is stale, what would alert (freshness.ts). */
+    heartbeat: Heartbeat;
   }[];
   openRuns: OpenRun[];
 }
@@ -292,6 +295,7 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
         nextRun: job.enabled
           ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null)
           : null,
+        heartbeat: heartbeatOf(job, s, deps.policy.settings.thresholds.deadManGraceMinutes, now),
       };
     }),
     openRuns,

@@ -112,6 +112,9 @@ export interface JobState {
   consecutiveFailures: number;
   runCount: number;
   lastSuccessAt?: string;
+  /** When the job last failed, and the error kind it failed with (its heartbeat). */
+  lastFailureAt?: string;
+  lastFailureKind?: string;
   chainHead?: ChainLink;
   quarantine?: Quarantine;
 }

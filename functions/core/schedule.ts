@@ -17,7 +17,8 @@ function nearestWeekday(year: number, month: number, day: number, zone: string):
   return day === daysInMonth ? day - 2 : day + 1; // Sunday → Monday, unless that leaves the month
 }
 
-function dayMatches(cron: Cron, date: DateTime): boolean {
+/** Whether a cron's day fields (year, month, day-of-month, day-of-week) take this local day. */
+export function dayMatches(cron: Cron, date: DateTime): boolean {
   if (!cron.years.any && !cron.years.values.includes(date.year)) return false;
   if (!cron.months.includes(date.month)) return false;
   const daysInMonth = date.daysInMonth ?? 31;
@@ -49,8 +50,9 @@ function dayMatches(cron: Cron, date: DateTime): boolean {
  * Scheduled instants strictly after `after` and at or before `until`, at most `limit` of them.
  * Daylight saving time follows EventBridge Scheduler: a local time that does not exist (spring
  * forward) is skipped; a local time that happens twice (fall back) runs once, at its first
- * occurrence. rate(…) ticks are anchored at the Unix epoch (AWS anchors at the schedule's start
- * date; the local scheduler needs an anchor that survives restarts).
+ * occurrence. rate(…) ticks are anchored at the Unix epoch: multiples of the rate since
+ * 1970-01-01T00:00:00Z, an anchor that survives restarts; in AWS the schedule's StartDate is set on
+ * that grid (rateTickAtOrAfter, docs/scheduling.md#rate-anchor).
  */
 export function scheduledTimes(
   schedule: JobSchedule,
@@ -107,6 +109,15 @@ function firstOccurrence(local: DateTime): number {
       return earlier.toMillis();
   }
   return local.toMillis();
+}
+
+/**
+ * The first tick of a rate of `minutes` at or after `notBefore`, on the grid the local scheduler
+ * uses (multiples of the rate since the Unix epoch).
+ */
+export function rateTickAtOrAfter(minutes: number, notBefore: Date): Date {
+  const step = minutes * 60_000;
+  return new Date(Math.ceil(notBefore.getTime() / step) * step);
 }
 
 const TEN_YEARS_MS = 10 * 366 * 86_400_000;

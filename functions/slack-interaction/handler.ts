@@ -1,4 +1,4 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { FunctionUrlRequest } from '../../contracts';
 import { ConfigurationError } from '../core/errors';
@@ -8,6 +8,7 @@ import {
   type SlackInteractionDependencies,
 } from '../core/slack-interactions';
 import { readSecret } from '../adapters/approval-adapters';
+import { onFirstUse, sdk } from '../adapters/aws-sdk';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, stepLogger, type StepHandler } from '../adapters/lambda';
 import { DynamoDbInteractionReplayGuard, SlackWebApi } from '../adapters/slack-adapters';
@@ -30,16 +31,12 @@ export function toSlackRequest(event: FunctionUrlRequest): SlackHttpRequest {
 }
 
 /** A secret read once per cold start by its secret_ref; a failed read is tried again next time. */
-function cachedSecret(secrets: SecretsManagerClient, secretRef: string): () => Promise<string> {
-  let value: Promise<string> | undefined;
-  return () => {
-    // A failed read is not cached: the next interaction tries again.
-    value ??= readSecret(secrets, secretRef).catch((error: unknown) => {
-      value = undefined;
-      throw error;
-    });
-    return value;
-  };
+function cachedSecret(
+  secrets: () => Promise<SecretsManagerClient>,
+  secretRef: string,
+): () => Promise<string> {
+  // A failed read is not cached: the next interaction tries again.
+  return onFirstUse(async () => readSecret(await secrets(), secretRef));
 }
 
 /**
@@ -57,7 +54,10 @@ export function createSlackInteractionHandler(
     );
   const logger = stepLogger(deps, 'slack-interaction');
   const gate = approvalGate(deps);
-  const secrets = new SecretsManagerClient({ region: deps.env.AWS_REGION });
+  const secrets = onFirstUse(
+    async () =>
+      new (await sdk.secretsManager()).SecretsManagerClient({ region: deps.env.AWS_REGION }),
+  );
   const slackDeps = async (): Promise<SlackInteractionDependencies> => ({
     gate: await gate(),
     settings,

@@ -1,11 +1,43 @@
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnSchedule, CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
-import type { ExecutionInput, JobDefinition, StagePolicy } from '../../contracts';
+import {
+  type ExecutionInput,
+  type JobDefinition,
+  parseScheduleExpression,
+  type StagePolicy,
+} from '../../contracts';
+import { rateTickAtOrAfter } from '../../functions/core/schedule';
+import { lintSchedule } from '../../functions/core/schedule-lint';
+import { SynthTimeError } from '../errors';
+
+/**
+ * The synth's clock: the `opsrail:synthTime` context (an ISO instant, for tests and reproducible
+ * templates), else now.
+ */
+export const SYNTH_TIME_CONTEXT = 'opsrail:synthTime';
+
+/**
+ * How far after the synth a rate schedule's StartDate is at least: AWS refuses a StartDate more
+ * than 5 minutes in the past, and a deploy reaches the schedules some minutes after the synth.
+ */
+export const RATE_START_LEAD_MINUTES = 15;
+
+/**
+ * A rate schedule's StartDate: the first tick of the local scheduler's grid (multiples of the rate
+ * since the Unix epoch) at least RATE_START_LEAD_MINUTES after the synth, so AWS's ticks, every
+ * rate after it, are the local ones (docs/scheduling.md#rate-anchor). Cron and at(…) need none.
+ */
+export function rateStartDate(expression: string, synthTime: Date): string | undefined {
+  const parsed = parseScheduleExpression(expression);
+  if (parsed.kind !== 'rate') return undefined;
+  const notBefore = new Date(synthTime.getTime() + RATE_START_LEAD_MINUTES * 60_000);
+  return rateTickAtOrAfter(parsed.minutes, notBefore).toISOString();
+}
 
 /**
  * EventBridge Scheduler's MaximumEventAgeInSeconds from the catch-up window: a tick older than
@@ -63,6 +95,12 @@ export class JobScheduling extends Construct {
     );
     this.deadLetterQueue.grantSendMessages(role);
 
+    const synthContext = this.node.tryGetContext(SYNTH_TIME_CONTEXT) as string | undefined;
+    const synthTime = synthContext ? new Date(synthContext) : new Date();
+    if (Number.isNaN(synthTime.getTime()))
+      throw new SynthTimeError(
+        `${SYNTH_TIME_CONTEXT} must be an ISO instant, got '${synthContext}'`,
+      );
     this.schedules = props.jobs
       .filter((job) => job.enabled)
       .map((job) => {
@@ -77,6 +115,7 @@ export class JobScheduling extends Construct {
           description: `${job.jobId} ${job.jobVersion} (${job.jobClass}, owner ${job.owner})`,
           scheduleExpression: job.schedule.expression,
           scheduleExpressionTimezone: job.schedule.timezone,
+          startDate: rateStartDate(job.schedule.expression, synthTime),
           flexibleTimeWindow: { mode: 'OFF' },
           state: 'ENABLED',
           target: {
@@ -93,6 +132,13 @@ export class JobScheduling extends Construct {
           },
         });
         schedule.node.addDependency(this.group);
+        // The schedule lint as synth warnings (docs/scheduling.md#lint); each acknowledgeable by
+        // its id.
+        for (const finding of lintSchedule(job, synthTime))
+          Annotations.of(schedule).addWarningV2(
+            `opsrail:schedule-lint:${finding.code}`,
+            `${finding.jobId}: ${finding.message}`,
+          );
         return schedule;
       });
   }

@@ -24,7 +24,7 @@ import {
   type PER_JOB_METRICS,
   RUN_METRICS,
 } from '../../contracts/metrics';
-import { nextRunTimes } from '../../functions/core/schedule';
+import { deadManWindow, expectedIntervalSeconds } from '../../functions/core/freshness';
 
 export interface ObservabilityProps {
   stage: string;
@@ -35,38 +35,6 @@ export interface ObservabilityProps {
   topic: Topic;
   /** Where the run metrics' EMF records are written (the functions that finish runs). */
   runLogGroups: ILogGroup[];
-}
-
-const DAY_SECONDS = 86_400;
-const MAX_EVALUATION_SECONDS = 7 * DAY_SECONDS;
-
-/**
- * The longest gap between two consecutive ticks of a schedule (over its next ticks), in seconds.
- */
-export function expectedIntervalSeconds(
-  job: JobDefinition,
-  from = new Date('2026-01-05T00:00:00Z'),
-): number | null {
-  const ticks = nextRunTimes(job.schedule, from, 60);
-  if (ticks.length < 2) return null; // a one-off at(…) schedule has no interval to watch
-  let max = 0;
-  for (let i = 1; i < ticks.length; i++)
-    max = Math.max(max, (ticks[i]!.getTime() - ticks[i - 1]!.getTime()) / 1000);
-  return max;
-}
-
-/**
- * Period and evaluation periods for "no success within interval + grace" (CloudWatch allows at most
- * 7 days).
- */
-export function deadManWindow(
-  intervalSeconds: number,
-  graceMinutes: number,
-): { periodSeconds: number; evaluationPeriods: number } {
-  const window = Math.min(intervalSeconds + graceMinutes * 60, MAX_EVALUATION_SECONDS);
-  if (window <= DAY_SECONDS)
-    return { periodSeconds: Math.ceil(window / 60) * 60, evaluationPeriods: 1 };
-  return { periodSeconds: DAY_SECONDS, evaluationPeriods: Math.ceil(window / DAY_SECONDS) };
 }
 
 /**

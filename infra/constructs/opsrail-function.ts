@@ -96,7 +96,6 @@ export class OpsrailFunction extends NodejsFunction {
         minify: lambdaBundling.minify,
         keepNames: lambdaBundling.keepNames,
         sourceMap: lambdaBundling.sourceMap,
-        sourcesContent: lambdaBundling.sourcesContent,
         externalModules: [...lambdaBundling.externalModules],
         // A job module's `import … from 'opsrail'` is this very source, so its errors are the
         // handler's classes.

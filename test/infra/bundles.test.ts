@@ -9,7 +9,7 @@ import { ValidationError } from '../../functions/core/errors';
 import { OpsrailFunction } from '../../infra/constructs/opsrail-function';
 import { buildApp } from '../../infra/app';
 import { BUNDLE_FILE } from '../../infra/bundling';
-import { buildBundle, loadBundle } from '../../local/bundles';
+import { buildBundle, loadBundle, offerRuntimeSdk } from '../../local/bundles';
 import {
   jobRunSteps,
   jobRunTemplate,
@@ -166,7 +166,10 @@ describe('each function’s environment schema, at synth and in the shipped bund
   test('the shipped RequestApproval asset, started without its signing key, fails at once naming it', async () => {
     // Prepare: the template's own environment (CloudFormation references as placeholder strings),
     // minus the secret_ref
-    const asset = join(outdir, requestApproval.Metadata!['aws:asset:path']!, BUNDLE_FILE);
+    const assetDir = join(outdir, requestApproval.Metadata!['aws:asset:path']!);
+    const asset = join(assetDir, BUNDLE_FILE);
+    // The asset has no SDK of its own: Lambda's runtime provides it, here this package's.
+    offerRuntimeSdk(assetDir);
     const variables = Object.fromEntries(
       Object.entries(shippedEnv).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k}`]),
     );

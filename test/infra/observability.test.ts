@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
 import { OpsrailFunction } from '../../infra/constructs/opsrail-function';
-import { deadManWindow, expectedIntervalSeconds } from '../../infra/constructs/observability';
+import { deadManWindow, expectedIntervalSeconds } from '../../functions/core/freshness';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { loadPolicy } from '../../functions/core/policy';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';

@@ -220,6 +220,32 @@ function stateStoreSuite(
       assert.equal((await store.getJobState('chain_job'))?.chainHead?.manifestKey, 'b');
     });
 
+    test('the heartbeat: completeRun keeps the last failure and its kind, and a later success does not erase it', async () => {
+      // Prepare
+      const runs = [newRun('beat_job'), newRun('beat_job'), newRun('beat_job')];
+      for (const r of runs) await store.claimRun(r.run, r.start, LEASE);
+      const summary = (r: { run: RunContext }, status: 'ok' | 'error', kind?: string) => ({
+        jobRunId: r.run.jobRunId,
+        jobId: 'beat_job',
+        status,
+        quality: status === 'ok' ? ('OK' as const) : ('UNKNOWN' as const),
+        evidencePrefix: null,
+        manifestKey: null,
+        error: kind ? { kind, name: 'PermissionError', message: 'HTTP 403' } : null,
+      });
+      const failure = { kind: 'failure', quarantine: null } as const;
+      // Act
+      await store.completeRun(summary(runs[0]!, 'error', 'timeout'), 't1', failure);
+      await store.completeRun(summary(runs[1]!, 'error', 'permission'), 't2', failure);
+      await store.completeRun(summary(runs[2]!, 'ok'), 't3', { kind: 'success' });
+      // Assess
+      const state = await store.getJobState('beat_job');
+      assert.deepEqual(
+        [state?.lastSuccessAt, state?.lastFailureAt, state?.lastFailureKind],
+        ['t3', 't2', 'permission'],
+      );
+    });
+
     test('countFailure counts a run once; completeRun records it once; a success resets the count', async () => {
       const runs = [newRun('count_job'), newRun('count_job'), newRun('count_job')];
       for (const r of runs) await store.claimRun(r.run, r.start, LEASE);

@@ -7,7 +7,7 @@ import { buildSync } from 'esbuild';
 import * as powertoolsIdempotency from '@aws-lambda-powertools/idempotency';
 import { ErrorKind } from '../../contracts';
 import * as errors from '../../functions/core/errors';
-import { buildBundle, esbuildOptions, loadBundle } from '../../local/bundles';
+import { buildBundle, esbuildOptions, loadBundle, offerRuntimeSdk } from '../../local/bundles';
 import { asReportedError, FUNCTION_TIMEOUT_ERROR } from '../../local/lambda-invoke';
 import {
   jobRunFunctionTimeouts,
@@ -206,6 +206,7 @@ describe('the names survive bundling', () => {
   test('control: the same bundle minified without keepNames loses the names (so the test above can fail)', async () => {
     const outfile = join(cacheDir, 'no-keep-names', 'index.js');
     buildSync({ ...esbuildOptions('preflight', outfile), keepNames: false, metafile: false });
+    offerRuntimeSdk(join(cacheDir, 'no-keep-names'));
     assert.equal(readFileSync(outfile, 'utf8').includes('DuplicateRunError'), false);
     const { handler } = loadBundle<{ handler: (e: unknown, c: unknown) => Promise<unknown> }>(
       outfile,
