@@ -7,16 +7,14 @@ import { stackOutputKeys, stageResourceNames } from '../contracts/resource-names
 import {
   EventBridgeScheduleController,
   StepFunctionsExecutionController,
+  StepFunctionsExecutionStarter,
 } from '../functions/adapters/aws-control';
 import { DynamoDbStateStore } from '../functions/adapters/dynamodb-state-store';
 import { S3EvidenceStore } from '../functions/adapters/s3-evidence-store';
 import { wrapAwsError } from '../functions/adapters/aws-errors';
 import { systemClock } from '../functions/core/clock';
-import type {
-  ControlDependencies,
-  ExecutionController,
-  ScheduleController,
-} from '../functions/core/controls';
+import type { ControlDependencies, ExecutionController } from '../functions/core/controls';
+import type { ScheduleSwitch } from '../functions/core/schedule-pause';
 import { ConfigurationError } from '../functions/core/errors';
 import type { ResolvedPolicy } from '../functions/core/policy';
 import { createRedactor } from '../functions/core/redaction';
@@ -45,7 +43,11 @@ export async function awsControlDependencies(
   policy: ResolvedPolicy,
   clients: AwsClients,
 ): Promise<
-  ControlDependencies & { executions: ExecutionController; schedules: ScheduleController }
+  ControlDependencies & {
+    executions: ExecutionController;
+    schedules: ScheduleSwitch;
+    starter: StepFunctionsExecutionStarter;
+  }
 > {
   const names = stageResourceNames(policy.stage);
   let stack;
@@ -87,6 +89,7 @@ export async function awsControlDependencies(
     evidence: new S3EvidenceStore(clients.s3, bucket),
     clock: systemClock,
     executions: new StepFunctionsExecutionController(clients.sfn, stateMachineArn),
+    starter: new StepFunctionsExecutionStarter(clients.sfn, stateMachineArn),
     schedules: new EventBridgeScheduleController(
       clients.scheduler,
       names.scheduleGroup,

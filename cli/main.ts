@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { userInfo } from 'node:os';
-import { Stage, type Diagnostic, type JobDefinition } from '../contracts';
+import { SafetyMode, Stage, type Diagnostic, type JobDefinition } from '../contracts';
 import { directoryPolicySource } from '../functions/adapters/policy-sources';
 import { systemClock } from '../functions/core/clock';
 import {
@@ -11,9 +11,9 @@ import {
   statusReport,
   type ControlDependencies,
   type ExecutionController,
-  type ScheduleController,
   type StatusReport,
 } from '../functions/core/controls';
+import type { ScheduleSwitch } from '../functions/core/schedule-pause';
 import {
   DangerousOpRequiresApprovalError,
   OpsrailError,
@@ -32,6 +32,9 @@ import { ApprovalPortInUseError, HomeInUseError } from '../local/errors';
 import { UsageError } from './errors';
 import { printJobsLint } from './jobs-lint';
 import packageJson from '../package.json' with { type: 'json' };
+
+/** What the CLI is doing while the local stack starts: one line on stderr (stdout stays the answer). */
+const progressLine = (line: string) => console.error(line);
 
 /** Exit codes, as the README fixes them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, degraded: 4 } as const;
@@ -54,7 +57,14 @@ commands:
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
   approve|reject <approvalId> --stage S …         on a deployed stage: you are your AWS credentials (no --as)
-  status [--json] [--stage S]                     safety mode, kill-switches, quarantined jobs, each job's last and next run
+  status [--json] [--utc] [--stage S]             safety mode, kill-switches, quarantined and paused jobs, each job's last and next run
+  runs [jobId] [--since <ISO time|30m|24h|7d>] [--status ok|error|skipped|dry_run|running] [--json] [--utc] [--stage S]
+                                                  run history, newest first: window, status, quality (and why), duration, attempts, trigger
+  show <jobRunId> [--json] [--utc] [--stage S]    one run in plain words: timeline, window, pinned inputs, quality and why,
+                                                  outputs, diagnostics, approvals, evidence keys
+  trigger <jobId> [--as NAME] [--json] [--stage S]  one run now: locally as opsrail run; on a stage, StartExecution
+  pause <jobId> --as NAME --reason TEXT [--utc] [--stage S]   disable the job's schedule (audited; shown by status)
+  resume <jobId> --as NAME --reason TEXT [--utc] [--stage S]  enable it again (not while a kill-switch is engaged)
   kill engage [jobId] --as NAME --reason TEXT     stop now: refuse new runs, stop running ones, disable schedules
   kill release [jobId] --as NAME --reason TEXT    a dangerous op: refused until approved (approval gate)
   safety SAFE|EMERGENCY_STOP --as NAME --reason TEXT   toward NORMAL is a dangerous op and is refused
@@ -69,7 +79,9 @@ commands:
   new-job <jobId> [--kind module|lambda|http]     a job module (or stand-in) with its test, and a disabled catalog entry
 
 --stage local (default) works on the embedded local stack; --stage dev|stage|prod on the deployed stage,
-with your AWS credentials (status, kill, safety, approvals, approve, reject).
+with your AWS credentials (status, runs, show, trigger, pause, resume, kill, safety, approvals, approve, reject).
+times are shown in each job's own time zone with its offset (as jobs shows them), or in UTC with --utc;
+times of the whole stage (safety mode, global kill-switch, datasets) in UTC; --json carries UTC instants.
 exit codes: 0 ok, 1 run failed, 2 bad usage or input, 3 refused, skipped or duplicate, 4 quality DEGRADED or UNKNOWN
 environment: OPSRAIL_HOME (default .opsrail/), OPSRAIL_POLICY_DIR (default policy/ of the package),
              OPSRAIL_JOBS_DIR (default jobs/ beside the policy directory)`;
@@ -252,7 +264,7 @@ async function runCommand(args: string[]): Promise<number> {
       jobId,
     );
 
-  const stack = await startLocalStack();
+  const stack = await startLocalStack({ onProgress: progressLine });
   let server: Awaited<ReturnType<typeof import('../local/approval-server').startApprovalServer>> =
     null;
   try {
@@ -327,12 +339,19 @@ async function runCommand(args: string[]): Promise<number> {
       executionId: outcome.executionId,
       exitCode: code,
     };
-    if (values.json) console.log(JSON.stringify(report, null, 2));
+    const { qualityReason } = await import('../functions/core/run-history');
+    // DEGRADED or UNKNOWN (exit 4) always says why: the error, the warnings, or that the job gave none.
+    const why =
+      outcome.kind === 'completed'
+        ? qualityReason(report.quality, sealed?.diagnostics ?? [], report.error)
+        : null;
+    if (values.json) console.log(JSON.stringify({ ...report, qualityReason: why }, null, 2));
     else {
       console.log(`jobRunId: ${report.jobRunId}`);
       console.log(
         `status:   ${report.status}${report.quality ? ` (quality ${report.quality})` : ''}`,
       );
+      if (why && !report.error) console.log(`why:      quality ${report.quality}: ${why}`);
       if (report.manifestKey)
         console.log(`evidence: s3://${stack.env.EVIDENCE_BUCKET_NAME}/${report.manifestKey}`);
       if (report.error)
@@ -340,7 +359,8 @@ async function runCommand(args: string[]): Promise<number> {
           `${outcome.kind === 'refused' ? 'refused: ' : 'error:   '} ${report.error.kind}: ${report.error.message}`,
         );
       for (const d of outcome.kind === 'completed' ? diagnostics : [])
-        console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
+        if (!why?.includes(`${d.code}: ${d.message}`))
+          console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
       if (outcome.kind === 'duplicate_suppressed')
         console.log('this window already ran: duplicate_suppressed recorded, nothing written');
       if (outcome.kind === 'tick_skipped')
@@ -395,7 +415,8 @@ async function runInBackground(args: string[], jobId: string): Promise<number> {
 
 type Controls = ControlDependencies & {
   executions: ExecutionController;
-  schedules: ScheduleController;
+  schedules: ScheduleSwitch;
+  starter?: import('./schedule-controls').ExecutionStarter;
   note?: string;
 };
 
@@ -418,7 +439,8 @@ async function withControls<T>(
       // The process running the executions (npm start) polls the kill-switches and aborts them
       // itself.
       executions: { stopRunning: async () => [] },
-      schedules: { disable: async () => [] },
+      // The local scheduler reads kill-switches and pauses from the state table itself.
+      schedules: { disable: async () => [], enable: async () => [] },
       note: stack.owner
         ? undefined
         : 'running executions of the local stack (npm start) stop within a second',
@@ -436,7 +458,7 @@ async function withLocalDependencies<T>(
     stack: Awaited<ReturnType<typeof startLocalStack>>,
   ) => Promise<T>,
 ): Promise<T> {
-  const stack = await startLocalStack();
+  const stack = await startLocalStack({ onProgress: progressLine });
   try {
     const { buildDependencies } = await import('../functions/adapters/dependencies');
     // These commands run no job: the stage may enable jobs this process has no code for.
@@ -475,6 +497,13 @@ async function killCommand(args: string[]): Promise<number> {
   const [action, jobId, ...rest] = positionals;
   if (rest.length || (action !== 'engage' && action !== 'release'))
     throw new UsageError('kill engage|release [jobId]');
+  // An unknown job fails here, before the local stack starts (exit 2).
+  if (jobId !== undefined && !findJob(policyFor(stage), jobId))
+    throw new UsageError(
+      `unknown job '${jobId}'; known: ${policyFor(stage)
+        .jobs.map((j) => j.jobId)
+        .join(', ')}`,
+    );
   return withControls(stage, async (deps) => {
     if (action === 'release') return releaseKillSwitch(deps, jobId ?? null, actor);
     const result = await engageKillSwitch(deps, jobId ?? null, actor);
@@ -497,6 +526,9 @@ async function killCommand(args: string[]): Promise<number> {
 async function safetyCommand(args: string[]): Promise<number> {
   const { positionals, actor, stage } = actorOptions(args);
   if (positionals.length !== 1) throw new UsageError('safety SAFE|EMERGENCY_STOP');
+  // Checked before the local stack starts (setSafetyMode checks it again, for every caller).
+  if (!SafetyMode.safeParse(positionals[0]).success)
+    throw new UsageError(`safety mode must be one of ${SafetyMode.options.join(', ')}`);
   return withControls(stage, async (deps) => {
     const state = await setSafetyMode(deps, positionals[0] as string, actor);
     console.log(
@@ -521,21 +553,28 @@ function describeOpenRun(r: StatusReport['openRuns'][number] & { holder?: string
   return `${r.jobRunId} (${orphaned ?? `lease until ${r.leaseExpiresAt}`})`;
 }
 
-function printStatus(report: StatusReport): void {
+function printStatus(report: StatusReport, zoneOf: (jobId: string) => string): void {
+  const at = (jobId: string, iso: string | null) =>
+    iso ? formatInZone(new Date(iso), zoneOf(jobId)) : '-';
   const s = report.safety;
   console.log(
     `stage ${report.stage}   safety mode ${s.mode}${s.changedBy ? ` (by ${s.changedBy} at ${s.changedAt}: ${s.reason})` : ''}`,
   );
   console.log(
-    `kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`,
+    `kill-switches: ${report.killSwitches.length ? report.killSwitches.map((k) => `${k.jobId ?? 'GLOBAL'} (by ${k.changedBy} at ${k.jobId ? at(k.jobId, k.changedAt) : k.changedAt}: ${k.reason})`).join('; ') : 'none engaged'}`,
   );
   console.log(
-    `quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${q.since} (${q.reason})`).join('; ') : 'none'}`,
+    `quarantined:   ${report.quarantined.length ? report.quarantined.map((q) => `${q.jobId} since ${at(q.jobId, q.since)} (${q.reason})`).join('; ') : 'none'}`,
   );
   const datasets = Object.values(report.datasets);
   if (datasets.length)
     console.log(
       `datasets:      ${datasets.map((d) => `${d.datasetId} ${d.status} (${d.recordedAt})`).join('; ')}`,
+    );
+  const paused = report.jobs.filter((j) => j.paused);
+  if (paused.length)
+    console.log(
+      `paused:        ${paused.map((j) => `${j.jobId} (by ${j.paused?.pausedBy} at ${at(j.jobId, j.paused?.pausedAt ?? null)}: ${j.paused?.reason})`).join('; ')}`,
     );
   if (report.openRuns.length)
     console.log(`open runs:     ${report.openRuns.map(describeOpenRun).join('; ')}`);
@@ -557,21 +596,21 @@ function printStatus(report: StatusReport): void {
       ...report.jobs.map((j) => [
         j.jobId,
         String(j.enabled),
-        j.quarantined ? 'QUARANTINED' : j.killed ? 'KILLED' : 'active',
-        j.lastRunAt ?? '-',
+        j.quarantined ? 'QUARANTINED' : j.killed ? 'KILLED' : j.paused ? 'PAUSED' : 'active',
+        at(j.jobId, j.lastRunAt),
         j.lastStatus ?? '-',
         j.lastQuality ?? '-',
         String(j.consecutiveFailures),
         String(j.runCount),
         j.heartbeat.lastFailureAt
-          ? `${j.heartbeat.lastFailureAt} (${j.heartbeat.lastFailureKind})`
+          ? `${at(j.jobId, j.heartbeat.lastFailureAt)} (${j.heartbeat.lastFailureKind})`
           : '-',
         j.heartbeat.maxAgeSeconds === null || !j.enabled
           ? '-'
           : j.heartbeat.stale
             ? 'STALE'
             : 'yes',
-        j.nextRun ?? '-',
+        at(j.jobId, j.nextRun),
       ]),
     ]),
   );
@@ -584,14 +623,19 @@ function printStatus(report: StatusReport): void {
 async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { json: { type: 'boolean', default: false }, stage: { type: 'string' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      utc: { type: 'boolean', default: false },
+      stage: { type: 'string' },
+    },
     strict: true,
   });
   return withControls(values.stage, async (deps) => {
     const { withHolders } = await import('./resume');
+    const { zoneOf } = await import('./runs');
     const report = withHolders(await statusReport(deps), deps.policy.stage === 'local');
     if (values.json) console.log(JSON.stringify(report, null, 2));
-    else printStatus(report);
+    else printStatus(report, zoneOf(deps.policy, values.utc));
     return EXIT.ok;
   });
 }
@@ -822,6 +866,11 @@ async function supportBundleCommand(args: string[]): Promise<number> {
     throw new UsageError(
       '--as NAME is required: creating a support bundle is audited with who did it',
     );
+  const { parseJobRunId } = await import('../functions/core/ids');
+  if (!parseJobRunId(positionals[0] as string))
+    throw new UsageError(
+      `'${positionals[0]}' is not a jobRunId (<jobId>/<window start, UTC>, e.g. evidence_integrity_check/2026-01-01T00:00:00Z)`,
+    );
   const { createSupportBundle } = await import('../functions/core/support-bundle');
   const { mkdirSync, writeFileSync } = await import('node:fs');
   const { join, resolve } = await import('node:path');
@@ -1040,8 +1089,16 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   safety: safetyCommand,
   quarantine: quarantineCommand,
   start: startCommand,
+  runs: async (args) => (await import('./runs')).runsCommand(args, cliContext),
+  show: async (args) => (await import('./runs')).showCommand(args, cliContext),
+  trigger: async (args) => (await import('./schedule-controls')).triggerCommand(args, cliContext),
+  pause: async (args) => (await import('./schedule-controls')).pauseCommand(args, cliContext),
+  resume: async (args) => (await import('./schedule-controls')).resumeCommand(args, cliContext),
   backfill: async (args) => (await import('./backfill')).backfillCommand(args),
 };
+
+/** What the commands in their own modules (cli/runs.ts, cli/schedule-controls.ts) get from here. */
+const cliContext = { policyFor, withControls, runLocally: runCommand };
 
 /**
  * A command's lines of USAGE (its own, and the indented lines continuing them), and what every

@@ -27,6 +27,9 @@ export const AuditEventType = deferred(() =>
     'safety.mode.change',
     'kill_switch.engage',
     'kill_switch.release',
+    /** An operator paused or resumed one job's schedule (opsrail pause|resume). */
+    'schedule.pause',
+    'schedule.resume',
   ]),
 );
 export type AuditEventType = z.infer<typeof AuditEventType>;
@@ -138,6 +141,8 @@ export const AuditEvent = deferred(() =>
         'safety.mode.change': ['details'],
         'kill_switch.engage': ['details'],
         'kill_switch.release': ['details'],
+        'schedule.pause': ['jobId', 'details'],
+        'schedule.resume': ['jobId', 'details'],
       };
       if (event.type.startsWith('job.') && event.jobId === undefined)
         ctx.addIssue({

@@ -180,6 +180,8 @@ export class LocalScheduler {
       // An engaged kill-switch disables the job's schedule, as it does in EventBridge Scheduler.
       const killed =
         controls.globalKillSwitch?.engaged || controls.jobKillSwitches[job.jobId]?.engaged;
+      // A paused job (opsrail pause) fires no tick, as a DISABLED EventBridge schedule.
+      const paused = controls.pausedJobs[job.jobId];
       for (const at of scheduledTimes(job.schedule, from, now, MAX_TICKS_PER_JOB_PER_PASS)) {
         const dispatch = { jobId: job.jobId, scheduledTime: isoSeconds(at) };
         this.queuedThrough.set(job.jobId, dispatch.scheduledTime);
@@ -188,6 +190,13 @@ export class LocalScheduler {
             job.jobId,
             dispatch.scheduledTime,
             'kill-switch engaged: schedule disabled',
+          );
+          this.moveCursor(job.jobId, dispatch.scheduledTime);
+        } else if (paused) {
+          this.events.onSkipped?.(
+            job.jobId,
+            dispatch.scheduledTime,
+            `paused by ${paused.pausedBy} at ${paused.pausedAt}: schedule disabled`,
           );
           this.moveCursor(job.jobId, dispatch.scheduledTime);
         } else if (this.enqueue({ ...dispatch, trigger: 'schedule', movesCursor: true })) {

@@ -184,6 +184,11 @@ export interface StartOptions {
   attach?: boolean;
   /** What the owner is doing, for the message a refused second instance prints (e.g. `start`). */
   command?: string;
+  /**
+   * Told once what is happening while the stack starts (the CLI prints it on stderr): Java takes
+   * seconds. Not called when attaching to a running stack.
+   */
+  onProgress?: (line: string) => void;
 }
 
 const ATTACH_WAIT_MS = 60_000;
@@ -244,6 +249,8 @@ export async function startLocalStack(options: StartOptions = {}): Promise<Local
     lock?.release();
   };
   try {
+    if (!options.dynamodbEndpoint)
+      options.onProgress?.(`starting the local stack (DynamoDB Local, S3) in ${home}…`);
     const dynamodb = options.dynamodbEndpoint
       ? { endpoint: options.dynamodbEndpoint, processes: () => [], stop: async () => {} }
       : await startDynamoDbLocal({ dbPath: madeDir(join(home, 'dynamodb')) });

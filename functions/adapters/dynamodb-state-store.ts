@@ -30,6 +30,8 @@ import type {
   Quarantine,
   RunEffect,
   RunItem,
+  RunQuery,
+  SchedulePause,
   SealedOutcome,
   StateStore,
   WaitingTick,
@@ -619,6 +621,7 @@ export class DynamoDbStateStore implements StateStore {
       globalKillSwitch: null,
       jobKillSwitches: {},
       datasets: {},
+      pausedJobs: {},
     };
     for (const item of await this.queryPartition('getControls', keys.controlPartition)) {
       const sk = item.sk as string;
@@ -629,8 +632,57 @@ export class DynamoDbStateStore implements StateStore {
         controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as KillSwitch;
       else if (sk.startsWith('DATASET#'))
         controls.datasets[sk.slice('DATASET#'.length)] = value as DatasetIntegrity;
+      else if (sk.startsWith('PAUSE#JOB#'))
+        controls.pausedJobs[sk.slice('PAUSE#JOB#'.length)] = value as unknown as SchedulePause;
     }
     return controls;
+  }
+
+  async setSchedulePause(jobId: string, pause: SchedulePause | null): Promise<void> {
+    await this.call('setSchedulePause', () =>
+      pause
+        ? this.doc.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...keys.schedulePause(jobId), ...pause },
+            }),
+          )
+        : this.doc.send(
+            new DeleteCommand({ TableName: this.tableName, Key: keys.schedulePause(jobId) }),
+          ),
+    );
+  }
+
+  /** A scan, as listRunsBefore: run history is read by an operator, not on any run's path. */
+  async listRuns(query: RunQuery): Promise<RunItem[]> {
+    const runs: RunItem[] = [];
+    const values: Record<string, unknown> = { ':run': 'RUN#', ':sk': 'RUN' };
+    const filters = ['begins_with(pk, :run)', 'sk = :sk'];
+    if (query.jobId !== undefined) {
+      filters.push('jobId = :jobId');
+      values[':jobId'] = query.jobId;
+    }
+    if (query.since !== undefined) {
+      filters.push('scheduledTime >= :since');
+      values[':since'] = query.since;
+    }
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.call('listRuns', () =>
+        this.doc.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: filters.join(' AND '),
+            ExpressionAttributeValues: values,
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      runs.push(...(page.Items ?? []).map((item) => strip<RunItem>(item)));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return runs.sort((a, b) => (a.jobRunId < b.jobRunId ? -1 : a.jobRunId > b.jobRunId ? 1 : 0));
   }
 
   async setSafetyState(state: SafetyState): Promise<void> {

@@ -19,6 +19,8 @@ import type {
   Quarantine,
   RunEffect,
   RunItem,
+  RunQuery,
+  SchedulePause,
   SealedOutcome,
   StateStore,
   WaitingTick,
@@ -336,6 +338,7 @@ export class MemoryStateStore implements StateStore {
       globalKillSwitch: null,
       jobKillSwitches: {},
       datasets: {},
+      pausedJobs: {},
     };
     for (const [sk, item] of [...this.controls.entries()].sort(([a], [b]) => byteOrder(a, b))) {
       const value = stored(item);
@@ -345,8 +348,26 @@ export class MemoryStateStore implements StateStore {
         controls.jobKillSwitches[sk.slice('KILL#JOB#'.length)] = value as unknown as KillSwitch;
       else if (sk.startsWith('DATASET#'))
         controls.datasets[sk.slice('DATASET#'.length)] = value as unknown as DatasetIntegrity;
+      else if (sk.startsWith('PAUSE#JOB#'))
+        controls.pausedJobs[sk.slice('PAUSE#JOB#'.length)] = value as unknown as SchedulePause;
     }
     return controls;
+  }
+
+  async setSchedulePause(jobId: string, pause: SchedulePause | null): Promise<void> {
+    if (pause) this.controls.set(`PAUSE#JOB#${jobId}`, stored({ ...pause }));
+    else this.controls.delete(`PAUSE#JOB#${jobId}`);
+  }
+
+  async listRuns(query: RunQuery): Promise<RunItem[]> {
+    return [...this.runs.values()]
+      .filter(
+        (run) =>
+          (query.jobId === undefined || run.jobId === query.jobId) &&
+          (query.since === undefined || !byteLess(run.scheduledTime, query.since)),
+      )
+      .sort((a, b) => byteOrder(a.jobRunId, b.jobRunId))
+      .map((run) => stored(run));
   }
 
   async setSafetyState(state: SafetyState): Promise<void> {

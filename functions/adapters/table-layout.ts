@@ -30,6 +30,8 @@ export const stateTable = {
       sk: jobId ? `KILL#JOB#${jobId}` : 'KILL#GLOBAL',
     }),
     datasetIntegrity: (datasetId: string) => ({ pk: 'CONTROL', sk: `DATASET#${datasetId}` }),
+    /** A job whose schedule an operator paused (opsrail pause). */
+    schedulePause: (jobId: string) => ({ pk: 'CONTROL', sk: `PAUSE#JOB#${jobId}` }),
     /**
      * Outside the control partition: Preflight's read of the controls never carries the chain head.
      */

@@ -13,7 +13,14 @@ import { DangerousOpRequiresApprovalError, ThrottlingError, ValidationError } fr
 import { sha256Hex } from './hashing';
 import { isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
-import type { Controls, EvidenceStore, JobState, OpenRun, StateStore } from './ports';
+import type {
+  Controls,
+  EvidenceStore,
+  JobState,
+  OpenRun,
+  SchedulePause,
+  StateStore,
+} from './ports';
 import { nextRunTimes } from './schedule';
 import { type Heartbeat, heartbeatOf } from './freshness';
 import type { Redactor } from './redaction';
@@ -45,7 +52,7 @@ export interface Actor {
 }
 
 /** The actor, named as docs/approvals.md ("Identities") says, with a reason. */
-function requireActor(actor: Actor): Actor {
+export function requireActor(actor: Actor): Actor {
   const issues = [];
   const by = Identity.safeParse(actor.by);
   if (!actor.by.trim()) issues.push({ path: 'by', message: 'who is acting must be named (--as)' });
@@ -60,7 +67,10 @@ function requireActor(actor: Actor): Actor {
   return { by: by.data, reason: actor.reason };
 }
 
-function requireKnownJob(policy: ResolvedPolicy, jobId: string | null): JobDefinition | null {
+export function requireKnownJob(
+  policy: ResolvedPolicy,
+  jobId: string | null,
+): JobDefinition | null {
   if (jobId === null) return null;
   const job = findJob(policy, jobId);
   if (!job)
@@ -240,6 +250,9 @@ export interface StatusReport {
     runCount: number;
     quarantined: boolean;
     killed: boolean;
+    /** The operator's pause of the job's schedule (opsrail pause), if any. */
+    paused: SchedulePause | null;
+    /** null when the job is disabled or paused: no tick of it starts a run. */
     nextRun: string | null;
     /** Last success and failure, whether the job is stale, what would alert (freshness.ts). */
     heartbeat: Heartbeat;
@@ -292,9 +305,11 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
         quarantined: !!s?.quarantine,
         killed:
           !!controls.globalKillSwitch?.engaged || !!controls.jobKillSwitches[job.jobId]?.engaged,
-        nextRun: job.enabled
-          ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null)
-          : null,
+        paused: controls.pausedJobs[job.jobId] ?? null,
+        nextRun:
+          job.enabled && !controls.pausedJobs[job.jobId]
+            ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null)
+            : null,
         heartbeat: heartbeatOf(job, s, deps.policy.settings.thresholds.deadManGraceMinutes, now),
       };
     }),

@@ -91,9 +91,9 @@ export interface BreachStreak {
 }
 
 export interface StreakThresholds {
-  /** Consecutive breaching hours that raise a warning (seed 002: 2). */
+  /** Consecutive breaching hours that raise a warning (default 2, docs/latency-slo.md). */
   warningAfter: number;
-  /** … and a critical alert (seed 002: 3). */
+  /** … and a critical alert (default 3). */
   criticalAfter: number;
 }
 

@@ -131,6 +131,23 @@ export interface Controls {
   globalKillSwitch: KillSwitch | null;
   jobKillSwitches: Record<string, KillSwitch>;
   datasets: Record<string, DatasetIntegrity>;
+  /** Jobs whose schedule an operator paused (`opsrail pause`): no scheduled tick starts a run. */
+  pausedJobs: Record<string, SchedulePause>;
+}
+
+/** An operator's pause of one job's schedule (`opsrail pause`), until `opsrail resume`. */
+export interface SchedulePause {
+  jobId: string;
+  pausedBy: string;
+  pausedAt: string;
+  reason: string;
+}
+
+/** Which run records `listRuns` returns; every field narrows. */
+export interface RunQuery {
+  jobId?: string;
+  /** Runs scheduled at or after this UTC instant (ISO 8601). */
+  since?: string;
 }
 
 export interface OpenRun {
@@ -280,7 +297,14 @@ export interface StateStore extends JobStateReader, ControlChainReader {
    * Object Lock.
    */
   deleteRun(jobRunId: string): Promise<void>;
+  /**
+   * Run records (claimed or finalized) with their audit lists, in jobRunId order: the history
+   * `opsrail runs` and `opsrail show` read.
+   */
+  listRuns(query: RunQuery): Promise<RunItem[]>;
   getControls(): Promise<Controls>;
+  /** Pauses a job's schedule (a pause) or resumes it (null). */
+  setSchedulePause(jobId: string, pause: SchedulePause | null): Promise<void>;
   setSafetyState(state: SafetyState): Promise<void>;
   setKillSwitch(killSwitch: KillSwitch): Promise<void>;
   setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void>;

@@ -761,6 +761,85 @@ function stateStoreSuite(
       assert.deepEqual(await finalizedBefore('2002-01-01T00:00:00Z'), []);
     });
 
+    test('listRuns returns claimed and finalized runs with their audit, narrowed by job and by scheduled time (inclusive)', async () => {
+      // Prepare
+      const made = [
+        ['history_job', '2026-04-01T00:00:00Z'],
+        ['history_job', '2026-04-02T00:00:00Z'],
+        ['history_other', '2026-04-02T00:00:00Z'],
+      ].map(([jobId, scheduledTime]) => {
+        const { run, start } = newRun(jobId);
+        const jobRunId = `${jobId}/${scheduledTime}`;
+        return {
+          run: { ...run, jobRunId, scheduledTime: scheduledTime as string },
+          start: { ...start, jobRunId },
+        };
+      });
+      for (const { run, start } of made) await store.claimRun(run, start, LEASE);
+      await store.sealOutcome(made[1]!.run.jobRunId, outcome('error'));
+
+      // Act
+      const ours = (runs: { jobId: string; jobRunId: string }[]) =>
+        runs.filter((r) => r.jobId.startsWith('history_')).map((r) => r.jobRunId);
+      const all = await store.listRuns({});
+      const oneJob = await store.listRuns({ jobId: 'history_job' });
+      const since = await store.listRuns({ since: '2026-04-02T00:00:00Z' });
+      const both = await store.listRuns({ jobId: 'history_job', since: '2026-04-01T00:00:01Z' });
+
+      // Assess
+      assert.deepEqual(ours(all), [
+        'history_job/2026-04-01T00:00:00Z',
+        'history_job/2026-04-02T00:00:00Z',
+        'history_other/2026-04-02T00:00:00Z',
+      ]);
+      assert.deepEqual(ours(oneJob), [
+        'history_job/2026-04-01T00:00:00Z',
+        'history_job/2026-04-02T00:00:00Z',
+      ]);
+      assert.deepEqual(ours(since), [
+        'history_job/2026-04-02T00:00:00Z',
+        'history_other/2026-04-02T00:00:00Z',
+      ]);
+      assert.deepEqual(ours(both), ['history_job/2026-04-02T00:00:00Z']);
+      const sealed = oneJob.find((r) => r.jobRunId === 'history_job/2026-04-02T00:00:00Z');
+      assert.equal(sealed?.sealed?.status, 'error');
+      assert.equal(sealed?.phase, 'claimed');
+      assert.deepEqual(
+        sealed?.audit.map((e) => e.type),
+        ['job.run.start'],
+      );
+      assert.equal(
+        all.some((r) => (r as { pk?: string }).pk !== undefined),
+        false,
+        'no table keys leak',
+      );
+    });
+
+    test('a schedule pause is read back with the controls until it is removed; other controls stay', async () => {
+      // Prepare
+      const pause = {
+        jobId: 'paused_job',
+        pausedBy: 'alice',
+        pausedAt: '2026-03-01T00:00:00Z',
+        reason: 'maintenance',
+      };
+
+      // Act
+      await store.setSchedulePause('paused_job', pause);
+      const paused = await store.getControls();
+      await store.setSchedulePause('paused_job', null);
+      const resumed = await store.getControls();
+
+      // Assess
+      assert.deepEqual(paused.pausedJobs.paused_job, pause);
+      assert.equal(resumed.pausedJobs.paused_job, undefined);
+      assert.equal(
+        Object.keys(paused.jobKillSwitches).includes('paused_job'),
+        false,
+        'a pause is not a kill-switch',
+      );
+    });
+
     test('controls are replaced whole by each write; global and per-job kill-switches are separate', async () => {
       const change = { reason: 'r', changedBy: 'carol', changedAt: '2026-03-02T00:00:00Z' };
       await store.setKillSwitch({ schemaVersion: 1, jobId: 'ks_job', engaged: true, ...change });
@@ -1055,6 +1134,21 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
           changedAt: '2026-04-01T00:00:00Z',
         }),
     ]),
+    fc.tuple(j, fc.boolean()).map(([j, paused]): [string, Op] => [
+      `pause ${j} ${paused}`,
+      (s, n) =>
+        s.setSchedulePause(
+          JOBS[j]!,
+          paused
+            ? {
+                jobId: JOBS[j]!,
+                pausedBy: 'p',
+                pausedAt: `2026-04-01T00:00:0${n % 10}Z`,
+                reason: 'r',
+              }
+            : null,
+        ),
+    ]),
   );
   const answer = (p: Promise<unknown>) =>
     p.then(
@@ -1068,6 +1162,8 @@ describe('StateStore differential: memory and DynamoDB answer every generated ca
     cursors: await Promise.all(JOBS.map((job) => s.getSchedulerCursor(job).then((v) => v ?? null))),
     open: await s.listOpenRuns(),
     before: await s.listRunsBefore('2026-04-03T00:00:00Z'),
+    history: await s.listRuns({}),
+    historySince: await s.listRuns({ jobId: JOBS[0], since: '2026-04-02T00:00:00Z' }),
     controls: await s.getControls(),
     controlHead: (await s.getControlChainHead()) ?? null,
   });

@@ -89,7 +89,7 @@ describe('hourly roll-ups', () => {
   });
 });
 
-describe('breach streaks (seed 002: 2 → warning, 3 → critical)', () => {
+describe('breach streaks (docs/latency-slo.md: 2 → warning, 3 → critical)', () => {
   const hour = (h: number, breach: boolean): HourlyRollup => ({
     endpoint: 'api',
     hour: `2026-12-01T${String(h).padStart(2, '0')}:00:00.000Z`,
