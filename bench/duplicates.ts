@@ -104,6 +104,8 @@ const policyDir = withTestJobs(
       idempotent: false,
       schedule: { expression: 'rate(1 hour)' },
       window: { kind: 'tick', minutes: 60 },
+      // Distinct windows run --inFlight at a time (docs/scheduling.md#overlap).
+      overlap: 'allow',
     },
   ],
   // Only the bench's job is enabled: nothing else runs meanwhile.

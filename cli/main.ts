@@ -50,6 +50,9 @@ commands:
                                                   one run on the local stack (scheduled time = --at, default now);
                                                   a dangerous job prints its approval link and waits for a decision;
                                                   --resume takes over a run of that window left open by a dead process
+  backfill <jobId> --from T --to T [--stage local] [--as NAME]
+                                                  the job's windows with ticks from T to T, oldest first, at most
+                                                  scheduler.backfillMaxWindows (local stack only); ran ones are duplicates
   approvals [--json] [--stage S]                  pending approval requests, with their links
   approve <approvalId> --as NAME --challenge TEXT [--reason TEXT]
   reject <approvalId> --as NAME [--reason TEXT]
@@ -188,6 +191,7 @@ async function jobsCommand(args: string[]): Promise<number> {
 export function exitCodeOf(outcome: ExecutionOutcome): number {
   switch (outcome.kind) {
     case 'duplicate_suppressed':
+    case 'tick_skipped':
     case 'refused':
     case 'stopped':
       return EXIT.refused;
@@ -318,7 +322,9 @@ async function runCommand(args: string[]): Promise<number> {
       outcome: outcome.kind,
       status:
         summary?.status ??
-        (outcome.kind === 'duplicate_suppressed' ? 'duplicate_suppressed' : 'error'),
+        (outcome.kind === 'duplicate_suppressed' || outcome.kind === 'tick_skipped'
+          ? outcome.kind
+          : 'error'),
       quality: summary?.quality ?? null,
       evidencePrefix: summary?.evidencePrefix
         ? `s3://${stack.env.EVIDENCE_BUCKET_NAME}/${summary.evidencePrefix}`
@@ -357,6 +363,10 @@ async function runCommand(args: string[]): Promise<number> {
           console.log(`${`${d.level}:`.padEnd(9)} ${d.code}: ${d.message}`);
       if (outcome.kind === 'duplicate_suppressed')
         console.log('this window already ran: duplicate_suppressed recorded, nothing written');
+      if (outcome.kind === 'tick_skipped')
+        console.log(
+          `run ${outcome.openRunId} of this job is open: not run (overlap, docs/scheduling.md)`,
+        );
     }
     return code;
   } finally {
@@ -1084,6 +1094,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   trigger: async (args) => (await import('./schedule-controls')).triggerCommand(args, cliContext),
   pause: async (args) => (await import('./schedule-controls')).pauseCommand(args, cliContext),
   resume: async (args) => (await import('./schedule-controls')).resumeCommand(args, cliContext),
+  backfill: async (args) => (await import('./backfill')).backfillCommand(args),
 };
 
 /** What the commands in their own modules (cli/runs.ts, cli/schedule-controls.ts) get from here. */

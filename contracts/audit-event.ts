@@ -10,6 +10,8 @@ export const AuditEventType = deferred(() =>
     'job.run.fail',
     'job.run.retry',
     'job.run.duplicate_suppressed',
+    /** A tick not run because this run of its job was open (overlap policy; docs/scheduling.md). */
+    'job.run.tick_skipped',
     'job.run.quarantine.enter',
     'job.run.quarantine.exit',
     'job.dangerous_op.challenge',

@@ -83,6 +83,18 @@ export const WindowPolicy = deferred(() =>
 );
 export type WindowPolicy = z.infer<typeof WindowPolicy>;
 
+/**
+ * What a tick does when a run of the same job (another window) is still open
+ * (docs/scheduling.md#overlap):
+ * - skip: the tick is not run; `job.run.tick_skipped` on the open run's audit, metric TickSkipped;
+ * - buffer_one: the first tick to arrive waits (WaitForOpenRun) and runs once the open run ends;
+ *   any later tick while one waits is skipped;
+ * - allow: both run at once, each its own window.
+ * A second delivery of the same window is a duplicate under every policy.
+ */
+export const OverlapPolicy = deferred(() => z.enum(['skip', 'buffer_one', 'allow']));
+export type OverlapPolicy = z.infer<typeof OverlapPolicy>;
+
 export const Capabilities = deferred(() =>
   z.object({
     /**
@@ -125,6 +137,8 @@ export const CatalogJob = deferred(() =>
      * start.
      */
     window: WindowPolicy.default({ kind: 'tick', minutes: 60 }),
+    /** A tick arriving while another window's run of the job is open (docs/scheduling.md#overlap). */
+    overlap: OverlapPolicy.default('skip'),
     /**
      * Whether running the job again with the same run id is safe (docs/crash-safety.md). When the
      * holder of an Execute died, an idempotent job is run again; any other run ends UNKNOWN

@@ -35,3 +35,14 @@ export const APPROVAL_METRICS = {
   expired: 'ApprovalExpired',
 } as const;
 export const APPROVAL_METRIC_DIMENSIONS = ['service', 'stage'] as const;
+
+/**
+ * Tick metrics, per stage (dimensions service, stage; the job's id is a property, never a
+ * dimension): a tick that found another window's run of its job open (docs/scheduling.md#overlap).
+ */
+export const TICK_METRICS = {
+  /** Not run (overlap `skip`, or `buffer_one` with a tick already waiting). */
+  skipped: 'TickSkipped',
+  /** Waiting for the open run to end (overlap `buffer_one`); counted once per tick. */
+  buffered: 'TickBuffered',
+} as const;

@@ -62,3 +62,12 @@ WHERE r.jobrunid IS NULL
   AND substr(e.jobrunid, strpos(e.jobrunid, '/') + 1, 10) >= date_format(date_add('day', -30, current_date), '%Y-%m-%d')
 GROUP BY e.jobid, e.jobrunid
 ORDER BY first_tick, job_id;
+
+-- name: skipped_ticks
+-- description: Ticks not run over the last 7 days because another window's run of the same job was still open (overlap policy), per job.
+-- The event is on the open run's audit (docs/scheduling.md#overlap), so its dt is that run's.
+SELECT job_id, count(*) AS skipped, max("at") AS last_skipped_at
+FROM audit_events
+WHERE type = 'job.run.tick_skipped' AND dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')
+GROUP BY job_id
+ORDER BY skipped DESC, job_id;

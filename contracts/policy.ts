@@ -88,14 +88,25 @@ export const StagePolicy = deferred(() =>
       scheduler: z.strictObject({
         /** EventBridge Scheduler retry policy for a tick whose delivery failed. */
         maximumRetryAttempts: z.number().int().min(0).max(185),
-        maximumEventAgeSeconds: z.number().int().min(60).max(86400),
-        /** Local scheduler only: after a restart, ticks older than this are not caught up. */
-        catchUpMinutes: z.number().int().min(0).max(1440),
+        /**
+         * The catch-up window: a tick older than this is not run late. In AWS it is the schedules'
+         * RetryPolicy MaximumEventAgeInSeconds (minutes × 60; AWS allows 60 s to 24 h); locally,
+         * after a restart, older ticks are reported missed and skipped (docs/scheduling.md#catch-up).
+         */
+        catchUpMinutes: z.number().int().min(1).max(1440),
         /**
          * Local scheduler only: runs it keeps going at once (default 4); due and catch-up ticks wait,
          * oldest first.
          */
         maxConcurrentRuns: z.number().int().min(1).max(64).optional(),
+        /**
+         * How often a tick buffered behind an open run of its job (overlap `buffer_one`) asks again
+         * whether that run has ended: the job-run state machine's WaitForOpenRun state
+         * (docs/scheduling.md#overlap).
+         */
+        bufferPollSeconds: z.number().int().min(1).max(3600).default(60),
+        /** `opsrail backfill` runs at most this many windows at once (docs/scheduling.md#backfill). */
+        backfillMaxWindows: z.number().int().min(1).max(10_000).default(24),
       }),
       /** The human gate for dangerous ops (docs/approvals.md, docs/safety-rules.md#dangerous-ops). */
       approvals: z

@@ -59,7 +59,7 @@ const handlerFactories: Record<
 
 /** The same placeholder map CDK fills with real ARNs, filled with local ones. */
 export function localSubstitutions(
-  policy: Pick<StagePolicy, 'retry' | 'approvals'>,
+  policy: Pick<StagePolicy, 'retry' | 'approvals' | 'scheduler'>,
 ): Record<string, string> {
   return jobRunSubstitutions(
     policy,
@@ -86,6 +86,8 @@ export type ExecutionOutcome =
     }
   | { kind: 'refused'; executionId: string; jobRunId: string; summary: RunSummary }
   | { kind: 'duplicate_suppressed'; executionId: string; jobRunId: string }
+  /** Another window's run of the job was open (overlap): not run (docs/scheduling.md#overlap). */
+  | { kind: 'tick_skipped'; executionId: string; jobRunId: string; openRunId: string | null }
   | { kind: 'stopped'; executionId: string; jobRunId: string; summary: RunSummary | null }
   | {
       kind: 'failed';
@@ -144,6 +146,7 @@ export interface RuntimeOptions {
    * local services.
    */
   ports?: Pick<Dependencies, 'state' | 'approvals' | 'evidence'> &
+    Partial<Pick<Dependencies, 'metrics'>> &
     Required<Pick<Dependencies, 'idempotencyPersistence'>>;
 }
 
@@ -417,6 +420,16 @@ export class LocalRuntime {
           executionId,
           jobRunId: this.jobRunIdOf(input, jobRunId),
         };
+      if (output.skipped) {
+        const { Cause } = output.skipped as { Cause?: string };
+        const openRunId = /run (\S+) of the job is still open/.exec(Cause ?? '')?.[1] ?? null;
+        return {
+          kind: 'tick_skipped',
+          executionId,
+          jobRunId: this.jobRunIdOf(input),
+          openRunId,
+        };
+      }
       if (output.refusal) {
         const summary = output.refusal as RunSummary;
         return { kind: 'refused', executionId, jobRunId: summary.jobRunId, summary };

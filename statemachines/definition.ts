@@ -71,7 +71,7 @@ export function readJobRunDefinition(): string {
  * file with it.
  */
 export function jobRunSubstitutions(
-  policy: Pick<StagePolicy, 'retry' | 'approvals'>,
+  policy: Pick<StagePolicy, 'retry' | 'approvals' | 'scheduler'>,
   functionArn: (step: FixedJobRunStep) => string,
 ): Record<string, string> {
   const { retry } = policy;
@@ -86,6 +86,7 @@ export function jobRunSubstitutions(
     RetryMaxAttempts: String(retry.maxAttempts),
     RetryBackoffRate: String(retry.backoffRate),
     RetryMaxDelaySeconds: String(retry.maxDelaySeconds),
+    BufferPollSeconds: String(policy.scheduler.bufferPollSeconds),
   };
 }
 

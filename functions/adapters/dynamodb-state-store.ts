@@ -19,7 +19,9 @@ import type {
   SafetyState,
 } from '../../contracts';
 import type {
+  ActiveRun,
   ChainLink,
+  ClaimOutcome,
   ControlChainHead,
   Controls,
   FailureCount,
@@ -32,9 +34,10 @@ import type {
   SchedulePause,
   SealedOutcome,
   StateStore,
+  WaitingTick,
 } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
-import { ConfigurationError } from '../core/errors';
+import { ConfigurationError, ContentionError } from '../core/errors';
 import { stateTable } from './table-layout';
 
 const { keys } = stateTable;
@@ -101,13 +104,15 @@ export class DynamoDbStateStore implements StateStore {
     run: RunContext,
     startEvent: AuditEvent,
     leaseExpiresAt: string,
-  ): Promise<boolean> {
+    exclusive = false,
+  ): Promise<ClaimOutcome> {
     const item: RunItem = {
       ...run,
       phase: 'claimed',
       audit: [startEvent],
       attempts: 0,
       leaseExpiresAt,
+      ...(exclusive ? { exclusive: true } : {}),
     };
     const open: OpenRun = {
       jobRunId: run.jobRunId,
@@ -117,17 +122,104 @@ export class DynamoDbStateStore implements StateStore {
       executionId: run.executionId,
       leaseExpiresAt,
     };
-    const failed = await this.transact('claimRun', [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...keys.run(run.jobRunId), ...item },
-          ConditionExpression: 'attribute_not_exists(pk)',
+    const active: ActiveRun = {
+      jobRunId: run.jobRunId,
+      scheduledTime: run.scheduledTime,
+      executionId: run.executionId,
+    };
+    // A slot freed between the failed claim and the read that names its holder is claimed again.
+    for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
+      const failed = await this.transact('claimRun', [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...keys.run(run.jobRunId), ...item },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
         },
-      },
-      { Put: { TableName: this.tableName, Item: { ...keys.openRun(run.jobRunId), ...open } } },
-    ]);
-    return failed === null;
+        { Put: { TableName: this.tableName, Item: { ...keys.openRun(run.jobRunId), ...open } } },
+        ...(exclusive
+          ? [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: keys.jobSlot(run.jobId),
+                  UpdateExpression: 'SET active = :active',
+                  ConditionExpression: 'attribute_not_exists(active)',
+                  ExpressionAttributeValues: { ':active': active },
+                },
+              },
+            ]
+          : []),
+      ]);
+      if (failed === null) return true;
+      if (failed[0]) return false;
+      const holder = (await this.getSlot(run.jobId)).active;
+      if (holder) return { busy: holder };
+    }
+    throw new ContentionError(run.jobRunId, "the job's overlap slot");
+  }
+
+  async waitForSlot(
+    jobId: string,
+    tick: WaitingTick,
+    now: string,
+  ): Promise<'waiting' | WaitingTick> {
+    for (let attempt = 0; attempt < MAX_COUNT_ATTEMPTS; attempt++) {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.jobSlot(jobId),
+            UpdateExpression: 'SET waiting = :tick',
+            ConditionExpression:
+              'attribute_not_exists(waiting) OR waiting.executionId = :self OR waiting.leaseExpiresAt < :now',
+            ExpressionAttributeValues: { ':tick': tick, ':self': tick.executionId, ':now': now },
+          }),
+        );
+        return 'waiting';
+      } catch (error) {
+        if (!isConditionFailure(error))
+          throw wrapAwsError(`DynamoDB waitForSlot on ${this.tableName}`, error);
+      }
+      const waiting = (await this.getSlot(jobId)).waiting;
+      if (waiting) return waiting;
+    }
+    throw new ContentionError(tick.executionId, "the job's waiting tick");
+  }
+
+  async leaveWaiting(jobId: string, executionId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.jobSlot(jobId),
+          UpdateExpression: 'REMOVE waiting',
+          ConditionExpression: 'waiting.executionId = :self',
+          ExpressionAttributeValues: { ':self': executionId },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error))
+        throw wrapAwsError(`DynamoDB leaveWaiting on ${this.tableName}`, error);
+    }
+  }
+
+  async getSlot(jobId: string): Promise<{ active?: ActiveRun; waiting?: WaitingTick }> {
+    const out = await this.call('getSlot', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.jobSlot(jobId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = out.Item ?? {};
+    return {
+      ...(item.active ? { active: item.active as ActiveRun } : {}),
+      ...(item.waiting ? { waiting: item.waiting as WaitingTick } : {}),
+    };
   }
 
   async takeOverRun(
@@ -391,7 +483,12 @@ export class DynamoDbStateStore implements StateStore {
     return 'moved';
   }
 
-  async completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean> {
+  async completeRun(
+    summary: RunSummary,
+    endedAt: string,
+    effect: RunEffect,
+    releaseSlot = false,
+  ): Promise<boolean> {
     const set = [
       'jobId = :jobId',
       'lastRunAt = :at',
@@ -434,6 +531,20 @@ export class DynamoDbStateStore implements StateStore {
         },
       },
       { Delete: { TableName: this.tableName, Key: keys.openRun(summary.jobRunId) } },
+      // Only the run holding the slot frees it (none other can hold it while this one does).
+      ...(releaseSlot
+        ? [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.jobSlot(summary.jobId),
+                UpdateExpression: 'REMOVE active',
+                ConditionExpression: 'attribute_not_exists(active) OR active.jobRunId = :run',
+                ExpressionAttributeValues: { ':run': summary.jobRunId },
+              },
+            },
+          ]
+        : []),
     ]);
     return failed === null;
   }

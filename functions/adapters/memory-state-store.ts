@@ -8,7 +8,9 @@ import type {
 } from '../../contracts';
 import { ConfigurationError } from '../core/errors';
 import type {
+  ActiveRun,
   ChainLink,
+  ClaimOutcome,
   ControlChainHead,
   Controls,
   FailureCount,
@@ -21,6 +23,7 @@ import type {
   SchedulePause,
   SealedOutcome,
   StateStore,
+  WaitingTick,
 } from '../core/ports';
 import { byteLess, byteOrder, conditionFailed, stored } from './memory-kit';
 
@@ -41,6 +44,8 @@ export class MemoryStateStore implements StateStore {
   private readonly controls = new Map<string, Record<string, unknown>>();
   private controlChainHead: ControlChainHead | undefined;
   private readonly cursors = new Map<string, string>();
+  /** Each job's overlap slot (as the adapter's JOB#<jobId>/SLOT item). */
+  private readonly slots = new Map<string, { active?: ActiveRun; waiting?: WaitingTick }>();
 
   /** An update of a claimed run's item (which must exist), as DynamoDbStateStore.updateRun. */
   private claimed(operation: string, jobRunId: string): RunItem {
@@ -62,8 +67,21 @@ export class MemoryStateStore implements StateStore {
     run: RunContext,
     startEvent: AuditEvent,
     leaseExpiresAt: string,
-  ): Promise<boolean> {
+    exclusive = false,
+  ): Promise<ClaimOutcome> {
     if (this.runs.has(run.jobRunId)) return false;
+    if (exclusive) {
+      const slot = this.slots.get(run.jobId) ?? {};
+      if (slot.active) return { busy: stored(slot.active) };
+      this.slots.set(run.jobId, {
+        ...slot,
+        active: {
+          jobRunId: run.jobRunId,
+          scheduledTime: run.scheduledTime,
+          executionId: run.executionId,
+        },
+      });
+    }
     this.runs.set(
       run.jobRunId,
       stored<RunItem>({
@@ -72,6 +90,7 @@ export class MemoryStateStore implements StateStore {
         audit: [startEvent],
         attempts: 0,
         leaseExpiresAt,
+        ...(exclusive ? { exclusive: true } : {}),
       }),
     );
     this.open.set(
@@ -86,6 +105,32 @@ export class MemoryStateStore implements StateStore {
       }),
     );
     return true;
+  }
+
+  async waitForSlot(
+    jobId: string,
+    tick: WaitingTick,
+    now: string,
+  ): Promise<'waiting' | WaitingTick> {
+    const slot = this.slots.get(jobId) ?? {};
+    const waiting = slot.waiting;
+    if (
+      waiting &&
+      waiting.executionId !== tick.executionId &&
+      !byteLess(waiting.leaseExpiresAt, now)
+    )
+      return stored(waiting);
+    this.slots.set(jobId, { ...slot, waiting: stored(tick) });
+    return 'waiting';
+  }
+
+  async leaveWaiting(jobId: string, executionId: string): Promise<void> {
+    const slot = this.slots.get(jobId);
+    if (slot?.waiting?.executionId === executionId) delete slot.waiting;
+  }
+
+  async getSlot(jobId: string): Promise<{ active?: ActiveRun; waiting?: WaitingTick }> {
+    return stored(this.slots.get(jobId) ?? {});
   }
 
   async takeOverRun(
@@ -227,9 +272,17 @@ export class MemoryStateStore implements StateStore {
     return stored(count);
   }
 
-  async completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean> {
+  async completeRun(
+    summary: RunSummary,
+    endedAt: string,
+    effect: RunEffect,
+    releaseSlot = false,
+  ): Promise<boolean> {
     const run = this.runs.get(summary.jobRunId);
     if (!run || run.summary !== undefined) return false;
+    // The adapter removes `active` only while this run holds it (a condition on the slot item).
+    const slot = this.slots.get(summary.jobId);
+    if (releaseSlot && slot?.active?.jobRunId === summary.jobRunId) delete slot.active;
     run.summary = stored(summary);
     run.phase = 'finalized';
     const state = this.job(summary.jobId);

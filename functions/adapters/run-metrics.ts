@@ -4,6 +4,7 @@ import {
   ERROR_KIND_DIMENSION,
   METRIC_NAMESPACE,
   RUN_METRICS,
+  TICK_METRICS,
 } from '../../contracts/metrics';
 import type { RunMetrics, RunMetricsRecord } from '../core/ports';
 
@@ -49,6 +50,14 @@ export class PowertoolsRunMetrics implements RunMetrics {
     });
   }
 
+  /** Per stage, the job's id a property: never a per-job dimension (docs/observability.md). */
+  tick(event: keyof typeof TICK_METRICS, jobId: string): void {
+    const metrics = this.metrics({ stage: this.stage });
+    metrics.addMetadata('jobId', jobId);
+    metrics.addMetric(TICK_METRICS[event], MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  }
+
   approval(event: keyof typeof APPROVAL_METRICS): void {
     const metrics = this.metrics({ stage: this.stage });
     metrics.addMetric(APPROVAL_METRICS[event], MetricUnit.Count, 1);
@@ -56,4 +65,8 @@ export class PowertoolsRunMetrics implements RunMetrics {
   }
 }
 
-export const noRunMetrics: RunMetrics = { record: () => undefined, approval: () => undefined };
+export const noRunMetrics: RunMetrics = {
+  record: () => undefined,
+  tick: () => undefined,
+  approval: () => undefined,
+};

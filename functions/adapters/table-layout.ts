@@ -13,6 +13,11 @@ export const stateTable = {
       sk: `DUP#${executionId}`,
     }),
     jobState: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'STATE' }),
+    /**
+     * A job's overlap slot: `active`, the run holding it, and `waiting`, the one buffered tick
+     * (docs/scheduling.md#overlap).
+     */
+    jobSlot: (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'SLOT' }),
     schedulerCursor: (jobId: string) => ({ pk: `SCHED#${jobId}`, sk: 'CURSOR' }),
     /**
      * One partition holds every control (safety mode, kill-switches, dataset integrity): Preflight

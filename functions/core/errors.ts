@@ -99,6 +99,37 @@ export class DuplicateRunError extends OpsrailError {
   }
 }
 
+/**
+ * A tick that found another window's run of its job open, under overlap `skip` (or `buffer_one`
+ * with a tick already waiting): not run, audited on the open run (docs/scheduling.md#overlap).
+ * Never retried: the tick's window stays unclaimed, so `opsrail backfill` can run it later.
+ */
+export class TickSkippedError extends OpsrailError {
+  readonly kind = 'validation' as const;
+  readonly retryable = false;
+  constructor(
+    readonly jobRunId: string,
+    readonly openRunId: string,
+  ) {
+    super(`run ${jobRunId} not started: run ${openRunId} of the job is still open (overlap)`);
+  }
+}
+
+/**
+ * A tick waiting behind an open run of its job (overlap `buffer_one`): the state machine waits
+ * (WaitForOpenRun) and asks Preflight again; retryable in that sense only.
+ */
+export class RunBufferedError extends OpsrailError {
+  readonly kind = 'validation' as const;
+  readonly retryable = true;
+  constructor(
+    readonly jobRunId: string,
+    readonly openRunId: string,
+  ) {
+    super(`run ${jobRunId} waits: run ${openRunId} of the job is still open (overlap buffer_one)`);
+  }
+}
+
 const NAME_OF_KIND: Record<ErrorKind, string> = {
   configuration: 'ConfigurationError',
   permission: 'PermissionError',

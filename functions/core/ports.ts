@@ -79,7 +79,30 @@ export interface RunItem extends RunContext {
   failure?: FailureCount;
   chain?: ChainLink;
   summary?: RunSummary;
+  /**
+   * The run holds its job's overlap slot (overlap `skip` or `buffer_one`): completing it frees the
+   * slot (docs/scheduling.md#overlap).
+   */
+  exclusive?: boolean;
 }
+
+/** The run holding its job's overlap slot: claimed and not yet completed. */
+export interface ActiveRun {
+  jobRunId: string;
+  scheduledTime: string;
+  executionId: string;
+}
+
+/** The one tick of a `buffer_one` job waiting for its open run to end. */
+export interface WaitingTick {
+  executionId: string;
+  scheduledTime: string;
+  /** Renewed at every poll; once past, the tick is taken for gone and another may wait. */
+  leaseExpiresAt: string;
+}
+
+/** What a claim found: the run claimed, already claimed (a duplicate), or the job's slot busy. */
+export type ClaimOutcome = true | false | { busy: ActiveRun };
 
 export interface JobState {
   jobId: string;
@@ -182,8 +205,28 @@ export interface StateStore extends JobStateReader, ControlChainReader {
    * another event moved it first.
    */
   linkControlChain(expectedSequence: number, head: ControlChainHead): Promise<boolean>;
-  /** true when this call claimed the run; false when it was already claimed. */
-  claimRun(run: RunContext, startEvent: AuditEvent, leaseExpiresAt: string): Promise<boolean>;
+  /**
+   * true when this call claimed the run; false when it was already claimed. `exclusive` (overlap
+   * `skip`, `buffer_one`) also takes the job's overlap slot in the same write: when another run of
+   * the job holds it, nothing is written and that run is returned as `busy`. A run that exists
+   * wins over a busy slot: a second delivery is always a duplicate.
+   */
+  claimRun(
+    run: RunContext,
+    startEvent: AuditEvent,
+    leaseExpiresAt: string,
+    exclusive?: boolean,
+  ): Promise<ClaimOutcome>;
+  /**
+   * Makes `tick` the job's waiting tick (overlap `buffer_one`) unless another live one (its lease
+   * not past `now`) waits: 'waiting' when this execution is (or stays) the waiting tick, with its
+   * lease renewed; otherwise the one that waits.
+   */
+  waitForSlot(jobId: string, tick: WaitingTick, now: string): Promise<'waiting' | WaitingTick>;
+  /** Clears the job's waiting tick if it is this execution's (after its run was claimed). */
+  leaveWaiting(jobId: string, executionId: string): Promise<void>;
+  /** The job's overlap slot: the run holding it and the tick waiting, if any. */
+  getSlot(jobId: string): Promise<{ active?: ActiveRun; waiting?: WaitingTick }>;
   /**
    * Takes over a claim whose lease expired, from the execution that held it; false if anything
    * moved.
@@ -234,7 +277,13 @@ export interface StateStore extends JobStateReader, ControlChainReader {
    * Marks the run finalized and updates the job state, once (a failure was counted by
    * countFailure). false when it was already finalized.
    */
-  completeRun(summary: RunSummary, endedAt: string, effect: RunEffect): Promise<boolean>;
+  completeRun(
+    summary: RunSummary,
+    endedAt: string,
+    effect: RunEffect,
+    /** The run holds its job's overlap slot: freed in the same write. */
+    releaseSlot?: boolean,
+  ): Promise<boolean>;
   releaseQuarantine(jobId: string): Promise<Quarantine | null>;
   /**
    * Finalized runs scheduled before `cutoff` (for run_record_retention): a record's age is its
@@ -295,5 +344,7 @@ export interface RunMetricsRecord {
 
 export interface RunMetrics {
   record(run: RunMetricsRecord): void;
+  /** A tick that found another window's run of its job open (docs/scheduling.md#overlap). */
+  tick(event: 'skipped' | 'buffered', jobId: string): void;
   approval(event: 'requested' | 'approved' | 'rejected' | 'expired'): void;
 }

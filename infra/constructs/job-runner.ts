@@ -40,7 +40,10 @@ export interface JobRunnerProps {
   removalPolicy: RemovalPolicy;
   storage: StateStorage;
   evidence: Evidence;
-  policy: Pick<StagePolicy, 'retry' | 'approvals' | 'environment' | 'executionLogging'>;
+  policy: Pick<
+    StagePolicy,
+    'retry' | 'approvals' | 'scheduler' | 'environment' | 'executionLogging'
+  >;
   /** The stage's jobs: each gets a function of its own for the Execute step. */
   jobs: readonly JobDefinition[];
   approvals: {

@@ -39,6 +39,17 @@ export function rateStartDate(expression: string, synthTime: Date): string | und
   return rateTickAtOrAfter(parsed.minutes, notBefore).toISOString();
 }
 
+/**
+ * EventBridge Scheduler's MaximumEventAgeInSeconds from the catch-up window: a tick older than
+ * `scheduler.catchUpMinutes` is not delivered late (it goes to the dead-letter queue), as the local
+ * scheduler skips it (docs/scheduling.md#catch-up).
+ */
+export function maximumEventAgeSeconds(
+  scheduler: Pick<StagePolicy['scheduler'], 'catchUpMinutes'>,
+) {
+  return scheduler.catchUpMinutes * 60;
+}
+
 export interface JobSchedulingProps {
   stage: string;
   jobs: JobDefinition[];
@@ -113,7 +124,9 @@ export class JobScheduling extends Construct {
             input: JSON.stringify(input),
             retryPolicy: {
               maximumRetryAttempts: props.scheduler.maximumRetryAttempts,
-              maximumEventAgeInSeconds: props.scheduler.maximumEventAgeSeconds,
+              // The catch-up window, the same policy value the local scheduler skips older ticks by
+              // (docs/scheduling.md#catch-up).
+              maximumEventAgeInSeconds: maximumEventAgeSeconds(props.scheduler),
             },
             deadLetterConfig: { arn: this.deadLetterQueue.queueArn },
           },

@@ -127,6 +127,7 @@ describe('CDK stack per stage', () => {
     const placeholders = placeholdersIn(definition);
     assert.deepEqual(placeholders, [
       'ApprovalTimeoutSeconds',
+      'BufferPollSeconds',
       'FinalizeFunctionArn',
       'PreflightFunctionArn',
       'RecordFailureFunctionArn',

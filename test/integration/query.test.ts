@@ -36,6 +36,7 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
         { jobId: 'q_flaky', ...daily },
         { jobId: 'q_fail', ...daily },
         { jobId: 'q_missed', ...daily },
+        { jobId: 'q_slow', ...daily, overlap: 'skip' },
       ],
       (p) => ({
         ...p,
@@ -53,6 +54,7 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
       flakyJob('q_flaky', 2),
       failingJob('q_fail'),
       countingJob('q_missed'),
+      countingJob('q_slow', 1_500),
     ]);
     const run = (
       jobId: string,
@@ -64,6 +66,12 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
     for (const h of [0, 1, 2])
       assert.equal((await run('q_fail', tick(h), h === 0 ? 'schedule' : 'manual')).kind, 'failed');
     assert.equal((await run('q_fail', tick(3), 'manual')).kind, 'refused');
+    // A tick of another window while q_slow's run is open: skipped (overlap skip), on its audit.
+    const slow = run('q_slow', tick());
+    while (!(await runtime.deps.state.getRun(`q_slow/${tick()}`)))
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await run('q_slow', tick(1), 'manual')).kind, 'tick_skipped');
+    assert.equal((await slow).kind, 'completed');
     const ledgerTick = DateTime.now()
       .setZone('Asia/Tokyo')
       .startOf('day')
@@ -114,6 +122,7 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
         'missed_ticks',
         'quarantine_history',
         'retries_by_job',
+        'skipped_ticks',
         'success_rate_and_p95_duration',
       ],
     );
@@ -136,6 +145,7 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
         ['q_fail', 3, 0],
         ['q_flaky', 1, 1],
         ['q_ok', 1, 1],
+        ['q_slow', 1, 1],
         ['schedule_ledger', 1, 1],
       ],
     );
@@ -182,6 +192,15 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
       [['q_fail', 'job.run.quarantine.enter']],
     );
     assert.match(String(rows[0]?.details), /consecutive failures/);
+  });
+
+  test('skipped_ticks: ticks not run because a run of the job was open', async () => {
+    const rows = await named('skipped_ticks');
+    assert.deepEqual(
+      rows.map((r) => [r.job_id, num(r.skipped)]),
+      [['q_slow', 1]],
+    );
+    assert.match(String(rows[0]?.last_skipped_at), /^\d{4}-\d{2}-\d{2}T/);
   });
 
   test('missed_ticks: due by the schedule, never run', async () => {

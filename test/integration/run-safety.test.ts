@@ -89,7 +89,8 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, the in-mem
         },
         { jobId: 'safe_lease' },
         { jobId: 'safe_failing' },
-        { jobId: 'safe_racing' },
+        // Three windows failing at once (docs/scheduling.md#overlap).
+        { jobId: 'safe_racing', overlap: 'allow' },
         { jobId: 'safe_http403' },
         { jobId: 'safe_http503' },
         { jobId: 'safe_http429' },

@@ -56,12 +56,18 @@ describe('a calm local scheduler', () => {
   beforeAll(async () => {
     const policyDir = withTestJobs(
       [
-        { jobId: 'calm_burst', schedule: { expression: 'rate(1 minute)' } },
+        // A burst of caught-up ticks that run side by side (docs/scheduling.md#overlap).
+        { jobId: 'calm_burst', schedule: { expression: 'rate(1 minute)' }, overlap: 'allow' },
         {
           jobId: 'calm_daily',
           schedule: { expression: 'cron(5 0 * * ? *)', timezone: 'Asia/Tokyo' },
         },
-        { jobId: 'calm_resume', schedule: { expression: 'cron(0 0 1 1 ? 2099)' } },
+        // Two of its windows are left open at once, one by a dead holder (docs/scheduling.md#overlap).
+        {
+          jobId: 'calm_resume',
+          schedule: { expression: 'cron(0 0 1 1 ? 2099)' },
+          overlap: 'allow',
+        },
       ],
       (p) => ({ ...p, scheduler: { ...p.scheduler, catchUpMinutes: 10, maxConcurrentRuns: 2 } }),
     );

@@ -33,6 +33,8 @@ describe('local scheduler: enabled jobs at their times, no tick twice across res
             description: 'd',
             idempotent: true,
             schedule: { expression: 'cron(*/15 * * * ? *)', timezone: 'Asia/Tokyo' },
+            // Caught-up ticks run side by side here (docs/scheduling.md#overlap).
+            overlap: 'allow',
           },
           {
             jobId: 'off_job',

@@ -95,6 +95,99 @@ function stateStoreSuite(
       assert.equal(results.filter(Boolean).length, 1);
     });
 
+    test('an exclusive claim takes the job slot: another window is busy (nothing written), the same window a duplicate; completing frees it', async () => {
+      // Prepare
+      const jobId = `slot_job_${n}`;
+      const a = newRun(jobId);
+      const b = newRun(jobId);
+
+      // Act
+      const first = await store.claimRun(a.run, a.start, LEASE, true);
+      const other = await store.claimRun(b.run, b.start, LEASE, true);
+      const again = await store.claimRun(
+        { ...a.run, executionId: 'redelivery' },
+        a.start,
+        LEASE,
+        true,
+      );
+      const summary = {
+        jobRunId: a.run.jobRunId,
+        jobId,
+        status: 'ok' as const,
+        quality: 'OK' as const,
+        evidencePrefix: null,
+        manifestKey: null,
+        error: null,
+      };
+      const completed = await store.completeRun(
+        summary,
+        '2026-03-01T00:00:03Z',
+        { kind: 'success' },
+        true,
+      );
+      const afterwards = await store.claimRun(b.run, b.start, LEASE, true);
+
+      // Assess
+      assert.equal(first, true);
+      assert.deepEqual(other, {
+        busy: {
+          jobRunId: a.run.jobRunId,
+          scheduledTime: a.run.scheduledTime,
+          executionId: a.run.executionId,
+        },
+      });
+      assert.equal(again, false, 'the held window is a duplicate, not busy');
+      assert.equal(completed, true);
+      assert.equal(afterwards, true, 'the freed slot is claimed');
+      assert.equal((await store.getRun(b.run.jobRunId))?.exclusive, true);
+      assert.equal((await store.getSlot(jobId)).active?.jobRunId, b.run.jobRunId);
+    });
+
+    test('concurrent exclusive claims of six windows of one job: exactly one holds the slot, the others are busy', async () => {
+      const jobId = `slot_race_${n}`;
+      const runs = Array.from({ length: 6 }, () => newRun(jobId));
+      const results = await Promise.all(
+        runs.map((r) => store.claimRun(r.run, r.start, LEASE, true)),
+      );
+      assert.equal(results.filter((r) => r === true).length, 1);
+      const winner = runs[results.indexOf(true)]?.run.jobRunId;
+      assert.ok(
+        results.every((r) => r === true || (typeof r === 'object' && r.busy.jobRunId === winner)),
+      );
+      const claimed = await Promise.all(runs.map((r) => store.getRun(r.run.jobRunId)));
+      assert.equal(claimed.filter(Boolean).length, 1, 'a busy claim writes no run');
+    });
+
+    test('waitForSlot: the first tick waits (renewing its lease), a live other is told who waits, an expired one is replaced; leaveWaiting clears only its own', async () => {
+      const jobId = `slot_wait_${n++}`;
+      const tick = (executionId: string, leaseExpiresAt: string) => ({
+        executionId,
+        scheduledTime: '2026-03-01T01:00:00Z',
+        leaseExpiresAt,
+      });
+      assert.equal(
+        await store.waitForSlot(jobId, tick('b', '2026-03-01T00:05:00Z'), '2026-03-01T00:01:00Z'),
+        'waiting',
+      );
+      assert.equal(
+        await store.waitForSlot(jobId, tick('b', '2026-03-01T00:06:00Z'), '2026-03-01T00:02:00Z'),
+        'waiting',
+      );
+      assert.deepEqual(
+        await store.waitForSlot(jobId, tick('c', '2026-03-01T00:07:00Z'), '2026-03-01T00:03:00Z'),
+        tick('b', '2026-03-01T00:06:00Z'),
+      );
+      await store.leaveWaiting(jobId, 'c');
+      assert.equal((await store.getSlot(jobId)).waiting?.executionId, 'b', 'not c’s to clear');
+      assert.equal(
+        await store.waitForSlot(jobId, tick('c', '2026-03-01T00:09:00Z'), '2026-03-01T00:07:00Z'),
+        'waiting',
+        'b’s lease had expired',
+      );
+      await store.leaveWaiting(jobId, 'c');
+      assert.deepEqual(await store.getSlot(jobId), {});
+    });
+
     test('countExecuteAttempt counts up; sealOutcome keeps the first outcome', async () => {
       const { run, start } = newRun();
       await store.claimRun(run, start, LEASE);

@@ -6,6 +6,7 @@ import {
   PER_JOB_METRIC_DIMENSIONS,
   PER_JOB_METRICS,
   RUN_METRIC_DIMENSIONS,
+  TICK_METRICS,
 } from '../../contracts/metrics';
 import { PowertoolsRunMetrics } from '../../functions/adapters/run-metrics';
 
@@ -100,4 +101,27 @@ test('approval events are counted per stage', () => {
     [...APPROVAL_METRIC_DIMENSIONS].sort(),
   );
   assert.equal(emf.ApprovalExpired, 1);
+});
+
+test('a skipped or buffered tick is counted per stage, the job a property: no per-job dimension', () => {
+  // Act
+  const lines = captureStdout(() => {
+    const metrics = new PowertoolsRunMetrics('opsrail', 'dev');
+    metrics.tick('skipped', 'a_job');
+    metrics.tick('buffered', 'a_job');
+  });
+
+  // Assess
+  const [skipped, buffered] = lines.map((l) => JSON.parse(l));
+  for (const emf of [skipped, buffered]) {
+    assert.equal(emf._aws.CloudWatchMetrics[0].Namespace, METRIC_NAMESPACE);
+    assert.deepEqual(
+      [...emf._aws.CloudWatchMetrics[0].Dimensions[0]].sort(),
+      [...RUN_METRIC_DIMENSIONS].sort(),
+    );
+    assert.equal(emf.jobId, 'a_job');
+  }
+  assert.equal(skipped[TICK_METRICS.skipped], 1);
+  assert.equal(buffered[TICK_METRICS.buffered], 1);
+  assert.equal(skipped[TICK_METRICS.buffered], undefined);
 });

@@ -127,7 +127,7 @@ export async function closeRun(
     manifestKey: link.manifestKey,
     error: sealed.error,
   };
-  if (!(await deps.state.completeRun(summary, sealed.endedAt, sealed.effect)))
+  if (!(await deps.state.completeRun(summary, sealed.endedAt, sealed.effect, item.exclusive)))
     return (await getClaimedRun(deps.state, jobRunId)).summary ?? summary;
   // Once per run: only the call that completed it reports it.
   deps.metrics.record({

@@ -10,13 +10,15 @@ import {
   ConfigurationError,
   DuplicateRunError,
   RunAlreadyClosedError,
+  RunBufferedError,
   RunRefusedError,
+  TickSkippedError,
 } from '../errors';
 import { canonicalJson, sha256Hex } from '../hashing';
 import { isoSeconds } from '../ids';
 import { objectName } from '../layout';
 import type { ResolvedPolicy } from '../policy';
-import type { Controls, JobState } from '../ports';
+import type { ActiveRun, ClaimOutcome, Controls, JobState } from '../ports';
 import { actorOf, leaseFrom, requireJob, runIdentity, type RunDependencies } from './dependencies';
 
 /** A scheduled time further ahead than this is a guess about data that does not exist yet. */
@@ -84,7 +86,12 @@ export async function pinAndClaim(
   job: JobDefinition,
   request: ExecutionInput,
   executionId: string,
-): Promise<{ run: RunContext; lease: string; claimed: boolean }> {
+  /**
+   * Overlap `skip` and `buffer_one` take the job's slot with the claim (docs/scheduling.md#overlap);
+   * RecordFailure, evidencing a failure Preflight never claimed, does not.
+   */
+  exclusive = job.overlap !== 'allow',
+): Promise<{ run: RunContext; lease: string; claimed: ClaimOutcome }> {
   const now = deps.clock.now();
   // Params (keys and values) and the requester are stored on the run item and in its evidence.
   const stored = {
@@ -95,7 +102,11 @@ export async function pinAndClaim(
   const pinned = pinRun(deps.policy, job, stored, executionId, now);
   const lease = leaseFrom(deps.policy, now);
   const run = { ...pinned.run, leaseExpiresAt: lease };
-  return { run, lease, claimed: await deps.state.claimRun(run, pinned.start, lease) };
+  return {
+    run,
+    lease,
+    claimed: await deps.state.claimRun(run, pinned.start, lease, exclusive),
+  };
 }
 
 /**
@@ -223,13 +234,75 @@ async function admit(
 }
 
 /**
+ * How long a buffered tick's place lasts without a poll: two polls and a minute, so a tick whose
+ * execution ended (stopped, timed out) gives its place up to the next.
+ */
+const waitingLeaseMs = (policy: ResolvedPolicy) =>
+  (2 * policy.settings.scheduler.bufferPollSeconds + 60) * 1000;
+
+/**
+ * A tick that found `open`, another window's run of its job, holding the slot
+ * (docs/scheduling.md#overlap). `buffer_one`: the first such tick waits (the state machine's
+ * WaitForOpenRun, then Preflight again); anything else is skipped, audited on the open run (so the
+ * event is in its evidence and the `skipped_ticks` query) and counted (TickSkipped).
+ */
+async function overlapped(
+  deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'metrics'>,
+  job: JobDefinition,
+  run: RunContext,
+  request: ExecutionInput,
+  open: ActiveRun,
+): Promise<never> {
+  const now = deps.clock.now();
+  if (job.overlap === 'buffer_one') {
+    const before = (await deps.state.getSlot(job.jobId)).waiting;
+    const waiting = await deps.state.waitForSlot(
+      job.jobId,
+      {
+        executionId: run.executionId,
+        scheduledTime: run.scheduledTime,
+        leaseExpiresAt: new Date(now.getTime() + waitingLeaseMs(deps.policy)).toISOString(),
+      },
+      now.toISOString(),
+    );
+    if (waiting === 'waiting') {
+      // Counted once per tick, at its first wait, not at every poll.
+      if (before?.executionId !== run.executionId) deps.metrics.tick('buffered', job.jobId);
+      throw new RunBufferedError(run.jobRunId, open.jobRunId);
+    }
+  }
+  const holder = await deps.state.getRun(open.jobRunId);
+  if (holder) {
+    const event = runEvent(holder, 'job.run.tick_skipped', now.toISOString(), {
+      actor: actorOf(request.trigger),
+      eventIdSuffix: `tick-skipped-${sha256Hex(run.executionId).slice(0, 16)}`,
+      details: {
+        skippedJobRunId: run.jobRunId,
+        skippedScheduledTime: run.scheduledTime,
+        executionId: run.executionId,
+        trigger: request.trigger,
+        overlap: job.overlap,
+      },
+    });
+    // A retried Preflight of the same tick does not audit it twice.
+    if (!holder.audit.some((e) => e.eventId === event.eventId))
+      await deps.state.appendAudit(open.jobRunId, [event]);
+  }
+  deps.metrics.tick('skipped', job.jobId);
+  throw new TickSkippedError(run.jobRunId, open.jobRunId);
+}
+
+/**
  * Step 1. Pins the run's inputs, claims it (with a lease), then admits it or refuses it. A second
  * delivery of the same window stops here as a duplicate, unless the claim's holder died: once its
  * lease has expired the later delivery takes the run over: restartable, never left claimed for ever
  * (docs/local-stack.md#dead-holders-of-runs, docs/crash-safety.md).
  */
 export async function preflight(
-  deps: Pick<RunDependencies, 'policy' | 'state' | 'clock' | 'redactor' | 'isHolderAlive'>,
+  deps: Pick<
+    RunDependencies,
+    'policy' | 'state' | 'clock' | 'redactor' | 'isHolderAlive' | 'metrics'
+  >,
   request: ExecutionInput,
   executionId: string,
 ): Promise<RunContext> {
@@ -242,6 +315,9 @@ export async function preflight(
   const future = futureTickRefusal(request.scheduledTime, deps.clock.now());
   if (future) throw future;
   const { run, lease, claimed } = await pinAndClaim(deps, job, request, executionId);
+  if (typeof claimed === 'object') return overlapped(deps, job, run, request, claimed.busy);
+  // A buffered tick that got the slot gives its place up (a no-op for every other tick).
+  if (job.overlap === 'buffer_one') await deps.state.leaveWaiting(job.jobId, executionId);
   if (claimed) return admit(deps, job, run);
 
   const existing = await deps.state.getRun(run.jobRunId);

@@ -89,7 +89,8 @@ export async function recordFailure(
       scheduledTime: input.scheduledTime,
       trigger: input.trigger === 'manual' ? ('manual' as const) : ('schedule' as const),
     };
-    const pinned = await pinAndClaim(deps, job, request, executionId);
+    // Without the overlap slot: this run only records a failure, it never holds the job up.
+    const pinned = await pinAndClaim(deps, job, request, executionId, false);
     run = pinned.run;
     unclaimed = !pinned.claimed;
   }
