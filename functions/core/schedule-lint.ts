@@ -23,7 +23,8 @@ export interface ScheduleLintFinding {
   dates: string[];
 }
 
-export type LintableJob = Pick<JobDefinition, 'jobId' | 'schedule' | 'dangerous' | 'window'>;
+export type LintableJob = Pick<JobDefinition, 'jobId' | 'schedule' | 'dangerous' | 'window'> &
+  Partial<Pick<JobDefinition, 'overlap'>>;
 
 const DATE = 'yyyy-MM-dd';
 /** How many ticks the overlap check compares, pairwise, from `now`. */
@@ -135,10 +136,7 @@ function dstFindings(job: LintableJob, now: Date, until: Date): ScheduleLintFind
 }
 
 function overlapFindings(job: LintableJob, now: Date, until: Date): ScheduleLintFinding[] {
-  // The per-job `overlap` policy (skip, buffer_one, allow) may not be in the catalog contract
-  // yet: read defensively.
-  const overlap = (job as { overlap?: unknown }).overlap;
-  if (overlap !== 'allow') return [];
+  if (job.overlap !== 'allow') return [];
   const ticks = scheduledTimes(job.schedule, now, until, OVERLAP_TICKS);
   for (let i = 1; i < ticks.length; i++) {
     const a = runWindow(job, ticks[i - 1] as Date);

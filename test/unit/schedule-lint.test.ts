@@ -10,7 +10,7 @@ const NOW = new Date('2026-12-02T00:00:00Z');
 function job(
   expression: string,
   timezone: string,
-  extra: Partial<Pick<JobDefinition, 'dangerous' | 'window'>> & { overlap?: string } = {},
+  extra: Partial<Pick<JobDefinition, 'dangerous' | 'window' | 'overlap'>> = {},
 ): LintableJob {
   return {
     jobId: 'a_job',
