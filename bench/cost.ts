@@ -23,10 +23,11 @@
  *   npx tsx bench/cost.ts
  */
 import { performance } from 'node:perf_hooks';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { HandlerEnv } from '../contracts';
 import { S3EvidenceStore } from '../functions/adapters/s3-evidence-store';
+import { s3ClientConfig } from '../functions/adapters/dependencies';
 import { LocalRuntime } from '../local/runtime';
 import { countingJob } from '../test/support/jobs';
 import { testStack, withTestJobs } from '../test/support/local';
@@ -135,9 +136,12 @@ const s3Kind = (command: string): string =>
 const stack = await testStack({ policyDir: withTestJobs([{ jobId: JOB_ID }]) });
 // The handlers log at prod's level, so their lines can be counted (and kept off the terminal).
 const env: HandlerEnv = { ...stack.env, POWERTOOLS_LOG_LEVEL: 'INFO' };
+// The evidence store over a client of the bench's own, so every S3 request can be counted.
+const evidenceClient = new S3Client(s3ClientConfig(env));
 const runtime = new LocalRuntime(env, [countingJob(JOB_ID)], {
   handlers: 'source',
   killSwitchPollMs: 2_000_000_000,
+  evidence: new S3EvidenceStore(evidenceClient, env.EVIDENCE_BUCKET_NAME),
 });
 
 runtime.deps.dynamodb.middlewareStack.add(
@@ -159,10 +163,6 @@ runtime.deps.dynamodb.middlewareStack.add(
   },
   { step: 'initialize', name: 'costBenchConsumedCapacity' },
 );
-// The evidence store's client is its own (private) field: reached here, checked, never replaced.
-const evidenceClient = (runtime.deps.evidence as unknown as { client?: S3Client }).client;
-if (!(runtime.deps.evidence instanceof S3EvidenceStore) || !evidenceClient?.middlewareStack)
-  throw new Error('cost bench: the runtime has no S3 evidence store client to count requests on');
 evidenceClient.middlewareStack.add(
   (next, context) => async (args) => {
     const kind = s3Kind((context.commandName ?? 'unknown').replace(/Command$/, ''));

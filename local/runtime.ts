@@ -148,6 +148,11 @@ export interface RuntimeOptions {
   ports?: Pick<Dependencies, 'state' | 'approvals' | 'evidence'> &
     Partial<Pick<Dependencies, 'metrics'>> &
     Required<Pick<Dependencies, 'idempotencyPersistence'>>;
+  /**
+   * Tests and benches only: the evidence store to use instead of the stage's bucket through its own
+   * lazily loaded client, e.g. an S3EvidenceStore over a client whose requests they watch.
+   */
+  evidence?: Dependencies['evidence'];
 }
 
 export type HandlerSource = 'source' | 'bundled';
@@ -229,7 +234,10 @@ export class LocalRuntime {
     private readonly options: RuntimeOptions = {},
   ) {
     const source = options.handlers ?? handlerSourceFromEnv();
-    if (source === 'bundled' && (extraJobs.length > 0 || options.clock || options.ports)) {
+    if (
+      source === 'bundled' &&
+      (extraJobs.length > 0 || options.clock || options.ports || options.evidence)
+    ) {
       throw new ConfigurationError(
         'OPSRAIL_HANDLERS=bundled runs the shipped bundles: they hold only the built-in jobs, the system clock and the AWS stores',
       );
@@ -240,6 +248,7 @@ export class LocalRuntime {
     const built = {
       ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}),
       ...options.ports,
+      ...(options.evidence ? { evidence: options.evidence } : {}),
     };
     this.jobFunctions = new Set(
       built.policy.jobs.map((j) => stageResourceNames(built.policy.stage).jobFunction(j.jobId)),

@@ -49,6 +49,15 @@ function dynamoDbClient(env: HandlerEnv): DynamoDBClient {
   });
 }
 
+/** The evidence bucket's client settings (a test or bench that watches S3 builds its own client). */
+export function s3ClientConfig(env: HandlerEnv) {
+  return {
+    region: env.AWS_REGION,
+    forcePathStyle: env.OPSRAIL_S3_FORCE_PATH_STYLE === 'true',
+    ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}),
+  };
+}
+
 /**
  * The evidence bucket, with the S3 client and its adapter loaded at the first read or write:
  * Preflight never touches evidence, a job function only if its job declares it
@@ -60,12 +69,7 @@ export function s3EvidenceStore(env: HandlerEnv): EvidenceStore {
       sdk.s3(),
       import('./s3-evidence-store'),
     ]);
-    const client = new S3Client({
-      region: env.AWS_REGION,
-      forcePathStyle: env.OPSRAIL_S3_FORCE_PATH_STYLE === 'true',
-      ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}),
-    });
-    return new S3EvidenceStore(client, env.EVIDENCE_BUCKET_NAME);
+    return new S3EvidenceStore(new S3Client(s3ClientConfig(env)), env.EVIDENCE_BUCKET_NAME);
   });
   return {
     putObject: async (key, body, contentType) => (await store()).putObject(key, body, contentType),

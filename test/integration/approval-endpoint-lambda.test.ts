@@ -48,7 +48,7 @@ describe('the approval Lambdas: the page function signs in and forwards a POST; 
   beforeAll(async () => {
     const base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     stack = await testStack({
-      policyDir: withTestJobs([{ jobId: 'gated_job' }], (p) => ({
+      policyDir: withTestJobs([{ jobId: 'gated_job', overlap: 'allow' }], (p) => ({
         ...p,
         approvals: { ...p.approvals, linkBaseUrl: base },
       })),

@@ -55,7 +55,9 @@ describe('approval sign-in: only a verified token of an allowed approver, with t
   let n = 0;
 
   beforeAll(async () => {
-    stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
+    stack = await testStack({
+      policyDir: withTestJobs([{ jobId: 'gated_job', overlap: 'allow' }]),
+    });
     runtime = new LocalRuntime(stack.env, [countingJob('gated_job')]);
     base = `http://127.0.0.1:${await freeLoopbackPort()}`;
     const client = new DynamoDBClient({

@@ -50,7 +50,10 @@ describe('approval request and endpoint: signed single-use links, four eyes, eve
   let n = 0;
 
   beforeAll(async () => {
-    stack = await testStack({ policyDir: withTestJobs([{ jobId: 'gated_job' }]) });
+    // Each case leaves its own window's run waiting at the gate: the job allows overlap.
+    stack = await testStack({
+      policyDir: withTestJobs([{ jobId: 'gated_job', overlap: 'allow' }]),
+    });
     runtime = new LocalRuntime(stack.env, [countingJob('gated_job')]);
     const client = new DynamoDBClient({
       region: stack.env.AWS_REGION,

@@ -42,7 +42,10 @@ describe('the approval gate cannot be bypassed: re-admission, identities, bounde
   const requests: { executionId: string; approvalId: string; link: string }[] = [];
 
   beforeAll(async () => {
-    const jobs = [{ jobId: 'bypass_purge', dangerous: { value: true, opKind: 'retention' } }];
+    // Several cases hold a run of their own window at the gate at once: the job allows overlap.
+    const jobs = [
+      { jobId: 'bypass_purge', dangerous: { value: true, opKind: 'retention' }, overlap: 'allow' },
+    ];
     const policyDir = withTestJobs(jobs, (p) => ({
       ...p,
       approvals: { ...p.approvals, timeoutSeconds: 60, linkBaseUrl: `http://127.0.0.1:${PORT}` },

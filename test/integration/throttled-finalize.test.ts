@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { HandlerEnv } from '../../contracts';
+import { s3ClientConfig } from '../../functions/adapters/dependencies';
+import { S3EvidenceStore } from '../../functions/adapters/s3-evidence-store';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { diagnosticsToShow, exitCodeOf } from '../../cli/main';
 import { bookkeepingFailed } from '../../functions/core/run/record-failure';
@@ -26,10 +29,12 @@ describe('a run whose bookkeeping failed after its effect ends the execution as 
     stack = await testStack({
       policyDir: withTestJobs([{ jobId: 'bookkeeping_after_effect', idempotent: false }]),
     });
-    runtime = new LocalRuntime(stack.env, [job]);
-    // The evidence store's own client: the first manifest write of each run is refused, as a bucket
-    // policy change or a KMS hiccup would (403: PermissionError, which no Retry lists).
-    const client = (runtime.deps.evidence as unknown as { client: S3Client }).client;
+    // The evidence store's client, watched: the first manifest write of each run is refused, as a
+    // bucket policy change or a KMS hiccup would (403: PermissionError, which no Retry lists).
+    const client = new S3Client(s3ClientConfig(stack.env as HandlerEnv));
+    runtime = new LocalRuntime(stack.env, [job], {
+      evidence: new S3EvidenceStore(client, stack.env.EVIDENCE_BUCKET_NAME),
+    });
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const key = (args.input as { Key?: string }).Key ?? '';
