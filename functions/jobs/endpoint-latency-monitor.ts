@@ -270,10 +270,10 @@ export async function monitorLatency(
   }
 
   // 4. Deliveries: the alerts still pending from earlier runs first, then this run's.
-  const now = ports.clock.now();
+  // Expiry from the pinned window, not the wall clock: a re-run decides as the first run did.
   const retried = (previous?.pending ?? []).filter(
     (p) =>
-      now.getTime() - Date.parse(p.at) <= PENDING_ALERT_HOURS * HOUR_MS &&
+      end - Date.parse(p.at) <= PENDING_ALERT_HOURS * HOUR_MS &&
       !raised.some((r) => r.payload.payload_checksum_sha256 === p.payload_checksum_sha256),
   );
   const alerts: LatencyMonitorResult['alerts'] = [];
