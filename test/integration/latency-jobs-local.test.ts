@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { LatencyAlertPayload, WeeklyHealthPayload } from '../../contracts';
 import { LocalRuntime } from '../../local/runtime';
-import { mirrorEvidence, queryEvidence } from '../../local/query';
+import { mirrorEvidence, queryEvidence, runNamedQuery } from '../../local/query';
 import type { LocalStack } from '../../local/stack';
 import { FakeEndpoint, FakeWebhook } from '../support/fake-http';
 import { policyFixture, testStack } from '../support/local';
@@ -161,6 +161,18 @@ describe('endpoint_latency_monitor and weekly_health_report on the local stack',
         ['warning', 'delivered'],
         ['critical', 'delivered'],
       ],
+    );
+
+    // The named queries over them, translated as `opsrail query --named` does (a wide --days window).
+    const breaches = await runNamedQuery(root, 'latency_breaches', 3650);
+    assert.deepEqual(
+      breaches.map((r) => [r.endpoint, Number(r.breaching_hours), r.last_breach_hour]),
+      [['api', 2, '2026-11-25T10:00:00.000Z']],
+    );
+    const recent = await runNamedQuery(root, 'latency_samples_recent', 3650);
+    assert.deepEqual(
+      recent.map((r) => [r.endpoint, Number(r.samples), Number(r.failed)]),
+      [['api', 2, 0]],
     );
 
     // Assess: no evidence object holds the header's secret (or the signing key).
