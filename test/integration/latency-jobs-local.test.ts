@@ -84,7 +84,7 @@ describe('endpoint_latency_monitor and weekly_health_report on the local stack',
     endpoint.scripts = { '/api': [{ delayMs: 200, status: 200 }] };
     hook.reset();
     // Act
-    const monitored = [];
+    const monitored: Awaited<ReturnType<LocalRuntime['run']>>[] = [];
     for (const scheduledTime of ['2026-11-25T09:00:00Z', '2026-11-25T10:00:00Z'])
       monitored.push(
         await runtime.run(

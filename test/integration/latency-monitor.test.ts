@@ -130,7 +130,7 @@ describe('endpoint_latency_monitor against a fake endpoint and a fake webhook', 
     hook.reset();
     const monitor = new Monitor(params(), secrets);
     // Act
-    const runs = [];
+    const runs: Awaited<ReturnType<Monitor['run']>>[] = [];
     for (const start of [
       '2026-02-01T10:00:00Z',
       '2026-02-01T10:15:00Z',
@@ -185,7 +185,7 @@ describe('endpoint_latency_monitor against a fake endpoint and a fake webhook', 
     const monitor = new Monitor(only, secrets);
     const hours = ['10', '11', '12', '13', '14', '15'].map((h) => `2026-02-01T${h}:00:00Z`);
     // Act
-    const runs = [];
+    const runs: Awaited<ReturnType<Monitor['run']>>[] = [];
     for (const start of hours) runs.push(await monitor.run(start));
     // Assess
     const streakOf = (r: (typeof runs)[number]) => {
