@@ -120,6 +120,21 @@ describe('cdk-nag and least privilege', () => {
       assert.deepEqual(evidenceActions(role), [], role);
   });
 
+  test('a built-in job may read exactly the secrets its params name by secret_ref, and no other job any', () => {
+    // Prepare / Act
+    const secretsOf = (role: string) =>
+      statementsFor(template, role)
+        .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+        .flatMap((s) => [s.Resource].flat());
+    // Assess: the catalog's weekly report names its webhook signing key; the monitor's default
+    // endpoint has no header and no webhook.
+    assert.deepEqual(secretsOf(jobRoles.weeklyHealthReport), [
+      'arn:aws:secretsmanager:us-east-1:123456789012:secret:opsrail-webhook-signing-AbCdEf',
+    ]);
+    for (const role of [jobRoles.endpointLatencyMonitor, jobRoles.endpointHealthCheck])
+      assert.deepEqual(secretsOf(role), [], role);
+  });
+
   test('no function has an AWS managed policy; the state machine may invoke exactly its step functions and one function per job', () => {
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[])
       assert.equal(role.Properties.ManagedPolicyArns, undefined);
