@@ -109,7 +109,9 @@ export const JobOutput = deferred(() =>
       .max(200),
     body: z.string(),
     /** Rows (JSON Lines) for a queryable table instead of a plain output file. */
-    table: z.enum(['expected_ticks']).optional(),
+    table: z
+      .enum(['expected_ticks', 'latency_samples', 'latency_rollups', 'latency_alerts'])
+      .optional(),
   }),
 );
 export type JobOutput = z.infer<typeof JobOutput>;

@@ -71,3 +71,19 @@ FROM audit_events
 WHERE type = 'job.run.tick_skipped' AND dt >= date_format(date_add('day', -7, current_date), '%Y-%m-%d')
 GROUP BY job_id
 ORDER BY skipped DESC, job_id;
+
+-- name: latency_breaches
+-- description: Breaching hours per endpoint over the last 90 days (the roll-ups' retention), with the worst p95 and the last breach.
+SELECT endpoint, count(*) AS hours, count_if(breach) AS breaching_hours, max(p95_ms) AS worst_p95_ms, max(CASE WHEN breach THEN hour END) AS last_breach_hour
+FROM latency_rollups
+WHERE dt >= date_format(date_add('day', -90, current_date), '%Y-%m-%d')
+GROUP BY endpoint
+ORDER BY breaching_hours DESC, endpoint;
+
+-- name: latency_samples_recent
+-- description: Samples per endpoint over the last 14 days (the samples' retention): count, failures and the latest.
+SELECT endpoint, count(*) AS samples, count_if(status IS NULL OR status < 200 OR status >= 400) AS failed, max("at") AS last_sample_at
+FROM latency_samples
+WHERE dt >= date_format(date_add('day', -14, current_date), '%Y-%m-%d')
+GROUP BY endpoint
+ORDER BY endpoint;

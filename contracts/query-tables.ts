@@ -4,7 +4,13 @@
  * expose the same names and columns. Column names are Athena's (lowercase); `json` is the key in
  * the stored JSON.
  */
-export type ColumnType = 'string' | 'int' | 'bigint' | { struct: Column[] } | { array: ColumnType };
+export type ColumnType =
+  | 'string'
+  | 'int'
+  | 'bigint'
+  | 'boolean'
+  | { struct: Column[] }
+  | { array: ColumnType };
 export interface Column {
   name: string;
   json: string;
@@ -106,6 +112,47 @@ export const EVIDENCE_TABLES: EvidenceTable[] = [
     extension: 'jsonl',
     columns: [c('jobId'), c('scheduledTime'), c('jobRunId'), c('expression'), c('timezone')],
   },
+  // endpoint_latency_monitor (docs/latency-slo.md#where-the-numbers-are-kept): one row per sample,
+  // one per endpoint and completed hour, one per alert raised.
+  {
+    name: 'latency_samples',
+    folder: 'latency_samples',
+    partitions: 'job',
+    extension: 'jsonl',
+    columns: [c('at'), c('endpoint'), c('latency_ms', 'bigint'), c('status', 'int'), c('jobRunId')],
+  },
+  {
+    name: 'latency_rollups',
+    folder: 'latency_rollups',
+    partitions: 'job',
+    extension: 'jsonl',
+    columns: [
+      c('hour'),
+      c('endpoint'),
+      c('count', 'int'),
+      c('failures', 'int'),
+      c('p50_ms', 'bigint'),
+      c('p95_ms', 'bigint'),
+      c('threshold_ms', 'bigint'),
+      c('breach', 'boolean'),
+      c('jobRunId'),
+    ],
+  },
+  {
+    name: 'latency_alerts',
+    folder: 'latency_alerts',
+    partitions: 'job',
+    extension: 'jsonl',
+    columns: [
+      c('at'),
+      c('endpoint'),
+      c('level'),
+      c('streak', 'int'),
+      c('delivery_status'),
+      c('payload_checksum_sha256'),
+      c('jobRunId'),
+    ],
+  },
 ];
 
 /** Hive/Glue type text, e.g. struct<kind:string,id:string>. */
@@ -120,6 +167,7 @@ export function duckType(type: ColumnType): string {
   if (type === 'string') return 'VARCHAR';
   if (type === 'int') return 'INTEGER';
   if (type === 'bigint') return 'BIGINT';
+  if (type === 'boolean') return 'BOOLEAN';
   if ('array' in type) return `${duckType(type.array)}[]`;
   return `STRUCT(${type.struct.map((f) => `"${f.json}" ${duckType(f.type)}`).join(', ')})`;
 }

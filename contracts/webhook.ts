@@ -42,6 +42,28 @@ export const WeeklyHealthPayload = deferred(() =>
 );
 export type WeeklyHealthPayload = z.infer<typeof WeeklyHealthPayload>;
 
+/**
+ * A latency alert as a webhook receives it (docs/webhooks.md#the-latency-alert-payload): sent when
+ * an endpoint's breach streak rises to warning or critical (docs/latency-slo.md).
+ */
+export const LatencyAlertPayload = deferred(() =>
+  z.strictObject({
+    schema_version: z.literal(1),
+    kind: z.literal('latency_alert'),
+    endpoint: z.string().min(1),
+    level: z.enum(['warning', 'critical']),
+    /** The hour (UTC) whose breach raised it. */
+    at: UtcTimestamp,
+    streak: z.number().int().min(1),
+    p95_ms: z.number().min(0).nullable(),
+    threshold_ms: z.number().int().min(1),
+    job_run_id: z.string().min(1),
+    /** SHA-256 of the canonical JSON of every other field. */
+    payload_checksum_sha256: Sha256Hex,
+  }),
+);
+export type LatencyAlertPayload = z.infer<typeof LatencyAlertPayload>;
+
 /** How a webhook delivery is retried and bounded (docs/webhooks.md#delivery); defaults as shown. */
 export const WebhookDeliveryPolicy = deferred(() =>
   z.strictObject({

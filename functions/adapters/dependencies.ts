@@ -11,6 +11,7 @@ import { jobRegistry } from '../jobs/registry';
 import { kindJobs } from '../jobs/kinds';
 import { awsJobKindPorts, localJobKindPorts } from './job-kind-adapters';
 import { bundledConfig } from './bundle-config';
+import { fetchWebhookPoster } from './webhook-poster';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
@@ -135,6 +136,12 @@ export function buildDependencies(
     evidence: s3EvidenceStore(env),
     clock: overrides.clock ?? systemClock,
     jobs,
+    secrets: kindPorts.secrets,
+    webhooks: {
+      http: fetchWebhookPoster,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+    },
     codeVersion: env.OPSRAIL_CODE_VERSION,
   };
 }

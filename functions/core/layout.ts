@@ -20,7 +20,12 @@ export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
  * Tables a job may write rows to, besides its plain outputs (e.g. the schedule ledger's expected
  * ticks).
  */
-export const OUTPUT_TABLES = ['expected_ticks'] as const;
+export const OUTPUT_TABLES = [
+  'expected_ticks',
+  'latency_samples',
+  'latency_rollups',
+  'latency_alerts',
+] as const;
 export type OutputTable = (typeof OUTPUT_TABLES)[number];
 
 const compact = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');

@@ -1,4 +1,6 @@
 import { endpointHealthCheck } from './endpoint-health-check';
+import { endpointLatencyMonitor } from './endpoint-latency-monitor';
+import { weeklyHealthReport } from './weekly-health-report';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
 import { scheduleLedger } from './schedule-ledger';
 import {
@@ -12,6 +14,8 @@ import type { JobImplementation, JobRegistry } from './types';
 export const builtinJobs: readonly JobImplementation[] = [
   evidenceIntegrityCheck,
   endpointHealthCheck,
+  endpointLatencyMonitor,
+  weeklyHealthReport,
   scheduleLedger,
   runRecordRetention,
   quarantineRelease,

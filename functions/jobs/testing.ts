@@ -64,6 +64,8 @@ export function jobTestContext(options: {
     clock: { now: () => new Date(window.end) },
     state: missing as JobContext['state'],
     evidence: missing as JobContext['evidence'],
+    secrets: { read: unavailable('secrets.read') },
+    webhooks: missing as JobContext['webhooks'],
     control: missing as JobContext['control'],
     log: (message) => void logged.push(message),
     logged,

@@ -10,14 +10,20 @@ import type { Clock } from '../core/clock';
 import type { ResolvedPolicy } from '../core/policy';
 import type { EvidenceReader, JobStateReader, StateStore } from '../core/ports';
 import type { ControlDependencies } from '../core/controls';
+import type { WebhookPorts } from '../core/webhook-delivery';
+import type { SecretReader } from './kinds/ports';
 
 export interface JobContext {
   job: JobDefinition;
   run: RunContext;
   policy: ResolvedPolicy;
   clock: Clock;
-  state: JobStateReader & Pick<StateStore, 'listOpenRuns'>;
+  state: JobStateReader & Pick<StateStore, 'listOpenRuns' | 'listRuns'>;
   evidence: EvidenceReader;
+  /** Reads a secret's value by its secret_ref at run time; the value is never stored or logged. */
+  secrets: SecretReader;
+  /** What a webhook delivery reaches (functions/core/webhook-delivery.ts): HTTP, sleep, jitter. */
+  webhooks: Omit<WebhookPorts, 'clock'>;
   /**
    * For the built-in control jobs only (releasing a quarantine, a kill-switch, relaxing safety):
    * the state and control evidence.

@@ -3,6 +3,7 @@ import { planOf, requestApproval } from '../core/approvals';
 import { ConfigurationError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
 import { findJob } from '../core/policy';
+import { unavailableSecrets, unavailableWebhooks } from '../core/run/execute';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
 
@@ -31,6 +32,8 @@ export function createRequestApprovalHandler(
         clock: deps.clock,
         state: deps.state,
         evidence: deps.evidence,
+        secrets: deps.secrets ?? unavailableSecrets,
+        webhooks: deps.webhooks ?? unavailableWebhooks,
         log: deps.log,
         control: deps,
       };

@@ -101,6 +101,13 @@ function grantJobPermissions(
         new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }),
       );
   }
+  // A built-in job's params name secrets as { "secret_ref": ARN } (the latency monitor's headers, a
+  // webhook's signing key): its function may read exactly those.
+  const paramSecrets = secretRefsIn(job.params);
+  if (paramSecrets.length > 0)
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: paramSecrets }),
+    );
   for (const statement of job.iam ?? []) {
     fn.addToRolePolicy(
       new PolicyStatement({ actions: statement.actions, resources: statement.resources }),
@@ -119,4 +126,18 @@ function grantJobPermissions(
         reason: `Declared by job ${job.jobId} in the catalog: ${statement.reason}`,
       });
   }
+}
+
+/** Every `{ "secret_ref": "<ARN>" }` value anywhere in a job's params, sorted, once each. */
+export function secretRefsIn(params: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === 'object')
+      for (const [key, inner] of Object.entries(value))
+        if (key === 'secret_ref' && typeof inner === 'string') found.add(inner);
+        else walk(inner);
+  };
+  walk(params);
+  return [...found].sort();
 }

@@ -36,6 +36,8 @@ describe('cdk-nag and least privilege', () => {
   const jobRoles = {
     evidenceIntegrityCheck: 'RunnerJobsEvidenceIntegrityCheckRole',
     endpointHealthCheck: 'RunnerJobsEndpointHealthCheckRole',
+    endpointLatencyMonitor: 'RunnerJobsEndpointLatencyMonitorRole',
+    weeklyHealthReport: 'RunnerJobsWeeklyHealthReportRole',
     scheduleLedger: 'RunnerJobsScheduleLedgerRole',
     runRecordRetention: 'RunnerJobsRunRecordRetentionRole',
     quarantineRelease: 'RunnerJobsQuarantineReleaseRole',
@@ -81,6 +83,8 @@ describe('cdk-nag and least privilege', () => {
       jobRoles.endpointHealthCheck,
       jobRoles.scheduleLedger,
       jobRoles.runRecordRetention,
+      jobRoles.endpointLatencyMonitor,
+      jobRoles.weeklyHealthReport,
     ]) {
       assert.ok(statementsFor(template, other).length > 0, `${other} exists`);
       const writes = statementsFor(template, other)
@@ -97,17 +101,38 @@ describe('cdk-nag and least privilege', () => {
         .filter((a) => a.startsWith('s3:') || a.startsWith('kms:'))
         .sort();
     assert.deepEqual(evidenceActions('RunnerPreflightRole'), []);
-    assert.deepEqual(evidenceActions(jobRoles.evidenceIntegrityCheck), [
-      'kms:Decrypt',
-      's3:GetObject',
-      's3:ListBucket',
-    ]);
+    // The latency jobs read earlier runs' samples, state and roll-ups.
+    for (const reader of [
+      jobRoles.evidenceIntegrityCheck,
+      jobRoles.endpointLatencyMonitor,
+      jobRoles.weeklyHealthReport,
+    ])
+      assert.deepEqual(
+        evidenceActions(reader),
+        ['kms:Decrypt', 's3:GetObject', 's3:ListBucket'],
+        reader,
+      );
     for (const role of [
       jobRoles.endpointHealthCheck,
       jobRoles.scheduleLedger,
       jobRoles.runRecordRetention,
     ])
       assert.deepEqual(evidenceActions(role), [], role);
+  });
+
+  test('a built-in job may read exactly the secrets its params name by secret_ref, and no other job any', () => {
+    // Prepare / Act
+    const secretsOf = (role: string) =>
+      statementsFor(template, role)
+        .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+        .flatMap((s) => [s.Resource].flat());
+    // Assess: the catalog's weekly report names its webhook signing key; the monitor's default
+    // endpoint has no header and no webhook.
+    assert.deepEqual(secretsOf(jobRoles.weeklyHealthReport), [
+      'arn:aws:secretsmanager:us-east-1:123456789012:secret:opsrail-webhook-signing-AbCdEf',
+    ]);
+    for (const role of [jobRoles.endpointLatencyMonitor, jobRoles.endpointHealthCheck])
+      assert.deepEqual(secretsOf(role), [], role);
   });
 
   test('no function has an AWS managed policy; the state machine may invoke exactly its step functions and one function per job', () => {
@@ -124,12 +149,14 @@ describe('cdk-nag and least privilege', () => {
       [
         'RunnerFinalize',
         'RunnerJobsEndpointHealthCheck',
+        'RunnerJobsEndpointLatencyMonitor',
         'RunnerJobsEvidenceIntegrityCheck',
         'RunnerJobsKillSwitchRelease',
         'RunnerJobsQuarantineRelease',
         'RunnerJobsRunRecordRetention',
         'RunnerJobsSafetyRelax',
         'RunnerJobsScheduleLedger',
+        'RunnerJobsWeeklyHealthReport',
         'RunnerPreflight',
         'RunnerRecordFailure',
         'RunnerRequestApproval',
@@ -142,12 +169,14 @@ describe('cdk-nag and least privilege', () => {
       .sort();
     assert.deepEqual(names, [
       'opsrail-dev-job-endpoint_health_check',
+      'opsrail-dev-job-endpoint_latency_monitor',
       'opsrail-dev-job-evidence_integrity_check',
       'opsrail-dev-job-kill_switch_release',
       'opsrail-dev-job-quarantine_release',
       'opsrail-dev-job-run_record_retention',
       'opsrail-dev-job-safety_relax',
       'opsrail-dev-job-schedule_ledger',
+      'opsrail-dev-job-weekly_health_report',
     ]);
   });
 

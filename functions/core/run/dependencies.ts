@@ -1,3 +1,5 @@
+import type { SecretReader } from '../../jobs/kinds/ports';
+import type { WebhookPorts } from '../webhook-delivery';
 import type { AuditEvent, ExecutionInput, JobDefinition } from '../../../contracts';
 import type { JobRegistry } from '../../jobs/types';
 import type { ApprovalStore } from '../approvals';
@@ -26,6 +28,10 @@ export interface RunDependencies {
    * a run be taken over at once instead of after its lease. Absent or null: the lease decides.
    */
   isHolderAlive?: (executionId: string) => boolean | null;
+  /** The job's secret reader (Secrets Manager in AWS, the local secrets file locally). */
+  secrets?: SecretReader;
+  /** What webhook deliveries reach; fetch, real sleeps and Math.random unless given. */
+  webhooks?: Omit<WebhookPorts, 'clock'>;
 }
 
 export type JobLog = (message: string, details?: Record<string, unknown>) => void;

@@ -13,6 +13,23 @@ import { redactError } from '../redaction';
 import { getClaimedRun, requireJob, type JobLog, type RunDependencies } from './dependencies';
 import { evidenceAsDeclared } from './job-permissions';
 import { safetyRefusal } from './preflight';
+import type { SecretReader } from '../../jobs/kinds/ports';
+import type { WebhookPorts } from '../webhook-delivery';
+
+/** Without a secret reader (in-memory tests, plans), reading a secret is a configuration error. */
+export const unavailableSecrets: SecretReader = {
+  read: (ref) =>
+    Promise.reject(new ConfigurationError(`no secret reader is configured to read ${ref}`)),
+};
+
+/** Without webhook ports, every POST fails as a network failure (and the delivery says so). */
+export const unavailableWebhooks: Omit<WebhookPorts, 'clock'> = {
+  http: {
+    post: async () => ({ failure: 'network', detail: 'no webhook poster is configured' }),
+  },
+  sleep: async () => undefined,
+  random: () => 0,
+};
 
 /** Step 3 (inside Powertools idempotency in the handler): the job's own logic, once per run. */
 export async function executeJob(deps: RunDependencies, run: RunContext): Promise<ExecuteResult> {
@@ -43,6 +60,8 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     clock: deps.clock,
     state: deps.state,
     evidence,
+    secrets: deps.secrets ?? unavailableSecrets,
+    webhooks: deps.webhooks ?? unavailableWebhooks,
     log,
     control: { ...deps, evidence },
   };
