@@ -119,6 +119,9 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
       [
         'dangerous_op_decisions',
         'failures_by_job',
+        // Run on the latency jobs' own evidence: test/integration/latency-jobs-local.test.ts.
+        'latency_breaches',
+        'latency_samples_recent',
         'missed_ticks',
         'quarantine_history',
         'retries_by_job',
