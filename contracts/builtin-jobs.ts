@@ -1,5 +1,6 @@
 import { deferred } from './deferred';
 import * as z from 'zod';
+import { DatasetExportParams } from './dataset-export';
 
 /**
  * Parameters of the built-in jobs, validated when the policy loads so a typo fails at load, not at
@@ -23,6 +24,7 @@ export const EndpointHealthCheckParams = deferred(() =>
 export const builtinJobParams: Record<string, z.ZodType> = {
   evidence_integrity_check: EvidenceIntegrityCheckParams,
   endpoint_health_check: EndpointHealthCheckParams,
+  dataset_export: DatasetExportParams,
 };
 
 /**
@@ -37,4 +39,5 @@ export const BUILTIN_JOB_IDS = [
   'quarantine_release',
   'kill_switch_release',
   'safety_relax',
+  'dataset_export',
 ] as const;

@@ -1,6 +1,8 @@
 import { endpointHealthCheck } from './endpoint-health-check';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
 import { scheduleLedger } from './schedule-ledger';
+import { datasetExportJob } from './dataset-export';
+import { lazyS3ExportCopier } from '../adapters/export-copier';
 import {
   killSwitchRelease,
   quarantineRelease,
@@ -17,6 +19,7 @@ export const builtinJobs: readonly JobImplementation[] = [
   quarantineRelease,
   killSwitchRelease,
   safetyRelax,
+  datasetExportJob(lazyS3ExportCopier()),
 ];
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */

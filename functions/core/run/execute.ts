@@ -43,6 +43,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     clock: deps.clock,
     state: deps.state,
     evidence,
+    codeVersion: deps.codeVersion,
     log,
     control: { ...deps, evidence },
   };
