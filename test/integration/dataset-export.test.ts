@@ -57,7 +57,8 @@ describe('dataset_export on the local stack', () => {
         runtime.run({
           jobId: 'dataset_export',
           scheduledTime: `2026-10-${d}T00:20:00Z`,
-          trigger: 'schedule',
+          // Disabled in every stage until its stage file enables it: run by hand.
+          trigger: 'manual',
         }),
       ),
     );
