@@ -754,6 +754,19 @@ export class DynamoDbStateStore implements StateStore {
       { retryAfterSeconds: 1 },
     );
   }
+
+  async getExportSequence(dataset: string): Promise<number> {
+    const out = await this.call('getExportSequence', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.exportCounter(dataset),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Item?.last as number | undefined) ?? 0;
+  }
 }
 
 /** Concurrent allocations of one dataset's sequence retry this often before reporting contention. */

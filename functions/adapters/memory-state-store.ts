@@ -376,4 +376,8 @@ export class MemoryStateStore implements StateStore {
     this.exportHolders.set(key, { sequence, allocatedAt: at });
     return { sequence, allocatedAt: at };
   }
+
+  async getExportSequence(dataset: string): Promise<number> {
+    return this.exportCounters.get(dataset) ?? 0;
+  }
 }

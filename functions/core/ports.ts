@@ -269,6 +269,8 @@ export interface StateStore extends JobStateReader, ControlChainReader {
    * (docs/exports.md#sequence-numbers).
    */
   allocateExportSequence(dataset: string, holder: string, at: string): Promise<ExportSequence>;
+  /** The last sequence number given for an export dataset (0: none yet), for verify. */
+  getExportSequence(dataset: string): Promise<number>;
 }
 
 /** An export dataset's sequence number, as allocated to one run. */

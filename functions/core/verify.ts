@@ -2,6 +2,7 @@ import {
   AuditEvent,
   EvidenceManifest,
   ExportArchiveManifest,
+  ExportDataset,
   ExportManifestEntry,
   type IntegrityFindingKind,
 } from '../../contracts';
@@ -360,7 +361,9 @@ function inRunOf(manifestKey: string, key: string): boolean {
 export interface VerifyDependencies {
   policy: ResolvedPolicy;
   evidence: EvidenceReader;
-  state: JobStateReader & ControlChainReader & Pick<StateStore, 'listOpenRuns' | 'getRun'>;
+  state: JobStateReader &
+    ControlChainReader &
+    Pick<StateStore, 'listOpenRuns' | 'getRun' | 'getExportSequence'>;
   clock: Clock;
 }
 
@@ -463,7 +466,11 @@ export async function verifyEvidence(
       );
   const exported =
     !jobFilter || jobFilter === 'dataset_export'
-      ? await checkExports(deps.evidence, deps.policy.stage, keys, problems)
+      ? await checkExports(deps.evidence, deps.policy.stage, keys, problems, {
+          lastAllocated: (dataset) => deps.state.getExportSequence(dataset),
+          // An export being run may hold numbers after the last entry, not yet written.
+          exportInFlight: openRuns.some((r) => r.inFlight && r.open.jobId === 'dataset_export'),
+        })
       : { entries: 0, files: 0 };
   return {
     ok: problems.length === 0,
@@ -486,6 +493,7 @@ export async function checkExports(
   stage: ResolvedPolicy['stage'],
   keys: readonly string[],
   problems: Problem[],
+  counters?: { lastAllocated(dataset: string): Promise<number>; exportInFlight: boolean },
 ): Promise<{ entries: number; files: number }> {
   const prefix = exportsPrefix(stage);
   const exportKeys = keys.filter((k) => k.startsWith(prefix));
@@ -545,6 +553,21 @@ export async function checkExports(
         });
     }
   }
+  // The state table's counter names the last number given: entries after the last one stored
+  // (the newest deleted, or a run that got a number and never finished) are missing too, unless an
+  // export is running now.
+  if (counters && !counters.exportInFlight)
+    for (const dataset of ExportDataset.options) {
+      const allocated = await counters.lastAllocated(dataset);
+      const sequences = present.get(dataset) ?? new Set<number>();
+      const stored = Math.max(0, ...sequences);
+      for (let n = stored + 1; n <= allocated; n++)
+        problems.push({
+          kind: 'sequence_gap',
+          key: exportManifestKey(stage, dataset, n),
+          detail: `export ${dataset} #${n} was allocated (the state table's counter is at #${allocated}) but is not stored`,
+        });
+    }
   for (const [dataset, sequences] of [...present.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const sorted = [...sequences].sort((a, b) => a - b);
     const first = sorted[0]!;

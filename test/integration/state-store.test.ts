@@ -849,6 +849,8 @@ function stateStoreSuite(
       assert.deepEqual(first.map((a) => a.sequence).sort(), [1, 2, 3, 4]);
       assert.deepEqual(again, first);
       assert.deepEqual(fifth, { sequence: 5, allocatedAt: '2026-05-06T00:00:00Z' });
+      assert.equal(await store.getExportSequence(dataset), 5);
+      assert.equal(await store.getExportSequence(`${dataset}_never`), 0);
     });
 
     test('allocateExportSequence: a run that died after allocating is re-run with its number; datasets count apart', async () => {

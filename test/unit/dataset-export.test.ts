@@ -362,6 +362,44 @@ describe('verify and exports', () => {
     );
   });
 
+  test('the newest entry deleted is a sequence_gap too: the state table counted it', async () => {
+    // Prepare
+    const { state, evidence } = await threeExports();
+    const deleted = exportManifestKey('local', 'job_kpis', 3);
+    const tampered: EvidenceStore = {
+      getObject: (k) => (k === deleted ? Promise.resolve(undefined) : evidence.getObject(k)),
+      list: async (p) => (await evidence.list(p)).filter((k) => k !== deleted),
+      putObject: (k, b, c) => evidence.putObject(k, b, c),
+    };
+    // Act
+    const report = await verifyEvidence({ policy, evidence: tampered, state, clock }, {});
+    // Assess
+    assert.deepEqual(
+      exportProblems(report).map((p) => [p.kind, p.key]),
+      [['sequence_gap', deleted]],
+    );
+  });
+
+  test('control: a number allocated to an export still running is not a gap yet', async () => {
+    // Prepare: a dataset_export run claimed (in its lease) that has its numbers and no entries.
+    const { state, evidence } = await threeExports();
+    const running = exportRun({ start: '2026-03-04T00:00:00Z', end: '2026-03-05T00:00:00Z' });
+    await state.claimRun(running, { type: 'job.run.start' } as AuditEvent, '2026-03-02T01:00:00Z');
+    await state.allocateExportSequence('run_records', running.jobRunId, clock.now().toISOString());
+    // Act
+    const during = await verifyEvidence({ policy, evidence, state, clock }, {});
+    const after = await verifyEvidence(
+      { policy, evidence, state, clock: { now: () => new Date('2026-03-02T02:00:00Z') } },
+      {},
+    );
+    // Assess: in flight nothing is missing; once its lease is over, #4 is.
+    assert.deepEqual(exportProblems(during), []);
+    assert.deepEqual(
+      exportProblems(after).map((p) => [p.kind, p.key]),
+      [['sequence_gap', exportManifestKey('local', 'run_records', 4)]],
+    );
+  });
+
   test('a changed export file is a checksum_mismatch', async () => {
     // Prepare
     const { state, evidence } = await threeExports();
