@@ -427,6 +427,56 @@ describe('verify and exports', () => {
   });
 });
 
+describe('history', () => {
+  test('exports older than historyWeeks are listed in an archive manifest once; an archived entry removed later is no gap', async () => {
+    // Prepare: three daily exports at the start of March.
+    const state = await fixture();
+    const evidence = new MemoryEvidenceStore();
+    const day = (d: string, e: string) =>
+      exportRun(
+        { start: `2026-03-${d}T00:00:00Z`, end: `2026-03-${e}T00:00:00Z` },
+        `2026-03-${e}T00:20:01Z`,
+      );
+    const week = { historyWeeks: 1, datasets: ['run_records'] };
+    for (const [d, e] of [
+      ['01', '02'],
+      ['02', '03'],
+      ['03', '04'],
+    ])
+      await datasetExportJob(noCopy).run(contextOf(state, evidence, day(d!, e!), week));
+    // Act: a week and more later, twice.
+    const later = await datasetExportJob(noCopy).run(
+      contextOf(state, evidence, day('20', '21'), week),
+    );
+    const next = await datasetExportJob(noCopy).run(
+      contextOf(state, evidence, day('21', '22'), week),
+    );
+    // Assess
+    const archive = JSON.parse(
+      await text(evidence, 'stage=local/exports/dataset=run_records/archive/seq=00000004.json'),
+    );
+    assert.deepEqual(
+      archive.entries.map((e: { sequence: number }) => e.sequence),
+      [1, 2, 3],
+    );
+    assert.equal(archive.cutoff, '2026-03-14T00:00:00Z');
+    assert.deepEqual(JSON.parse(later.outputs[0]!.body).exports[0].archived, [1, 2, 3]);
+    assert.deepEqual(JSON.parse(next.outputs[0]!.body).exports[0].archived, []);
+    // Nothing was deleted: every entry is still stored.
+    for (const n of [1, 2, 3, 4, 5])
+      assert.ok(await evidence.getObject(exportManifestKey('local', 'run_records', n)));
+    // Once its lock has expired an archived entry may be removed: that is not a gap.
+    const removed = exportManifestKey('local', 'run_records', 2);
+    const expired: EvidenceStore = {
+      getObject: (k) => (k === removed ? Promise.resolve(undefined) : evidence.getObject(k)),
+      list: async (p) => (await evidence.list(p)).filter((k) => k !== removed),
+      putObject: (k, b, c) => evidence.putObject(k, b, c),
+    };
+    const report = await verifyEvidence({ policy, evidence: expired, state, clock }, {});
+    assert.deepEqual(exportProblems(report), []);
+  });
+});
+
 describe('the optional copy', () => {
   const copyParams = { copy: { bucket: 'acme-reports', prefix: 'opsrail/exports/' } };
 
