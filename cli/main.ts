@@ -804,7 +804,7 @@ async function verifyCommand(args: string[]): Promise<number> {
           ? 'UNKNOWN (nothing to verify)'
           : 'verified';
       console.log(
-        `${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s); ${report.controlEvents} control event(s)`,
+        `${verdict}: ${report.manifests} manifest(s), ${report.objects} object(s), ${report.problems.length} problem(s); ${report.controlEvents} control event(s)${report.exports ? `; ${report.exports} export(s)` : ''}`,
       );
     }
     // Nothing to check is not a pass (as with the integrity check): exit 4, like quality UNKNOWN.

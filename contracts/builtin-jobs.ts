@@ -2,6 +2,7 @@ import { deferred } from './deferred';
 import * as z from 'zod';
 import { SecretRef } from './common';
 import { LatencyAlertPayload, WebhookDeliveryPolicy } from './webhook';
+import { DatasetExportParams } from './dataset-export';
 
 /**
  * Parameters of the built-in jobs, validated when the policy loads so a typo fails at load, not at
@@ -91,6 +92,7 @@ export const builtinJobParams: Record<string, z.ZodType> = {
   endpoint_health_check: EndpointHealthCheckParams,
   endpoint_latency_monitor: EndpointLatencyMonitorParams,
   weekly_health_report: WeeklyHealthReportParams,
+  dataset_export: DatasetExportParams,
 };
 
 /**
@@ -107,6 +109,7 @@ export const BUILTIN_JOB_IDS = [
   'quarantine_release',
   'kill_switch_release',
   'safety_relax',
+  'dataset_export',
 ] as const;
 
 /**

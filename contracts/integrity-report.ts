@@ -15,6 +15,8 @@ export const IntegrityFindingKind = deferred(() =>
     /** An object under a bundle or control/ prefix that no manifest (or the control chain) lists. */
     'unlisted_object',
     'unreadable_control_event',
+    /** An export file whose bytes do not hash to its export manifest entry's checksum_sha256. */
+    'checksum_mismatch',
   ]),
 );
 export type IntegrityFindingKind = z.infer<typeof IntegrityFindingKind>;

@@ -99,12 +99,14 @@ export const Capabilities = deferred(() =>
   z.object({
     /**
      * What the job's own code reads and writes. `evidence` grants its function's role the evidence
-     * bucket (docs/writing-a-job.md#permissions); `state` adds nothing to the bookkeeping every job
+     * bucket (docs/writing-a-job.md#permissions); `exports` (writes only) grants writing under the
+     * stage's `exports/` prefix and reading evidence, nothing more; `state` adds nothing to the
+     * bookkeeping every job
      * has. Only a VALIDATION job with no `writes` is treated as validating its datasets
      * (docs/policy.md#capabilities).
      */
     reads: z.array(z.enum(['state', 'evidence'])).default([]),
-    writes: z.array(z.enum(['state', 'evidence'])).default([]),
+    writes: z.array(z.enum(['state', 'evidence', 'exports'])).default([]),
     /** Data-catalog dataset ids the job consumes; pinned into replay_pointers. */
     datasets: z.array(z.string().min(1)).default([]),
     /** The dataset id of what the job produces (lineage); default `opsrail.outputs.<jobId>`. */

@@ -6,6 +6,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -24,6 +25,7 @@ import type {
   ClaimOutcome,
   ControlChainHead,
   Controls,
+  ExportSequence,
   FailureCount,
   JobState,
   OpenRun,
@@ -37,7 +39,7 @@ import type {
   WaitingTick,
 } from '../core/ports';
 import { wrapAwsError } from './aws-errors';
-import { ConfigurationError, ContentionError } from '../core/errors';
+import { ConfigurationError, ContentionError, ThrottlingError } from '../core/errors';
 import { stateTable } from './table-layout';
 
 const { keys } = stateTable;
@@ -796,4 +798,87 @@ export class DynamoDbStateStore implements StateStore {
         throw wrapAwsError(`DynamoDB setSchedulerCursor on ${this.tableName}`, error);
     }
   }
+
+  /**
+   * One transaction: the counter moves from the last number read to the next (conditionally) and
+   * the holder's item is created with it (only if it has none). A lost race re-reads both: if the
+   * holder got a number meanwhile (another attempt of the same run), that one is returned.
+   */
+  async allocateExportSequence(
+    dataset: string,
+    holder: string,
+    at: string,
+  ): Promise<ExportSequence> {
+    for (let attempt = 0; attempt < MAX_ALLOCATE_ATTEMPTS; attempt++) {
+      const read = (key: Record<string, string>) =>
+        this.call('allocateExportSequence', () =>
+          this.doc.send(
+            new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+          ),
+        );
+      const held = (await read(keys.exportHolder(dataset, holder))).Item;
+      if (held)
+        return { sequence: held.sequence as number, allocatedAt: held.allocatedAt as string };
+      const last =
+        ((await read(keys.exportCounter(dataset))).Item?.last as number | undefined) ?? 0;
+      const sequence = last + 1;
+      const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...keys.exportCounter(dataset), dataset, last: sequence },
+            ConditionExpression: last === 0 ? 'attribute_not_exists(pk)' : '#last = :last',
+            ...(last === 0
+              ? {}
+              : {
+                  ExpressionAttributeNames: { '#last': 'last' },
+                  ExpressionAttributeValues: { ':last': last },
+                }),
+          },
+        },
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...keys.exportHolder(dataset, holder),
+              dataset,
+              holder,
+              sequence,
+              allocatedAt: at,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+      ];
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return { sequence, allocatedAt: at };
+      } catch (error) {
+        // A failed condition (another holder moved the counter) or a conflicting transaction on
+        // the same items: read again.
+        if ((error as { name?: string })?.name !== 'TransactionCanceledException')
+          throw wrapAwsError(`DynamoDB allocateExportSequence on ${this.tableName}`, error);
+      }
+    }
+    throw new ThrottlingError(
+      `export sequence of ${dataset} kept moving under ${holder}: ${MAX_ALLOCATE_ATTEMPTS} attempts lost the race`,
+      { retryAfterSeconds: 1 },
+    );
+  }
+
+  async getExportSequence(dataset: string): Promise<number> {
+    const out = await this.call('getExportSequence', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: keys.exportCounter(dataset),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return (out.Item?.last as number | undefined) ?? 0;
+  }
 }
+
+/** Concurrent allocations of one dataset's sequence retry this often before reporting contention. */
+const MAX_ALLOCATE_ATTEMPTS = 25;

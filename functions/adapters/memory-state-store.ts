@@ -13,6 +13,7 @@ import type {
   ClaimOutcome,
   ControlChainHead,
   Controls,
+  ExportSequence,
   FailureCount,
   JobState,
   OpenRun,
@@ -46,6 +47,9 @@ export class MemoryStateStore implements StateStore {
   private readonly cursors = new Map<string, string>();
   /** Each job's overlap slot (as the adapter's JOB#<jobId>/SLOT item). */
   private readonly slots = new Map<string, { active?: ActiveRun; waiting?: WaitingTick }>();
+  /** Export counters (the last sequence given) and holders, by dataset. */
+  private readonly exportCounters = new Map<string, number>();
+  private readonly exportHolders = new Map<string, ExportSequence>();
 
   /** An update of a claimed run's item (which must exist), as DynamoDbStateStore.updateRun. */
   private claimed(operation: string, jobRunId: string): RunItem {
@@ -410,5 +414,23 @@ export class MemoryStateStore implements StateStore {
     // The cursor only moves forward, whoever writes it.
     const current = this.cursors.get(jobId);
     if (current === undefined || byteLess(current, tick)) this.cursors.set(jobId, tick);
+  }
+
+  async allocateExportSequence(
+    dataset: string,
+    holder: string,
+    at: string,
+  ): Promise<ExportSequence> {
+    const key = `${dataset}\u0000${holder}`;
+    const held = this.exportHolders.get(key);
+    if (held) return stored(held);
+    const sequence = (this.exportCounters.get(dataset) ?? 0) + 1;
+    this.exportCounters.set(dataset, sequence);
+    this.exportHolders.set(key, { sequence, allocatedAt: at });
+    return { sequence, allocatedAt: at };
+  }
+
+  async getExportSequence(dataset: string): Promise<number> {
+    return this.exportCounters.get(dataset) ?? 0;
   }
 }

@@ -47,6 +47,13 @@ export const stateTable = {
      * A signed Slack interaction seen once (its signature's hash): a second delivery is a replay.
      */
     slackRequest: (requestKey: string) => ({ pk: `SLACK_REQUEST#${requestKey}`, sk: 'SEEN' }),
+    /** An export dataset's counter: the last sequence number given (docs/exports.md). */
+    exportCounter: (dataset: string) => ({ pk: `EXPORT#${dataset}`, sk: 'COUNTER' }),
+    /** The sequence number one run holds for an export dataset, written with the counter's move. */
+    exportHolder: (dataset: string, holder: string) => ({
+      pk: `EXPORT#${dataset}`,
+      sk: `HOLDER#${holder}`,
+    }),
   },
 } as const;
 

@@ -310,6 +310,23 @@ export interface StateStore extends JobStateReader, ControlChainReader {
   setDatasetIntegrity(integrity: DatasetIntegrity): Promise<void>;
   getSchedulerCursor(jobId: string): Promise<string | undefined>;
   setSchedulerCursor(jobId: string, tick: string): Promise<void>;
+  /**
+   * Gives `holder` (a run's jobRunId) the next sequence number of an export dataset, once: the
+   * counter moves from the last number given to the next in the same conditional write that
+   * records the holder's number, so concurrent holders get consecutive numbers and a holder asking
+   * again (a retry, a takeover of its run) gets the number and time it got first
+   * (docs/exports.md#sequence-numbers).
+   */
+  allocateExportSequence(dataset: string, holder: string, at: string): Promise<ExportSequence>;
+  /** The last sequence number given for an export dataset (0: none yet), for verify. */
+  getExportSequence(dataset: string): Promise<number>;
+}
+
+/** An export dataset's sequence number, as allocated to one run. */
+export interface ExportSequence {
+  sequence: number;
+  /** When it was allocated: the entry's generated_at, the same on every attempt of the run. */
+  allocatedAt: string;
 }
 
 export interface EvidenceReader {

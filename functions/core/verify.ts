@@ -1,4 +1,12 @@
-import { AuditEvent, EvidenceManifest, type IntegrityFindingKind } from '../../contracts';
+import {
+  AuditEvent,
+  EvidenceManifest,
+  ExportArchiveManifest,
+  ExportDataset,
+  ExportManifestEntry,
+  type IntegrityFindingKind,
+} from '../../contracts';
+import { exportManifestKey, exportsPrefix, parseExportManifestKey } from './exports';
 import { sha256Hex } from './hashing';
 import { parseJobRunId, evidencePrefix } from './ids';
 import { objectName } from './layout';
@@ -30,6 +38,8 @@ export interface VerifyReport {
   objects: number;
   /** Control events checked through their chain (verify --all without --job only). */
   controlEvents: number;
+  /** Export manifest entries checked (verify --all, docs/exports.md#what-verify-checks). */
+  exports?: number;
   problems: Problem[];
 }
 
@@ -351,7 +361,9 @@ function inRunOf(manifestKey: string, key: string): boolean {
 export interface VerifyDependencies {
   policy: ResolvedPolicy;
   evidence: EvidenceReader;
-  state: JobStateReader & ControlChainReader & Pick<StateStore, 'listOpenRuns' | 'getRun'>;
+  state: JobStateReader &
+    ControlChainReader &
+    Pick<StateStore, 'listOpenRuns' | 'getRun' | 'getExportSequence'>;
   clock: Clock;
 }
 
@@ -452,13 +464,123 @@ export async function verifyEvidence(
         await deps.state.getControlChainHead(),
         problems,
       );
+  const exported =
+    !jobFilter || jobFilter === 'dataset_export'
+      ? await checkExports(deps.evidence, deps.policy.stage, keys, problems, {
+          lastAllocated: (dataset) => deps.state.getExportSequence(dataset),
+          // An export being run may hold numbers after the last entry, not yet written.
+          exportInFlight: openRuns.some((r) => r.inFlight && r.open.jobId === 'dataset_export'),
+        })
+      : { entries: 0, files: 0 };
   return {
     ok: problems.length === 0,
     manifests: manifestKeys.length,
     objects,
     controlEvents,
+    exports: exported.entries,
     problems,
   };
+}
+
+/**
+ * dataset_export's exports (docs/exports.md#what-verify-checks): per dataset, the manifest entries'
+ * sequence numbers follow one another from the first to the last (an entry that aged out counts when
+ * an archive manifest lists it), each entry is stored under its own dataset and sequence, and every
+ * file it lists is stored with the bytes its checksum_sha256 names.
+ */
+export async function checkExports(
+  evidence: EvidenceReader,
+  stage: ResolvedPolicy['stage'],
+  keys: readonly string[],
+  problems: Problem[],
+  counters?: { lastAllocated(dataset: string): Promise<number>; exportInFlight: boolean },
+): Promise<{ entries: number; files: number }> {
+  const prefix = exportsPrefix(stage);
+  const exportKeys = keys.filter((k) => k.startsWith(prefix));
+  const present = new Map<string, Set<number>>();
+  const known = (dataset: string) => {
+    const set = present.get(dataset) ?? new Set<number>();
+    present.set(dataset, set);
+    return set;
+  };
+  let entries = 0;
+  let files = 0;
+  for (const key of exportKeys.filter((k) => /\/archive\/seq=\d{8}\.json$/.test(k))) {
+    const bytes = await evidence.getObject(key);
+    const archive = bytes && ExportArchiveManifest.safeParse(parseJson(decode(bytes)));
+    if (!archive?.success) {
+      problems.push({ kind: 'unreadable_manifest', key, detail: 'not an export archive manifest' });
+      continue;
+    }
+    for (const e of archive.data.entries) known(archive.data.dataset).add(e.sequence);
+  }
+  for (const key of exportKeys) {
+    const at = parseExportManifestKey(key);
+    if (!at) continue;
+    known(at.dataset).add(at.sequence);
+    entries++;
+    const bytes = await evidence.getObject(key);
+    const parsed = bytes && ExportManifestEntry.safeParse(parseJson(decode(bytes)));
+    if (!parsed?.success) {
+      problems.push({
+        kind: 'unreadable_manifest',
+        key,
+        detail: bytes ? 'not an export manifest entry' : 'export manifest entry not found',
+      });
+      continue;
+    }
+    const entry = parsed.data;
+    if (entry.dataset !== at.dataset || entry.sequence !== at.sequence)
+      problems.push({
+        kind: 'misplaced_manifest',
+        key,
+        detail: `holds ${entry.dataset} #${entry.sequence}, which belongs at ${exportManifestKey(stage, entry.dataset, entry.sequence)}`,
+      });
+    for (const file of entry.files) {
+      files++;
+      const body = await evidence.getObject(file.key);
+      if (!body)
+        problems.push({
+          kind: 'missing_object',
+          key: file.key,
+          detail: `listed in export ${entry.dataset} #${entry.sequence} but not stored`,
+        });
+      else if (sha256Hex(body) !== file.checksum_sha256)
+        problems.push({
+          kind: 'checksum_mismatch',
+          key: file.key,
+          detail: `sha256 ${sha256Hex(body)} (${body.byteLength} bytes), export ${entry.dataset} #${entry.sequence} says ${file.checksum_sha256} (${file.size} bytes)`,
+        });
+    }
+  }
+  // The state table's counter names the last number given: entries after the last one stored
+  // (the newest deleted, or a run that got a number and never finished) are missing too, unless an
+  // export is running now.
+  if (counters && !counters.exportInFlight)
+    for (const dataset of ExportDataset.options) {
+      const allocated = await counters.lastAllocated(dataset);
+      const sequences = present.get(dataset) ?? new Set<number>();
+      const stored = Math.max(0, ...sequences);
+      for (let n = stored + 1; n <= allocated; n++)
+        problems.push({
+          kind: 'sequence_gap',
+          key: exportManifestKey(stage, dataset, n),
+          detail: `export ${dataset} #${n} was allocated (the state table's counter is at #${allocated}) but is not stored`,
+        });
+    }
+  for (const [dataset, sequences] of [...present.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const sorted = [...sequences].sort((a, b) => a - b);
+    const first = sorted[0]!;
+    const last = sorted[sorted.length - 1]!;
+    for (let n = first + 1; n < last; n++)
+      if (!sequences.has(n))
+        problems.push({
+          kind: 'sequence_gap',
+          key: exportManifestKey(stage, dataset as never, n),
+          detail: `export ${dataset} #${n} is missing between #${first} and #${last}`,
+        });
+  }
+  return { entries, files };
 }
 
 const unfinished = (

@@ -3,6 +3,8 @@ import { endpointLatencyMonitor } from './endpoint-latency-monitor';
 import { weeklyHealthReport } from './weekly-health-report';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
 import { scheduleLedger } from './schedule-ledger';
+import { datasetExportJob } from './dataset-export';
+import { lazyS3ExportCopier } from '../adapters/export-copier';
 import {
   killSwitchRelease,
   quarantineRelease,
@@ -21,6 +23,7 @@ export const builtinJobs: readonly JobImplementation[] = [
   quarantineRelease,
   killSwitchRelease,
   safetyRelax,
+  datasetExportJob(lazyS3ExportCopier()),
 ];
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */

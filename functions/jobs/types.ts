@@ -29,6 +29,8 @@ export interface JobContext {
    * the state and control evidence.
    */
   control: ControlDependencies;
+  /** The package version running the job (as in replay_pointers), for what a job writes itself. */
+  codeVersion?: string;
   /** The job's own log: redacted, then written with the step's structured logger. */
   log: (message: string, details?: Record<string, unknown>) => void;
 }

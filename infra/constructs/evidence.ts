@@ -97,6 +97,23 @@ export class Evidence extends Construct {
   }
 
   /**
+   * PutObject under the stage's `exports/` prefix only, with the KMS data key (dataset_export, whose
+   * catalog entry writes `exports`): it may add exports and nothing to any run's bundle
+   * (docs/exports.md#permissions). Reading, for the write-once comparison, is grantReadObjects.
+   */
+  grantWriteExports(grantee: IGrantable): void {
+    const exportsArn = `${this.bucket.bucketArn}/stage=${this.stage}/exports/*`;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [exportsArn] }),
+    );
+    this.key.grant(grantee, 'kms:GenerateDataKey');
+    Validations.of(grantee.grantPrincipal as IRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stackLogicalId(this.bucket)}.Arn>/stage=${this.stage}/exports/*]`,
+      reason: `Export files are named per dataset and sequence under stage=${this.stage}/exports/: writes are scoped to that prefix of this one bucket.`,
+    });
+  }
+
+  /**
    * GetObject of the stage's evidence with Decrypt, and ListBucket of this stage's own bucket: the
    * readers list keys (EvidenceReader.list), and without ListBucket S3 answers a missing key with
    * 403 instead of 404, so "no such object" would fail as a PermissionError in AWS while it is a

@@ -3,7 +3,7 @@ import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
 import { ValidationError } from '../../functions/core/errors';
-import type { HandlerEnv, JobDefinition } from '../../contracts';
+import { DatasetExportParams, type HandlerEnv, type JobDefinition } from '../../contracts';
 import type { Evidence } from './evidence';
 import { OpsrailFunction } from './opsrail-function';
 import type { StateStorage } from './state-storage';
@@ -84,8 +84,11 @@ function grantJobPermissions(
   storage.idempotencyTable.grantReadWriteData(fn);
   const { reads, writes } = job.capabilities;
   // Writing evidence implies reading it (the write-once comparison, and what a writer checks).
-  if (reads.includes('evidence') || writes.includes('evidence')) evidence.grantReadObjects(fn);
+  if (reads.includes('evidence') || writes.includes('evidence') || writes.includes('exports'))
+    evidence.grantReadObjects(fn);
   if (writes.includes('evidence')) evidence.grantWriteObjects(fn);
+  else if (writes.includes('exports')) evidence.grantWriteExports(fn);
+  grantExportCopy(fn, job);
   const implementation = job.implementation;
   if (implementation?.kind === 'lambda')
     fn.addToRolePolicy(
@@ -140,4 +143,20 @@ export function secretRefsIn(params: unknown): string[] {
   };
   walk(params);
   return [...found].sort();
+}
+
+/**
+ * dataset_export's optional copy (params.copy): PutObject under the user's `<bucket>/<prefix>` and
+ * nowhere else (docs/exports.md#copy). Nothing without a copy.
+ */
+function grantExportCopy(fn: OpsrailFunction, job: JobDefinition): void {
+  if (job.jobId !== 'dataset_export') return;
+  const copy = DatasetExportParams.safeParse(job.params).data?.copy;
+  if (!copy) return;
+  const resource = `arn:aws:s3:::${copy.bucket}/${copy.prefix}*`;
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [resource] }));
+  Validations.of(fn.role as IRole).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${resource}]`,
+    reason: `dataset_export copies its files under ${copy.prefix || 'the root of'} s3://${copy.bucket}/ (params.copy), named per dataset and sequence.`,
+  });
 }

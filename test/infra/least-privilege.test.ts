@@ -7,6 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
 import { actionsOf, statementsFor } from '../support/iam';
+import { policyFixture } from '../support/local';
 
 describe('cdk-nag and least privilege', () => {
   for (const stage of ['dev', 'stage', 'prod']) {
@@ -43,7 +44,43 @@ describe('cdk-nag and least privilege', () => {
     quarantineRelease: 'RunnerJobsQuarantineReleaseRole',
     killSwitchRelease: 'RunnerJobsKillSwitchReleaseRole',
     safetyRelax: 'RunnerJobsSafetyRelaxRole',
+    datasetExport: 'RunnerJobsDatasetExportRole',
   };
+
+  test('dataset_export (writes: exports) may put objects under stage=dev/exports/ only; with params.copy, under the copy prefix too', () => {
+    // Prepare: the same stage with a copy to a bucket of the user's.
+    const withCopy = policyFixture({
+      'dev.json': (p) => ({
+        ...p,
+        jobs: {
+          ...p.jobs,
+          dataset_export: { params: { copy: { bucket: 'acme-reports', prefix: 'opsrail/' } } },
+        },
+      }),
+    });
+    const copying = Template.fromStack(
+      buildApp(templateApp({ stage: 'dev' }), { policyDir: withCopy }),
+    );
+    // Act
+    const puts = (t: Template) =>
+      statementsFor(t, jobRoles.datasetExport)
+        .filter((s) => actionsOf(s).includes('s3:PutObject'))
+        .map((s) => ({ actions: actionsOf(s), resource: JSON.stringify(s.Resource) }));
+    // Assess
+    const own = puts(template);
+    assert.equal(own.length, 1);
+    assert.deepEqual(own[0]?.actions, ['s3:PutObject']);
+    assert.match(own[0]!.resource, /\/stage=dev\/exports\/\*"/);
+    const withCopyPuts = puts(copying);
+    assert.deepEqual(
+      withCopyPuts.map((p) => p.resource).sort(),
+      [...own.map((p) => p.resource), '"arn:aws:s3:::acme-reports/opsrail/*"'].sort(),
+    );
+    const deletes = statementsFor(copying, jobRoles.datasetExport)
+      .flatMap(actionsOf)
+      .filter((a) => /^s3:(Delete|PutObjectRetention|BypassGovernance)/.test(a) || a === 's3:*');
+    assert.deepEqual(deletes, []);
+  });
 
   test('only Finalize, RecordFailure, ExecutionEnded and the jobs declaring writes: evidence may write evidence: PutObject, and GetObject for the write-once comparison, under the stage prefix', () => {
     const s3Of = (role: string) =>
@@ -148,6 +185,7 @@ describe('cdk-nag and least privilege', () => {
         .sort(),
       [
         'RunnerFinalize',
+        'RunnerJobsDatasetExport',
         'RunnerJobsEndpointHealthCheck',
         'RunnerJobsEndpointLatencyMonitor',
         'RunnerJobsEvidenceIntegrityCheck',
@@ -168,6 +206,7 @@ describe('cdk-nag and least privilege', () => {
       .filter(Boolean)
       .sort();
     assert.deepEqual(names, [
+      'opsrail-dev-job-dataset_export',
       'opsrail-dev-job-endpoint_health_check',
       'opsrail-dev-job-endpoint_latency_monitor',
       'opsrail-dev-job-evidence_integrity_check',

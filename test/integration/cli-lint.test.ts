@@ -47,7 +47,7 @@ describe('opsrail jobs --lint', () => {
     const json = await opsrail(['jobs', '--lint', '--json'], { OPSRAIL_POLICY_DIR: dir });
     // Assess
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^stage local: 5 findings in 9 jobs/);
+    assert.match(text.stdout, /^stage local: 5 findings in 10 jobs/);
     assert.match(
       text.stdout,
       /warning evidence_integrity_check dst_skipped_time: cron\(30 2 \* \* \? \*\) in America\/New_York: 02:30 on \d{4}-03-\d{2} does not exist/,

@@ -919,6 +919,53 @@ function stateStoreSuite(
       if (controls.safety) controls.safety.mode = 'mutated' as never;
       assert.notEqual((await store.getControls()).safety?.mode, 'mutated');
     });
+
+    test('allocateExportSequence: 4 concurrent runs get 1..4, each once; a retry of a run gets its own number back', async () => {
+      // Prepare
+      const dataset = `runs_${n++}`;
+      const holders = [1, 2, 3, 4].map((d) => `dataset_export/2026-05-0${d}T00:00:00Z`);
+      // Act: four runs (four windows) at once, then each asks again (a retry or a takeover).
+      const first = await Promise.all(
+        holders.map((h, i) =>
+          store.allocateExportSequence(dataset, h, `2026-05-0${i + 2}T00:00:00Z`),
+        ),
+      );
+      const again = await Promise.all(
+        holders.map((h) => store.allocateExportSequence(dataset, h, '2026-06-01T00:00:00Z')),
+      );
+      const fifth = await store.allocateExportSequence(
+        dataset,
+        'dataset_export/2026-05-05T00:00:00Z',
+        '2026-05-06T00:00:00Z',
+      );
+      // Assess: gap-free, never shared, and the number and time of a run never change.
+      assert.deepEqual(first.map((a) => a.sequence).sort(), [1, 2, 3, 4]);
+      assert.deepEqual(again, first);
+      assert.deepEqual(fifth, { sequence: 5, allocatedAt: '2026-05-06T00:00:00Z' });
+      assert.equal(await store.getExportSequence(dataset), 5);
+      assert.equal(await store.getExportSequence(`${dataset}_never`), 0);
+    });
+
+    test('allocateExportSequence: a run that died after allocating is re-run with its number; datasets count apart', async () => {
+      // Prepare: run A allocates and "dies" (nothing else happens to it).
+      const dataset = `kpis_${n++}`;
+      const a = await store.allocateExportSequence(
+        dataset,
+        'dataset_export/A',
+        '2026-05-01T00:00:01Z',
+      );
+      // Act: concurrently, A's takeover asks again while run B allocates; another dataset starts at 1.
+      const [takeover, b] = await Promise.all([
+        store.allocateExportSequence(dataset, 'dataset_export/A', '2026-05-01T00:30:00Z'),
+        store.allocateExportSequence(dataset, 'dataset_export/B', '2026-05-02T00:00:01Z'),
+      ]);
+      const other = await store.allocateExportSequence(`${dataset}_other`, 'dataset_export/A', 'x');
+      // Assess
+      assert.deepEqual(a, { sequence: 1, allocatedAt: '2026-05-01T00:00:01Z' });
+      assert.deepEqual(takeover, a);
+      assert.equal(b.sequence, 2);
+      assert.equal(other.sequence, 1);
+    });
   });
 }
 

@@ -50,6 +50,31 @@ describe('a job’s code reaches evidence only as it declares (docs/writing-a-jo
     );
   });
 
+  test('writes: exports writes under stage=…/exports/ only, and reads (docs/exports.md#permissions)', async () => {
+    // Prepare
+    const store = new MemoryEvidenceStore();
+    await store.putObject('stage=dev/a.json', bytes, 'application/json');
+    const evidence = evidenceAsDeclared(jobWith(['state'], ['exports']), store);
+    // Act
+    const written = await evidence.putObject('stage=dev/exports/x.json', bytes, 'application/json');
+    // Assess
+    assert.equal(written, 'written');
+    assert.deepEqual(await evidence.getObject('stage=dev/a.json'), bytes);
+    await assert.rejects(
+      () =>
+        evidence.putObject('stage=dev/dt=2026-01-01/job_id=j/b.json', bytes, 'application/json'),
+      /outside exports\/.*capabilities\.writes/,
+    );
+    await assert.rejects(
+      () => evidence.putObject('stage=dev/control/c.json', bytes, 'application/json'),
+      PermissionError,
+    );
+    assert.deepEqual(await store.list('stage=dev/'), [
+      'stage=dev/a.json',
+      'stage=dev/exports/x.json',
+    ]);
+  });
+
   test('writes: evidence writes, and reads back (the write-once comparison needs it)', async () => {
     const store = new MemoryEvidenceStore();
     const evidence = evidenceAsDeclared(jobWith([], ['evidence']), store);

@@ -62,6 +62,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     evidence,
     secrets: deps.secrets ?? unavailableSecrets,
     webhooks: deps.webhooks ?? unavailableWebhooks,
+    codeVersion: deps.codeVersion,
     log,
     control: { ...deps, evidence },
   };

@@ -5,13 +5,17 @@ import type { EvidenceStore } from '../ports';
 /**
  * The evidence a job's own code may touch, as its function's role allows in AWS
  * (docs/writing-a-job.md#permissions): reading needs `evidence` in capabilities.reads or writes,
- * writing needs it in capabilities.writes. Here the same rule holds in-process, so a job that
+ * writing needs it in capabilities.writes (or `exports` there, for keys under `stage=…/exports/`
+ * only). Here the same rule holds in-process, so a job that
  * declares too little fails locally as it would in AWS (AccessDenied there: PermissionError).
  */
 export function evidenceAsDeclared(job: JobDefinition, evidence: EvidenceStore): EvidenceStore {
   const { reads, writes } = job.capabilities;
   const mayWrite = writes.includes('evidence');
-  const mayRead = mayWrite || reads.includes('evidence');
+  // `exports`: writing under the stage's exports/ prefix only (dataset_export, docs/exports.md).
+  const mayWriteExports = writes.includes('exports');
+  const isExportKey = (key: string) => /^stage=[^/]+\/exports\//.test(key);
+  const mayRead = mayWrite || mayWriteExports || reads.includes('evidence');
   const refuse = (what: string, capability: string) =>
     Promise.reject(
       new PermissionError(
@@ -22,8 +26,11 @@ export function evidenceAsDeclared(job: JobDefinition, evidence: EvidenceStore):
     getObject: (key) => (mayRead ? evidence.getObject(key) : refuse('read', 'capabilities.reads')),
     list: (prefix) => (mayRead ? evidence.list(prefix) : refuse('list', 'capabilities.reads')),
     putObject: (key, body, contentType) =>
-      mayWrite
+      mayWrite || (mayWriteExports && isExportKey(key))
         ? evidence.putObject(key, body, contentType)
-        : refuse('write', 'capabilities.writes'),
+        : refuse(
+            mayWriteExports ? `write outside exports/ (${key}) in` : 'write',
+            'capabilities.writes',
+          ),
   };
 }
