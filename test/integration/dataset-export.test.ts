@@ -15,6 +15,7 @@ import { verifyEvidence } from '../../functions/core/verify';
 import { datasetExportJob } from '../../functions/jobs/dataset-export';
 import { LocalRuntime } from '../../local/runtime';
 import { type LocalStack, startLocalStack } from '../../local/stack';
+import { policyFixture } from '../support/local';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
 
@@ -27,8 +28,17 @@ describe('dataset_export on the local stack', () => {
   let stack: LocalStack;
   let runtime: LocalRuntime;
   const home = mkdtempSync(join(tmpdir(), 'opsrail-export-'));
+  // The 4 exports below run 4 windows at once, on purpose: the job allows overlap here.
+  const policyDir = policyFixture({
+    'catalog.json': (catalog) => ({
+      ...catalog,
+      jobs: catalog.jobs.map((j: { jobId: string }) =>
+        j.jobId === 'dataset_export' ? { ...j, overlap: 'allow' } : j,
+      ),
+    }),
+  });
   beforeAll(async () => {
-    stack = await startLocalStack({ home, attach: false });
+    stack = await startLocalStack({ home, attach: false, policyDir });
     runtime = new LocalRuntime(stack.env);
   });
   afterAll(async () => stack.stop());
@@ -167,7 +177,10 @@ describe('dataset_export on the local stack', () => {
       execFile(
         process.execPath,
         [BIN, 'verify', '--all'],
-        { env: { ...process.env, OPSRAIL_HOME: home }, timeout: 120_000 },
+        {
+          env: { ...process.env, OPSRAIL_HOME: home, OPSRAIL_POLICY_DIR: policyDir },
+          timeout: 120_000,
+        },
         (error, stdout) =>
           done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout }),
       ),
