@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, test } from 'vitest';
 import { configLines } from '../../functions/core/job-config';
-
-const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
-
-function opsrail(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { runOpsrail as opsrail } from '../support/cli';
 
 describe('opsrail jobs --show (docs/policy.md#a-jobs-resolved-configuration)', () => {
   test("two stages' resolved configurations of one job differ line by line in exactly what their files set differently", async () => {

@@ -1,26 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, test } from 'vitest';
+import { runOpsrail as opsrail } from '../support/cli';
 import { policyFixture } from '../support/local';
-
-const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
-
-function opsrail(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, ...env }, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** The built-in jobs rescheduled: each schedule below is one the lint has something to say of. */
 function lintFixture(schedules: Record<string, { expression: string; timezone: string }>): string {

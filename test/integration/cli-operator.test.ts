@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { buildDependencies } from '../../functions/adapters/dependencies';
 import type { Clock } from '../../functions/core/clock';
 import type { ExecutionOutcome } from '../../local/runtime';
 import { type Dispatch, LocalScheduler } from '../../local/scheduler';
 import { type LocalStack, startLocalStack } from '../../local/stack';
+import { runOpsrail } from '../support/cli';
 
-const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
 const CHECK = 'evidence_integrity_check';
 const HEALTH = 'endpoint_health_check';
 
@@ -31,20 +30,7 @@ describe('opsrail run, runs, show, pause, resume and trigger on a running local 
   beforeAll(async () => (stack = await startLocalStack({ home, attach: false })));
   afterAll(async () => stack.stop());
 
-  const opsrail = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { env: { ...process.env, OPSRAIL_HOME: home }, timeout: 120_000 },
-        (error, stdout, stderr) =>
-          done({
-            code: error ? Number((error as { code?: number }).code ?? 1) : 0,
-            stdout,
-            stderr,
-          }),
-      );
-    });
+  const opsrail = (...args: string[]) => runOpsrail(args, { OPSRAIL_HOME: home });
 
   test('the README’s first example exits 4 and says why the quality is UNKNOWN; a failed run exits 1 with its error', async () => {
     // Act

@@ -1,32 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'vitest';
+import { runOpsrail } from '../support/cli';
 
-const BIN = resolve(import.meta.dirname, '..', '..', 'cli', 'bin', 'opsrail.mjs');
-
-function opsrail(
-  args: string[],
-  home: string,
-): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, OPSRAIL_HOME: home }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        done({
-          code: error ? Number((error as { code?: number }).code ?? 1) : 0,
-          stdout,
-          stderr,
-          ms: Date.now() - started,
-        }),
-    );
-  });
-}
+/** One CLI command with its own home (where a started stack would leave its files). */
+const opsrail = (args: string[], home: string) => runOpsrail(args, { OPSRAIL_HOME: home }, 60_000);
 
 /** At most `limit` CLI processes at a time: the machine running the tests has few cores. */
 async function inTurn<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
