@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebhookDeliveryPolicy, WeeklyHealthPayload } from '../../contracts';
+import { documentedVerifier, FakeWebhook } from '../support/fake-http';
 import { fetchWebhookPoster } from '../../functions/adapters/webhook-poster';
 import { systemClock } from '../../functions/core/clock';
 import { canonicalJson, sha256Hex } from '../../functions/core/hashing';
@@ -16,62 +12,10 @@ import {
   SIGNATURE_HEADER,
   type WebhookPorts,
 } from '../../functions/core/webhook-delivery';
-import { REPO_ROOT } from '../../infra/paths';
-
-// The receiver's check is the snippet docs/webhooks.md gives receivers, run as written.
-type Verify = (secret: string, header: unknown, body: string, now: number) => boolean;
-function documentedVerifier(): Verify {
-  const page = readFileSync(join(REPO_ROOT, 'docs', 'webhooks.md'), 'utf8');
-  const code = /```js\n([\s\S]*?)```/.exec(page)?.[1];
-  assert.ok(code, 'docs/webhooks.md has a js snippet');
-  return new Function('require', `${code}\nreturn verifyOpsrailSignature;`)(
-    createRequire(import.meta.url),
-  ) as Verify;
-}
-const verify = documentedVerifier();
 
 const KEY = 'whsec-test-signing-key';
-
-/** A fake webhook: answers from a script, verifies each request's signature, counts deliveries. */
-class FakeWebhook {
-  private server!: Server;
-  answers: { status: number; headers?: Record<string, string>; hang?: boolean }[] = [];
-  received: { headers: IncomingHttpHeaders; body: string; signatureValid: boolean }[] = [];
-  deliveries = 0;
-  url = '';
-
-  async start() {
-    this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      req.on('end', () => {
-        const signatureValid = verify(
-          KEY,
-          req.headers[SIGNATURE_HEADER.toLowerCase()],
-          body,
-          Math.floor(Date.now() / 1000),
-        );
-        this.received.push({ headers: req.headers, body, signatureValid });
-        const answer = this.answers.shift() ?? { status: 200 };
-        if (answer.hang) return; // never answers: the sender's timeout decides
-        if (answer.status < 300 && signatureValid) this.deliveries++;
-        res.writeHead(answer.status, answer.headers ?? {});
-        res.end(answer.status < 300 ? 'ok' : 'no');
-      });
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-  reset(answers: FakeWebhook['answers']) {
-    this.answers = answers;
-    this.received = [];
-    this.deliveries = 0;
-  }
-  stop() {
-    this.server.closeAllConnections();
-    return new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
+// The receiver's check: the snippet docs/webhooks.md gives receivers, run as written.
+const verify = documentedVerifier();
 
 function payload(): WeeklyHealthPayload {
   const fields = {
@@ -105,7 +49,7 @@ const policy = (overrides: Partial<WebhookDeliveryPolicy> = {}) =>
   WebhookDeliveryPolicy.parse({ baseDelayMs: 100, maxDelayMs: 1000, ...overrides });
 
 describe('webhook delivery against a fake receiver (docs/webhooks.md)', () => {
-  const hook = new FakeWebhook();
+  const hook = new FakeWebhook(KEY);
   beforeAll(() => hook.start());
   afterAll(() => hook.stop());
 

@@ -24,13 +24,14 @@ async function listen(server: Server): Promise<string> {
 }
 
 /**
- * A fake webhook: answers from a script (200 once it runs out), verifies each request's signature
- * with the documented snippet, counts deliveries it accepted.
+ * A fake webhook: answers from a script (200 once it runs out; an answer may carry headers, or
+ * hang: never answer, so the sender's timeout decides), verifies each request's signature with the
+ * documented snippet, counts deliveries it accepted.
  */
 export class FakeWebhook {
   private server!: Server;
   private readonly verify = documentedVerifier();
-  answers: { status: number }[] = [];
+  answers: { status: number; headers?: Record<string, string>; hang?: boolean }[] = [];
   received: { headers: IncomingHttpHeaders; body: string; signatureValid: boolean }[] = [];
   deliveries = 0;
   url = '';
@@ -50,8 +51,9 @@ export class FakeWebhook {
         );
         this.received.push({ headers: req.headers, body, signatureValid });
         const answer = this.answers.shift() ?? { status: 200 };
+        if (answer.hang) return;
         if (answer.status < 300 && signatureValid) this.deliveries++;
-        res.writeHead(answer.status).end(answer.status < 300 ? 'ok' : 'no');
+        res.writeHead(answer.status, answer.headers ?? {}).end(answer.status < 300 ? 'ok' : 'no');
       });
     });
     this.url = `${await listen(this.server)}/hook`;
