@@ -4,21 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { buildDependencies } from '../../functions/adapters/dependencies';
-import type { Clock } from '../../functions/core/clock';
 import type { ExecutionOutcome } from '../../local/runtime';
 import { type Dispatch, LocalScheduler } from '../../local/scheduler';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { runOpsrail } from '../support/cli';
+import { ManualClock } from '../support/clock';
 
 const CHECK = 'evidence_integrity_check';
 const HEALTH = 'endpoint_health_check';
-
-class ManualClock implements Clock {
-  constructor(public current: Date) {}
-  now() {
-    return new Date(this.current);
-  }
-}
 
 /**
  * The operator's tools (issue 15) on one local stack that this process runs, as `npm start` would in

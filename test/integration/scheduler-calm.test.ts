@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditEvent } from '../../contracts';
 import { statusReport } from '../../functions/core/controls';
 import { createPreflightHandler } from '../../functions/preflight/handler';
-import type { Clock } from '../../functions/core/clock';
 import type { JobImplementation } from '../../functions/jobs/types';
 import { openRunCheck, withHolders } from '../../cli/resume';
 import { localExecutionName } from '../../local/holders';
@@ -14,13 +13,7 @@ import { LocalScheduler, type Dispatch } from '../../local/scheduler';
 import type { LocalStack } from '../../local/stack';
 import { countingJob } from '../support/jobs';
 import { testStack, withTestJobs } from '../support/local';
-
-class ManualClock implements Clock {
-  constructor(public current: Date) {}
-  now() {
-    return new Date(this.current);
-  }
-}
+import { ManualClock } from '../support/clock';
 
 /** A job that records how many of its runs overlap and in which order they started. */
 function overlapJob(

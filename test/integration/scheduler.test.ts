@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import type { Clock } from '../../functions/core/clock';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import { LocalScheduler, type Dispatch } from '../../local/scheduler';
 import type { LocalStack } from '../../local/stack';
 import { countingJob } from '../support/jobs';
 import { policyFixture, testStack } from '../support/local';
-
-class ManualClock implements Clock {
-  constructor(public current: Date) {}
-  now() {
-    return new Date(this.current);
-  }
-}
+import { ManualClock } from '../support/clock';
 
 describe('local scheduler: enabled jobs at their times, no tick twice across restarts', () => {
   let stack: LocalStack;
