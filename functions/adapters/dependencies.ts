@@ -156,12 +156,15 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
   const { env } = deps;
   return () =>
     (built ??= (async () => {
-      const { SecretsManagerClient } = await sdk.secretsManager();
-      const secrets = new SecretsManagerClient({ region: env.AWS_REGION });
+      // Loaded only if a secret is read (not with a local key file and no Slack webhook).
+      const secrets = onFirstUse(
+        async () =>
+          new (await sdk.secretsManager()).SecretsManagerClient({ region: env.AWS_REGION }),
+      );
       let signingKey: Uint8Array;
       if (env.APPROVAL_SIGNING_KEY_SECRET_ARN)
         signingKey = new TextEncoder().encode(
-          await readSecret(secrets, env.APPROVAL_SIGNING_KEY_SECRET_ARN),
+          await readSecret(await secrets(), env.APPROVAL_SIGNING_KEY_SECRET_ARN),
         );
       else if (env.OPSRAIL_SIGNING_KEY_FILE)
         signingKey = localSigningKey(env.OPSRAIL_SIGNING_KEY_FILE);
@@ -173,7 +176,7 @@ export function approvalGate(deps: Dependencies): () => Promise<ApprovalDependen
       const slackRef = env.SLACK_WEBHOOK_SECRET_ARN;
       if (slackRef)
         announcers.push(
-          new SlackAnnouncer(() => readSecret(secrets, slackRef), {
+          new SlackAnnouncer(async () => readSecret(await secrets(), slackRef), {
             buttons: !!deps.policy.settings.approvals.slack,
           }),
         );
