@@ -67,3 +67,4 @@ export * from './handler-env';
 export * from './job-module';
 export * from './lambda-job';
 export * from './webhook';
+export * from './notification';

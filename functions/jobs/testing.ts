@@ -2,6 +2,7 @@ import { type JobDefinition, type RunContext, stageResourceNames } from '../../c
 import { NotFoundError } from '../core/errors';
 import type { ResolvedPolicy } from '../core/policy';
 import type { JobContext } from './types';
+import { logOnlyNotify } from '../core/notifications';
 
 /**
  * A context to call a job's `run` or `plan` with in the job's own unit test (what `opsrail new-job`
@@ -51,6 +52,7 @@ export function jobTestContext(options: {
     claimedAt: window.start,
   } as unknown as RunContext;
   const logged: string[] = [];
+  const log = (message: string) => void logged.push(message);
   const missing = new Proxy({}, { get: (_t, name) => unavailable(`state.${String(name)}`) });
   return {
     job,
@@ -67,7 +69,8 @@ export function jobTestContext(options: {
     secrets: { read: unavailable('secrets.read') },
     webhooks: missing as JobContext['webhooks'],
     control: missing as JobContext['control'],
-    log: (message) => void logged.push(message),
+    notify: logOnlyNotify(log, () => new Date(window.end)),
+    log,
     logged,
   };
 }

@@ -12,6 +12,7 @@ import type { EvidenceReader, JobStateReader, StateStore } from '../core/ports';
 import type { ControlDependencies } from '../core/controls';
 import type { WebhookPorts } from '../core/webhook-delivery';
 import type { SecretReader } from './kinds/ports';
+import type { Notify } from '../core/notifications';
 
 export interface JobContext {
   job: JobDefinition;
@@ -24,6 +25,11 @@ export interface JobContext {
   secrets: SecretReader;
   /** What a webhook delivery reaches (functions/core/webhook-delivery.ts): HTTP, sleep, jitter. */
   webhooks: Omit<WebhookPorts, 'clock'>;
+  /**
+   * Tells people through the stage's notification chain (Slack → GitHub issue → log,
+   * docs/notifications.md); the record it returns belongs in the run's evidence.
+   */
+  notify: Notify;
   /**
    * For the built-in control jobs only (releasing a quarantine, a kill-switch, relaxing safety):
    * the state and control evidence.

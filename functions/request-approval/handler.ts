@@ -1,4 +1,5 @@
 import { RequestApprovalEvent } from '../../contracts';
+import { logOnlyNotify } from '../core/notifications';
 import { planOf, requestApproval } from '../core/approvals';
 import { ConfigurationError } from '../core/errors';
 import { parseEvent } from '../core/handler-kit';
@@ -34,6 +35,7 @@ export function createRequestApprovalHandler(
         evidence: deps.evidence,
         secrets: deps.secrets ?? unavailableSecrets,
         webhooks: deps.webhooks ?? unavailableWebhooks,
+        notify: deps.notify ?? logOnlyNotify(deps.log, () => deps.clock.now()),
         log: deps.log,
         control: deps,
       };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { logOnlyNotify } from '../../functions/core/notifications';
 import { execFile } from 'node:child_process';
 import { unavailableSecrets, unavailableWebhooks } from '../../functions/core/run/execute';
 import { mkdtempSync } from 'node:fs';
@@ -142,6 +143,10 @@ describe('dataset_export on the local stack', () => {
       codeVersion: deps.codeVersion,
       secrets: unavailableSecrets,
       webhooks: unavailableWebhooks,
+      notify: logOnlyNotify(
+        () => {},
+        () => new Date(),
+      ),
       log: () => {},
       control: { ...deps, evidence },
     });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { logOnlyNotify } from '../../functions/core/notifications';
 import { describe, test } from 'vitest';
 import { unavailableSecrets, unavailableWebhooks } from '../../functions/core/run/execute';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -79,6 +80,10 @@ function contextOf(
     codeVersion: '0.1.0-test',
     secrets: unavailableSecrets,
     webhooks: unavailableWebhooks,
+    notify: logOnlyNotify(
+      () => {},
+      () => new Date(),
+    ),
     log: () => {},
     control,
   };

@@ -1,5 +1,6 @@
 import type { SecretReader } from '../../jobs/kinds/ports';
 import type { WebhookPorts } from '../webhook-delivery';
+import type { Notify } from '../notifications';
 import type { AuditEvent, ExecutionInput, JobDefinition } from '../../../contracts';
 import type { JobRegistry } from '../../jobs/types';
 import type { ApprovalStore } from '../approvals';
@@ -32,6 +33,8 @@ export interface RunDependencies {
   secrets?: SecretReader;
   /** What webhook deliveries reach; fetch, real sleeps and Math.random unless given. */
   webhooks?: Omit<WebhookPorts, 'clock'>;
+  /** The stage's notification chain; the log only unless given. */
+  notify?: Notify;
 }
 
 export type JobLog = (message: string, details?: Record<string, unknown>) => void;

@@ -15,6 +15,7 @@ import { evidenceAsDeclared } from './job-permissions';
 import { safetyRefusal } from './preflight';
 import type { SecretReader } from '../../jobs/kinds/ports';
 import type { WebhookPorts } from '../webhook-delivery';
+import { logOnlyNotify } from '../notifications';
 
 /** Without a secret reader (in-memory tests, plans), reading a secret is a configuration error. */
 export const unavailableSecrets: SecretReader = {
@@ -62,6 +63,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     evidence,
     secrets: deps.secrets ?? unavailableSecrets,
     webhooks: deps.webhooks ?? unavailableWebhooks,
+    notify: deps.notify ?? logOnlyNotify(log, () => deps.clock.now()),
     codeVersion: deps.codeVersion,
     log,
     control: { ...deps, evidence },
