@@ -4,6 +4,7 @@ import {
   LatencyMonitorState,
   type Diagnostic,
   type JobOutput,
+  type NotificationRecord,
   type Stage,
   type WebhookDelivery,
 } from '../../contracts';
@@ -20,6 +21,8 @@ import {
   sampleFailed,
 } from '../core/latency';
 import { runStamp } from '../core/layout';
+import type { Notify } from '../core/notifications';
+import { createRedactor } from '../core/redaction';
 import type { EvidenceReader } from '../core/ports';
 import { deliverWebhook, type WebhookPorts } from '../core/webhook-delivery';
 import type { SecretReader } from './kinds/ports';
@@ -75,6 +78,8 @@ export interface LatencyMonitorPorts {
   secrets: SecretReader;
   webhooks: Omit<WebhookPorts, 'clock'>;
   probe: Probe;
+  /** opsrail's notification chain (docs/notifications.md), besides the signed webhook. */
+  notify: Notify;
   log: (message: string, details?: Record<string, unknown>) => void;
 }
 
@@ -188,10 +193,39 @@ export function alertPayload(
   return { ...fields, payload_checksum_sha256: sha256Hex(canonicalJson(fields)) };
 }
 
+const redactor = createRedactor({ placeholder: '[redacted]', patterns: [] });
+
+/**
+ * The alert as a notification (docs/latency-slo.md#alerts): keyed per endpoint, level and hour, so
+ * a re-run, a retry or a takeover never alerts twice; the body is redacted Markdown.
+ */
+export function alertNotification(payload: LatencyAlertPayload) {
+  const hour = payload.at.slice(0, 13);
+  return {
+    kind: 'latency_alert' as const,
+    dedupeKey: `latency_alert/${payload.endpoint}/${payload.level}/${hour}`,
+    title: redactor.text(`Latency ${payload.level}: ${payload.endpoint}`),
+    markdown: redactor.text(
+      [
+        `**${payload.level}** latency alert for \`${payload.endpoint}\``,
+        '',
+        `- hour: ${payload.at}`,
+        `- breaching hours in a row: ${payload.streak}`,
+        `- p95: ${payload.p95_ms === null ? 'failed' : `${payload.p95_ms} ms`} (threshold ${payload.threshold_ms} ms)`,
+        `- run: ${payload.job_run_id}`,
+      ].join('\n'),
+    ),
+  };
+}
+
 export interface LatencyMonitorResult {
   samples: LatencySample[];
   rollups: (HourlyRollup & { thresholdMs: number })[];
-  alerts: { payload: LatencyAlertPayload; delivery: WebhookDelivery | null }[];
+  alerts: {
+    payload: LatencyAlertPayload;
+    delivery: WebhookDelivery | null;
+    notification: NotificationRecord;
+  }[];
   state: LatencyMonitorState;
   result: JobResult;
 }
@@ -279,8 +313,9 @@ export async function monitorLatency(
   const alerts: LatencyMonitorResult['alerts'] = [];
   let signingKey: string | undefined;
   for (const payload of [...retried, ...raised.map((r) => r.payload)]) {
+    const notification = await ports.notify(alertNotification(payload));
     if (!params.webhook) {
-      alerts.push({ payload, delivery: null });
+      alerts.push({ payload, delivery: null, notification });
       continue;
     }
     signingKey ??= await ports.secrets.read(params.webhook.signingKey.secret_ref);
@@ -289,8 +324,9 @@ export async function monitorLatency(
       params.webhook.delivery,
       { ...ports.webhooks, clock: ports.clock },
     );
-    alerts.push({ payload, delivery });
+    alerts.push({ payload, delivery, notification });
   }
+  const notifyDegraded = alerts.filter((a) => a.notification.degraded);
   const failed = alerts.filter(
     (a) => a.delivery && (a.delivery.status === 'auth_failed' || a.delivery.status === 'error'),
   );
@@ -363,6 +399,8 @@ export async function monitorLatency(
           level: a.payload.level,
           streak: a.payload.streak,
           delivery_status: a.delivery?.status ?? 'not_configured',
+          notification_via: a.notification.delivered_via,
+          notification_degraded: a.notification.degraded,
           payload_checksum_sha256: a.payload.payload_checksum_sha256,
           jobRunId: input.jobRunId,
         })),
@@ -395,6 +433,13 @@ export async function monitorLatency(
         message: `${a.payload.level} alert for ${a.payload.endpoint} at ${a.payload.at} was not delivered (${a.delivery?.error_code}); the next run retries it`,
       }),
     ),
+    ...notifyDegraded.map(
+      (a): Diagnostic => ({
+        level: 'warning',
+        code: 'alert_notification_degraded',
+        message: `${a.payload.level} alert for ${a.payload.endpoint} at ${a.payload.at} got no further than ${a.notification.delivered_via ?? 'no channel'}`,
+      }),
+    ),
   ];
   ports.log('latency monitor run', {
     samples: samples.length,
@@ -408,7 +453,7 @@ export async function monitorLatency(
     alerts,
     state,
     result: {
-      quality: failed.length ? 'DEGRADED' : 'OK',
+      quality: failed.length || notifyDegraded.length ? 'DEGRADED' : 'OK',
       outputs,
       integrityReport: null,
       diagnostics,
@@ -435,6 +480,7 @@ async function run(context: JobContext): Promise<JobResult> {
       secrets: context.secrets,
       webhooks: context.webhooks,
       probe: fetchProbe,
+      notify: context.notify,
       log: context.log,
     },
   );

@@ -12,6 +12,7 @@ import { canonicalJson, sha256Hex } from '../../functions/core/hashing';
 import { evidencePrefix } from '../../functions/core/ids';
 import { outputName } from '../../functions/core/layout';
 import { fetchProbe, monitorLatency } from '../../functions/jobs/endpoint-latency-monitor';
+import type { Notification } from '../../functions/core/notifications';
 import { FakeEndpoint, FakeWebhook } from '../support/fake-http';
 
 const KEY = 'whsec-latency-test-key';
@@ -31,6 +32,8 @@ const down = { delayMs: 0, status: 503 };
 class Monitor {
   readonly evidence = new MemoryEvidenceStore();
   readonly logged: unknown[] = [];
+  readonly notified: Notification[] = [];
+  degradedNotify = false;
   constructor(
     private readonly params: EndpointLatencyMonitorParams,
     private readonly secrets: Record<string, string>,
@@ -62,6 +65,18 @@ class Monitor {
         },
         webhooks: { http: fetchWebhookPoster, sleep: async () => undefined, random: () => 0 },
         probe: fetchProbe,
+        notify: async (n) => {
+          this.notified.push(n);
+          return {
+            schema_version: 1,
+            kind: n.kind,
+            dedupe_key: n.dedupeKey,
+            title: n.title,
+            delivered_via: 'log',
+            degraded: this.degradedNotify,
+            attempts: [],
+          };
+        },
         log: (message, details) => this.logged.push({ message, details }),
       },
     );
@@ -303,6 +318,29 @@ describe('endpoint_latency_monitor against a fake endpoint and a fake webhook', 
     );
     assert.equal(next.result.quality, 'OK');
     assert.deepEqual(next.state.pending, []);
+  });
+
+  test('each alert also goes through notify with a dedupe key per endpoint, level and hour; a degraded record degrades the run', async () => {
+    // Prepare
+    endpoint.scripts = { '/api': [slow, slow] };
+    hook.reset();
+    const only = params({ webhook: undefined });
+    only.endpoints = only.endpoints.slice(0, 1);
+    const monitor = new Monitor(only, secrets);
+    monitor.degradedNotify = true;
+    // Act
+    await monitor.run('2026-02-01T10:00:00Z');
+    const second = await monitor.run('2026-02-01T11:00:00Z');
+    // Assess
+    assert.deepEqual(
+      monitor.notified.map((n) => [n.kind, n.dedupeKey]),
+      [['latency_alert', 'latency_alert/api/warning/2026-02-01T11']],
+    );
+    assert.match(monitor.notified[0]!.markdown, /warning/);
+    assert.equal(second.alerts[0]!.notification.degraded, true);
+    assert.equal(second.result.quality, 'DEGRADED');
+    const alerts = JSON.parse(output(second, 'alerts.json')!);
+    assert.equal(alerts[0].notification.dedupe_key, 'latency_alert/api/warning/2026-02-01T11');
   });
 
   test('a header secret reaches the endpoint and never the evidence, the outputs or the log', async () => {
