@@ -114,8 +114,33 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
       degraded: configuredFailed && via !== 'slack' && via !== 'github',
       attempts,
     });
+    const failed = (
+      channel: NotificationChannel,
+      out: { attempts: number; status_code?: number; error?: string },
+    ) => {
+      attempts.push({
+        channel,
+        status: 'failed',
+        attempts: out.attempts,
+        ...(out.status_code !== undefined ? { status_code: out.status_code } : {}),
+        ...(out.error !== undefined ? { error: ports.redactor.text(out.error) } : {}),
+        at: now(),
+      });
+      configuredFailed = true;
+    };
+    // A secret that cannot be read fails its channel (the chain goes on), it does not throw.
+    const secret = async (ref: string): Promise<string | { error: string }> => {
+      try {
+        return await ports.secrets.read(ref);
+      } catch (error) {
+        return { error: `secret ${ref} could not be read: ${(error as Error).message}` };
+      }
+    };
 
-    if (settings.slack) {
+    // Read before the claim, so an unreadable URL leaves no pending claim behind.
+    const slackUrl = settings.slack ? await secret(settings.slack.webhookSecretRef) : undefined;
+    if (typeof slackUrl === 'object') failed('slack', { attempts: 0, error: slackUrl.error });
+    else if (settings.slack) {
       const state = await ports.ledger.claimNotification('slack', notification.dedupeKey, now());
       if (state === 'sent') {
         attempts.push({ channel: 'slack', status: 'already_sent', attempts: 0, at: now() });
@@ -132,11 +157,10 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
         });
         configuredFailed = true;
       } else {
-        const url = await ports.secrets.read(settings.slack.webhookSecretRef);
         const out = await postWithRetry(
           ports,
           retry,
-          url,
+          slackUrl!,
           { 'Content-Type': 'application/json' },
           JSON.stringify({ text: `*${title}*\n${markdown}` }),
         );
@@ -155,22 +179,15 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
         // Only a definite refusal (an HTTP answer, not a timeout) releases the claim.
         if (out.status_code !== undefined && out.status_code < 500)
           await ports.ledger.releaseNotification('slack', notification.dedupeKey);
-        attempts.push({
-          channel: 'slack',
-          status: 'failed',
-          attempts: out.attempts,
-          ...(out.status_code !== undefined ? { status_code: out.status_code } : {}),
-          error: out.error,
-          at: now(),
-        });
-        configuredFailed = true;
+        failed('slack', out);
       }
     } else attempts.push({ channel: 'slack', status: 'not_configured', attempts: 0, at: now() });
 
-    if (settings.github) {
+    const token = settings.github ? await secret(settings.github.tokenSecretRef) : undefined;
+    if (typeof token === 'object') failed('github', { attempts: 0, error: token.error });
+    else if (settings.github) {
       const g = settings.github;
       const base = `${g.apiBaseUrl ?? GITHUB_API}/repos/${encodeURIComponent(g.owner)}/${encodeURIComponent(g.repo)}/issues/${g.issueNumber}/comments`;
-      const token = await ports.secrets.read(g.tokenSecretRef);
       const headers = {
         Authorization: `Bearer ${token}`,
         Accept: 'application/vnd.github+json',
@@ -205,15 +222,7 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
         });
         return done('github');
       }
-      attempts.push({
-        channel: 'github',
-        status: 'failed',
-        attempts: out.attempts,
-        ...(out.status_code !== undefined ? { status_code: out.status_code } : {}),
-        error: out.error,
-        at: now(),
-      });
-      configuredFailed = true;
+      failed('github', out);
     } else attempts.push({ channel: 'github', status: 'not_configured', attempts: 0, at: now() });
 
     ports.log(`notification ${notification.kind}: ${title}`, { dedupeKey: notification.dedupeKey });

@@ -114,4 +114,29 @@ describe('notification chain', () => {
       expect(JSON.stringify(record)).not.toContain(canary);
     }
   });
+
+  it('an unreadable Slack secret fails Slack, leaves no pending claim, and GitHub takes it', async () => {
+    // Prepare
+    const w = world();
+    const missing = () => ({
+      ...w.ports(),
+      secrets: {
+        read: async (ref: string) => {
+          if (ref === 'arn:slack') throw new Error('ResourceNotFoundException');
+          return 'token';
+        },
+      },
+    });
+    // Act
+    const first = await chainNotify(missing(), settings)(note);
+    const second = await chainNotify(w.ports(), settings)({ ...note, dedupeKey: 'job/run-2' });
+    const retried = await chainNotify(w.ports(), settings)(note);
+    // Assess
+    expect(first.delivered_via).toBe('github');
+    expect(first.attempts[0]).toMatchObject({ channel: 'slack', status: 'failed', attempts: 0 });
+    expect(first.attempts[0]?.error).toMatch(/arn:slack could not be read/);
+    expect(second.delivered_via).toBe('slack');
+    // The failed read claimed nothing: once the secret is readable, Slack takes the same key.
+    expect(retried.delivered_via).toBe('slack');
+  });
 });
