@@ -9,17 +9,18 @@ import { JobId, UtcTimestamp } from './common';
 export const SafetyMode = deferred(() => z.enum(['NORMAL', 'SAFE', 'EMERGENCY_STOP']));
 export type SafetyMode = z.infer<typeof SafetyMode>;
 
-const Change = {
+/** The fields of a change, built inside each deferred contract that has them, not at import. */
+const change = () => ({
   reason: z.string().min(1).max(1000),
   changedBy: z.string().min(1).max(200),
   changedAt: UtcTimestamp,
-};
+});
 
 export const SafetyState = deferred(() =>
   z.strictObject({
     schemaVersion: z.literal(1),
     mode: SafetyMode,
-    ...Change,
+    ...change(),
   }),
 );
 export type SafetyState = z.infer<typeof SafetyState>;
@@ -30,7 +31,7 @@ export const KillSwitch = deferred(() =>
     schemaVersion: z.literal(1),
     jobId: JobId.nullable(),
     engaged: z.boolean(),
-    ...Change,
+    ...change(),
   }),
 );
 export type KillSwitch = z.infer<typeof KillSwitch>;

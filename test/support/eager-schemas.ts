@@ -38,10 +38,7 @@ export function eagerSchemasIn(dir: string): string[] {
         const init = declaration.initializer;
         if (!init || !ts.isIdentifier(declaration.name)) continue;
         if (ts.isCallExpression(init) && init.expression.getText(source) === 'deferred') continue;
-        const { id, calls } = chainRoot(init);
-        const builds =
-          calls && id !== undefined && (id === 'z' || (/^[A-Z]/.test(id) && !globalNames.has(id)));
-        if (builds) found.push(`${file}: ${declaration.name.text}`);
+        if (buildsAtImport(init)) found.push(`${file}: ${declaration.name.text}`);
       }
     }
   }
@@ -49,3 +46,20 @@ export function eagerSchemasIn(dir: string): string[] {
 }
 
 const globalNames = new Set(['Object', 'JSON', 'Array', 'Math', 'Number', 'String', 'Symbol']);
+
+/**
+ * Whether evaluating `e` builds a schema: a call chain on `z` or on a contract, or an object or
+ * array literal with one among its values (`{ reason: z.string() }` spread into deferred contracts
+ * still builds at import). A function, deferred or not, builds nothing until it is called.
+ */
+function buildsAtImport(e: ts.Expression): boolean {
+  if (ts.isObjectLiteralExpression(e))
+    return e.properties.some(
+      (p) =>
+        (ts.isPropertyAssignment(p) && buildsAtImport(p.initializer)) ||
+        (ts.isSpreadAssignment(p) && buildsAtImport(p.expression)),
+    );
+  if (ts.isArrayLiteralExpression(e)) return e.elements.some((x) => buildsAtImport(x));
+  const { id, calls } = chainRoot(e);
+  return calls && id !== undefined && (id === 'z' || (/^[A-Z]/.test(id) && !globalNames.has(id)));
+}

@@ -39,12 +39,15 @@ describe('deferred contracts', () => {
         'export const C = B.extend({});',
         "export const D = Object.fromEntries([['a', 1]]);",
         "export const E = ['a', 'b'] as const;",
+        'const F = { reason: z.string().min(1), at: B };',
+        'export const G = [z.number()];',
+        'const H = () => ({ reason: z.string() });',
       ].join('\n'),
     );
     // Act
     const eager = eagerSchemasIn(dir);
     // Assess
-    assert.deepEqual(eager, ['x.ts: A', 'x.ts: C']);
+    assert.deepEqual(eager, ['x.ts: A', 'x.ts: C', 'x.ts: F', 'x.ts: G']);
   });
 
   test('a deferred schema is built once, at its first use, and behaves as the schema itself', () => {
