@@ -40,6 +40,7 @@ export class HomeInUseError extends Error {
 
 /** The approval page's address is taken: approval links would point at whatever holds it. */
 export class ApprovalPortInUseError extends ConfigurationError {
+  override name = 'ApprovalPortInUseError';
   readonly address: string;
   constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
     super(

@@ -2,26 +2,28 @@ import type * as z from 'zod';
 import { REFUSAL_KINDS, type ErrorKind } from '../../contracts';
 
 /**
- * Typed errors. The class name is what Step Functions sees as the error name (Lambda reports
- * error.name as errorType), so Retry/Catch in the ASL match on these names.
+ * Typed errors. The error's name is what Step Functions sees (Lambda reports error.name as
+ * errorType), so Retry/Catch in the ASL match on these names. Each class states its name as a
+ * string: the bundles are minified without keepNames (infra/bundling.ts), so a class's own `name`
+ * is a minified identifier there (docs/failure-semantics.md#what-ships-is-what-is-tested).
  */
 export abstract class OpsrailError extends Error {
+  /** The class's name, or for a job's failure and a refusal the name of its kind. */
+  abstract override readonly name: string;
   abstract readonly kind: ErrorKind;
   /** Whether repeating the same call can succeed (throttling, 5xx, timeouts). */
   abstract readonly retryable: boolean;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
 }
 
 export class ConfigurationError extends OpsrailError {
+  override name = 'ConfigurationError';
   readonly kind = 'configuration' as const;
   readonly retryable = false;
 }
 
 /** Bad input: names the file (or source) and the field. */
 export class ValidationError extends OpsrailError {
+  override name = 'ValidationError';
   readonly kind = 'validation' as const;
   readonly retryable = false;
   constructor(
@@ -64,16 +66,19 @@ export function validationErrorOf(
 }
 
 export class NotFoundError extends OpsrailError {
+  override name = 'NotFoundError';
   readonly kind = 'not_found' as const;
   readonly retryable = false;
 }
 
 export class PermissionError extends OpsrailError {
+  override name = 'PermissionError';
   readonly kind = 'permission' as const;
   readonly retryable = false;
 }
 
 export class ThrottlingError extends OpsrailError {
+  override name = 'ThrottlingError';
   readonly kind = 'throttling' as const;
   readonly retryable = true;
   /** A dependency's Retry-After, in seconds: the next attempt must not come sooner. */
@@ -86,12 +91,14 @@ export class ThrottlingError extends OpsrailError {
 
 /** A dependency (AWS service, local endpoint, remote API) failed in a way that may pass. */
 export class DependencyError extends OpsrailError {
+  override name = 'DependencyError';
   readonly kind = 'dependency' as const;
   readonly retryable = true;
 }
 
 /** The run was already claimed by another delivery of the same tick: not an error of the job. */
 export class DuplicateRunError extends OpsrailError {
+  override name = 'DuplicateRunError';
   readonly kind = 'validation' as const;
   readonly retryable = false;
   constructor(readonly jobRunId: string) {
@@ -105,6 +112,7 @@ export class DuplicateRunError extends OpsrailError {
  * Never retried: the tick's window stays unclaimed, so `opsrail backfill` can run it later.
  */
 export class TickSkippedError extends OpsrailError {
+  override name = 'TickSkippedError';
   readonly kind = 'validation' as const;
   readonly retryable = false;
   constructor(
@@ -120,6 +128,7 @@ export class TickSkippedError extends OpsrailError {
  * (WaitForOpenRun) and asks Preflight again; retryable in that sense only.
  */
 export class RunBufferedError extends OpsrailError {
+  override name = 'RunBufferedError';
   readonly kind = 'validation' as const;
   readonly retryable = true;
   constructor(
@@ -157,6 +166,7 @@ export const errorNameOf = (kind: ErrorKind): string => NAME_OF_KIND[kind];
 
 /** Preflight refuses the run: it is claimed and evidenced, but the job does not run. */
 export class RunRefusedError extends OpsrailError {
+  override name: string;
   readonly retryable = false;
   constructor(
     readonly kind: (typeof REFUSAL_KINDS)[number],
@@ -217,6 +227,7 @@ export function parseRetryAfter(value: string | null | undefined, now: Date): nu
  * would not honour it.
  */
 export class RetryAfterTooLongError extends OpsrailError {
+  override name = 'RetryAfterTooLongError';
   readonly kind = 'throttling' as const;
   readonly retryable = false;
 }
@@ -230,6 +241,7 @@ export const retryAfterOf = (error: unknown): number | undefined =>
  * error name, so the ASL's Retry and Catch treat it exactly like the adapters' typed errors.
  */
 export class JobFailedError extends OpsrailError {
+  override name: string;
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | undefined;
   constructor(
@@ -258,6 +270,7 @@ export const RETRYABLE_KINDS: readonly ErrorKind[] = [
  * quarantine.
  */
 export class BookkeepingError extends OpsrailError {
+  override name = 'BookkeepingError';
   readonly kind = 'bookkeeping' as const;
   readonly retryable = true;
 }
@@ -294,6 +307,7 @@ export function fromIdempotencyStore(error: unknown): unknown {
  * (docs/crash-safety.md).
  */
 export class UnknownOutcomeError extends OpsrailError {
+  override name = 'UnknownOutcomeError';
   readonly kind = 'unknown_outcome' as const;
   readonly retryable = false;
 }
@@ -303,6 +317,7 @@ export class UnknownOutcomeError extends OpsrailError {
  * would not match the chain link reserved for it: an integrity finding, never accepted silently.
  */
 export class EvidenceIntegrityError extends OpsrailError {
+  override name = 'EvidenceIntegrityError';
   readonly kind = 'internal' as const;
   readonly retryable = false;
   constructor(
@@ -327,6 +342,7 @@ export function errorKindFromName(name: string): ErrorKind {
  * that outcome.
  */
 export class RunAlreadyClosedError extends OpsrailError {
+  override name = 'RunAlreadyClosedError';
   readonly kind = 'internal' as const;
   readonly retryable = false;
   constructor(jobRunId: string, status: string) {
@@ -339,11 +355,11 @@ export class RunAlreadyClosedError extends OpsrailError {
  * throttling.
  */
 export class ContentionError extends OpsrailError {
+  override name = 'ThrottlingError';
   readonly kind = 'throttling' as const;
   readonly retryable = true;
   constructor(jobRunId: string, what: string) {
     super(`run ${jobRunId}: ${what} kept moving; try again`);
-    this.name = 'ThrottlingError';
   }
 }
 
@@ -353,6 +369,7 @@ export class ContentionError extends OpsrailError {
  * gate, never a plain command.
  */
 export class DangerousOpRequiresApprovalError extends OpsrailError {
+  override name = 'DangerousOpRequiresApprovalError';
   readonly kind = 'validation' as const;
   readonly retryable = false;
   constructor(operation: string) {
