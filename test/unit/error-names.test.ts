@@ -7,7 +7,7 @@ import { buildSync } from 'esbuild';
 import * as powertoolsIdempotency from '@aws-lambda-powertools/idempotency';
 import { ErrorKind } from '../../contracts';
 import * as errors from '../../functions/core/errors';
-import { buildBundle, esbuildOptions, loadBundle, offerRuntimeSdk } from '../../local/bundles';
+import { buildBundle, esbuildOptions, loadBundle } from '../../local/bundles';
 import { asReportedError, FUNCTION_TIMEOUT_ERROR } from '../../local/lambda-invoke';
 import {
   jobRunFunctionTimeouts,
