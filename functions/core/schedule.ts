@@ -1,44 +1,49 @@
-import { DateTime } from 'luxon';
 import { parseScheduleExpression, type ParsedSchedule } from '../../contracts/schedule';
 import type { JobSchedule } from '../../contracts';
+import {
+  addDays,
+  compareDays,
+  daysInMonth,
+  instantOf,
+  instantsOf,
+  isoInZone,
+  isoWeekday,
+  wallTimeAt,
+  type CalendarDay,
+} from './zoned';
 
 type Cron = Extract<ParsedSchedule, { kind: 'cron' }>;
 
-/** AWS numbers days of the week 1=SUN … 7=SAT; luxon 1=MON … 7=SUN. */
-const awsWeekday = (d: DateTime): number => (d.weekday % 7) + 1;
+/** AWS numbers days of the week 1=SUN … 7=SAT; ISO 1=MON … 7=SUN. */
+const awsWeekday = (d: CalendarDay): number => (isoWeekday(d) % 7) + 1;
 
-function nearestWeekday(year: number, month: number, day: number, zone: string): number | null {
-  const first = DateTime.fromObject({ year, month, day: 1 }, { zone });
-  const daysInMonth = first.daysInMonth ?? 31;
-  if (day > daysInMonth) return null;
-  const target = first.set({ day });
-  if (target.weekday <= 5) return day;
-  if (target.weekday === 6) return day === 1 ? 3 : day - 1; // Saturday → Friday, unless that leaves the month
-  return day === daysInMonth ? day - 2 : day + 1; // Sunday → Monday, unless that leaves the month
+function nearestWeekday(year: number, month: number, day: number): number | null {
+  const days = daysInMonth(year, month);
+  if (day > days) return null;
+  const weekday = isoWeekday({ year, month, day });
+  if (weekday <= 5) return day;
+  if (weekday === 6) return day === 1 ? 3 : day - 1; // Saturday → Friday, unless that leaves the month
+  return day === days ? day - 2 : day + 1; // Sunday → Monday, unless that leaves the month
 }
 
 /** Whether a cron's day fields (year, month, day-of-month, day-of-week) take this local day. */
-export function dayMatches(cron: Cron, date: DateTime): boolean {
+export function dayMatches(cron: Cron, date: CalendarDay): boolean {
   if (!cron.years.any && !cron.years.values.includes(date.year)) return false;
   if (!cron.months.includes(date.month)) return false;
-  const daysInMonth = date.daysInMonth ?? 31;
+  const days = daysInMonth(date.year, date.month);
   const dom = cron.dayOfMonth;
   if (!dom.any) {
     if (dom.last) {
-      if (date.day !== daysInMonth) return false;
+      if (date.day !== days) return false;
     } else if (dom.nearestWeekday !== null) {
-      if (
-        date.day !==
-        nearestWeekday(date.year, date.month, dom.nearestWeekday, date.zoneName ?? 'UTC')
-      )
-        return false;
+      if (date.day !== nearestWeekday(date.year, date.month, dom.nearestWeekday)) return false;
     } else if (!dom.values.includes(date.day)) return false;
   }
   const dow = cron.dayOfWeek;
   if (!dow.any) {
     const wd = awsWeekday(date);
     if (dow.lastOf !== null) {
-      if (wd !== dow.lastOf || date.day + 7 <= daysInMonth) return false;
+      if (wd !== dow.lastOf || date.day + 7 <= days) return false;
     } else if (dow.nth !== null) {
       if (wd !== dow.nth.day || Math.ceil(date.day / 7) !== dow.nth.k) return false;
     } else if (!dow.values.includes(wd)) return false;
@@ -74,41 +79,32 @@ export function scheduledTimes(
     return out;
   }
   if (parsed.kind === 'at') {
-    const at = DateTime.fromISO(parsed.localDateTime, { zone });
-    if (at.isValid && at.toMillis() > after.getTime() && at.toMillis() <= until.getTime())
-      out.push(at.toJSDate());
+    const [date, time] = parsed.localDateTime.split('T') as [string, string];
+    const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+    const [hour, minute, second] = time.split(':').map(Number) as [number, number, number];
+    const at = instantOf({ year, month, day, hour, minute, second }, zone);
+    if (at > after.getTime() && at <= until.getTime()) out.push(new Date(at));
     return out;
   }
-  let day = DateTime.fromJSDate(after, { zone }).startOf('day');
-  const lastDay = DateTime.fromJSDate(until, { zone }).endOf('day');
-  while (day <= lastDay && out.length < limit) {
-    if (dayMatches(parsed, day)) {
-      for (const hour of parsed.hours) {
-        for (const minute of parsed.minutes) {
-          const local = DateTime.fromObject(
-            { year: day.year, month: day.month, day: day.day, hour, minute },
-            { zone },
-          );
-          if (local.hour !== hour || local.minute !== minute) continue; // does not exist: spring-forward gap
-          const t = firstOccurrence(local);
-          if (t > after.getTime() && t <= until.getTime()) out.push(new Date(t));
-          if (out.length >= limit) return out.sort((a, b) => a.getTime() - b.getTime());
-        }
+  const lastDay = wallTimeAt(until.getTime(), zone);
+  for (
+    let day: CalendarDay = wallTimeAt(after.getTime(), zone);
+    compareDays(day, lastDay) <= 0 && out.length < limit;
+    day = addDays(day, 1)
+  ) {
+    if (!dayMatches(parsed, day)) continue;
+    for (const hour of parsed.hours) {
+      for (const minute of parsed.minutes) {
+        // None: the wall time does not exist (spring-forward gap); two: it happens twice (fall
+        // back), and runs at the first.
+        const [t] = instantsOf({ ...day, hour, minute, second: 0 }, zone);
+        if (t === undefined) continue;
+        if (t > after.getTime() && t <= until.getTime()) out.push(new Date(t));
+        if (out.length >= limit) return out.sort((a, b) => a.getTime() - b.getTime());
       }
     }
-    day = day.plus({ days: 1 });
   }
   return out.sort((a, b) => a.getTime() - b.getTime());
-}
-
-/** For a wall time that happens twice (fall back), the earlier instant: luxon may pick either. */
-function firstOccurrence(local: DateTime): number {
-  for (const shiftMinutes of [60, 30]) {
-    const earlier = local.minus({ minutes: shiftMinutes });
-    if (earlier.hour === local.hour && earlier.minute === local.minute && earlier.day === local.day)
-      return earlier.toMillis();
-  }
-  return local.toMillis();
 }
 
 /**
@@ -128,8 +124,9 @@ export function nextRunTimes(schedule: JobSchedule, after: Date, count: number):
 
 /** Formats an instant in the schedule's own time zone, with its offset, for people. */
 export function formatInZone(instant: Date, zone: string): string {
-  return (
-    DateTime.fromJSDate(instant, { zone }).toISO({ suppressMilliseconds: true }) ??
-    instant.toISOString()
-  );
+  try {
+    return isoInZone(instant.getTime(), zone);
+  } catch {
+    return instant.toISOString(); // not a zone this runtime knows
+  }
 }

@@ -1,4 +1,3 @@
-import { DateTime } from 'luxon';
 import {
   type Diagnostic,
   type Stage,
@@ -12,6 +11,7 @@ import { evidencePrefix } from '../core/ids';
 import { nearestRank } from '../core/latency';
 import type { EvidenceReader, RunItem, RunQuery } from '../core/ports';
 import { deliverWebhook, type WebhookPorts } from '../core/webhook-delivery';
+import { addDays, isoWeekStart, startOfDay, wallTimeAt } from '../core/zoned';
 import type { SecretReader } from './kinds/ports';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
@@ -19,9 +19,11 @@ const DAY_MS = 86_400_000;
 
 /** Monday 00:00 of the ISO week before the one `at` falls in, in `zone`, as a UTC instant. */
 export function previousIsoWeek(at: Date, zone: string): { start: Date; end: Date } {
-  const current = DateTime.fromJSDate(at, { zone }).startOf('week');
-  const start = current.minus({ weeks: 1 });
-  return { start: start.toJSDate(), end: current.toJSDate() };
+  const monday = isoWeekStart(wallTimeAt(at.getTime(), zone));
+  return {
+    start: new Date(startOfDay(addDays(monday, -7), zone)),
+    end: new Date(startOfDay(monday, zone)),
+  };
 }
 
 export interface WeeklyReportInput {

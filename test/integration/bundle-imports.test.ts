@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'vitest';
 import { isRuntimeProvided } from '../../infra/bundling';
 import { buildBundle, SHIPPED_FUNCTIONS } from '../../local/bundles';
@@ -53,6 +53,25 @@ describe('what a shipped bundle needs from the Lambda runtime', () => {
       assert.deepEqual(clients, ['client-dynamodb']);
     });
   }
+
+  test('no shipped function bundles luxon: the handlers read time zones through Intl (functions/core/zoned.ts)', () => {
+    // Prepare
+    const inputsOf = (fn: string) =>
+      Object.keys(
+        (
+          JSON.parse(
+            readFileSync(join(dirname(buildBundle(fn, cacheDir)), 'build.json'), 'utf8'),
+          ) as { inputs: Record<string, string> }
+        ).inputs,
+      );
+    // Act
+    const withLuxon = SHIPPED_FUNCTIONS.filter((fn) =>
+      inputsOf(fn).some((file) => file.includes('node_modules/luxon/')),
+    );
+    // Assess
+    assert.ok(inputsOf('preflight').some((file) => file.includes('node_modules/zod/')));
+    assert.deepEqual(withLuxon, []);
+  });
 
   test('control: a module left outside by mistake is refused, and a bundle cannot find it', () => {
     // Prepare
