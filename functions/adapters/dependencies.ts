@@ -15,6 +15,7 @@ import { fetchWebhookPoster } from './webhook-poster';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
+import { S3EvidenceStore } from './s3-evidence-store';
 import { noRunMetrics, PowertoolsRunMetrics } from './run-metrics';
 import { DynamoDbApprovalStore } from './dynamodb-approval-store';
 import {
@@ -60,16 +61,16 @@ export function s3ClientConfig(env: HandlerEnv) {
 }
 
 /**
- * The evidence bucket, with the S3 client and its adapter loaded at the first read or write:
- * Preflight never touches evidence, a job function only if its job declares it
- * (functions/adapters/aws-sdk.ts).
+ * The evidence bucket, with the S3 client loaded at the first read or write: Preflight never
+ * touches evidence, a job function only if its job declares it (functions/adapters/aws-sdk.ts).
+ * The adapter itself is imported statically: a dynamic import of a module inside the bundle makes
+ * esbuild wrap every module that one shares with the rest (zod and the contracts among them) in
+ * lazy initializers, which V8 then parses twice at every cold start
+ * (docs/failure-semantics.md#cold-start).
  */
 export function s3EvidenceStore(env: HandlerEnv): EvidenceStore {
   const store = onFirstUse(async () => {
-    const [{ S3Client }, { S3EvidenceStore }] = await Promise.all([
-      sdk.s3(),
-      import('./s3-evidence-store'),
-    ]);
+    const { S3Client } = await sdk.s3();
     return new S3EvidenceStore(new S3Client(s3ClientConfig(env)), env.EVIDENCE_BUCKET_NAME);
   });
   return {

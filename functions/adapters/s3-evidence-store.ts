@@ -1,17 +1,19 @@
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { sha256Base64 } from '../core/hashing';
 import type { EvidenceStore } from '../core/ports';
+import { sdk } from './aws-sdk';
 import { wrapAwsError } from './aws-errors';
 import { sameBytesOrIntegrityError } from './write-once';
 
 const CONFLICT_RETRIES = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The evidence bucket over S3. Its commands come from the S3 client module the caller's client was
+ * made from (already loaded when there is a client): the class itself loads no SDK, so a function
+ * can import it statically and still load S3 only at its first evidence read or write
+ * (functions/adapters/aws-sdk.ts).
+ */
 export class S3EvidenceStore implements EvidenceStore {
   constructor(
     private readonly client: S3Client,
@@ -30,6 +32,7 @@ export class S3EvidenceStore implements EvidenceStore {
     body: Uint8Array,
     contentType: string,
   ): Promise<'written' | 'already_exists'> {
+    const { PutObjectCommand } = await sdk.s3();
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client.send(
@@ -67,6 +70,7 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   async getObject(key: string): Promise<Uint8Array | undefined> {
+    const { GetObjectCommand } = await sdk.s3();
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
@@ -78,6 +82,7 @@ export class S3EvidenceStore implements EvidenceStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    const { ListObjectsV2Command } = await sdk.s3();
     const keys: string[] = [];
     let token: string | undefined;
     do {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'vitest';
 import { isRuntimeProvided } from '../../infra/bundling';
-import { buildBundle, SHIPPED_FUNCTIONS } from '../../local/bundles';
+import { buildSync, type BuildOptions } from 'esbuild';
+import { buildBundle, esbuildOptions, SHIPPED_FUNCTIONS } from '../../local/bundles';
 
 // What a shipped bundle may leave outside itself, and what it loads at its cold start
 // (docs/failure-semantics.md, "The AWS SDK is the runtime's" and "Cold start").
@@ -71,6 +72,32 @@ describe('what a shipped bundle needs from the Lambda runtime', () => {
     // Assess
     assert.ok(inputsOf('preflight').some((file) => file.includes('node_modules/zod/')));
     assert.deepEqual(withLuxon, []);
+  });
+
+  test('no shipped function imports a module of its own bundle dynamically (esbuild would wrap the shared graph, zod and the contracts included, in lazy initializers parsed twice at init)', () => {
+    // Prepare
+    const bundledDynamicImports = (options: BuildOptions) => {
+      const { metafile } = buildSync({ ...options, write: false, metafile: true });
+      return Object.entries(metafile.inputs).flatMap(([file, input]) =>
+        input.imports
+          .filter((i) => i.kind === 'dynamic-import' && !i.external)
+          .map((i) => `${file} -> ${i.path}`),
+      );
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'opsrail-dynamic-import-'));
+    writeFileSync(join(dir, 'lazy.ts'), 'export const x = 1;\n');
+    writeFileSync(join(dir, 'entry.ts'), "export const handler = () => import('./lazy');\n");
+    // Act
+    const found = SHIPPED_FUNCTIONS.flatMap((fn) =>
+      bundledDynamicImports(esbuildOptions(fn, join(cacheDir, 'dyn', fn, 'index.js'))),
+    );
+    const control = bundledDynamicImports({
+      ...esbuildOptions('preflight', join(dir, 'index.js')),
+      entryPoints: [join(dir, 'entry.ts')],
+    });
+    // Assess
+    assert.deepEqual(found, []);
+    assert.equal(control.length, 1, 'control: a bundled dynamic import is found');
   });
 
   test('control: a module left outside by mistake is refused, and a bundle cannot find it', () => {
