@@ -167,7 +167,10 @@ describe('notifications, dashboard and alarms', () => {
       widgets.filter((w) => w.properties.title?.startsWith(prefix));
     // Act
     const [daily, weekly] = [titled('KPIs per job and day'), titled('KPIs per job and 7 days')];
-    const stage = [titled('Stage KPIs per day'), titled('Stage KPIs per 7 days')];
+    const [stageDaily, stageWeekly] = [
+      titled('Stage KPIs per day'),
+      titled('Stage KPIs per 7 days'),
+    ];
     // Assess: the per-job tables bin by day and by 7 days, by job, the KPIs of the definitions.
     for (const [widget, bin] of [
       [daily, '1d'],
@@ -188,8 +191,8 @@ describe('notifications, dashboard and alarms', () => {
     // The stage's: success rate and mean retries as metric math, p50/p95 as statistics, a day or
     // 7 days a point, over metrics without a jobId dimension.
     for (const [widget, period] of [
-      [stage[0], 86_400],
-      [stage[1], 604_800],
+      [stageDaily, 86_400],
+      [stageWeekly, 604_800],
     ] as const) {
       assert.equal(widget.length, 1);
       const metrics = JSON.stringify(widget[0].properties.metrics);
