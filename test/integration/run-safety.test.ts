@@ -183,7 +183,12 @@ describe('run safety (docs/safety-rules.md): real ASL, real handlers, the in-mem
   test('a successful run lasts from its claim to its end, like a failed one (docs/observability.md#kpis)', async () => {
     // Prepare: a clock that moves a second at every reading
     let tick = Date.parse('2026-06-01T12:00:00Z');
-    const ticking: Clock = { now: () => new Date((tick += 1000)) };
+    const ticking: Clock = {
+      now: () => {
+        tick += 1000;
+        return new Date(tick);
+      },
+    };
     const timed = new LocalRuntime(
       stack.env,
       [
