@@ -221,10 +221,18 @@ export function latencyRollupRows(
     const key = `${row.hour}\u0000${row.endpoint}`;
     const kept = byHour.get(key);
     if (!kept || row.jobRunId < kept.jobRunId)
-      byHour.set(
-        key,
-        Object.fromEntries(LATENCY_ROLLUP_COLUMNS.map((c) => [c, row[c]])) as LatencyRollupRow,
-      );
+      // Only the columns: a row written by a later monitor version may carry more.
+      byHour.set(key, {
+        hour: row.hour,
+        endpoint: row.endpoint,
+        count: row.count,
+        failures: row.failures,
+        p50_ms: row.p50_ms,
+        p95_ms: row.p95_ms,
+        threshold_ms: row.threshold_ms,
+        breach: row.breach,
+        jobRunId: row.jobRunId,
+      });
   }
   return [...byHour.values()].sort((a, b) =>
     a.hour !== b.hour ? (a.hour < b.hour ? -1 : 1) : a.endpoint < b.endpoint ? -1 : 1,
