@@ -615,7 +615,8 @@ function printStatus(report: StatusReport, zoneOf: (jobId: string) => string): v
     ]),
   );
   for (const j of report.jobs) {
-    if (!j.monitors) continue;
+    // A disabled monitor that never ran has nothing to show (--json still lists its endpoints).
+    if (!j.monitors || (!j.enabled && !j.monitors.jobRunId)) continue;
     console.log(
       `latency monitors of ${j.jobId} (${j.monitors.jobRunId ? `state of run ${j.monitors.jobRunId}` : 'no run has left a state yet'}):`,
     );
