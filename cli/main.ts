@@ -940,7 +940,8 @@ async function queryCommand(args: string[]): Promise<number> {
   return withControls('local', async (deps) => {
     const root = await mirrorEvidence(deps.evidence, deps.policy.stage);
     const rows = values.named
-      ? await runNamedQuery(root, values.named, days)
+      ? // Days and weeks (job_kpis) in the stage's time zone, as Athena's named query has them.
+        await runNamedQuery(root, values.named, days, deps.policy.settings.timezone)
       : await queryEvidence(root, positionals[0] as string);
     if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) console.log('(no rows)');

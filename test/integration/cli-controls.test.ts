@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 
@@ -163,6 +164,19 @@ describe('opsrail status, kill and safety on a running local stack', () => {
       JSON.parse(query.stdout).some(
         (r: { job_id: string }) => r.job_id === 'evidence_integrity_check',
       ),
+    );
+    // job_kpis: its days in the stage's time zone (Asia/Tokyo), as Athena's named query has them.
+    const kpis = await opsrail('query', '--named', 'job_kpis', '--json');
+    assert.equal(kpis.code, 0, kpis.stderr);
+    const tokyoDay = DateTime.fromISO(at, { zone: 'Asia/Tokyo' }).toISODate();
+    assert.ok(
+      JSON.parse(kpis.stdout).some(
+        (r: { granularity: string; job_id: string; period_start: string }) =>
+          r.granularity === 'day' &&
+          r.job_id === 'evidence_integrity_check' &&
+          r.period_start === tokyoDay,
+      ),
+      kpis.stdout,
     );
     const adHoc = await opsrail(
       'query',
