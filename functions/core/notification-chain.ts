@@ -1,21 +1,17 @@
-import type { NotificationAttempt, NotificationChannel, NotificationRecord } from '../../contracts';
+import {
+  type NotificationAttempt,
+  type NotificationChannel,
+  type NotificationRecord,
+  NotificationRetry,
+  type NotificationSettings,
+} from '../../contracts';
 import type { SecretReader } from '../jobs/kinds/ports';
 import type { Notification, Notify } from './notifications';
 import type { Redactor } from './redaction';
 import { backoffMs, type PostAnswer, type WebhookPorts } from './webhook-delivery';
 
-/** The chain's settings (docs/notifications.md#configuration); secrets only by secret_ref. */
-export interface NotificationSettings {
-  slack?: { webhookSecretRef: string };
-  github?: {
-    owner: string;
-    repo: string;
-    issueNumber: number;
-    apiBaseUrl?: string;
-    tokenSecretRef: string;
-  };
-  retry?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number };
-}
+/** The chain's settings: the policy's `notifications` (contracts/notification.ts). */
+export type { NotificationSettings };
 
 /** Reads one GET (GitHub's comment list); never throws for an answer. */
 export interface HttpGetter {
@@ -49,7 +45,6 @@ export interface ChainPorts extends WebhookPorts {
   log(message: string, details?: Record<string, unknown>): void;
 }
 
-const DEFAULT_RETRY = { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 5000, timeoutMs: 5000 };
 export const GITHUB_API = 'https://api.github.com';
 
 export function dedupeMarker(dedupeKey: string): string {
@@ -68,7 +63,7 @@ type Outcome =
 /** POST with retries: 5xx/408/timeouts backoff, 429 Retry-After, 401/403 and other 4xx final. */
 async function postWithRetry(
   ports: ChainPorts,
-  retry: typeof DEFAULT_RETRY,
+  retry: NotificationRetry,
   url: string,
   headers: Record<string, string>,
   body: string,
@@ -98,7 +93,8 @@ async function postWithRetry(
  * channel delivers a dedupeKey at most once; the first that takes it ends the chain.
  */
 export function chainNotify(ports: ChainPorts, settings: NotificationSettings): Notify {
-  const retry = { ...DEFAULT_RETRY, ...settings.retry };
+  // The contract's defaults, one source (built on first use, not at import).
+  const retry = settings.retry ?? NotificationRetry.parse({});
   return async (notification: Notification): Promise<NotificationRecord> => {
     const attempts: NotificationAttempt[] = [];
     const now = () => ports.clock.now().toISOString();
