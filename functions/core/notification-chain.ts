@@ -33,9 +33,15 @@ export interface NotificationLedger {
     at: string,
   ): Promise<'claimed' | 'pending' | 'sent'>;
   markNotificationSent(channel: NotificationChannel, dedupeKey: string, at: string): Promise<void>;
-  /** Releases a claim whose send failed for certain (no answer 2xx), so a re-run may try again. */
+  /**
+   * Releases a claim whose send failed for certain (no answer 2xx), so a re-run may try again; a
+   * `sent` item is never released.
+   */
   releaseNotification(channel: NotificationChannel, dedupeKey: string): Promise<void>;
 }
+
+/** How long a ledger item is kept unless told (the run records' default retention, 90 days). */
+export const DEFAULT_LEDGER_TTL_SECONDS = 90 * 86400;
 
 export interface ChainPorts extends WebhookPorts {
   get: HttpGetter;
@@ -227,21 +233,27 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
   };
 }
 
-/** An in-memory ledger (unit tests, the local runtime without a state table). */
-export function memoryNotificationLedger(): NotificationLedger {
-  const items = new Map<string, 'pending' | 'sent'>();
+/**
+ * An in-memory ledger (unit tests, runs on the in-memory ports). Like the DynamoDB one, an item
+ * expires `ttlSeconds` after it was last written and may then be claimed again.
+ */
+export function memoryNotificationLedger(
+  ttlSeconds = DEFAULT_LEDGER_TTL_SECONDS,
+): NotificationLedger {
+  const items = new Map<string, { state: 'pending' | 'sent'; expires: number }>();
+  const expiry = (at: string) => Date.parse(at) + ttlSeconds * 1000;
   return {
-    async claimNotification(channel, key) {
+    async claimNotification(channel, key, at) {
       const found = items.get(`${channel}#${key}`);
-      if (found) return found;
-      items.set(`${channel}#${key}`, 'pending');
+      if (found && found.expires > Date.parse(at)) return found.state;
+      items.set(`${channel}#${key}`, { state: 'pending', expires: expiry(at) });
       return 'claimed';
     },
-    async markNotificationSent(channel, key) {
-      items.set(`${channel}#${key}`, 'sent');
+    async markNotificationSent(channel, key, at) {
+      items.set(`${channel}#${key}`, { state: 'sent', expires: expiry(at) });
     },
     async releaseNotification(channel, key) {
-      items.delete(`${channel}#${key}`);
+      if (items.get(`${channel}#${key}`)?.state === 'pending') items.delete(`${channel}#${key}`);
     },
   };
 }
