@@ -5,11 +5,14 @@ import { NotificationEvidence, RunRecord } from '../../contracts';
 import { JobFailedError } from '../../functions/core/errors';
 import { dedupeMarker } from '../../functions/core/notification-chain';
 import type { JobImplementation } from '../../functions/jobs/types';
+import { approvalGate } from '../../functions/adapters/dependencies';
+import { type ApprovalDependencies, handleApprovalHttp } from '../../functions/core/approvals';
 import { LocalRuntime } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { CANARIES, CUSTOM_PATTERN } from '../support/canaries';
 import { readVerifiedBundle } from '../support/evidence';
 import { FakeGitHub, FakeSlack } from '../support/fake-http';
+import { countingJob } from '../support/jobs';
 import { testStack, withTestJobs } from '../support/local';
 
 const SLACK_REF = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:local-slack-AbCdEf';
@@ -47,33 +50,46 @@ describe('notifications on the local stack (Slack → GitHub issue → log)', ()
   const github = new FakeGitHub();
   let stack: LocalStack;
   let runtime: LocalRuntime;
+  const purge = countingJob('test_purge');
+  const requests: { approvalId: string; link: string }[] = [];
+  let gate: ApprovalDependencies;
   const slackDown = () => Array.from({ length: 20 }, () => ({ status: 503 }));
 
   beforeAll(async () => {
     await slack.start();
     await github.start();
     stack = await testStack({
-      policyDir: withTestJobs([{ jobId: 'test_notifier' }, { jobId: 'test_leaky' }], (p) => ({
-        ...p,
-        redaction: { ...p.redaction, patterns: [CUSTOM_PATTERN] },
-        notifications: {
-          slack: { webhookSecretRef: SLACK_REF },
-          github: {
-            owner: github.owner,
-            repo: github.repo,
-            issueNumber: github.issueNumber,
-            apiBaseUrl: github.base,
-            tokenSecretRef: GITHUB_REF,
+      policyDir: withTestJobs(
+        [
+          { jobId: 'test_notifier' },
+          { jobId: 'test_leaky' },
+          { jobId: 'test_purge', dangerous: { value: true, opKind: 'retention' } },
+        ],
+        (p) => ({
+          ...p,
+          redaction: { ...p.redaction, patterns: [CUSTOM_PATTERN] },
+          notifications: {
+            slack: { webhookSecretRef: SLACK_REF },
+            github: {
+              owner: github.owner,
+              repo: github.repo,
+              issueNumber: github.issueNumber,
+              apiBaseUrl: github.base,
+              tokenSecretRef: GITHUB_REF,
+            },
+            retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, timeoutMs: 2000 },
           },
-          retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, timeoutMs: 2000 },
-        },
-      })),
+        }),
+      ),
     });
     writeFileSync(
       stack.env.OPSRAIL_SECRETS_FILE as string,
       JSON.stringify({ [SLACK_REF]: slack.url, [GITHUB_REF]: github.token }),
     );
-    runtime = new LocalRuntime(stack.env, [notifier, leaky]);
+    runtime = new LocalRuntime(stack.env, [notifier, leaky, purge], {
+      onApprovalRequested: (r) => requests.push(r),
+    });
+    gate = await approvalGate(runtime.deps)();
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();
@@ -221,5 +237,48 @@ describe('notifications on the local stack (Slack → GitHub issue → log)', ()
     ];
     for (const [name, canary] of Object.entries(CANARIES))
       for (const text of everything) assert.ok(!text.includes(canary), `${name} leaked`);
+  });
+
+  test('an approval request goes down the chain once (kind approval_request) and into the run’s bundle', async () => {
+    // Prepare
+    const scheduledTime = '2026-06-01T06:00:00Z';
+    // Act: alice asks, bob approves.
+    const outcome = runtime.run({
+      jobId: 'test_purge',
+      scheduledTime,
+      trigger: 'manual',
+      requestedBy: 'alice',
+    });
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 50));
+    const { approvalId, link } = requests[0]!;
+    const url = new URL(link);
+    const challenge = (await gate.approvals.getApproval(approvalId))!.record.challenge;
+    const decided = await handleApprovalHttp(gate, {
+      method: 'POST',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      form: { decision: 'approve', challenge },
+      identity: 'bob',
+      userAgent: 'test',
+    });
+    const done = await outcome;
+    // Assess
+    assert.equal(decided.status, 200);
+    assert.ok(done.kind === 'completed' && done.summary, JSON.stringify(done));
+    assert.deepEqual([done.summary.status, done.summary.quality], ['ok', 'OK']);
+    assert.equal(slack.messages.length, 1);
+    assert.match(slack.messages[0]!, /approve retention of test_purge/);
+    // The signed link is no secret (approving needs a sign-in and the challenge): it is posted whole.
+    assert.ok(slack.messages[0]!.includes(link), slack.messages[0]);
+    const bundle = await readVerifiedBundle(
+      runtime.deps.evidence,
+      done.summary.manifestKey as string,
+    );
+    const [request] = NotificationEvidence.parse(
+      JSON.parse(bundle.objects['notifications.json'] as string),
+    ).notifications;
+    assert.equal(request?.kind, 'approval_request');
+    assert.equal(request?.dedupe_key, `approval_request/${approvalId}`);
+    assert.equal(request?.delivered_via, 'slack');
   });
 });
