@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { NotificationEvidence, RunRecord } from '../../contracts';
 import { JobFailedError } from '../../functions/core/errors';
 import { dedupeMarker } from '../../functions/core/notification-chain';
+import { recordFailure } from '../../functions/core/run/record-failure';
 import type { JobImplementation } from '../../functions/jobs/types';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { type ApprovalDependencies, handleApprovalHttp } from '../../functions/core/approvals';
@@ -237,6 +238,23 @@ describe('notifications on the local stack (Slack → GitHub issue → log)', ()
     ];
     for (const [name, canary] of Object.entries(CANARIES))
       for (const text of everything) assert.ok(!text.includes(canary), `${name} leaked`);
+  });
+
+  test('a retried RecordFailure of a sealed run posts no second failure alert', async () => {
+    // Prepare
+    const scheduledTime = '2026-06-01T07:00:00Z';
+    const first = await run('test_leaky', scheduledTime);
+    const item = (await runtime.deps.state.getRun(first.summary.jobRunId))!;
+    // Act: the same execution records the failure again (a retried RecordFailure).
+    const again = await recordFailure(
+      runtime.deps,
+      { jobId: 'test_leaky', scheduledTime, run: item, error: { Error: 'ValidationError' } },
+      item.executionId,
+    );
+    // Assess
+    assert.deepEqual(again, first.summary);
+    assert.equal(slack.messages.length, 1);
+    assert.equal(github.requests.length, 0);
   });
 
   test('an approval request goes down the chain once (kind approval_request) and into the run’s bundle', async () => {
