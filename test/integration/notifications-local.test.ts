@@ -299,4 +299,34 @@ describe('notifications on the local stack (Slack → GitHub issue → log)', ()
     assert.equal(request?.dedupe_key, `approval_request/${approvalId}`);
     assert.equal(request?.delivered_via, 'slack');
   });
+
+  test('a refused run (its kill-switch engaged) sends no failure alert', async () => {
+    // Prepare
+    const killSwitch = (engaged: boolean) =>
+      runtime.deps.state.setKillSwitch({
+        schemaVersion: 1,
+        jobId: 'test_leaky',
+        engaged,
+        reason: 'tests',
+        changedBy: 'carol',
+        changedAt: new Date().toISOString(),
+      });
+    await killSwitch(true);
+    // Act
+    const outcome = await runtime.run(
+      { jobId: 'test_leaky', scheduledTime: '2026-06-01T08:00:00Z', trigger: 'manual' },
+      { retryPauseMs: 1 },
+    );
+    await killSwitch(false);
+    // Assess
+    assert.ok('summary' in outcome && outcome.summary, JSON.stringify(outcome));
+    assert.equal(outcome.summary.status, 'skipped');
+    const bundle = await readVerifiedBundle(
+      runtime.deps.evidence,
+      outcome.summary.manifestKey as string,
+    );
+    assert.equal(bundle.objects['notifications.json'], undefined);
+    assert.equal(slack.received.length, 0);
+    assert.equal(github.requests.length, 0);
+  });
 });
