@@ -3,6 +3,7 @@ import type {
   JobOutput,
   Lineage,
   ManifestObject,
+  NotificationEvidence,
   ReplayPointers,
   RunContext,
   RunRecord,
@@ -129,6 +130,19 @@ export function buildBundleObjects(
             name: objectName('gate_results', at),
             contentType: 'application/json',
             body: json(sealed.gate),
+          },
+        ]
+      : []),
+    ...(sealed.notifications?.length
+      ? [
+          {
+            name: objectName('notifications', at),
+            contentType: 'application/json',
+            body: json({
+              schemaVersion: 1,
+              jobRunId: run.jobRunId,
+              notifications: sealed.notifications,
+            } satisfies NotificationEvidence),
           },
         ]
       : []),
