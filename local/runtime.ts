@@ -146,8 +146,9 @@ export interface RuntimeOptions {
    * local services.
    */
   ports?: Pick<Dependencies, 'state' | 'approvals' | 'evidence'> &
-    Partial<Pick<Dependencies, 'metrics'>> &
-    Required<Pick<Dependencies, 'idempotencyPersistence'>>;
+    Partial<Pick<Dependencies, 'metrics'>> & { notificationLedger?: NotificationLedger } & Required<
+      Pick<Dependencies, 'idempotencyPersistence'>
+    >;
   /**
    * Tests and benches only: the evidence store to use instead of the stage's bucket through its own
    * lazily loaded client, e.g. an S3EvidenceStore over a client whose requests they watch.
@@ -246,7 +247,12 @@ export class LocalRuntime {
     // environment must satisfy each function's schema, as CDK checks each function's at synth.
     for (const dir of functionDirs) parseFunctionEnv(dir, env);
     const built = {
-      ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}),
+      ...buildDependencies(env, extraJobs, {
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.ports?.notificationLedger
+          ? { notificationLedger: options.ports.notificationLedger }
+          : {}),
+      }),
       ...options.ports,
       ...(options.evidence ? { evidence: options.evidence } : {}),
     };
