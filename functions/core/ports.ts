@@ -6,6 +6,7 @@ import type {
   AuditEvent,
   Diagnostic,
   ErrorKind,
+  FailedStep,
   IntegrityReport,
   JobOutput,
   Quality,
@@ -60,6 +61,8 @@ export interface SealedOutcome {
   effect: RunEffect;
   /** What the approval gate decided, for dangerous ops (gate_results in the bundle). */
   gate?: GateResults | null;
+  /** The step a failed run stopped in, for its ticket (docs/evidence.md#tickets). */
+  failedStep?: FailedStep;
 }
 
 export interface RunItem extends RunContext {

@@ -184,6 +184,27 @@ export const SUGGESTED_ACTION: Record<TicketCategory, string> = {
     "Read the run's audit and logs (opsrail show <jobRunId>) to learn what happened; if the job's effect is unknown, check the target before running it again.",
 };
 
+/**
+ * The step a failed run stopped in, from what RecordFailure knows: the job ran at least once
+ * (Execute); no run context (Preflight, or ExecutionEnded for a stopped or failed execution); a
+ * dangerous op not approved (RequestApproval); otherwise Execute.
+ */
+export function failedStepOf(facts: {
+  hasRun: boolean;
+  attempts: number;
+  errorName: string;
+  approvalRequired: boolean;
+  approved: boolean;
+}): FailedStep {
+  if (facts.attempts > 0) return 'execute';
+  if (!facts.hasRun)
+    return ['ExecutionStoppedError', 'ExecutionFailed'].includes(facts.errorName)
+      ? 'execution'
+      : 'preflight';
+  if (facts.approvalRequired && !facts.approved) return 'request_approval';
+  return 'execute';
+}
+
 /** `tkt-` and 16 hex of the SHA-256 of `<stage>/<run id>`: one ticket per run, the same on retry. */
 export const ticketIdOf = (stage: string, jobRunId: string): string =>
   `tkt-${sha256Hex(`${stage}/${jobRunId}`).slice(0, 16)}`;

@@ -18,6 +18,7 @@ import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
 import type { Redactor } from '../redaction';
+import { failedStepOf } from '../tickets';
 import { getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
 import { closeRun, finalizeRun } from './finalize';
 import { pinAndClaim } from './preflight';
@@ -195,6 +196,14 @@ export async function recordFailure(
     events,
     effect,
     gate: approval ? gateResults(approval) : null,
+    // For the run's audit ticket (docs/evidence.md#tickets).
+    failedStep: failedStepOf({
+      hasRun: input.run !== undefined,
+      attempts: item.attempts,
+      errorName: input.error.Error,
+      approvalRequired: run.approvalRequired,
+      approved: approval?.record.status === 'APPROVED',
+    }),
   };
   return closeRun(deps, run.jobRunId, outcome, []);
 }
