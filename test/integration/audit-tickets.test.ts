@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { AuditTicket, RunRecord, type RunSummary } from '../../contracts';
+import { AuditTicket, RISK_LEVELS, RunRecord, type RunSummary } from '../../contracts';
 import type { Clock } from '../../functions/core/clock';
 import { errorForHttpStatus } from '../../functions/core/errors';
 import type { EvidenceStore } from '../../functions/core/ports';
@@ -8,6 +10,7 @@ import { recordFailure } from '../../functions/core/run/record-failure';
 import { createExecuteHandler } from '../../functions/execute/handler';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import type { JobImplementation } from '../../functions/jobs/types';
+import { mirrorEvidence, runNamedQuery } from '../../local/query';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { CANARIES, CUSTOM_PATTERN } from '../support/canaries';
@@ -219,6 +222,51 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
       for (const leaked of [canary, decodeURIComponent(canary)])
         assert.ok(!everything.includes(leaked), `${name} leaked`);
     assert.match(ticket.failed.message, /\[REDACTED\]/);
+  });
+
+  test('open_tickets lists the open tickets by risk, highest first, then newest', async () => {
+    // Prepare: the tickets as their bundles hold them, in the order the query promises.
+    const tickets = await Promise.all(
+      Object.values(outcomes)
+        .filter((o) => o.kind === 'failed')
+        .map(async (o) => (await bundleOf(o)).ticket),
+    );
+    const rank = (risk: string) => RISK_LEVELS.indexOf(risk as (typeof RISK_LEVELS)[number]);
+    const expected = tickets
+      .sort(
+        (a, b) =>
+          rank(b.risk) - rank(a.risk) ||
+          b.opened_at.localeCompare(a.opened_at) ||
+          a.ticket_id.localeCompare(b.ticket_id),
+      )
+      .map((t) => [t.ticket_id, t.risk, t.classification.category]);
+    // Act
+    const root = await mirrorEvidence(runtime.deps.evidence, 'local');
+    const rows = await runNamedQuery(root, 'open_tickets');
+    // Assess
+    const mine = new Set(tickets.map((t) => t.ticket_id));
+    assert.deepEqual(
+      rows
+        .filter((r) => mine.has(String(r.ticket_id)))
+        .map((r) => [r.ticket_id, r.risk, r.category]),
+      expected,
+    );
+    assert.equal(expected.length, 9);
+    assert.deepEqual(
+      [rows[0]?.job_id, rows[0]?.risk, rows[0]?.http_status, rows[0]?.failed_step],
+      ['t_403', 'high', 403, 'execute'],
+    );
+    assert.equal(rows.at(-1)?.risk, 'low');
+    // A ticket 40 days old is outside the default window of 30 days; --days 60 reaches it.
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
+    const folder = join(root, `stage=local/dt=${old}/job_id=t_404/ticket`);
+    mkdirSync(folder, { recursive: true });
+    const planted = { ...tickets[0], ticket_id: 'tkt-0000000000000040', risk: 'critical' };
+    writeFileSync(join(folder, 'run=old.json'), `${JSON.stringify(planted)}\n`);
+    const ids = async (days?: number) =>
+      (await runNamedQuery(root, 'open_tickets', days)).map((r) => r.ticket_id);
+    assert.ok(!(await ids()).includes(planted.ticket_id));
+    assert.equal((await ids(60))[0], planted.ticket_id);
   });
 
   test('a failed run taken over after its holder died mid-bundle writes the same ticket bytes', async () => {

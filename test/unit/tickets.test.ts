@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
-import { AuditTicket, ErrorKind, TicketCategory } from '../../contracts';
+import { AuditTicket, ErrorKind, RISK_LEVELS, TicketCategory } from '../../contracts';
+import { loadNamedQueries } from '../../contracts/named-queries';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { errorForHttpStatus, JobFailedError, type OpsrailError } from '../../functions/core/errors';
 import { loadPolicy } from '../../functions/core/policy';
@@ -154,6 +155,21 @@ describe('assessRisk: the stated rules', () => {
     assert.equal(assessed.risk, 'high');
     assert.equal(assessed.reasons.length, 2);
   });
+});
+
+test('open_tickets ranks risk levels in the contract’s order', () => {
+  // Prepare
+  const sql = loadNamedQueries().find((q) => q.name === 'open_tickets')?.sql ?? '';
+  // Act
+  const ranks = [...sql.matchAll(/WHEN '(\w+)' THEN (\d)/g)].map((m) => ({
+    level: m[1],
+    rank: Number(m[2]),
+  }));
+  // Assess
+  assert.deepEqual(
+    ranks.sort((a, b) => a.rank - b.rank).map((r) => r.level),
+    [...RISK_LEVELS],
+  );
 });
 
 describe('buildTicket and ticketMarkdown', () => {
