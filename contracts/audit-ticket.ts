@@ -12,7 +12,7 @@ export const FailedStep = deferred(() =>
 );
 export type FailedStep = z.infer<typeof FailedStep>;
 
-/** What kind of problem a failure is (docs/evidence.md#tickets, the classification table). */
+/** What kind of problem a failure is (docs/evidence.md#classification). */
 export const TicketCategory = deferred(() =>
   z.enum([
     'configuration',
@@ -28,7 +28,7 @@ export const TicketCategory = deferred(() =>
 );
 export type TicketCategory = z.infer<typeof TicketCategory>;
 
-/** Lowest first: the order `open_tickets` sorts by, highest first (docs/evidence.md#tickets). */
+/** Lowest first: the order `open_tickets` sorts by, highest first (docs/evidence.md#risk). */
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
 export const RiskLevel = deferred(() => z.enum(RISK_LEVELS));
 export type RiskLevel = z.infer<typeof RiskLevel>;

@@ -97,7 +97,7 @@ const BY_KIND: Record<ErrorKind, { category: TicketCategory; cause: string }> = 
 };
 
 /**
- * The one category of a failure (docs/evidence.md#tickets): a missing secret first, then a
+ * The one category of a failure (docs/evidence.md#classification): a missing secret first, then a
  * Retry-After too long to honour, then the HTTP status a dependency answered, then the error kind.
  */
 export function classifyFailure(error: FailureFacts): Classification {
@@ -120,7 +120,7 @@ export function classifyFailure(error: FailureFacts): Classification {
   return { ...BY_KIND[error.kind], http_status: null };
 }
 
-/** Each category's level before the raising rules (docs/evidence.md#tickets). */
+/** Each category's level before the raising rules (docs/evidence.md#risk). */
 export const BASE_RISK: Record<TicketCategory, RiskLevel> = {
   transient: 'low',
   rate_limited: 'low',
@@ -163,7 +163,7 @@ export function assessRisk(facts: RiskFacts): { risk: RiskLevel; reasons: string
   return { risk: RISK_LEVELS[rank] as RiskLevel, reasons };
 }
 
-/** What to do next, per category (docs/evidence.md#tickets). */
+/** What to do next, per category (docs/evidence.md#suggested-action). */
 export const SUGGESTED_ACTION: Record<TicketCategory, string> = {
   configuration:
     "Fix the configuration or input the error names (the job's catalog entry, policy/<stage>.json, or the request the dependency refused); it is not retried, so trigger the job again once fixed.",
