@@ -137,7 +137,7 @@ export function buildBundleObjects(
     ...outputObjects,
   ];
   return sealed.status === 'error' && sealed.error
-    ? [...objects, ...ticketObjects(run, sealed, objects, redactor)]
+    ? [...objects, ...ticketObjects(run, sealed, sealed.error, objects, redactor)]
     : objects;
 }
 
@@ -147,7 +147,8 @@ export function buildBundleObjects(
  */
 function ticketObjects(
   run: RunContext,
-  sealed: SealedOutcome & { error: NonNullable<SealedOutcome['error']> },
+  sealed: SealedOutcome,
+  error: NonNullable<SealedOutcome['error']>,
   others: BundleObject[],
   redactor: Redactor,
 ): BundleObject[] {
@@ -155,7 +156,7 @@ function ticketObjects(
   const ticket = buildTicket(
     {
       run,
-      error: sealed.error,
+      error,
       step: sealed.failedStep ?? 'unknown',
       attempts: sealed.attempts,
       endedAt: sealed.endedAt,
