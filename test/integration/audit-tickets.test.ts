@@ -7,6 +7,12 @@ import type { Clock } from '../../functions/core/clock';
 import { errorForHttpStatus } from '../../functions/core/errors';
 import type { EvidenceStore } from '../../functions/core/ports';
 import { recordFailure } from '../../functions/core/run/record-failure';
+import {
+  formatRunDetail,
+  formatRuns,
+  runDetail,
+  runHistory,
+} from '../../functions/core/run-history';
 import { createExecuteHandler } from '../../functions/execute/handler';
 import { createPreflightHandler } from '../../functions/preflight/handler';
 import type { JobImplementation } from '../../functions/jobs/types';
@@ -212,12 +218,24 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
     assert.ok(!('ticket.json' in bundle.objects) && !('ticket_md.md' in bundle.objects));
   });
 
-  test('a canary secret in a failure message appears in no report, ticket or summary', async () => {
+  test('a canary secret in a failure message appears in no report (show, runs), ticket, bundle object or summary', async () => {
     // Act
     const { summary, bundle, ticket } = await bundleOf(outcomes.t_canary);
     // Assess
     assert.equal(ticket.classification.category, 'permission');
-    const everything = `${JSON.stringify(summary)}\n${Object.values(bundle.objects).join('\n')}`;
+    // `opsrail show` and `opsrail runs`, the reports an operator reads, from the state table.
+    const item = await runtime.deps.state.getRun(summary.jobRunId);
+    assert.ok(item);
+    const show = formatRunDetail(runDetail(item), 'UTC').join('\n');
+    const runs = formatRuns(runHistory([item]), () => 'UTC').join('\n');
+    assert.match(
+      show,
+      new RegExp(`also +${bundle.manifest.prefix}ticket/`),
+      'show lists the ticket',
+    );
+    const everything = [JSON.stringify(summary), show, runs, ...Object.values(bundle.objects)].join(
+      '\n',
+    );
     for (const [name, canary] of Object.entries(CANARIES))
       for (const leaked of [canary, decodeURIComponent(canary)])
         assert.ok(!everything.includes(leaked), `${name} leaked`);

@@ -150,7 +150,11 @@ export async function recordFailure(
   events.push(
     runEvent(run, 'job.run.fail', endedAt, {
       error,
-      evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
+      // A failed run's bundle holds its audit ticket (docs/evidence.md#tickets); a refusal's none.
+      evidenceRefs: [
+        `${run.evidencePrefix}${objectName('manifest', run.window.start)}`,
+        ...(refused ? [] : [`${run.evidencePrefix}${objectName('ticket', run.window.start)}`]),
+      ],
       details: { refused, executionId },
     }),
   );
