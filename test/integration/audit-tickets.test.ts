@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { AuditTicket, RISK_LEVELS, RunRecord, type RunSummary } from '../../contracts';
 import type { Clock } from '../../functions/core/clock';
+import { approvalGate } from '../../functions/adapters/dependencies';
+import { handleApprovalHttp } from '../../functions/core/approvals';
 import { errorForHttpStatus } from '../../functions/core/errors';
 import type { EvidenceStore } from '../../functions/core/ports';
 import { recordFailure } from '../../functions/core/run/record-failure';
@@ -48,6 +50,16 @@ function leakyJob(jobId: string): JobImplementation {
   };
 }
 
+/** A dangerous op whose dependency refuses it (HTTP 403) once it is approved. */
+function forbiddenJob(jobId: string): JobImplementation {
+  return {
+    jobId,
+    async run() {
+      throw errorForHttpStatus(403, 'POST https://vault.example.test/rotate');
+    },
+  };
+}
+
 /** Lets `allowed` puts through, then fails: a process killed mid-bundle. */
 function dyingEvidence(inner: EvidenceStore, allowed: number): EvidenceStore {
   let puts = 0;
@@ -70,6 +82,7 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
   let runtime: LocalRuntime;
   const endpoint = new FakeEndpoint();
   const outcomes: Record<string, ExecutionOutcome> = {};
+  const requests: { approvalId: string; link: string }[] = [];
   const HTTP_JOBS: Record<string, { path: string; status: number; delayMs?: number }> = {
     t_403: { path: '/forbidden', status: 403 },
     t_404: { path: '/missing', status: 404 },
@@ -110,12 +123,18 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
         { jobId: 't_ok', ...http(OK_JOB.path) },
         { jobId: 't_canary' },
         { jobId: 't_takeover' },
+        { jobId: 't_danger', dangerous: { value: true, opKind: 'secret_rotate' } },
       ],
       (policy) => ({
         ...policy,
         retry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 2 },
         // The canaries' custom pattern is the stage's own, as a user's policy would add one.
         redaction: { ...policy.redaction, patterns: [CUSTOM_PATTERN] },
+        approvals: {
+          ...policy.approvals,
+          timeoutSeconds: 60,
+          approversByOpKind: { ...policy.approvals.approversByOpKind, secret_rotate: ['bob'] },
+        },
         thresholds: {
           ...policy.thresholds,
           quarantineAfterConsecutiveFailures: 2,
@@ -124,7 +143,11 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
       }),
     );
     stack = await testStack({ policyDir });
-    runtime = new LocalRuntime(stack.env, [leakyJob('t_canary'), leakyJob('t_takeover')]);
+    runtime = new LocalRuntime(
+      stack.env,
+      [leakyJob('t_canary'), leakyJob('t_takeover'), forbiddenJob('t_danger')],
+      { onApprovalRequested: (r) => requests.push(r) },
+    );
     const run = (jobId: string, hour: number) =>
       runtime.run(
         { jobId, scheduledTime: yesterdayAt(hour), trigger: 'manual' },
@@ -186,6 +209,39 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
     const again = (await bundleOf(outcomes.t_403_again)).ticket;
     assert.deepEqual([again.quarantined, again.risk], [true, 'high']);
     assert.notEqual(again.ticket_id, (await bundleOf(outcomes.t_403)).ticket.ticket_id);
+  });
+
+  test('a permission problem on a dangerous op, approved and then refused by its dependency, is high risk', async () => {
+    // Prepare: alice asks, bob approves at the gate.
+    const pending = runtime.run(
+      { jobId: 't_danger', scheduledTime: yesterdayAt(4), trigger: 'manual', requestedBy: 'alice' },
+      { retryPauseMs: 1 },
+    );
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 50));
+    const gate = await approvalGate(runtime.deps)();
+    const request = requests[0] as { approvalId: string; link: string };
+    const url = new URL(request.link);
+    const challenge = (await gate.approvals.getApproval(request.approvalId))?.record.challenge;
+    const approved = await handleApprovalHttp(gate, {
+      method: 'POST',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      form: { decision: 'approve', challenge: challenge as string },
+      identity: 'bob',
+      userAgent: 'test',
+      source: 'local',
+    });
+    assert.equal(approved.status, 200, approved.message);
+    // Act
+    const { bundle, ticket } = await bundleOf(await pending);
+    // Assess
+    assert.deepEqual(
+      [ticket.classification.category, ticket.dangerous, ticket.risk, ticket.failed.step],
+      ['permission', true, 'high', 'execute'],
+    );
+    assert.ok(ticket.risk_reasons.some((r) => /dangerous op/.test(r)));
+    assert.ok('gate_results.json' in bundle.objects);
+    assert.ok(ticket.evidence_refs.some((k) => k.includes('/gate_results/')));
   });
 
   test('the ticket is in the manifest, refers to the bundle’s other objects, and opens when the run ended', async () => {
@@ -263,18 +319,22 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
     const rows = await runNamedQuery(root, 'open_tickets');
     // Assess
     const mine = new Set(tickets.map((t) => t.ticket_id));
+    const listed = rows.filter((r) => mine.has(String(r.ticket_id)));
     assert.deepEqual(
-      rows
-        .filter((r) => mine.has(String(r.ticket_id)))
-        .map((r) => [r.ticket_id, r.risk, r.category]),
+      listed.map((r) => [r.ticket_id, r.risk, r.category]),
       expected,
     );
     assert.equal(expected.length, 9);
     assert.deepEqual(
-      [rows[0]?.job_id, rows[0]?.risk, rows[0]?.http_status, rows[0]?.failed_step],
+      [listed[0]?.job_id, listed[0]?.risk, listed[0]?.http_status, listed[0]?.failed_step],
       ['t_403', 'high', 403, 'execute'],
     );
-    assert.equal(rows.at(-1)?.risk, 'low');
+    assert.equal(listed.at(-1)?.risk, 'low');
+    assert.deepEqual(
+      rows.map((r) => r.risk),
+      rows.map((r) => r.risk).sort((a, b) => rank(String(b)) - rank(String(a))),
+      'every open ticket, highest risk first',
+    );
     // A ticket 40 days old is outside the default window of 30 days; --days 60 reaches it.
     const old = new Date(Date.now() - 40 * 86_400_000).toISOString().slice(0, 10);
     const folder = join(root, `stage=local/dt=${old}/job_id=t_404/ticket`);
@@ -325,7 +385,8 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
 
     // Act: after the lease, another delivery takes the run over and finishes its evidence.
     const afterLease: Clock = { now: () => new Date(Date.now() + (LEASE_SECONDS + 1) * 1000) };
-    const restarted = new LocalRuntime(stack.env, [leakyJob('t_canary'), leakyJob('t_takeover')], {
+    const jobs = [leakyJob('t_canary'), leakyJob('t_takeover'), forbiddenJob('t_danger')];
+    const restarted = new LocalRuntime(stack.env, jobs, {
       clock: afterLease,
     });
     const outcome = await restarted.run(deliver, { retryPauseMs: 1 });
