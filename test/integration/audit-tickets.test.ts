@@ -6,6 +6,7 @@ import { AuditTicket, RISK_LEVELS, RunRecord, type RunSummary } from '../../cont
 import type { Clock } from '../../functions/core/clock';
 import { approvalGate } from '../../functions/adapters/dependencies';
 import { handleApprovalHttp } from '../../functions/core/approvals';
+import { engageKillSwitch } from '../../functions/core/controls';
 import { errorForHttpStatus } from '../../functions/core/errors';
 import type { EvidenceStore } from '../../functions/core/ports';
 import { recordFailure } from '../../functions/core/run/record-failure';
@@ -23,6 +24,7 @@ import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { CANARIES, CUSTOM_PATTERN } from '../support/canaries';
 import { readVerifiedBundle } from '../support/evidence';
+import { waitingJob } from '../support/jobs';
 import { FakeEndpoint } from '../support/fake-http';
 import { testStack, withTestJobs } from '../support/local';
 
@@ -83,6 +85,7 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
   const endpoint = new FakeEndpoint();
   const outcomes: Record<string, ExecutionOutcome> = {};
   const requests: { approvalId: string; link: string }[] = [];
+  const waiting = waitingJob('t_wait');
   const HTTP_JOBS: Record<string, { path: string; status: number; delayMs?: number }> = {
     t_403: { path: '/forbidden', status: 403 },
     t_404: { path: '/missing', status: 404 },
@@ -124,6 +127,7 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
         { jobId: 't_canary' },
         { jobId: 't_takeover' },
         { jobId: 't_danger', dangerous: { value: true, opKind: 'secret_rotate' } },
+        { jobId: 't_wait' },
       ],
       (policy) => ({
         ...policy,
@@ -145,8 +149,8 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
     stack = await testStack({ policyDir });
     runtime = new LocalRuntime(
       stack.env,
-      [leakyJob('t_canary'), leakyJob('t_takeover'), forbiddenJob('t_danger')],
-      { onApprovalRequested: (r) => requests.push(r) },
+      [leakyJob('t_canary'), leakyJob('t_takeover'), forbiddenJob('t_danger'), waiting],
+      { onApprovalRequested: (r) => requests.push(r), killSwitchPollMs: 100 },
     );
     const run = (jobId: string, hour: number) =>
       runtime.run(
@@ -242,6 +246,38 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
     assert.ok(ticket.risk_reasons.some((r) => /dangerous op/.test(r)));
     assert.ok('gate_results.json' in bundle.objects);
     assert.ok(ticket.evidence_refs.some((k) => k.includes('/gate_results/')));
+  });
+
+  test('a run stopped by a kill-switch (recorded by ExecutionEnded) gets a ticket too: unknown, in execute', async () => {
+    // Prepare
+    const running = runtime.run(
+      { jobId: 't_wait', scheduledTime: yesterdayAt(7), trigger: 'manual' },
+      { retryPauseMs: 1 },
+    );
+    await waiting.started;
+    // Act: engaged from another process; the runtime's watchdog aborts the execution.
+    await engageKillSwitch(
+      {
+        ...runtime.deps,
+        executions: { stopRunning: async () => [] },
+        schedules: { disable: async () => [] },
+      },
+      't_wait',
+      { by: 'carol', reason: 'runaway job' },
+    );
+    const stopped = await running;
+    waiting.release();
+    // Assess
+    assert.ok(stopped.kind === 'stopped' && stopped.summary, JSON.stringify(stopped));
+    const bundle = await readVerifiedBundle(
+      runtime.deps.evidence,
+      stopped.summary.manifestKey as string,
+    );
+    const ticket = AuditTicket.parse(JSON.parse(bundle.objects['ticket.json'] as string));
+    assert.deepEqual(
+      [ticket.failed.error_code, ticket.classification.category, ticket.failed.step, ticket.risk],
+      ['stopped', 'unknown', 'execute', 'medium'],
+    );
   });
 
   test('the ticket is in the manifest, refers to the bundle’s other objects, and opens when the run ended', async () => {
@@ -385,7 +421,7 @@ describe('audit tickets: every failed run gets one in its bundle (docs/evidence.
 
     // Act: after the lease, another delivery takes the run over and finishes its evidence.
     const afterLease: Clock = { now: () => new Date(Date.now() + (LEASE_SECONDS + 1) * 1000) };
-    const jobs = [leakyJob('t_canary'), leakyJob('t_takeover'), forbiddenJob('t_danger')];
+    const jobs = [leakyJob('t_canary'), leakyJob('t_takeover'), forbiddenJob('t_danger'), waiting];
     const restarted = new LocalRuntime(stack.env, jobs, {
       clock: afterLease,
     });
