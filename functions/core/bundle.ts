@@ -11,6 +11,7 @@ import type {
 import { objectName, outputName } from './layout';
 import type { ChainLink, RunItem, SealedOutcome } from './ports';
 import { canonicalJson, sha256Hex } from './hashing';
+import { runDurationMs } from './kpis';
 import type { Redactor } from './redaction';
 import { buildTicket, ticketMarkdown } from './tickets';
 
@@ -84,7 +85,7 @@ export function buildBundleObjects(
     quality: sealed.quality,
     startedAt: sealed.startedAt,
     endedAt: sealed.endedAt,
-    duration_ms: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    duration_ms: runDurationMs(sealed.startedAt, sealed.endedAt),
     attempts: sealed.attempts,
     artefacts: outputObjects.map((o) => ({
       name: o.name,

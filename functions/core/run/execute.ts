@@ -84,7 +84,9 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   const { attempts } = await bookkeeping('count the attempt', () =>
     deps.state.countExecuteAttempt(run.jobRunId),
   );
-  const startedAt = deps.clock.now().toISOString();
+  // A run starts when it is claimed, as a failed run's record does: its duration covers the
+  // preflight, every attempt and the job (docs/observability.md#kpis).
+  const startedAt = item.claimedAt;
   let result;
   try {
     result = await implementation.run(context);

@@ -4,6 +4,7 @@ import { gateRecord, runEvent } from '../audit';
 import { buildBundleObjects, buildManifest, describeObjects } from '../bundle';
 import { ContentionError, EvidenceIntegrityError } from '../errors';
 import { sha256Hex } from '../hashing';
+import { runDurationMs } from '../kpis';
 import { objectName, outputName } from '../layout';
 import { findJob } from '../policy';
 import type {
@@ -143,7 +144,7 @@ export async function closeRun(
     refused: sealed.status === 'skipped',
     errorKind: sealed.error?.kind ?? null,
     attempts: sealed.attempts,
-    durationMs: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    durationMs: runDurationMs(sealed.startedAt, sealed.endedAt),
     quarantineEntered: sealed.effect.kind === 'failure' && sealed.effect.quarantine !== null,
   });
   return summary;
