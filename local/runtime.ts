@@ -17,6 +17,7 @@ import {
 import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
 import { ConfigurationError } from '../functions/core/errors';
+import type { NotificationLedger } from '../functions/core/notification-chain';
 import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
 import { deriveRunIdentity } from '../functions/core/run/dependencies';
 import { parseEvent } from '../functions/core/handler-kit';
