@@ -18,6 +18,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
   });
 }
 import { LambdaStandIn } from './job-module';
+import { ReportsSettings } from './reports';
 
 /**
  * Frequencies, windows, retries, thresholds, recipients and retention are policy, not code
@@ -196,6 +197,11 @@ export const StagePolicy = deferred(() =>
             .default([]),
         })
         .default({ placeholder: '[REDACTED]', patterns: [] }),
+      /**
+       * The routine reports' global switch (docs/reports.md#switches): off, no report job is
+       * scheduled even where `jobs.<id>.enabled` is true.
+       */
+      reports: ReportsSettings.prefault({}),
       /** Per-job switches. A job absent here is declared but disabled in this stage. */
       jobs: z
         .record(
