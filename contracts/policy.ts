@@ -7,6 +7,7 @@ import { TimeZone } from './schedule';
 import { Identity, identityKey } from './identity';
 import { ApprovalIdentityPolicy } from './sign-in';
 import { SlackApprovalSettings } from './slack';
+import { NotificationSettings } from './notification';
 
 /** An allowed list names each person once (compared as docs/approvals.md says). */
 function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
@@ -197,6 +198,11 @@ export const StagePolicy = deferred(() =>
             .default([]),
         })
         .default({ placeholder: '[REDACTED]', patterns: [] }),
+      /**
+       * Where notifications go (docs/notifications.md#configuration): Slack → GitHub issue → log.
+       * Absent or empty: the log alone.
+       */
+      notifications: NotificationSettings.default({}),
       /**
        * The routine reports' global switch (docs/reports.md#switches): off, no report job is
        * scheduled even where `jobs.<id>.enabled` is true.

@@ -33,7 +33,12 @@ function world(down: { slack?: number; github?: number } = {}) {
     redactor: createRedactor({ placeholder: '[REDACTED]', patterns: [CUSTOM_PATTERN] }),
     log: (m) => logs.push(m),
     get: {
-      get: async () => ({ status: 200, body: JSON.stringify(comments.map((body) => ({ body }))) }),
+      get: async () => ({
+        status: 200,
+        body: JSON.stringify(comments.map((body) => ({ body }))),
+        link: null,
+        retryAfter: null,
+      }),
     },
     http: {
       post: async (url, _h, body) => {
