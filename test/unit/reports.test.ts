@@ -132,6 +132,11 @@ const STATUS = {
   jobs: [
     { jobId: 'job_a', heartbeat: { stale: false, lastSuccessAt: H(2), maxAgeSeconds: 5400 } },
     { jobId: 'job_d', heartbeat: { stale: true, lastSuccessAt: null, maxAgeSeconds: 5400 } },
+    // The report's own job, never a success yet: not late while it runs.
+    {
+      jobId: 'daily_observability_report',
+      heartbeat: { stale: true, lastSuccessAt: null, maxAgeSeconds: 90000 },
+    },
   ],
 } as unknown as Pick<StatusReport, 'safety' | 'killSwitches' | 'quarantined' | 'jobs'>;
 

@@ -116,7 +116,8 @@ export function buildObservabilityReport(input: ObservabilityInput): Observabili
       .map((q) => ({ job_id: q.jobId, since: q.since, reason: oneLine(q.reason) }))
       .sort((a, b) => byText(a.job_id, b.job_id)),
     late_jobs: status.jobs
-      .filter((j) => j.heartbeat.stale)
+      // The report's own job is running now: its first success is this run.
+      .filter((j) => j.heartbeat.stale && j.jobId !== input.report)
       .map((j) => ({
         job_id: j.jobId,
         last_success_at: j.heartbeat.lastSuccessAt,
