@@ -241,6 +241,11 @@ describe('routine reports on the local stack: content, one report and one post p
     // Another delivery in the same ISO week (Sunday night in Tokyo) is the same run.
     const sunday = await runtime.run({ ...deliver, scheduledTime: '2026-11-29T14:59:00Z' });
     assert.equal(sunday.kind, 'duplicate_suppressed');
+    // So is a delivery to a restarted runtime.
+    const restarted = new LocalRuntime(stack.env, jobs);
+    ensureChain(restarted.deps);
+    assert.equal((await restarted.run(deliver)).kind, 'duplicate_suppressed');
+    assert.equal(slack.messages.length, 1);
   });
 
   test('the digest falls back to the GitHub issue when Slack refuses; its takeover finds the marker and does not comment twice', async () => {
@@ -297,6 +302,11 @@ describe('routine reports on the local stack: content, one report and one post p
     for (const [name, text] of Object.entries(objects)) noCanary(name, text ?? '');
     noCanary('the GitHub comment', github.posted.join('\n'));
     noCanary('the Slack posts', slack.received.map((r) => r.body).join('\n'));
+    // A restarted runtime's delivery of the week is a duplicate: still one comment.
+    const restarted = new LocalRuntime(stack.env, jobs);
+    ensureChain(restarted.deps);
+    assert.equal((await restarted.run(deliver)).kind, 'duplicate_suppressed');
+    assert.equal(github.posted.length, 1);
   });
 });
 
