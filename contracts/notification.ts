@@ -51,6 +51,19 @@ export const NotificationRecord = deferred(() =>
 );
 export type NotificationRecord = z.infer<typeof NotificationRecord>;
 
+/**
+ * `notifications/` in a run's bundle (docs/evidence.md): every notification the run sent and what
+ * each channel did with it.
+ */
+export const NotificationEvidence = deferred(() =>
+  z.strictObject({
+    schemaVersion: z.literal(1),
+    jobRunId: z.string().min(1),
+    notifications: z.array(NotificationRecord).min(1),
+  }),
+);
+export type NotificationEvidence = z.infer<typeof NotificationEvidence>;
+
 /** Each channel's tries (docs/notifications.md#the-chain): backoff with full jitter, a timeout each. */
 export const NotificationRetry = deferred(() =>
   z.strictObject({

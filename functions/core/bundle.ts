@@ -3,6 +3,7 @@ import type {
   JobOutput,
   Lineage,
   ManifestObject,
+  NotificationEvidence,
   ReplayPointers,
   RunContext,
   RunRecord,
@@ -11,6 +12,7 @@ import type {
 import { objectName, outputName } from './layout';
 import type { ChainLink, RunItem, SealedOutcome } from './ports';
 import { canonicalJson, sha256Hex } from './hashing';
+import { runDurationMs } from './kpis';
 
 export interface BundleObject {
   name: string;
@@ -81,7 +83,7 @@ export function buildBundleObjects(
     quality: sealed.quality,
     startedAt: sealed.startedAt,
     endedAt: sealed.endedAt,
-    duration_ms: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    duration_ms: runDurationMs(sealed.startedAt, sealed.endedAt),
     attempts: sealed.attempts,
     artefacts: outputObjects.map((o) => ({
       name: o.name,
@@ -128,6 +130,19 @@ export function buildBundleObjects(
             name: objectName('gate_results', at),
             contentType: 'application/json',
             body: json(sealed.gate),
+          },
+        ]
+      : []),
+    ...(sealed.notifications?.length
+      ? [
+          {
+            name: objectName('notifications', at),
+            contentType: 'application/json',
+            body: json({
+              schemaVersion: 1,
+              jobRunId: run.jobRunId,
+              notifications: sealed.notifications,
+            } satisfies NotificationEvidence),
           },
         ]
       : []),

@@ -168,6 +168,73 @@ export function jobKpiRows(
   });
 }
 
+/**
+ * One row of the latency_rollups dataset: one endpoint's completed UTC hour, as the latency monitor
+ * rolled it up (its `latency_rollups` evidence table, docs/latency-slo.md#where-the-numbers-are-kept).
+ */
+export interface LatencyRollupRow {
+  hour: string;
+  endpoint: string;
+  count: number;
+  failures: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  threshold_ms: number;
+  breach: boolean;
+  /** The monitor run that rolled the hour up. */
+  jobRunId: string;
+}
+
+export const LATENCY_ROLLUP_COLUMNS = [
+  'hour',
+  'endpoint',
+  'count',
+  'failures',
+  'p50_ms',
+  'p95_ms',
+  'threshold_ms',
+  'breach',
+  'jobRunId',
+] as const satisfies readonly (keyof LatencyRollupRow)[];
+
+/**
+ * The roll-ups an export of `window` reads (docs/exports.md#inputs): hours that start inside the
+ * window, written by a run in `sealedRuns` (the monitor runs sealed no later than the export's
+ * claim), one row per endpoint and hour (a takeover writes the same row again; should two runs have
+ * rolled up one hour, the first by jobRunId stands), in hour then endpoint order.
+ */
+export function latencyRollupRows(
+  stored: readonly LatencyRollupRow[],
+  window: { start: string; end: string },
+  sealedRuns: ReadonlySet<string>,
+): LatencyRollupRow[] {
+  const start = Date.parse(window.start);
+  const end = Date.parse(window.end);
+  const byHour = new Map<string, LatencyRollupRow>();
+  for (const row of stored) {
+    const hour = Date.parse(row.hour);
+    if (!(hour >= start && hour < end) || !sealedRuns.has(row.jobRunId)) continue;
+    const key = `${row.hour}\u0000${row.endpoint}`;
+    const kept = byHour.get(key);
+    if (!kept || row.jobRunId < kept.jobRunId)
+      // Only the columns: a row written by a later monitor version may carry more.
+      byHour.set(key, {
+        hour: row.hour,
+        endpoint: row.endpoint,
+        count: row.count,
+        failures: row.failures,
+        p50_ms: row.p50_ms,
+        p95_ms: row.p95_ms,
+        threshold_ms: row.threshold_ms,
+        breach: row.breach,
+        jobRunId: row.jobRunId,
+      });
+  }
+  return [...byHour.values()].sort((a, b) =>
+    a.hour !== b.hour ? (a.hour < b.hour ? -1 : 1) : a.endpoint < b.endpoint ? -1 : 1,
+  );
+}
+
 /** JSON Lines: one object a line, keys in column order, a newline after each (empty: no bytes). */
 export function toJsonLines<T extends object>(rows: readonly T[], columns: readonly (keyof T)[]) {
   return rows

@@ -173,3 +173,47 @@ export function computeKpis(runs: readonly (RunItem | KpiRun)[], options: KpiOpt
     )
     .sort(compareKpiRows);
 }
+
+const KPI_NUMBERS = [
+  'runs',
+  'successes',
+  'failures',
+  'refused',
+  'retries',
+  'success_rate',
+  'mean_retries',
+  'mean_attempts',
+  'p50_duration_ms',
+  'p95_duration_ms',
+] as const satisfies readonly (keyof KpiFigures)[];
+
+/**
+ * The rows of the `job_kpis` named query as KPI rows. Athena answers every value as text and
+ * DuckDB a BIGINT as text: numbers are read back as numbers, the stage's empty job id as null.
+ */
+export function kpiRowsOfQuery(rows: readonly Record<string, unknown>[]): KpiRow[] {
+  return rows.map((r, i) => {
+    const granularity = r.granularity;
+    const scope = r.scope;
+    if (granularity !== 'day' && granularity !== 'week')
+      throw new RangeError(`row ${i}: granularity: '${String(granularity)}' is not day or week`);
+    if (scope !== 'job' && scope !== 'stage')
+      throw new RangeError(`row ${i}: scope: '${String(scope)}' is not job or stage`);
+    const figures = Object.fromEntries(
+      KPI_NUMBERS.map((k) => {
+        const value = Number(r[k]);
+        if (r[k] === null || r[k] === undefined || r[k] === '' || Number.isNaN(value))
+          throw new RangeError(`row ${i}: ${k}: not a number: '${String(r[k])}'`);
+        return [k, value];
+      }),
+    ) as unknown as KpiFigures;
+    return {
+      granularity,
+      scope,
+      job_id:
+        r.job_id === null || r.job_id === undefined || r.job_id === '' ? null : String(r.job_id),
+      period_start: String(r.period_start),
+      ...figures,
+    };
+  });
+}

@@ -13,6 +13,7 @@ export const EVIDENCE_KINDS = [
   'run_record',
   'lineage',
   'gate_results',
+  'notifications',
 ] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 

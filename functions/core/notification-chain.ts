@@ -157,9 +157,9 @@ async function findMarker(
  * channel delivers a dedupeKey at most once; the first that takes it ends the chain.
  */
 export function chainNotify(ports: ChainPorts, settings: NotificationSettings): Notify {
-  // The contract's defaults, one source (built on first use, not at import).
-  const retry = settings.retry ?? NotificationRetry.parse({});
   return async (notification: Notification): Promise<NotificationRecord> => {
+    // The contract's defaults, one source (built at the first notification, not at a cold start).
+    const retry = settings.retry ?? NotificationRetry.parse({});
     const attempts: NotificationAttempt[] = [];
     const now = () => ports.clock.now().toISOString();
     const title = ports.redactor.text(notification.title);

@@ -1,5 +1,6 @@
 import type {
   GateResults,
+  NotificationRecord,
   DatasetIntegrity,
   KillSwitch,
   SafetyState,
@@ -60,6 +61,8 @@ export interface SealedOutcome {
   effect: RunEffect;
   /** What the approval gate decided, for dangerous ops (gate_results in the bundle). */
   gate?: GateResults | null;
+  /** What the run told people, channel by channel (notifications in the bundle). */
+  notifications?: NotificationRecord[];
 }
 
 export interface RunItem extends RunContext {

@@ -46,7 +46,7 @@ export function backoffMs(attempt: number, policy: WebhookDeliveryPolicy, random
   return Math.floor(random * cap);
 }
 
-/** A Retry-After header in ms from now: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
+/** A Retry-After header in ms from now: delay-seconds or an HTTP-date (docs/webhooks.md#delivery). */
 export function retryAfterMs(value: string | null | undefined, now: Date): number | undefined {
   if (!value) return undefined;
   const text = value.trim();

@@ -183,6 +183,43 @@ describe('cdk-nag and least privilege', () => {
       assert.deepEqual(secretsOf(role), [], role);
   });
 
+  test('with a notification chain, exactly the functions that notify may read its two secrets', () => {
+    // Prepare
+    const slack = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:opsrail-slack-AbCdEf';
+    const github = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:opsrail-gh-AbCdEf';
+    const dir = policyFixture({
+      'dev.json': (p) => ({
+        ...p,
+        notifications: {
+          slack: { webhookSecretRef: slack },
+          github: { owner: 'acme', repo: 'ops', issueNumber: 1, tokenSecretRef: github },
+        },
+      }),
+    });
+    // Act
+    const notifying = Template.fromStack(
+      buildApp(templateApp({ stage: 'dev' }), { policyDir: dir }),
+    );
+    const secretsOf = (t: Template, role: string) =>
+      statementsFor(t, role)
+        .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+        .flatMap((s) => [s.Resource].flat())
+        .filter((r) => r === slack || r === github)
+        .sort();
+    // Assess
+    for (const role of [
+      ...Object.values(jobRoles),
+      'RunnerRecordFailureRole',
+      'RunnerRequestApprovalRole',
+      'RunnerExecutionEndedRole',
+    ]) {
+      assert.deepEqual(secretsOf(notifying, role), [github, slack].sort(), role);
+      assert.deepEqual(secretsOf(template, role), [], role);
+    }
+    for (const role of ['RunnerPreflightRole', 'RunnerFinalizeRole'])
+      assert.deepEqual(secretsOf(notifying, role), [], role);
+  });
+
   test('no function has an AWS managed policy; the state machine may invoke exactly its step functions and one function per job', () => {
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[])
       assert.equal(role.Properties.ManagedPolicyArns, undefined);

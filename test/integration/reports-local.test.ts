@@ -6,7 +6,6 @@ import {
   ObservabilityReport,
   type RunSummary,
 } from '../../contracts';
-import { memoryNotificationLedger } from '../../functions/core/notification-chain';
 import type { Notify } from '../../functions/core/notifications';
 import { createExecuteHandler } from '../../functions/execute/handler';
 import type { PostingRecord } from '../../functions/jobs/reports';
@@ -18,7 +17,7 @@ import { readVerifiedBundle } from '../support/evidence';
 import { FakeGitHub, FakeSlack } from '../support/fake-http';
 import { testStack } from '../support/local';
 import { memoryStack } from '../support/memory';
-import { ensureChain, reportedJobs, reportPolicy, writeChannelSecrets } from '../support/reports';
+import { reportedJobs, reportPolicy, writeChannelSecrets } from '../support/reports';
 
 const LEASE_SECONDS = 5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -79,7 +78,6 @@ describe('routine reports on the local stack: content, one report and one post p
     });
     writeChannelSecrets(stack.env, slack, github);
     runtime = new LocalRuntime(stack.env, jobs);
-    ensureChain(runtime.deps);
     for (const { jobId, at } of FIXTURE)
       await runtime.run({ jobId, scheduledTime: at, trigger: 'schedule' }, { retryPauseMs: 10 });
   });
@@ -167,7 +165,6 @@ describe('routine reports on the local stack: content, one report and one post p
     // Prepare: the report of the 18th already ran and posted (the test before).
     const before = slack.messages.length;
     const restarted = new LocalRuntime(stack.env, jobs);
-    ensureChain(restarted.deps);
     // Act: the same tick again, the first and last minute of the 19th in Tokyo, and a restart.
     const outcomes = [
       await runtime.run({ jobId: 'daily_observability_report', scheduledTime: DAILY_TICK }),
@@ -243,7 +240,6 @@ describe('routine reports on the local stack: content, one report and one post p
     assert.equal(sunday.kind, 'duplicate_suppressed');
     // So is a delivery to a restarted runtime.
     const restarted = new LocalRuntime(stack.env, jobs);
-    ensureChain(restarted.deps);
     assert.equal((await restarted.run(deliver)).kind, 'duplicate_suppressed');
     assert.equal(slack.messages.length, 1);
   });
@@ -304,7 +300,6 @@ describe('routine reports on the local stack: content, one report and one post p
     noCanary('the Slack posts', slack.received.map((r) => r.body).join('\n'));
     // A restarted runtime's delivery of the week is a duplicate: still one comment.
     const restarted = new LocalRuntime(stack.env, jobs);
-    ensureChain(restarted.deps);
     assert.equal((await restarted.run(deliver)).kind, 'duplicate_suppressed');
     assert.equal(github.posted.length, 1);
   });
@@ -321,7 +316,6 @@ describe('the switches: nothing is written or posted while any is off', () => {
     const stack = memoryStack({ policyDir: reportPolicy({ slack, github, ...options }) });
     writeChannelSecrets(stack.env, slack, github);
     const runtime = new LocalRuntime(stack.env, reportedJobs(), { ports: stack.ports });
-    ensureChain(runtime.deps, memoryNotificationLedger());
     return runtime;
   }
 
@@ -334,15 +328,16 @@ describe('the switches: nothing is written or posted while any is off', () => {
     github.reset();
     const runtime = runtimeFor({ reportsEnabled: false });
     // Act
-    const ticked = await runtime.run({
-      jobId: 'daily_observability_report',
-      scheduledTime: DAILY_TICK,
-      trigger: 'schedule',
-    });
     const manual = await runtime.run({
       jobId: 'weekly_improvement_digest',
       scheduledTime: DIGEST_TICK,
       trigger: 'manual',
+    });
+    const requestsAfterManual = [slack.received.length, github.requests.length];
+    const ticked = await runtime.run({
+      jobId: 'daily_observability_report',
+      scheduledTime: DAILY_TICK,
+      trigger: 'schedule',
     });
     // Assess
     assert.deepEqual(
@@ -356,10 +351,6 @@ describe('the switches: nothing is written or posted while any is off', () => {
         ['weekly_improvement_digest', false],
       ],
     );
-    assert.equal(ticked.kind, 'failed');
-    assert.ok(ticked.kind === 'failed');
-    // No schedule exists for it; a tick delivered anyway is refused before the job runs.
-    assert.match(ticked.summary?.error?.message ?? '', /is not enabled in stage 'local'/);
     assert.equal(manual.kind, 'completed');
     const sealed = await sealedOf(runtime, manual.jobRunId);
     assert.deepEqual(
@@ -377,7 +368,14 @@ describe('the switches: nothing is written or posted while any is off', () => {
       Object.keys(objects).filter((k) => k.startsWith('outputs/')),
       [],
     );
-    assert.deepEqual([slack.received.length, github.requests.length], [0, 0]);
+    assert.deepEqual(requestsAfterManual, [0, 0], 'the manual run posted nothing');
+    // No schedule exists for it; a tick delivered anyway is refused before the job runs (its
+    // failure may alert, but no report is written or posted).
+    assert.equal(ticked.kind, 'failed');
+    assert.ok(ticked.kind === 'failed');
+    assert.match(ticked.summary?.error?.message ?? '', /is not enabled in stage 'local'/);
+    const bodies = [...slack.received.map((r) => r.body), ...github.posted].join('\n');
+    assert.doesNotMatch(bodies, /observability report|improvement digest/i);
   });
 
   test('the job’s own switch off: a manual run names it, writes nothing, posts nothing', async () => {

@@ -1,9 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import type { HandlerEnv } from '../../contracts';
-import { DynamoDbNotificationLedger } from '../../functions/adapters/dynamodb-notification-ledger';
-import { fetchHttpGetter, fetchWebhookPoster } from '../../functions/adapters/webhook-poster';
-import type { Dependencies } from '../../functions/adapters/dependencies';
-import { chainNotify, type NotificationLedger } from '../../functions/core/notification-chain';
 import { DependencyError, JobFailedError } from '../../functions/core/errors';
 import type { JobImplementation } from '../../functions/jobs/types';
 import { CANARIES } from './canaries';
@@ -125,33 +121,5 @@ export function writeChannelSecrets(env: HandlerEnv, slack?: FakeSlack, github?:
       ...(slack ? { [SLACK_REF]: slack.url } : {}),
       ...(github ? { [GITHUB_REF]: github.token } : {}),
     }),
-  );
-}
-
-/**
- * The stage's notification chain over the runtime's stores, where the runtime does not wire one
- * itself yet: the same chainNotify, the DynamoDB ledger in the state table, the fetch adapters.
- */
-export function ensureChain(
-  deps: Dependencies,
-  ledger: NotificationLedger = new DynamoDbNotificationLedger(
-    deps.dynamodb,
-    deps.env.STATE_TABLE_NAME,
-  ),
-): void {
-  if (deps.notify) return;
-  deps.notify = chainNotify(
-    {
-      http: fetchWebhookPoster,
-      get: fetchHttpGetter,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      random: Math.random,
-      clock: deps.clock,
-      secrets: deps.secrets as NonNullable<Dependencies['secrets']>,
-      ledger,
-      redactor: deps.redactor,
-      log: deps.log,
-    },
-    deps.policy.settings.notifications,
   );
 }
