@@ -10,13 +10,17 @@ import type { PostingRecord } from '../../functions/jobs/reports';
 import { readVerifiedBundle } from './evidence';
 import { FakeGitHub, FakeSlack } from './fake-http';
 import { testStack } from './local';
-import { reportedJobs, reportPolicy, writeChannelSecrets } from './reports';
+import { LEAKED, reportedJobs, reportPolicy, writeChannelSecrets } from './reports';
 
 const slack = new FakeSlack();
 const github = new FakeGitHub();
 await Promise.all([slack.start(), github.start()]);
 const stack = await testStack({ policyDir: reportPolicy({ slack, github }) });
-const out = (line = '') => process.stdout.write(`${line}\n`);
+const printed: string[] = [];
+const out = (line = '') => {
+  printed.push(line);
+  process.stdout.write(`${line}\n`);
+};
 try {
   writeChannelSecrets(stack.env, slack, github);
   const runtime = new LocalRuntime(stack.env, reportedJobs());
@@ -55,6 +59,8 @@ try {
     out(`the same window delivered again: ${again.kind}`);
   };
 
+  out(`fake Slack: ${slack.messages.length} failure alert(s) for the failed runs`);
+  slack.reset();
   await report('daily_observability_report', '2026-11-19T00:00:00Z', 'observability_report.md');
   const dailyPosts = slack.messages.length;
   // Slack refuses the digest: the chain falls back to the GitHub issue.
@@ -66,6 +72,12 @@ try {
   );
   out(`fake GitHub issue #${github.issueNumber}: ${github.posted.length} comment(s)`);
   for (const body of github.posted) out(`  first line: ${body.split('\n')[0]}`);
+  const everything = [...slack.received.map((r) => r.body), ...github.posted, ...printed].join(
+    '\n',
+  );
+  out(
+    `the failing job's leaked token in any post or report: ${everything.includes(LEAKED) ? 'YES' : 'no'}`,
+  );
 } finally {
   await stack.stop();
   await Promise.all([slack.stop(), github.stop()]);

@@ -15,7 +15,7 @@ export const SLACK_REF =
 export const GITHUB_REF = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:reports-gh-AbCdEf';
 
 /** The secret a failing job leaks into its error message: no report or post may carry it. */
-export const LEAKED = CANARIES.github_token;
+export const LEAKED = CANARIES.github_token as string;
 
 export interface ReportPolicyOptions {
   slack?: FakeSlack;
