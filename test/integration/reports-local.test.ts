@@ -7,6 +7,7 @@ import {
   type RunSummary,
 } from '../../contracts';
 import type { Notify } from '../../functions/core/notifications';
+import { engageKillSwitch } from '../../functions/core/controls';
 import { createExecuteHandler } from '../../functions/execute/handler';
 import type { PostingRecord } from '../../functions/jobs/reports';
 import { createPreflightHandler } from '../../functions/preflight/handler';
@@ -245,7 +246,20 @@ describe('routine reports on the local stack: content, one report and one post p
   });
 
   test('the digest falls back to the GitHub issue when Slack refuses; its takeover finds the marker and does not comment twice', async () => {
-    // Prepare: Slack refuses every post (a 4xx is final and releases its claim).
+    // Prepare: an operator engaged rep_ok's kill-switch on Friday of the week (a control event in
+    // the evidence), and Slack refuses every post (a 4xx is final and releases its claim).
+    const friday = new LocalRuntime(stack.env, jobs, {
+      clock: { now: () => new Date('2026-11-20T03:00:00Z') },
+    });
+    await engageKillSwitch(
+      {
+        ...friday.deps,
+        executions: { stopRunning: async () => [] },
+        schedules: { disable: async () => [] },
+      },
+      'rep_ok',
+      { by: 'alice', reason: `runaway job, ask ${CANARIES.email}` },
+    );
     slack.reset(Array(10).fill({ status: 400 }));
     github.reset();
     const deliver = {
@@ -278,19 +292,39 @@ describe('routine reports on the local stack: content, one report and one post p
       JSON.parse(objects['outputs/improvement_digest.json'] as string),
     );
     assert.deepEqual(digest.incidents, {
-      total: 4,
+      total: 5,
       failed_runs: 2,
       quarantines: 1,
-      kill_switches: 0,
+      kill_switches: 1,
       refused: 1,
     });
+    assert.deepEqual(
+      digest.causes.map((c) => [c.cause, c.count]),
+      [
+        ['failure: validation', 2],
+        ['kill_switch', 1],
+        ['quarantine', 1],
+        ['refused: refused_quarantine', 1],
+      ],
+    );
     assert.deepEqual(
       digest.top_causes.map((c) => [c.cause, c.count, c.evidence.length]),
       [
         ['failure: validation', 2, 2],
+        ['kill_switch', 1, 1],
         ['quarantine', 1, 1],
-        ['refused: refused_quarantine', 1, 1],
       ],
+    );
+    // The kill-switch's evidence is its control event in the bucket, its reason redacted.
+    const killed = digest.top_causes[1]!.evidence[0]!;
+    assert.equal(killed.job_id, 'rep_ok');
+    assert.match(
+      killed.evidence_ref ?? '',
+      /^stage=local\/dt=2026-11-20\/control\/.*kill_switch\.engage/,
+    );
+    assert.match(
+      killed.detail,
+      /^kill-switch rep_ok engaged by alice: runaway job, ask \[REDACTED\]$/,
     );
     // Each cited run's evidence is a bundle that exists.
     for (const e of digest.top_causes[0]!.evidence)
