@@ -130,3 +130,10 @@ SELECT granularity, CAST(period_start AS varchar) AS period_start, scope, job_id
 FROM ranked
 GROUP BY granularity, period_start, scope, job_id
 ORDER BY granularity, period_start, scope, job_id;
+
+-- name: open_tickets
+-- description: Open audit tickets of failed runs over the last 30 days, highest risk first, then newest (docs/evidence.md#tickets).
+SELECT ticket_id, job_id, run_id, risk, classification.category AS category, classification.http_status AS http_status, failed.step AS failed_step, failed.error_code AS error_code, opened_at, suggested_action
+FROM tickets
+WHERE status = 'open' AND dt >= date_format(date_add('day', -30, current_date), '%Y-%m-%d')
+ORDER BY CASE risk WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC, opened_at DESC, ticket_id;

@@ -12,7 +12,7 @@ import { kindJobs } from '../jobs/kinds';
 import { awsJobKindPorts, localJobKindPorts } from './job-kind-adapters';
 import { bundledConfig } from './bundle-config';
 import { fetchHttpGetter, fetchWebhookPoster } from './webhook-poster';
-import { chainNotify } from '../core/notification-chain';
+import { chainNotify, type NotificationLedger } from '../core/notification-chain';
 import { DynamoDbNotificationLedger } from './dynamodb-notification-ledger';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
@@ -96,7 +96,7 @@ export interface Dependencies extends RunDependencies {
 export function buildDependencies(
   env: HandlerEnv,
   extraJobs: readonly JobImplementation[] = [],
-  overrides: { clock?: Clock; runsJobs?: boolean } = {},
+  overrides: { clock?: Clock; runsJobs?: boolean; notificationLedger?: NotificationLedger } = {},
 ): Dependencies {
   const dynamodb = dynamoDbClient(env);
   const source = env.OPSRAIL_POLICY_DIR
@@ -156,11 +156,13 @@ export function buildDependencies(
         clock,
         get: fetchHttpGetter,
         secrets: kindPorts.secrets,
-        ledger: new DynamoDbNotificationLedger(
-          dynamodb,
-          env.STATE_TABLE_NAME,
-          policy.settings.retention.runRecordDays * 86400,
-        ),
+        ledger:
+          overrides.notificationLedger ??
+          new DynamoDbNotificationLedger(
+            dynamodb,
+            env.STATE_TABLE_NAME,
+            policy.settings.retention.runRecordDays * 86400,
+          ),
         redactor,
         log: (message, details) =>
           log(redactor.text(message), details ? redactor.value(details) : undefined),

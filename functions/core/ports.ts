@@ -7,6 +7,7 @@ import type {
   AuditEvent,
   Diagnostic,
   ErrorKind,
+  FailedStep,
   IntegrityReport,
   JobOutput,
   Quality,
@@ -63,6 +64,8 @@ export interface SealedOutcome {
   gate?: GateResults | null;
   /** What the run told people, channel by channel (notifications in the bundle). */
   notifications?: NotificationRecord[];
+  /** The step a failed run stopped in, for its ticket (docs/evidence.md#tickets). */
+  failedStep?: FailedStep;
 }
 
 export interface RunItem extends RunContext {

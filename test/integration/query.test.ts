@@ -125,6 +125,8 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
         'latency_breaches',
         'latency_samples_recent',
         'missed_ticks',
+        // Run on failed runs' tickets: test/integration/audit-tickets.test.ts.
+        'open_tickets',
         'quarantine_history',
         'retries_by_job',
         'skipped_ticks',

@@ -87,7 +87,13 @@ export async function closeRun(
     };
     // Every object but the manifest passes the redactor once more on its way out (it is
     // deterministic, so retries match).
-    const objects = buildBundleObjects(frozen, sealed, trusted, basis.codeVersion).map((o) => ({
+    const objects = buildBundleObjects(
+      frozen,
+      sealed,
+      trusted,
+      basis.codeVersion,
+      deps.redactor,
+    ).map((o) => ({
       ...o,
       body: new TextEncoder().encode(deps.redactor.text(new TextDecoder().decode(o.body))),
     }));

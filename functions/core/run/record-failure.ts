@@ -19,6 +19,7 @@ import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
 import type { Redactor } from '../redaction';
+import { failedStepOf } from '../tickets';
 import { getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
 import { closeRun, finalizeRun, notificationDegraded, runNotifications } from './finalize';
 import { logOnlyNotify } from '../notifications';
@@ -152,7 +153,11 @@ export async function recordFailure(
   events.push(
     runEvent(run, 'job.run.fail', endedAt, {
       error,
-      evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
+      // A failed run's bundle holds its audit ticket (docs/evidence.md#tickets); a refusal's none.
+      evidenceRefs: [
+        `${run.evidencePrefix}${objectName('manifest', run.window.start)}`,
+        ...(refused ? [] : [`${run.evidencePrefix}${objectName('ticket', run.window.start)}`]),
+      ],
       details: { refused, executionId },
     }),
   );
@@ -210,6 +215,14 @@ export async function recordFailure(
     effect,
     gate: approval ? gateResults(approval) : null,
     ...(notifications.length > 0 ? { notifications: deps.redactor.value(notifications) } : {}),
+    // For the run's audit ticket (docs/evidence.md#tickets).
+    failedStep: failedStepOf({
+      hasRun: input.run !== undefined,
+      attempts: item.attempts,
+      errorName: input.error.Error,
+      approvalRequired: run.approvalRequired,
+      approved: approval?.record.status === 'APPROVED',
+    }),
   };
   return closeRun(deps, run.jobRunId, outcome, []);
 }
