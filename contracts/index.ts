@@ -17,6 +17,7 @@ export * from './slack';
 export * from './resource-names';
 export * from './sign-in';
 export * from './dataset-export';
+export * from './reports';
 export * from './audit-ticket';
 
 import type * as z from 'zod';
@@ -34,6 +35,7 @@ import { ApprovalRecord, GateResults } from './approvals';
 import { LambdaJobAnswer, LambdaJobRequest } from './lambda-job';
 import { LatencyAlertPayload, WebhookDelivery, WeeklyHealthPayload } from './webhook';
 import { ExportArchiveManifest, ExportManifestEntry } from './dataset-export';
+import { ImprovementDigest, ObservabilityReport } from './reports';
 import { NotificationEvidence } from './notification';
 import { AuditTicket } from './audit-ticket';
 
@@ -66,6 +68,8 @@ export const publishedContracts: Record<string, z.ZodType> = {
   latency_alert_payload: LatencyAlertPayload,
   export_manifest_entry: ExportManifestEntry,
   export_archive_manifest: ExportArchiveManifest,
+  observability_report: ObservabilityReport,
+  improvement_digest: ImprovementDigest,
   audit_ticket: AuditTicket,
 };
 export * from './handler-env';

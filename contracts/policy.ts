@@ -19,6 +19,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
   });
 }
 import { LambdaStandIn } from './job-module';
+import { ReportsSettings } from './reports';
 
 /**
  * Frequencies, windows, retries, thresholds, recipients and retention are policy, not code
@@ -202,6 +203,11 @@ export const StagePolicy = deferred(() =>
        * Absent or empty: the log alone.
        */
       notifications: NotificationSettings.default({}),
+      /**
+       * The routine reports' global switch (docs/reports.md#switches): off, no report job is
+       * scheduled even where `jobs.<id>.enabled` is true.
+       */
+      reports: ReportsSettings.prefault({}),
       /** Per-job switches. A job absent here is declared but disabled in this stage. */
       jobs: z
         .record(

@@ -45,6 +45,9 @@ describe('cdk-nag and least privilege', () => {
     killSwitchRelease: 'RunnerJobsKillSwitchReleaseRole',
     safetyRelax: 'RunnerJobsSafetyRelaxRole',
     datasetExport: 'RunnerJobsDatasetExportRole',
+    dailyObservabilityReport: 'RunnerJobsDailyObservabilityReportRole',
+    weeklyObservabilityReport: 'RunnerJobsWeeklyObservabilityReportRole',
+    weeklyImprovementDigest: 'RunnerJobsWeeklyImprovementDigestRole',
   };
 
   test('dataset_export (writes: exports) may put objects under stage=dev/exports/ only; with params.copy, under the copy prefix too', () => {
@@ -122,6 +125,9 @@ describe('cdk-nag and least privilege', () => {
       jobRoles.runRecordRetention,
       jobRoles.endpointLatencyMonitor,
       jobRoles.weeklyHealthReport,
+      jobRoles.dailyObservabilityReport,
+      jobRoles.weeklyObservabilityReport,
+      jobRoles.weeklyImprovementDigest,
     ]) {
       assert.ok(statementsFor(template, other).length > 0, `${other} exists`);
       const writes = statementsFor(template, other)
@@ -138,11 +144,13 @@ describe('cdk-nag and least privilege', () => {
         .filter((a) => a.startsWith('s3:') || a.startsWith('kms:'))
         .sort();
     assert.deepEqual(evidenceActions('RunnerPreflightRole'), []);
-    // The latency jobs read earlier runs' samples, state and roll-ups.
+    // The latency jobs read earlier runs' samples, state and roll-ups; the digest, the control
+    // events (kill-switches).
     for (const reader of [
       jobRoles.evidenceIntegrityCheck,
       jobRoles.endpointLatencyMonitor,
       jobRoles.weeklyHealthReport,
+      jobRoles.weeklyImprovementDigest,
     ])
       assert.deepEqual(
         evidenceActions(reader),
@@ -153,6 +161,9 @@ describe('cdk-nag and least privilege', () => {
       jobRoles.endpointHealthCheck,
       jobRoles.scheduleLedger,
       jobRoles.runRecordRetention,
+      // The observability reports read run records and breakers from the state table only.
+      jobRoles.dailyObservabilityReport,
+      jobRoles.weeklyObservabilityReport,
     ])
       assert.deepEqual(evidenceActions(role), [], role);
   });
@@ -222,6 +233,7 @@ describe('cdk-nag and least privilege', () => {
         .sort(),
       [
         'RunnerFinalize',
+        'RunnerJobsDailyObservabilityReport',
         'RunnerJobsDatasetExport',
         'RunnerJobsEndpointHealthCheck',
         'RunnerJobsEndpointLatencyMonitor',
@@ -232,6 +244,8 @@ describe('cdk-nag and least privilege', () => {
         'RunnerJobsSafetyRelax',
         'RunnerJobsScheduleLedger',
         'RunnerJobsWeeklyHealthReport',
+        'RunnerJobsWeeklyImprovementDigest',
+        'RunnerJobsWeeklyObservabilityReport',
         'RunnerPreflight',
         'RunnerRecordFailure',
         'RunnerRequestApproval',
@@ -243,6 +257,7 @@ describe('cdk-nag and least privilege', () => {
       .filter(Boolean)
       .sort();
     assert.deepEqual(names, [
+      'opsrail-dev-job-daily_observability_report',
       'opsrail-dev-job-dataset_export',
       'opsrail-dev-job-endpoint_health_check',
       'opsrail-dev-job-endpoint_latency_monitor',
@@ -253,6 +268,8 @@ describe('cdk-nag and least privilege', () => {
       'opsrail-dev-job-safety_relax',
       'opsrail-dev-job-schedule_ledger',
       'opsrail-dev-job-weekly_health_report',
+      'opsrail-dev-job-weekly_improvement_digest',
+      'opsrail-dev-job-weekly_observability_report',
     ]);
   });
 
