@@ -154,7 +154,9 @@ async function findMarker(
 
 /**
  * The notification chain (docs/notifications.md): Slack → GitHub issue comment → log. Each
- * channel delivers a dedupeKey at most once; the first that takes it ends the chain.
+ * channel delivers a dedupeKey at most once; the first that takes it ends the chain, unless the
+ * notification asks for `deliver: 'every'` (a routine report: every configured channel, then the
+ * log; docs/notifications.md#every-channel).
  */
 export function chainNotify(ports: ChainPorts, settings: NotificationSettings): Notify {
   return async (notification: Notification): Promise<NotificationRecord> => {
@@ -165,15 +167,23 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
     const title = ports.redactor.text(notification.title);
     const markdown = ports.redactor.text(notification.markdown);
     let configuredFailed = false;
+    const every = notification.deliver === 'every';
+    let deliveredVia: NotificationChannel | null = null;
     const done = (via: NotificationChannel | null): NotificationRecord => ({
       schema_version: 1,
       kind: notification.kind,
       dedupe_key: notification.dedupeKey,
       title,
       delivered_via: via,
-      degraded: configuredFailed && via !== 'slack' && via !== 'github',
+      // Every channel asked for: any configured channel that failed degrades the record.
+      degraded: every ? configuredFailed : configuredFailed && via !== 'slack' && via !== 'github',
       attempts,
     });
+    // A channel took it: the chain ends there, or goes on to the next one when every is asked.
+    const tookIt = (via: NotificationChannel): boolean => {
+      deliveredVia ??= via;
+      return !every;
+    };
     const failed = (
       channel: NotificationChannel,
       out: { attempts: number; status_code?: number; error?: string },
@@ -204,9 +214,8 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
       const state = await ports.ledger.claimNotification('slack', notification.dedupeKey, now());
       if (state === 'sent') {
         attempts.push({ channel: 'slack', status: 'already_sent', attempts: 0, at: now() });
-        return done('slack');
-      }
-      if (state === 'pending') {
+        if (tookIt('slack')) return done('slack');
+      } else if (state === 'pending') {
         // A claim without a result: an earlier run may have posted. Never double-post: fall back.
         attempts.push({
           channel: 'slack',
@@ -231,12 +240,13 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
             message_ref: `ledger:${notification.dedupeKey}`,
             at: now(),
           });
-          return done('slack');
+          if (tookIt('slack')) return done('slack');
+        } else {
+          // Only a definite refusal (an HTTP answer, not a timeout) releases the claim.
+          if (out.status_code !== undefined && out.status_code < 500)
+            await ports.ledger.releaseNotification('slack', notification.dedupeKey);
+          failed('slack', out);
         }
-        // Only a definite refusal (an HTTP answer, not a timeout) releases the claim.
-        if (out.status_code !== undefined && out.status_code < 500)
-          await ports.ledger.releaseNotification('slack', notification.dedupeKey);
-        failed('slack', out);
       }
     } else attempts.push({ channel: 'slack', status: 'not_configured', attempts: 0, at: now() });
 
@@ -260,29 +270,31 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
           status_code: listed.status_code,
           at: now(),
         });
-        return done('github');
+        if (tookIt('github')) return done('github');
+      } else {
+        // Without a complete list the marker may be there: never post twice, fall back to the log.
+        const body = JSON.stringify({ body: `${marker}\n**${title}**\n\n${markdown}` });
+        const out = listed.ok
+          ? await withRetry(ports, retry, () =>
+              ports.http.post(base, headers, body, retry.timeoutMs),
+            )
+          : listed;
+        if (out.ok) {
+          attempts.push({
+            channel: 'github',
+            status: 'sent',
+            attempts: out.attempts,
+            status_code: out.status_code,
+            at: now(),
+          });
+          if (tookIt('github')) return done('github');
+        } else failed('github', out);
       }
-      // Without a complete list the marker may be there: never post twice, fall back to the log.
-      const body = JSON.stringify({ body: `${marker}\n**${title}**\n\n${markdown}` });
-      const out = listed.ok
-        ? await withRetry(ports, retry, () => ports.http.post(base, headers, body, retry.timeoutMs))
-        : listed;
-      if (out.ok) {
-        attempts.push({
-          channel: 'github',
-          status: 'sent',
-          attempts: out.attempts,
-          status_code: out.status_code,
-          at: now(),
-        });
-        return done('github');
-      }
-      failed('github', out);
     } else attempts.push({ channel: 'github', status: 'not_configured', attempts: 0, at: now() });
 
     ports.log(`notification ${notification.kind}: ${title}`, { dedupeKey: notification.dedupeKey });
     attempts.push({ channel: 'log', status: 'sent', attempts: 1, at: now() });
-    return done('log');
+    return done(deliveredVia ?? 'log');
   };
 }
 

@@ -71,8 +71,9 @@ async function publish(
   notification: Notification,
   files: { json: string; md: string; body: unknown; markdown: string },
 ): Promise<JobResult> {
-  // postToIssue off: the chain is not called at all (docs/reports.md#posting).
-  const record = postToIssue ? await context.notify(notification) : null;
+  // postToIssue off: the chain is not called at all; on, the report goes to every configured
+  // channel, the team's Slack and the GitHub issue alike (docs/reports.md#posting).
+  const record = postToIssue ? await context.notify({ ...notification, deliver: 'every' }) : null;
   const posting: PostingRecord = {
     postToIssue,
     dedupe_key: notification.dedupeKey,
@@ -91,7 +92,7 @@ async function publish(
     diagnostics.push({
       level: 'warning',
       code: 'posting_degraded',
-      message: `a configured channel failed and the ${notification.kind} reached only ${record.delivered_via ?? 'no channel'}: ${record.attempts
+      message: `a configured channel failed for the ${notification.kind} (first delivered via ${record.delivered_via ?? 'no channel'}): ${record.attempts
         .filter((a) => a.status === 'failed')
         .map((a) => `${a.channel}: ${a.error ?? 'failed'}`)
         .join('; ')}`,

@@ -150,14 +150,22 @@ describe('routine reports on the local stack: content, one report and one post p
     );
     const markdown = objects['outputs/observability_report.md'] as string;
     assert.ok(markdown.includes('| 6 | 3 | 2 | 1 | 0 | 50.0% | 1 |'), markdown);
-    // Posted once, to the chain's first channel; the post is the bundle's Markdown.
+    // Posted once to each configured channel (deliver: 'every'); the post is the bundle's Markdown.
     assert.equal(slack.messages.length, 1);
-    assert.equal(github.posted.length, 0);
+    assert.equal(github.posted.length, 1);
     assert.ok(slack.messages[0]!.includes('| 6 | 3 | 2 | 1 | 0 | 50.0% | 1 |'));
+    assert.ok(github.posted[0]!.includes('| 6 | 3 | 2 | 1 | 0 | 50.0% | 1 |'));
     const posting = JSON.parse(objects['outputs/posting.json'] as string) as PostingRecord;
     assert.equal(posting.dedupe_key, 'daily_observability_report/local/2026-11-18');
     assert.equal(posting.notification?.delivered_via, 'slack');
-    assert.equal(posting.notification?.attempts[0]?.status, 'sent');
+    assert.deepEqual(
+      posting.notification?.attempts.map((a) => [a.channel, a.status]),
+      [
+        ['slack', 'sent'],
+        ['github', 'sent'],
+        ['log', 'sent'],
+      ],
+    );
     for (const [name, text] of Object.entries(objects)) noCanary(name, text ?? '');
     noCanary('the Slack post', slack.received.map((r) => r.body).join('\n'));
   });
@@ -205,12 +213,17 @@ describe('routine reports on the local stack: content, one report and one post p
   test('the weekly report taken over after its holder posted and died: posted once, the takeover records already_sent', async () => {
     // Prepare
     slack.reset();
+    github.reset();
     const deliver = {
       jobId: 'weekly_observability_report',
       scheduledTime: WEEKLY_TICK,
       trigger: 'schedule' as const,
     };
-    await postThenDie(runtime, deliver, () => slack.messages.length === 1);
+    await postThenDie(
+      runtime,
+      deliver,
+      () => slack.messages.length === 1 && github.posted.length === 1,
+    );
     await sleep((LEASE_SECONDS + 0.5) * 1000);
     // Act: the next delivery of the tick takes the run over.
     const outcome = await runtime.run(deliver);
@@ -219,12 +232,17 @@ describe('routine reports on the local stack: content, one report and one post p
     assert.ok(outcome.kind === 'completed');
     assert.equal(outcome.jobRunId, 'weekly_observability_report/2026-11-15T15:00:00Z');
     assert.equal(slack.messages.length, 1, 'not posted again');
+    assert.equal(github.posted.length, 1, 'not commented again');
     const objects = await bundleOf(runtime, outcome.summary);
     const posting = JSON.parse(objects['outputs/posting.json'] as string) as PostingRecord;
     assert.equal(posting.dedupe_key, 'weekly_observability_report/local/2026-W47');
     assert.deepEqual(
       posting.notification?.attempts.map((a) => [a.channel, a.status]),
-      [['slack', 'already_sent']],
+      [
+        ['slack', 'already_sent'],
+        ['github', 'already_sent'],
+        ['log', 'sent'],
+      ],
     );
     const report = ObservabilityReport.parse(
       JSON.parse(objects['outputs/observability_report.json'] as string),
@@ -285,9 +303,12 @@ describe('routine reports on the local stack: content, one report and one post p
       [
         ['slack', 'failed'],
         ['github', 'already_sent'],
+        ['log', 'sent'],
       ],
     );
-    assert.equal(posting.notification?.degraded, false);
+    // Slack, a configured channel, never took it: the record and the run are degraded.
+    assert.equal(posting.notification?.degraded, true);
+    assert.equal(outcome.summary.quality, 'DEGRADED');
     const digest = ImprovementDigest.parse(
       JSON.parse(objects['outputs/improvement_digest.json'] as string),
     );
