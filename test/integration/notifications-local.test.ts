@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
-import { NotificationEvidence, RunRecord } from '../../contracts';
+import { AuditTicket, NotificationEvidence, RunRecord } from '../../contracts';
 import { JobFailedError } from '../../functions/core/errors';
 import { dedupeMarker } from '../../functions/core/notification-chain';
 import { recordFailure } from '../../functions/core/run/record-failure';
@@ -228,6 +228,13 @@ describe('notifications on the local stack (Slack → GitHub issue → log)', ()
     assert.equal(github.posted.length, 1);
     assert.match(github.posted[0]!, /test_leaky/);
     assert.match(github.posted[0]!, /upstream refused the call/);
+    // The alert says what the run's ticket says: its classification and the suggested action.
+    const ticket = AuditTicket.parse(JSON.parse(toGitHub.bundle.objects['ticket.json'] as string));
+    assert.ok(
+      github.posted[0]!.includes(`- classified: ${ticket.classification.category}`),
+      github.posted[0],
+    );
+    assert.ok(github.posted[0]!.includes(`- suggested action: ${ticket.suggested_action}`));
     assert.equal(slack.messages.length, 1);
     assert.match(slack.messages[0]!, /upstream refused the call/);
     const everything = [

@@ -19,7 +19,7 @@ import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
 import type { Redactor } from '../redaction';
-import { failedStepOf } from '../tickets';
+import { classifyFailure, failedStepOf, type FailureFacts, SUGGESTED_ACTION } from '../tickets';
 import { getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
 import { closeRun, finalizeRun, notificationDegraded, runNotifications } from './finalize';
 import { logOnlyNotify } from '../notifications';
@@ -247,6 +247,7 @@ async function sendFailureAlert(
       () => deps.clock.now(),
     );
   const text = deps.redactor.text;
+  const classified = classifyFailure(error as FailureFacts);
   try {
     const record = await notify({
       kind: 'failure_alert',
@@ -260,6 +261,9 @@ async function sendFailureAlert(
           `- window: ${run.window.start} – ${run.window.end}`,
           `- attempts: ${attempts}`,
           `- error: ${error.name}: ${error.message}`,
+          // The ticket's classification and suggested action (docs/evidence.md#tickets).
+          `- classified: ${classified.category}${classified.http_status ? ` (HTTP ${classified.http_status})` : ''}: ${classified.cause}`,
+          `- suggested action: ${SUGGESTED_ACTION[classified.category]}`,
           `- evidence: \`${run.evidencePrefix}${objectName('manifest', run.window.start)}\``,
         ].join('\n'),
       ),
