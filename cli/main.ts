@@ -614,6 +614,26 @@ function printStatus(report: StatusReport, zoneOf: (jobId: string) => string): v
       ]),
     ]),
   );
+  for (const j of report.jobs) {
+    // A disabled monitor that never ran has nothing to show (--json still lists its endpoints).
+    if (!j.monitors || (!j.enabled && !j.monitors.jobRunId)) continue;
+    console.log(
+      `latency monitors of ${j.jobId} (${j.monitors.jobRunId ? `state of run ${j.monitors.jobRunId}` : 'no run has left a state yet'}):`,
+    );
+    console.log(
+      table([
+        ['  ENDPOINT', 'LAST SUCCESS', 'LAST BREACH', 'LEVEL', 'STREAK', 'PENDING ALERTS'],
+        ...j.monitors.endpoints.map((m) => [
+          `  ${m.endpoint}`,
+          m.lastSuccessAt ? at(j.jobId, m.lastSuccessAt) : 'never',
+          m.lastBreachAt ? at(j.jobId, m.lastBreachAt) : 'never',
+          m.level ?? '-',
+          String(m.streak),
+          String(m.pendingAlerts),
+        ]),
+      ]),
+    );
+  }
   const alerts = report.jobs.flatMap((j) =>
     j.heartbeat.pendingAlerts.map((a) => `${j.jobId}: ${a}`),
   );
@@ -920,7 +940,8 @@ async function queryCommand(args: string[]): Promise<number> {
   return withControls('local', async (deps) => {
     const root = await mirrorEvidence(deps.evidence, deps.policy.stage);
     const rows = values.named
-      ? await runNamedQuery(root, values.named, days)
+      ? // Days and weeks (job_kpis) in the stage's time zone, as Athena's named query has them.
+        await runNamedQuery(root, values.named, days, deps.policy.settings.timezone)
       : await queryEvidence(root, positionals[0] as string);
     if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) console.log('(no rows)');

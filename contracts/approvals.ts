@@ -2,6 +2,7 @@ import { deferred } from './deferred';
 import * as z from 'zod';
 import { JobId, SemVer, Sha256Hex, UtcTimestamp } from './common';
 import { DangerousOpKind } from './job';
+import { NotificationRecord } from './notification';
 
 /**
  * Where an approver's verified identity came from: the caller's IAM identity (the decision Function
@@ -86,6 +87,11 @@ export const ApprovalRecord = deferred(() =>
         detail: z.string(),
       }),
     ),
+    /**
+     * The request as it went down the notification chain (docs/notifications.md), besides the
+     * announcers above; it goes into the run's bundle (notifications).
+     */
+    notification: NotificationRecord.optional(),
   }),
 );
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;

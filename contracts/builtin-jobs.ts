@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { SecretRef } from './common';
 import { LatencyAlertPayload, WebhookDeliveryPolicy } from './webhook';
 import { DatasetExportParams } from './dataset-export';
+import { ImprovementDigestParams, ObservabilityReportParams } from './reports';
 
 /**
  * Parameters of the built-in jobs, validated when the policy loads so a typo fails at load, not at
@@ -93,6 +94,9 @@ export const builtinJobParams: Record<string, z.ZodType> = {
   endpoint_latency_monitor: EndpointLatencyMonitorParams,
   weekly_health_report: WeeklyHealthReportParams,
   dataset_export: DatasetExportParams,
+  daily_observability_report: ObservabilityReportParams,
+  weekly_observability_report: ObservabilityReportParams,
+  weekly_improvement_digest: ImprovementDigestParams,
 };
 
 /**
@@ -110,6 +114,9 @@ export const BUILTIN_JOB_IDS = [
   'kill_switch_release',
   'safety_relax',
   'dataset_export',
+  'daily_observability_report',
+  'weekly_observability_report',
+  'weekly_improvement_digest',
 ] as const;
 
 /**

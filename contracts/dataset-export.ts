@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { PolicySnapshotRef, Sha256Hex, Stage, UtcTimestamp, Window } from './common';
 
 /** The datasets `dataset_export` writes (docs/exports.md#datasets). */
-export const ExportDataset = deferred(() => z.enum(['run_records', 'job_kpis']));
+export const ExportDataset = deferred(() => z.enum(['run_records', 'job_kpis', 'latency_rollups']));
 export type ExportDataset = z.infer<typeof ExportDataset>;
 
 /** Parameters of the built-in `dataset_export` job, checked when the policy loads. */
@@ -12,8 +12,10 @@ export const DatasetExportParams = deferred(() =>
     datasets: z
       .array(ExportDataset)
       .min(1)
-      .default(['run_records', 'job_kpis'])
+      .default(['run_records', 'job_kpis', 'latency_rollups'])
       .refine((d) => new Set(d).size === d.length, { message: 'names a dataset twice' }),
+    /** The job whose hourly roll-ups `latency_rollups` exports (docs/exports.md#datasets). */
+    latencyJobId: z.string().min(1).default('endpoint_latency_monitor'),
     /** How long an export stays in the export index before it is archived (docs/exports.md#history). */
     historyWeeks: z.number().int().min(1).max(520).default(8),
     /**
@@ -78,7 +80,10 @@ export const ExportManifestEntry = deferred(() =>
     /** SHA-256 of the JSON Lines file's bytes (the CSV's is in `files`). */
     checksum_sha256: Sha256Hex,
     row_count: z.number().int().min(0),
-    /** SHA-256 of the input rows (the run records read, one canonical JSON line each). */
+    /**
+     * SHA-256 of the input rows, one canonical JSON line each: the run records read (run_records,
+     * job_kpis) or the roll-ups read (latency_rollups).
+     */
     source_hash: Sha256Hex,
     files: z.array(ExportFile).min(1),
     provenance: z.strictObject({
@@ -89,6 +94,7 @@ export const ExportManifestEntry = deferred(() =>
       job_run_id: z.string().min(1),
       inputs: z.strictObject({
         window: Window,
+        /** The runs read: exported (run_records, job_kpis) or that wrote the roll-ups read. */
         run_count: z.number().int().min(0),
         /** SHA-256 of the input runs' jobRunIds, one a line, sorted. */
         run_ids_sha256: Sha256Hex,

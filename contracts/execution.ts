@@ -13,6 +13,7 @@ import {
 import { Diagnostic, RunStatus } from './run-record';
 import { IntegrityReport } from './integrity-report';
 import { Identity } from './identity';
+import { NotificationRecord } from './notification';
 
 /** A run parameter's name: a plain word, since it becomes a DynamoDB map key and an audit field. */
 export const RunParamName = deferred(() =>
@@ -127,6 +128,8 @@ export const ExecuteResult = deferred(() =>
     outputs: z.array(JobOutput),
     integrityReport: IntegrityReport.nullable(),
     diagnostics: z.array(Diagnostic),
+    /** Every notification the job sent (docs/notifications.md), for the run's bundle. */
+    notifications: z.array(NotificationRecord).optional(),
   }),
 );
 export type ExecuteResult = z.infer<typeof ExecuteResult>;

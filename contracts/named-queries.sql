@@ -87,3 +87,53 @@ FROM latency_samples
 WHERE dt >= date_format(date_add('day', -14, current_date), '%Y-%m-%d')
 GROUP BY endpoint
 ORDER BY endpoint;
+
+-- name: job_kpis
+-- description: KPIs per job and for the whole stage, per day and per ISO week of scheduled time (in the stage's time zone), over the last 28 days: runs, successes, failures, refusals, retries, success rate, mean retries and attempts, nearest-rank p50/p95 duration (docs/observability.md#kpis).
+-- The definitions of functions/core/kpis.ts, which a test holds this equal to (test/integration/kpis-query.test.ts):
+-- success is ok or dry_run with quality OK, a run's retries are its attempts after the first, and
+-- the percentiles are nearest-rank (the duration at rank ceil(p × n), computed in double as there).
+-- The zone is written once, AT TIME ZONE 'UTC': withTimeZone sets the stage's, for Athena (infra) and
+-- for `opsrail query --named` alike.
+WITH runs AS (
+  SELECT job_id, status, quality, duration_ms, attempts, greatest(attempts - 1, 0) AS retries,
+         CAST(from_iso8601_timestamp(scheduledtime) AT TIME ZONE 'UTC' AS date) AS day
+  FROM run_records
+  WHERE dt >= date_format(date_add('day', -28, current_date), '%Y-%m-%d')
+),
+periods AS (
+  SELECT 'day' AS granularity, day AS period_start, 'job' AS scope, job_id, status, quality, duration_ms, attempts, retries FROM runs
+  UNION ALL
+  SELECT 'day', day, 'stage', CAST(NULL AS varchar), status, quality, duration_ms, attempts, retries FROM runs
+  UNION ALL
+  SELECT 'week', CAST(date_trunc('week', day) AS date), 'job', job_id, status, quality, duration_ms, attempts, retries FROM runs
+  UNION ALL
+  SELECT 'week', CAST(date_trunc('week', day) AS date), 'stage', CAST(NULL AS varchar), status, quality, duration_ms, attempts, retries FROM runs
+),
+ranked AS (
+  SELECT *,
+         row_number() OVER (PARTITION BY granularity, period_start, scope, job_id ORDER BY duration_ms) AS duration_rank,
+         count(*) OVER (PARTITION BY granularity, period_start, scope, job_id) AS n
+  FROM periods
+)
+SELECT granularity, CAST(period_start AS varchar) AS period_start, scope, job_id,
+       count(*) AS runs,
+       count_if(status IN ('ok', 'dry_run') AND quality = 'OK') AS successes,
+       count_if(status = 'error') AS failures,
+       count_if(status = 'skipped') AS refused,
+       sum(retries) AS retries,
+       CAST(count_if(status IN ('ok', 'dry_run') AND quality = 'OK') AS double) / count(*) AS success_rate,
+       CAST(sum(retries) AS double) / count(*) AS mean_retries,
+       CAST(sum(attempts) AS double) / count(*) AS mean_attempts,
+       max(CASE WHEN duration_rank = ceil(CAST(0.5 AS double) * n) THEN duration_ms END) AS p50_duration_ms,
+       max(CASE WHEN duration_rank = ceil(CAST(0.95 AS double) * n) THEN duration_ms END) AS p95_duration_ms
+FROM ranked
+GROUP BY granularity, period_start, scope, job_id
+ORDER BY granularity, period_start, scope, job_id;
+
+-- name: open_tickets
+-- description: Open audit tickets of failed runs over the last 30 days, highest risk first, then newest (docs/evidence.md#tickets).
+SELECT ticket_id, job_id, run_id, risk, classification.category AS category, classification.http_status AS http_status, failed.step AS failed_step, failed.error_code AS error_code, opened_at, suggested_action
+FROM tickets
+WHERE status = 'open' AND dt >= date_format(date_add('day', -30, current_date), '%Y-%m-%d')
+ORDER BY CASE risk WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC, opened_at DESC, ticket_id;

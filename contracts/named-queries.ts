@@ -50,6 +50,24 @@ export function withWindowDays(query: NamedQuery, days: number): string {
   return query.sql.replace(WINDOW, `date_add('day', -${days}, current_date)`);
 }
 
+/** How the SQL writes the zone its days and weeks are taken in: `AT TIME ZONE 'UTC'`. */
+const ZONE = /AT TIME ZONE '[^']*'/g;
+
+/**
+ * The query's SQL with its days and weeks in another IANA time zone (the stage's, for job_kpis);
+ * a query without a zone is unchanged.
+ */
+export function withTimeZone(sql: string, zone: string): string {
+  let known = /^[A-Za-z0-9_+\-/]+$/.test(zone);
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+  } catch {
+    known = false;
+  }
+  if (!known) throw new RangeError(`zone: not an IANA time zone: '${zone}'`);
+  return sql.replace(ZONE, `AT TIME ZONE '${zone}'`);
+}
+
 export const loadNamedQueries = (): NamedQuery[] =>
   parseNamedQueries(readFileSync(NAMED_QUERIES_PATH, 'utf8'));
 
@@ -61,5 +79,6 @@ export function athenaToDuckDb(sql: string): string {
   return sql
     .replace(/date_add\('day',\s*(-?\d+),\s*current_date\)/g, '(current_date + INTERVAL ($1) DAY)')
     .replace(/\bdate_format\(/g, 'strftime(')
-    .replace(/\bapprox_percentile\(/g, 'quantile_disc(');
+    .replace(/\bapprox_percentile\(/g, 'quantile_disc(')
+    .replace(/\bfrom_iso8601_timestamp\((\w+)\)/g, 'CAST($1 AS TIMESTAMPTZ)');
 }

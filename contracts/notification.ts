@@ -1,6 +1,6 @@
 import { deferred } from './deferred';
 import * as z from 'zod';
-import { UtcTimestamp } from './common';
+import { SecretRef, UtcTimestamp } from './common';
 
 /**
  * What opsrail tells people (docs/notifications.md): reports, digests, failure alerts, approval
@@ -50,3 +50,56 @@ export const NotificationRecord = deferred(() =>
   }),
 );
 export type NotificationRecord = z.infer<typeof NotificationRecord>;
+
+/**
+ * `notifications/` in a run's bundle (docs/evidence.md): every notification the run sent and what
+ * each channel did with it.
+ */
+export const NotificationEvidence = deferred(() =>
+  z.strictObject({
+    schemaVersion: z.literal(1),
+    jobRunId: z.string().min(1),
+    notifications: z.array(NotificationRecord).min(1),
+  }),
+);
+export type NotificationEvidence = z.infer<typeof NotificationEvidence>;
+
+/** Each channel's tries (docs/notifications.md#the-chain): backoff with full jitter, a timeout each. */
+export const NotificationRetry = deferred(() =>
+  z.strictObject({
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+    baseDelayMs: z.number().int().min(1).max(60_000).default(500),
+    maxDelayMs: z.number().int().min(1).max(60_000).default(5000),
+    timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  }),
+);
+export type NotificationRetry = z.infer<typeof NotificationRetry>;
+
+/**
+ * The stage's notification chain (policy `notifications`, docs/notifications.md#configuration):
+ * each channel is optional, every secret by secret_ref only. No channel: the log alone.
+ */
+export const NotificationSettings = deferred(() =>
+  z.strictObject({
+    /** Slack: the secret holding the incoming-webhook URL. */
+    slack: z.strictObject({ webhookSecretRef: SecretRef }).optional(),
+    /** GitHub: comments on one issue, with a token read by secret_ref. */
+    github: z
+      .strictObject({
+        owner: z
+          .string()
+          .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub user or organisation'),
+        repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a GitHub repository name'),
+        issueNumber: z.number().int().min(1),
+        /** Default https://api.github.com (GitHub Enterprise: https://HOST/api/v3). */
+        apiBaseUrl: z
+          .url()
+          .refine((url) => !url.endsWith('/'), 'must not end with /')
+          .optional(),
+        tokenSecretRef: SecretRef,
+      })
+      .optional(),
+    retry: NotificationRetry.optional(),
+  }),
+);
+export type NotificationSettings = z.infer<typeof NotificationSettings>;

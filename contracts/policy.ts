@@ -7,6 +7,7 @@ import { TimeZone } from './schedule';
 import { Identity, identityKey } from './identity';
 import { ApprovalIdentityPolicy } from './sign-in';
 import { SlackApprovalSettings } from './slack';
+import { NotificationSettings } from './notification';
 
 /** An allowed list names each person once (compared as docs/approvals.md says). */
 function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
@@ -18,6 +19,7 @@ function distinctIdentities(list: string[], ctx: z.RefinementCtx): void {
   });
 }
 import { LambdaStandIn } from './job-module';
+import { ReportsSettings } from './reports';
 
 /**
  * Frequencies, windows, retries, thresholds, recipients and retention are policy, not code
@@ -196,6 +198,16 @@ export const StagePolicy = deferred(() =>
             .default([]),
         })
         .default({ placeholder: '[REDACTED]', patterns: [] }),
+      /**
+       * Where notifications go (docs/notifications.md#configuration): Slack → GitHub issue → log.
+       * Absent or empty: the log alone.
+       */
+      notifications: NotificationSettings.default({}),
+      /**
+       * The routine reports' global switch (docs/reports.md#switches): off, no report job is
+       * scheduled even where `jobs.<id>.enabled` is true.
+       */
+      reports: ReportsSettings.prefault({}),
       /** Per-job switches. A job absent here is declared but disabled in this stage. */
       jobs: z
         .record(

@@ -153,6 +153,31 @@ export const EVIDENCE_TABLES: EvidenceTable[] = [
       c('jobRunId'),
     ],
   },
+  // A failed run's audit ticket (contracts/audit-ticket.ts, docs/evidence.md#tickets). Its stage
+  // and job_id are the partition columns of the same names.
+  {
+    name: 'tickets',
+    folder: 'ticket',
+    partitions: 'job',
+    extension: 'json',
+    columns: [
+      c('ticket_id'),
+      c('job_version'),
+      c('run_id'),
+      c('opened_at'),
+      c('status'),
+      c('failed', {
+        struct: [c('step'), c('error_code'), c('error_name'), c('message'), c('attempts', 'int')],
+      }),
+      c('classification', { struct: [c('category'), c('http_status', 'int'), c('cause')] }),
+      c('risk'),
+      c('risk_reasons', { array: 'string' }),
+      c('dangerous', 'boolean'),
+      c('quarantined', 'boolean'),
+      c('evidence_refs', { array: 'string' }),
+      c('suggested_action'),
+    ],
+  },
 ];
 
 /** Hive/Glue type text, e.g. struct<kind:string,id:string>. */

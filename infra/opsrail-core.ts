@@ -140,6 +140,7 @@ export class OpsrailCore extends Construct {
       jobIds: policy.jobs.map((j) => j.jobId),
       evidence: this.evidence,
       removalPolicy,
+      timeZone: policy.settings.timezone,
     });
     this.scheduling = new JobScheduling(this, 'Scheduling', {
       stage,

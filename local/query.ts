@@ -3,7 +3,12 @@ import { globSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { duckType, EVIDENCE_TABLES, type EvidenceTable } from '../contracts/query-tables';
-import { athenaToDuckDb, loadNamedQueries, withWindowDays } from '../contracts/named-queries';
+import {
+  athenaToDuckDb,
+  loadNamedQueries,
+  withTimeZone,
+  withWindowDays,
+} from '../contracts/named-queries';
 import type { EvidenceReader } from '../functions/core/ports';
 import { ValidationError } from '../functions/core/errors';
 
@@ -107,7 +112,16 @@ export async function checkSqlSyntax(sql: string): Promise<void> {
   }
 }
 
-export async function runNamedQuery(root: string, name: string, days?: number): Promise<Row[]> {
+/**
+ * A named query over the folder: over `days` instead of its default window, and with its days and
+ * weeks in `zone` instead of UTC (job_kpis; withTimeZone).
+ */
+export async function runNamedQuery(
+  root: string,
+  name: string,
+  days?: number,
+  zone?: string,
+): Promise<Row[]> {
   const query = loadNamedQueries().find((q) => q.name === name);
   if (!query)
     throw new Error(
@@ -115,8 +129,6 @@ export async function runNamedQuery(root: string, name: string, days?: number): 
         .map((q) => q.name)
         .join(', ')}`,
     );
-  return queryEvidence(
-    root,
-    athenaToDuckDb(days === undefined ? query.sql : withWindowDays(query, days)),
-  );
+  const sql = days === undefined ? query.sql : withWindowDays(query, days);
+  return queryEvidence(root, athenaToDuckDb(zone === undefined ? sql : withTimeZone(sql, zone)));
 }

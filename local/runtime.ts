@@ -17,6 +17,7 @@ import {
 import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
 import { ConfigurationError } from '../functions/core/errors';
+import type { NotificationLedger } from '../functions/core/notification-chain';
 import { createExecutionEndedHandler } from '../functions/execution-ended/handler';
 import { deriveRunIdentity } from '../functions/core/run/dependencies';
 import { parseEvent } from '../functions/core/handler-kit';
@@ -146,8 +147,9 @@ export interface RuntimeOptions {
    * local services.
    */
   ports?: Pick<Dependencies, 'state' | 'approvals' | 'evidence'> &
-    Partial<Pick<Dependencies, 'metrics'>> &
-    Required<Pick<Dependencies, 'idempotencyPersistence'>>;
+    Partial<Pick<Dependencies, 'metrics'>> & { notificationLedger?: NotificationLedger } & Required<
+      Pick<Dependencies, 'idempotencyPersistence'>
+    >;
   /**
    * Tests and benches only: the evidence store to use instead of the stage's bucket through its own
    * lazily loaded client, e.g. an S3EvidenceStore over a client whose requests they watch.
@@ -246,7 +248,12 @@ export class LocalRuntime {
     // environment must satisfy each function's schema, as CDK checks each function's at synth.
     for (const dir of functionDirs) parseFunctionEnv(dir, env);
     const built = {
-      ...buildDependencies(env, extraJobs, options.clock ? { clock: options.clock } : {}),
+      ...buildDependencies(env, extraJobs, {
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.ports?.notificationLedger
+          ? { notificationLedger: options.ports.notificationLedger }
+          : {}),
+      }),
       ...options.ports,
       ...(options.evidence ? { evidence: options.evidence } : {}),
     };

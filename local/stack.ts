@@ -122,7 +122,7 @@ export async function provision(env: HandlerEnv): Promise<void> {
         { AttributeName: stateTable.partitionKey, KeyType: 'HASH' as const },
         { AttributeName: stateTable.sortKey, KeyType: 'RANGE' as const },
       ],
-      ttl: null,
+      ttl: stateTable.ttlAttribute,
     },
     {
       name: env.IDEMPOTENCY_TABLE_NAME,

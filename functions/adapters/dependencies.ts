@@ -11,7 +11,9 @@ import { jobRegistry } from '../jobs/registry';
 import { kindJobs } from '../jobs/kinds';
 import { awsJobKindPorts, localJobKindPorts } from './job-kind-adapters';
 import { bundledConfig } from './bundle-config';
-import { fetchWebhookPoster } from './webhook-poster';
+import { fetchHttpGetter, fetchWebhookPoster } from './webhook-poster';
+import { chainNotify, type NotificationLedger } from '../core/notification-chain';
+import { DynamoDbNotificationLedger } from './dynamodb-notification-ledger';
 import type { JobImplementation } from '../jobs/types';
 import { DynamoDbStateStore } from './dynamodb-state-store';
 import { bundledPolicySource, directoryPolicySource } from './policy-sources';
@@ -95,7 +97,7 @@ export interface Dependencies extends RunDependencies {
 export function buildDependencies(
   env: HandlerEnv,
   extraJobs: readonly JobImplementation[] = [],
-  overrides: { clock?: Clock; runsJobs?: boolean } = {},
+  overrides: { clock?: Clock; runsJobs?: boolean; notificationLedger?: NotificationLedger } = {},
 ): Dependencies {
   const dynamodb = dynamoDbClient(env);
   const source = env.OPSRAIL_POLICY_DIR
@@ -122,12 +124,20 @@ export function buildDependencies(
     logLevel: env.POWERTOOLS_LOG_LEVEL,
     persistentKeys: { stage: env.OPSRAIL_STAGE, source: 'job' },
   });
+  const log = (message: string, details?: Record<string, unknown>) =>
+    jobLogger.info(message, details ?? {});
+  const clock = overrides.clock ?? systemClock;
+  const webhooks = {
+    http: fetchWebhookPoster,
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+  };
   return {
     env,
     dynamodb,
     policy,
     redactor,
-    log: (message, details) => jobLogger.info(message, details ?? {}),
+    log,
     metrics:
       env.OPSRAIL_METRICS === 'emf'
         ? new PowertoolsRunMetrics(env.POWERTOOLS_SERVICE_NAME, env.OPSRAIL_STAGE)
@@ -135,14 +145,31 @@ export function buildDependencies(
     approvals: new DynamoDbApprovalStore(dynamodb, env.STATE_TABLE_NAME),
     state: new DynamoDbStateStore(dynamodb, env.STATE_TABLE_NAME),
     evidence: s3EvidenceStore(env),
-    clock: overrides.clock ?? systemClock,
+    clock,
     jobs,
     secrets: kindPorts.secrets,
-    webhooks: {
-      http: fetchWebhookPoster,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      random: Math.random,
-    },
+    webhooks,
+    // The stage's notification chain from its policy (docs/notifications.md#configuration): the
+    // Slack ledger in the state table, kept as long as the run records.
+    notify: chainNotify(
+      {
+        ...webhooks,
+        clock,
+        get: fetchHttpGetter,
+        secrets: kindPorts.secrets,
+        ledger:
+          overrides.notificationLedger ??
+          new DynamoDbNotificationLedger(
+            dynamodb,
+            env.STATE_TABLE_NAME,
+            policy.settings.retention.runRecordDays * 86400,
+          ),
+        redactor,
+        log: (message, details) =>
+          log(redactor.text(message), details ? redactor.value(details) : undefined),
+      },
+      policy.settings.notifications,
+    ),
     codeVersion: env.OPSRAIL_CODE_VERSION,
   };
 }

@@ -7,7 +7,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { callDynamoDb, isConditionFailure, transactWrite } from './dynamodb-kit';
-import type { ApprovalDecision, ApprovalRecord } from '../../contracts';
+import type { ApprovalDecision, ApprovalRecord, NotificationRecord } from '../../contracts';
 import type { ApprovalAttempt, ApprovalStore, StoredApproval } from '../core/approvals';
 import { stateTable } from './table-layout';
 
@@ -226,12 +226,16 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     return 'counted';
   }
 
-  setDeliveries(approvalId: string, deliveries: ApprovalRecord['deliveries']): Promise<void> {
+  setDeliveries(
+    approvalId: string,
+    deliveries: ApprovalRecord['deliveries'],
+    notification?: NotificationRecord,
+  ): Promise<void> {
     return this.update(
       'setDeliveries',
       approvalId,
-      'SET #r.deliveries = :d',
-      { ':d': deliveries },
+      notification ? 'SET #r.deliveries = :d, #r.notification = :n' : 'SET #r.deliveries = :d',
+      notification ? { ':d': deliveries, ':n': notification } : { ':d': deliveries },
       { '#r': 'record' },
     );
   }

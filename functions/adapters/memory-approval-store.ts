@@ -1,4 +1,4 @@
-import type { ApprovalDecision, ApprovalRecord } from '../../contracts';
+import type { ApprovalDecision, ApprovalRecord, NotificationRecord } from '../../contracts';
 import type { ApprovalAttempt, ApprovalStore, StoredApproval } from '../core/approvals';
 import { byteOrder, conditionFailed, stored } from './memory-kit';
 
@@ -105,8 +105,14 @@ export class MemoryApprovalStore implements ApprovalStore {
     return 'counted';
   }
 
-  async setDeliveries(approvalId: string, deliveries: ApprovalRecord['deliveries']): Promise<void> {
-    this.existing('setDeliveries', approvalId).record.deliveries = stored(deliveries);
+  async setDeliveries(
+    approvalId: string,
+    deliveries: ApprovalRecord['deliveries'],
+    notification?: NotificationRecord,
+  ): Promise<void> {
+    const { record } = this.existing('setDeliveries', approvalId);
+    record.deliveries = stored(deliveries);
+    if (notification) record.notification = stored(notification);
   }
 
   async listPendingApprovals(): Promise<ApprovalRecord[]> {

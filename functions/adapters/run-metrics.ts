@@ -6,6 +6,7 @@ import {
   RUN_METRICS,
   TICK_METRICS,
 } from '../../contracts/metrics';
+import { runRetries } from '../core/kpis';
 import type { RunMetrics, RunMetricsRecord } from '../core/ports';
 
 /** Run metrics as CloudWatch EMF, through Powertools Metrics, flushed with each run. */
@@ -26,7 +27,7 @@ export class PowertoolsRunMetrics implements RunMetrics {
     stage.addMetric(RUN_METRICS.succeeded, MetricUnit.Count, run.succeeded ? 1 : 0);
     stage.addMetric(RUN_METRICS.failed, MetricUnit.Count, run.failed ? 1 : 0);
     stage.addMetric(RUN_METRICS.refused, MetricUnit.Count, run.refused ? 1 : 0);
-    stage.addMetric(RUN_METRICS.retries, MetricUnit.Count, Math.max(0, run.attempts - 1));
+    stage.addMetric(RUN_METRICS.retries, MetricUnit.Count, runRetries(run.attempts));
     stage.addMetric(RUN_METRICS.durationMs, MetricUnit.Milliseconds, run.durationMs);
     stage.addMetric(RUN_METRICS.quarantineEntered, MetricUnit.Count, run.quarantineEntered ? 1 : 0);
     stage.publishStoredMetrics();

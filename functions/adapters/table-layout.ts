@@ -5,6 +5,8 @@
 export const stateTable = {
   partitionKey: 'pk',
   sortKey: 'sk',
+  /** DynamoDB TTL (epoch seconds): items that carry it are deleted some time after it passes. */
+  ttlAttribute: 'ttl',
   /** Schema changes are additive only: an older reader must still read every item. */
   keys: {
     run: (jobRunId: string) => ({ pk: `RUN#${jobRunId}`, sk: 'RUN' }),
@@ -47,6 +49,14 @@ export const stateTable = {
      * A signed Slack interaction seen once (its signature's hash): a second delivery is a replay.
      */
     slackRequest: (requestKey: string) => ({ pk: `SLACK_REQUEST#${requestKey}`, sk: 'SEEN' }),
+    /**
+     * One notification's delivery on one channel (docs/notifications.md#idempotency): `pending`
+     * once claimed, `sent` after a 2xx; expires by `ttl`.
+     */
+    notification: (channel: string, dedupeKey: string) => ({
+      pk: `NOTIFY#${channel}#${dedupeKey}`,
+      sk: 'NOTIFICATION',
+    }),
     /** An export dataset's counter: the last sequence number given (docs/exports.md). */
     exportCounter: (dataset: string) => ({ pk: `EXPORT#${dataset}`, sk: 'COUNTER' }),
     /** The sequence number one run holds for an export dataset, written with the counter's move. */

@@ -10,11 +10,13 @@ import {
   type DangerousOpKind,
   type GateResults,
   type JobDefinition,
+  type NotificationRecord,
   type RunContext,
 } from '../../contracts';
 import type { JobContext, JobImplementation } from '../jobs/types';
 import type { Clock } from './clock';
 import { recordControlEvent, type ControlDependencies } from './controls';
+import type { Notify } from './notifications';
 import type { RunMetrics } from './ports';
 import { ConfigurationError, OpsrailError } from './errors';
 import { canonicalJson, sha256Hex } from './hashing';
@@ -76,7 +78,12 @@ export interface ApprovalStore {
     attempt: ApprovalAttempt,
     max: number,
   ): Promise<'stored' | 'counted'>;
-  setDeliveries(approvalId: string, deliveries: ApprovalRecord['deliveries']): Promise<void>;
+  /** What the announcement reached, and (if sent) the request's record from the notification chain. */
+  setDeliveries(
+    approvalId: string,
+    deliveries: ApprovalRecord['deliveries'],
+    notification?: NotificationRecord,
+  ): Promise<void>;
   listPendingApprovals(): Promise<ApprovalRecord[]>;
 }
 
@@ -171,6 +178,11 @@ export interface ApprovalDependencies extends ControlDependencies {
   announcers: Announcer[];
   log: (message: string, details?: Record<string, unknown>) => void;
   linkBaseUrl: string;
+  /**
+   * The stage's notification chain: the request goes down it too (kind approval_request), besides
+   * the announcers. Absent: only the announcers.
+   */
+  notify?: Notify;
 }
 
 /**
@@ -308,9 +320,31 @@ export async function requestApproval(
     deps.log(`approval needed: ${message.subject}`, { link, approvalId });
     deliveries.push({ channel: 'log', ok: true, detail: 'written to the function log' });
   }
-  await deps.approvals.setDeliveries(approvalId, deliveries);
+  // Down the notification chain as well (docs/notifications.md): keyed per request, so a retried
+  // RequestApproval never posts it twice. A chain that cannot answer never fails the request.
+  const notification = deps.notify
+    ? await deps
+        .notify({
+          kind: 'approval_request',
+          dedupeKey: `approval_request/${approvalId}`,
+          title: message.subject,
+          markdown: `${message.text}\n\n[Open the request](${link})`,
+        })
+        .then((sent) => deps.redactor.value(sent))
+        .catch((error: unknown) => {
+          deps.log('approval request notification failed', {
+            approvalId,
+            error: deps.redactor.text((error as Error).message),
+          });
+          return undefined;
+        })
+    : undefined;
+  await deps.approvals.setDeliveries(approvalId, deliveries, notification);
   deps.metrics.approval('requested');
-  return { record: { ...record, deliveries }, link };
+  return {
+    record: { ...record, deliveries, ...(notification ? { notification } : {}) },
+    link,
+  };
 }
 
 const clip = (text: string | null | undefined, max: number): string | null =>

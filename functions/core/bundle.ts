@@ -3,6 +3,7 @@ import type {
   JobOutput,
   Lineage,
   ManifestObject,
+  NotificationEvidence,
   ReplayPointers,
   RunContext,
   RunRecord,
@@ -11,6 +12,9 @@ import type {
 import { objectName, outputName } from './layout';
 import type { ChainLink, RunItem, SealedOutcome } from './ports';
 import { canonicalJson, sha256Hex } from './hashing';
+import { runDurationMs } from './kpis';
+import type { Redactor } from './redaction';
+import { buildTicket, ticketMarkdown } from './tickets';
 
 export interface BundleObject {
   name: string;
@@ -28,13 +32,14 @@ const json = (value: unknown): Uint8Array => encoder.encode(`${canonicalJson(val
 /**
  * Every object of a run's bundle except the manifest. A pure function of what is stored about the
  * run, so a retried Finalize produces the same bytes and write-once storage accepts the retry as a
- * no-op.
+ * no-op. A failed run's bundle also holds its audit ticket (docs/evidence.md#tickets).
  */
 export function buildBundleObjects(
   item: RunItem,
   sealed: SealedOutcome,
   outputs: JobOutput[],
   codeVersion: string,
+  redactor: Redactor,
 ): BundleObject[] {
   const run: RunContext = item;
   const at = run.window.start;
@@ -81,7 +86,7 @@ export function buildBundleObjects(
     quality: sealed.quality,
     startedAt: sealed.startedAt,
     endedAt: sealed.endedAt,
-    duration_ms: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    duration_ms: runDurationMs(sealed.startedAt, sealed.endedAt),
     attempts: sealed.attempts,
     artefacts: outputObjects.map((o) => ({
       name: o.name,
@@ -104,7 +109,7 @@ export function buildBundleObjects(
     replayPointersRef: `${run.evidencePrefix}${objectName('replay_pointers', at)}`,
   };
   const audit = [...item.audit, ...sealed.events];
-  return [
+  const objects: BundleObject[] = [
     {
       name: objectName('audit', at),
       contentType: 'application/x-ndjson',
@@ -131,7 +136,59 @@ export function buildBundleObjects(
           },
         ]
       : []),
+    ...(sealed.notifications?.length
+      ? [
+          {
+            name: objectName('notifications', at),
+            contentType: 'application/json',
+            body: json({
+              schemaVersion: 1,
+              jobRunId: run.jobRunId,
+              notifications: sealed.notifications,
+            } satisfies NotificationEvidence),
+          },
+        ]
+      : []),
     ...outputObjects,
+  ];
+  return sealed.status === 'error' && sealed.error
+    ? [...objects, ...ticketObjects(run, sealed, sealed.error, objects, redactor)]
+    : objects;
+}
+
+/**
+ * The ticket of a failed run, as JSON and Markdown: it refers to every other object of the bundle
+ * and to its manifest.
+ */
+function ticketObjects(
+  run: RunContext,
+  sealed: SealedOutcome,
+  error: NonNullable<SealedOutcome['error']>,
+  others: BundleObject[],
+  redactor: Redactor,
+): BundleObject[] {
+  const at = run.window.start;
+  const ticket = buildTicket(
+    {
+      run,
+      error,
+      step: sealed.failedStep ?? 'unknown',
+      attempts: sealed.attempts,
+      endedAt: sealed.endedAt,
+      quarantined: sealed.effect.kind === 'failure' && sealed.effect.quarantine !== null,
+      evidenceRefs: [...others.map((o) => o.name), objectName('manifest', at)].map(
+        (name) => `${run.evidencePrefix}${name}`,
+      ),
+    },
+    redactor,
+  );
+  return [
+    { name: objectName('ticket', at), contentType: 'application/json', body: json(ticket) },
+    {
+      name: objectName('ticket_md', at),
+      contentType: 'text/markdown; charset=utf-8',
+      body: encoder.encode(ticketMarkdown(ticket)),
+    },
   ];
 }
 

@@ -23,6 +23,11 @@ import type {
 } from './ports';
 import { nextRunTimes } from './schedule';
 import { type Heartbeat, heartbeatOf } from './freshness';
+import {
+  LATENCY_MONITOR_JOB_ID,
+  type MonitorHeartbeats,
+  monitorHeartbeats,
+} from './latency-heartbeat';
 import type { Redactor } from './redaction';
 
 /** Stops running executions: StopExecution in AWS, an abort of the interpreter locally. */
@@ -256,6 +261,11 @@ export interface StatusReport {
     nextRun: string | null;
     /** Last success and failure, whether the job is stale, what would alert (freshness.ts). */
     heartbeat: Heartbeat;
+    /**
+     * For the latency monitor: each endpoint's heartbeat (last success, last breach, pending
+     * alerts) from the latest run's state (docs/latency-slo.md#the-heartbeat); null for other jobs.
+     */
+    monitors: MonitorHeartbeats | null;
   }[];
   openRuns: OpenRun[];
 }
@@ -272,6 +282,24 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
     ),
   ]);
   const stateOf = new Map(states);
+  const monitorsOf = new Map(
+    await Promise.all(
+      deps.policy.jobs
+        .filter((job) => job.jobId === LATENCY_MONITOR_JOB_ID)
+        .map(
+          async (job) =>
+            [
+              job.jobId,
+              await monitorHeartbeats(
+                deps.evidence,
+                deps.policy.stage,
+                job,
+                stateOf.get(job.jobId)?.chainHead,
+              ),
+            ] as const,
+        ),
+    ),
+  );
   const killSwitches = [
     controls.globalKillSwitch,
     ...Object.values(controls.jobKillSwitches),
@@ -293,6 +321,18 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
     datasets: controls.datasets,
     jobs: deps.policy.jobs.map((job) => {
       const s = stateOf.get(job.jobId);
+      const heartbeat = heartbeatOf(
+        job,
+        s,
+        deps.policy.settings.thresholds.deadManGraceMinutes,
+        now,
+      );
+      const monitors = monitorsOf.get(job.jobId) ?? null;
+      for (const m of monitors?.endpoints ?? [])
+        if (m.pendingAlerts > 0)
+          heartbeat.pendingAlerts.push(
+            `${m.endpoint}: ${m.pendingAlerts} latency alert(s) not delivered yet (the next run retries)`,
+          );
       return {
         jobId: job.jobId,
         enabled: job.enabled,
@@ -310,7 +350,8 @@ export async function statusReport(deps: ControlDependencies): Promise<StatusRep
           job.enabled && !controls.pausedJobs[job.jobId]
             ? (nextRunTimes(job.schedule, now, 1)[0]?.toISOString() ?? null)
             : null,
-        heartbeat: heartbeatOf(job, s, deps.policy.settings.thresholds.deadManGraceMinutes, now),
+        heartbeat,
+        monitors,
       };
     }),
     openRuns,

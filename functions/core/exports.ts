@@ -1,4 +1,5 @@
 import type { ExportDataset, Stage } from '../../contracts';
+import { kpiFigures, runDurationMs } from './kpis';
 import type { RunItem } from './ports';
 
 /**
@@ -77,7 +78,7 @@ export interface JobKpiRow {
   succeeded: number;
   failed: number;
   skipped: number;
-  /** succeeded / runs (ok and dry_run count as succeeded). */
+  /** succeeded / runs (docs/observability.md#kpis: ok or dry_run with quality OK). */
   success_rate: number;
   mean_attempts: number;
   p50_duration_ms: number;
@@ -127,7 +128,7 @@ export function runRecordRows(
           quality: sealed.quality,
           startedAt: sealed.startedAt,
           endedAt: sealed.endedAt,
-          duration_ms: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+          duration_ms: runDurationMs(sealed.startedAt, sealed.endedAt),
           attempts: sealed.attempts,
           error_kind: sealed.error?.kind ?? null,
         },
@@ -136,16 +137,13 @@ export function runRecordRows(
     .sort((a, b) => (a.jobRunId < b.jobRunId ? -1 : a.jobRunId > b.jobRunId ? 1 : 0));
 }
 
-/** Nearest-rank percentile of sorted values (0 for none). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
-}
-
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
 
-/** Per job: runs, outcomes, success rate, mean attempts, p50/p95 duration, in jobId order. */
+/**
+ * Per job: runs, outcomes, success rate, mean attempts, p50/p95 duration, in jobId order: the KPI
+ * figures (functions/core/kpis.ts, docs/observability.md#kpis) of the job's runs in the window,
+ * rates rounded to 6 decimals.
+ */
 export function jobKpiRows(
   rows: readonly RunRecordRow[],
   window: { start: string; end: string },
@@ -153,23 +151,88 @@ export function jobKpiRows(
   const byJob = new Map<string, RunRecordRow[]>();
   for (const row of rows) byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), row]);
   return [...byJob.keys()].sort().map((jobId) => {
-    const runs = byJob.get(jobId)!;
-    const succeeded = runs.filter((r) => r.status === 'ok' || r.status === 'dry_run').length;
-    const durations = runs.map((r) => r.duration_ms).sort((a, b) => a - b);
+    const kpis = kpiFigures(byJob.get(jobId)!);
     return {
       jobId,
       window_start: window.start,
       window_end: window.end,
-      runs: runs.length,
-      succeeded,
-      failed: runs.filter((r) => r.status === 'error').length,
-      skipped: runs.filter((r) => r.status === 'skipped').length,
-      success_rate: round6(succeeded / runs.length),
-      mean_attempts: round6(runs.reduce((s, r) => s + r.attempts, 0) / runs.length),
-      p50_duration_ms: percentile(durations, 50),
-      p95_duration_ms: percentile(durations, 95),
+      runs: kpis.runs,
+      succeeded: kpis.successes,
+      failed: kpis.failures,
+      skipped: kpis.refused,
+      success_rate: round6(kpis.success_rate),
+      mean_attempts: round6(kpis.mean_attempts),
+      p50_duration_ms: kpis.p50_duration_ms,
+      p95_duration_ms: kpis.p95_duration_ms,
     };
   });
+}
+
+/**
+ * One row of the latency_rollups dataset: one endpoint's completed UTC hour, as the latency monitor
+ * rolled it up (its `latency_rollups` evidence table, docs/latency-slo.md#where-the-numbers-are-kept).
+ */
+export interface LatencyRollupRow {
+  hour: string;
+  endpoint: string;
+  count: number;
+  failures: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  threshold_ms: number;
+  breach: boolean;
+  /** The monitor run that rolled the hour up. */
+  jobRunId: string;
+}
+
+export const LATENCY_ROLLUP_COLUMNS = [
+  'hour',
+  'endpoint',
+  'count',
+  'failures',
+  'p50_ms',
+  'p95_ms',
+  'threshold_ms',
+  'breach',
+  'jobRunId',
+] as const satisfies readonly (keyof LatencyRollupRow)[];
+
+/**
+ * The roll-ups an export of `window` reads (docs/exports.md#inputs): hours that start inside the
+ * window, written by a run in `sealedRuns` (the monitor runs sealed no later than the export's
+ * claim), one row per endpoint and hour (a takeover writes the same row again; should two runs have
+ * rolled up one hour, the first by jobRunId stands), in hour then endpoint order.
+ */
+export function latencyRollupRows(
+  stored: readonly LatencyRollupRow[],
+  window: { start: string; end: string },
+  sealedRuns: ReadonlySet<string>,
+): LatencyRollupRow[] {
+  const start = Date.parse(window.start);
+  const end = Date.parse(window.end);
+  const byHour = new Map<string, LatencyRollupRow>();
+  for (const row of stored) {
+    const hour = Date.parse(row.hour);
+    if (!(hour >= start && hour < end) || !sealedRuns.has(row.jobRunId)) continue;
+    const key = `${row.hour}\u0000${row.endpoint}`;
+    const kept = byHour.get(key);
+    if (!kept || row.jobRunId < kept.jobRunId)
+      // Only the columns: a row written by a later monitor version may carry more.
+      byHour.set(key, {
+        hour: row.hour,
+        endpoint: row.endpoint,
+        count: row.count,
+        failures: row.failures,
+        p50_ms: row.p50_ms,
+        p95_ms: row.p95_ms,
+        threshold_ms: row.threshold_ms,
+        breach: row.breach,
+        jobRunId: row.jobRunId,
+      });
+  }
+  return [...byHour.values()].sort((a, b) =>
+    a.hour !== b.hour ? (a.hour < b.hour ? -1 : 1) : a.endpoint < b.endpoint ? -1 : 1,
+  );
 }
 
 /** JSON Lines: one object a line, keys in column order, a newline after each (empty: no bytes). */

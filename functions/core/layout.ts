@@ -13,6 +13,11 @@ export const EVIDENCE_KINDS = [
   'run_record',
   'lineage',
   'gate_results',
+  'notifications',
+  // A failed run's audit ticket and its Markdown (docs/evidence.md#tickets): two folders, so the
+  // ticket table reads JSON only.
+  'ticket',
+  'ticket_md',
 ] as const;
 export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
 
@@ -34,7 +39,8 @@ const compact = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z').replace(/
 export const runStamp = (windowStart: string): string => `run=${compact(windowStart)}`;
 
 export function objectName(kind: EvidenceKind, windowStart: string): string {
-  return `${kind}/${runStamp(windowStart)}.${kind === 'audit' ? 'jsonl' : 'json'}`;
+  const extension = kind === 'audit' ? 'jsonl' : kind === 'ticket_md' ? 'md' : 'json';
+  return `${kind}/${runStamp(windowStart)}.${extension}`;
 }
 
 export function outputName(windowStart: string, name: string, table?: OutputTable): string {

@@ -1,29 +1,26 @@
-import type { NotificationAttempt, NotificationChannel, NotificationRecord } from '../../contracts';
+import {
+  type NotificationAttempt,
+  type NotificationChannel,
+  type NotificationRecord,
+  NotificationRetry,
+  type NotificationSettings,
+} from '../../contracts';
 import type { SecretReader } from '../jobs/kinds/ports';
 import type { Notification, Notify } from './notifications';
 import type { Redactor } from './redaction';
-import { backoffMs, type PostAnswer, type WebhookPorts } from './webhook-delivery';
+import { backoffMs, retryAfterMs, type WebhookPorts } from './webhook-delivery';
 
-/** The chain's settings (docs/notifications.md#configuration); secrets only by secret_ref. */
-export interface NotificationSettings {
-  slack?: { webhookSecretRef: string };
-  github?: {
-    owner: string;
-    repo: string;
-    issueNumber: number;
-    apiBaseUrl?: string;
-    tokenSecretRef: string;
-  };
-  retry?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; timeoutMs: number };
-}
+/** The chain's settings: the policy's `notifications` (contracts/notification.ts). */
+export type { NotificationSettings };
+
+/** What one GET answered (with the headers the chain reads), or how it failed to answer. */
+export type GetAnswer =
+  | { status: number; body: string; link: string | null; retryAfter: string | null }
+  | { failure: 'timeout' | 'network'; detail: string };
 
 /** Reads one GET (GitHub's comment list); never throws for an answer. */
 export interface HttpGetter {
-  get(
-    url: string,
-    headers: Record<string, string>,
-    timeoutMs: number,
-  ): Promise<{ status: number; body: string } | { failure: 'timeout' | 'network'; detail: string }>;
+  get(url: string, headers: Record<string, string>, timeoutMs: number): Promise<GetAnswer>;
 }
 
 /**
@@ -37,9 +34,15 @@ export interface NotificationLedger {
     at: string,
   ): Promise<'claimed' | 'pending' | 'sent'>;
   markNotificationSent(channel: NotificationChannel, dedupeKey: string, at: string): Promise<void>;
-  /** Releases a claim whose send failed for certain (no answer 2xx), so a re-run may try again. */
+  /**
+   * Releases a claim whose send failed for certain (no answer 2xx), so a re-run may try again; a
+   * `sent` item is never released.
+   */
   releaseNotification(channel: NotificationChannel, dedupeKey: string): Promise<void>;
 }
+
+/** How long a ledger item is kept unless told (the run records' default retention, 90 days). */
+export const DEFAULT_LEDGER_TTL_SECONDS = 90 * 86400;
 
 export interface ChainPorts extends WebhookPorts {
   get: HttpGetter;
@@ -49,15 +52,14 @@ export interface ChainPorts extends WebhookPorts {
   log(message: string, details?: Record<string, unknown>): void;
 }
 
-const DEFAULT_RETRY = { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 5000, timeoutMs: 5000 };
 export const GITHUB_API = 'https://api.github.com';
 
 export function dedupeMarker(dedupeKey: string): string {
   return `<!-- opsrail:${dedupeKey.replace(/-->/g, '')} -->`;
 }
 
-type Outcome =
-  | { ok: true; attempts: number; status_code?: number }
+type Outcome<T = undefined> =
+  | { ok: true; attempts: number; status_code?: number; answer: T }
   | {
       ok: false;
       attempts: number;
@@ -65,55 +67,123 @@ type Outcome =
       error: string;
     };
 
-/** POST with retries: 5xx/408/timeouts backoff, 429 Retry-After, 401/403 and other 4xx final. */
-async function postWithRetry(
+/** The longest wait between two tries, whatever a Retry-After asks. */
+const MAX_WAIT_MS = 60_000;
+
+/**
+ * One request with retries: 5xx/408/timeouts backoff, 429 after its Retry-After (seconds or an
+ * HTTP-date), 401/403 and other 4xx final.
+ */
+async function withRetry<A extends { status: number; retryAfter: string | null }>(
   ports: ChainPorts,
-  retry: typeof DEFAULT_RETRY,
-  url: string,
-  headers: Record<string, string>,
-  body: string,
-): Promise<Outcome> {
+  retry: NotificationRetry,
+  send: () => Promise<A | { failure: 'timeout' | 'network'; detail: string }>,
+): Promise<Outcome<A>> {
   for (let attempt = 1; ; attempt++) {
-    const answer: PostAnswer = await ports.http.post(url, headers, body, retry.timeoutMs);
+    const answer = await send();
     const code = 'status' in answer ? answer.status : undefined;
-    if (code !== undefined && code >= 200 && code < 300)
-      return { ok: true, attempts: attempt, status_code: code };
+    if ('status' in answer && answer.status >= 200 && answer.status < 300)
+      return { ok: true, attempts: attempt, status_code: answer.status, answer };
     const retryable = code === undefined || code === 408 || code === 429 || code >= 500;
-    const error =
-      code === undefined ? `${'failure' in answer ? answer.failure : ''}` : `HTTP ${code}`;
+    const error = 'status' in answer ? `HTTP ${answer.status}` : answer.failure;
     if (!retryable || attempt >= retry.maxAttempts)
       return { ok: false, attempts: attempt, status_code: code, error };
     const asked =
-      'status' in answer && code === 429 && answer.retryAfter && /^\d+$/.test(answer.retryAfter)
-        ? Number(answer.retryAfter) * 1000
+      'status' in answer && code === 429
+        ? retryAfterMs(answer.retryAfter, ports.clock.now())
         : undefined;
     await ports.sleep(
-      Math.min(asked ?? backoffMs(attempt, retry as never, ports.random()), 60_000),
+      Math.min(asked ?? backoffMs(attempt, retry as never, ports.random()), MAX_WAIT_MS),
     );
   }
 }
 
+/** The most comment pages read looking for a marker (100 each): beyond, the channel fails. */
+const MAX_COMMENT_PAGES = 100;
+
+/** The `rel="next"` URL of a Link header (RFC 8288), if any. */
+export function nextLink(link: string | null): string | undefined {
+  for (const part of (link ?? '').split(',')) {
+    const match = /^\s*<([^>]+)>\s*;(.*)$/.exec(part);
+    if (match && /\brel="?([^";]*\s)?next(\s[^";]*)?"?/.test(match[2]!)) return match[1];
+  }
+  return undefined;
+}
+
+/**
+ * Whether any comment on the issue carries the marker: every page, following `Link: rel="next"`
+ * (only to the same origin: the token goes with it), else until a short page.
+ */
+async function findMarker(
+  ports: ChainPorts,
+  retry: NotificationRetry,
+  base: string,
+  headers: Record<string, string>,
+  marker: string,
+): Promise<Outcome<boolean>> {
+  const perPage = 100;
+  let url: string | undefined = `${base}?per_page=${perPage}&page=1`;
+  let attempts = 0;
+  for (let page = 1; url; page++) {
+    if (page > MAX_COMMENT_PAGES)
+      return { ok: false, attempts, error: `more than ${MAX_COMMENT_PAGES} pages of comments` };
+    const target: string = url;
+    const out = await withRetry(ports, retry, () =>
+      ports.get.get(target, headers, retry.timeoutMs),
+    );
+    attempts += out.attempts;
+    if (!out.ok) return { ...out, attempts, error: `listing comments: ${out.error}` };
+    let comments: unknown;
+    try {
+      comments = JSON.parse(out.answer.body);
+    } catch {
+      comments = undefined;
+    }
+    if (!Array.isArray(comments))
+      return { ok: false, attempts, error: 'listing comments: the answer is not a list' };
+    const bodies = comments.map((c) => (c as { body?: unknown })?.body);
+    if (bodies.some((body) => typeof body === 'string' && body.includes(marker)))
+      return { ok: true, attempts, status_code: out.status_code, answer: true };
+    const next = nextLink(out.answer.link);
+    if (next) url = new URL(next, base).origin === new URL(base).origin ? next : undefined;
+    else
+      url = comments.length < perPage ? undefined : `${base}?per_page=${perPage}&page=${page + 1}`;
+  }
+  return { ok: true, attempts, answer: false };
+}
+
 /**
  * The notification chain (docs/notifications.md): Slack → GitHub issue comment → log. Each
- * channel delivers a dedupeKey at most once; the first that takes it ends the chain.
+ * channel delivers a dedupeKey at most once; the first that takes it ends the chain, unless the
+ * notification asks for `deliver: 'every'` (a routine report: every configured channel, then the
+ * log; docs/notifications.md#every-channel).
  */
 export function chainNotify(ports: ChainPorts, settings: NotificationSettings): Notify {
-  const retry = { ...DEFAULT_RETRY, ...settings.retry };
   return async (notification: Notification): Promise<NotificationRecord> => {
+    // The contract's defaults, one source (built at the first notification, not at a cold start).
+    const retry = settings.retry ?? NotificationRetry.parse({});
     const attempts: NotificationAttempt[] = [];
     const now = () => ports.clock.now().toISOString();
     const title = ports.redactor.text(notification.title);
     const markdown = ports.redactor.text(notification.markdown);
     let configuredFailed = false;
+    const every = notification.deliver === 'every';
+    let deliveredVia: NotificationChannel | null = null;
     const done = (via: NotificationChannel | null): NotificationRecord => ({
       schema_version: 1,
       kind: notification.kind,
       dedupe_key: notification.dedupeKey,
       title,
       delivered_via: via,
-      degraded: configuredFailed && via !== 'slack' && via !== 'github',
+      // Every channel asked for: any configured channel that failed degrades the record.
+      degraded: every ? configuredFailed : configuredFailed && via !== 'slack' && via !== 'github',
       attempts,
     });
+    // A channel took it: the chain ends there, or goes on to the next one when every is asked.
+    const tookIt = (via: NotificationChannel): boolean => {
+      deliveredVia ??= via;
+      return !every;
+    };
     const failed = (
       channel: NotificationChannel,
       out: { attempts: number; status_code?: number; error?: string },
@@ -144,9 +214,8 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
       const state = await ports.ledger.claimNotification('slack', notification.dedupeKey, now());
       if (state === 'sent') {
         attempts.push({ channel: 'slack', status: 'already_sent', attempts: 0, at: now() });
-        return done('slack');
-      }
-      if (state === 'pending') {
+        if (tookIt('slack')) return done('slack');
+      } else if (state === 'pending') {
         // A claim without a result: an earlier run may have posted. Never double-post: fall back.
         attempts.push({
           channel: 'slack',
@@ -157,12 +226,9 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
         });
         configuredFailed = true;
       } else {
-        const out = await postWithRetry(
-          ports,
-          retry,
-          slackUrl!,
-          { 'Content-Type': 'application/json' },
-          JSON.stringify({ text: `*${title}*\n${markdown}` }),
+        const body = JSON.stringify({ text: `*${title}*\n${markdown}` });
+        const out = await withRetry(ports, retry, () =>
+          ports.http.post(slackUrl!, { 'Content-Type': 'application/json' }, body, retry.timeoutMs),
         );
         if (out.ok) {
           await ports.ledger.markNotificationSent('slack', notification.dedupeKey, now());
@@ -174,12 +240,13 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
             message_ref: `ledger:${notification.dedupeKey}`,
             at: now(),
           });
-          return done('slack');
+          if (tookIt('slack')) return done('slack');
+        } else {
+          // Only a definite refusal (an HTTP answer, not a timeout) releases the claim.
+          if (out.status_code !== undefined && out.status_code < 500)
+            await ports.ledger.releaseNotification('slack', notification.dedupeKey);
+          failed('slack', out);
         }
-        // Only a definite refusal (an HTTP answer, not a timeout) releases the claim.
-        if (out.status_code !== undefined && out.status_code < 500)
-          await ports.ledger.releaseNotification('slack', notification.dedupeKey);
-        failed('slack', out);
       }
     } else attempts.push({ channel: 'slack', status: 'not_configured', attempts: 0, at: now() });
 
@@ -194,58 +261,64 @@ export function chainNotify(ports: ChainPorts, settings: NotificationSettings): 
         'Content-Type': 'application/json',
       };
       const marker = dedupeMarker(notification.dedupeKey);
-      const listed = await ports.get.get(`${base}?per_page=100`, headers, retry.timeoutMs);
-      if ('status' in listed && listed.status === 200 && listed.body.includes(marker)) {
+      const listed = await findMarker(ports, retry, base, headers, marker);
+      if (listed.ok && listed.answer) {
         attempts.push({
           channel: 'github',
           status: 'already_sent',
-          attempts: 0,
-          status_code: 200,
+          attempts: listed.attempts,
+          status_code: listed.status_code,
           at: now(),
         });
-        return done('github');
+        if (tookIt('github')) return done('github');
+      } else {
+        // Without a complete list the marker may be there: never post twice, fall back to the log.
+        const body = JSON.stringify({ body: `${marker}\n**${title}**\n\n${markdown}` });
+        const out = listed.ok
+          ? await withRetry(ports, retry, () =>
+              ports.http.post(base, headers, body, retry.timeoutMs),
+            )
+          : listed;
+        if (out.ok) {
+          attempts.push({
+            channel: 'github',
+            status: 'sent',
+            attempts: out.attempts,
+            status_code: out.status_code,
+            at: now(),
+          });
+          if (tookIt('github')) return done('github');
+        } else failed('github', out);
       }
-      const out = await postWithRetry(
-        ports,
-        retry,
-        base,
-        headers,
-        JSON.stringify({ body: `${marker}\n**${title}**\n\n${markdown}` }),
-      );
-      if (out.ok) {
-        attempts.push({
-          channel: 'github',
-          status: 'sent',
-          attempts: out.attempts,
-          status_code: out.status_code,
-          at: now(),
-        });
-        return done('github');
-      }
-      failed('github', out);
     } else attempts.push({ channel: 'github', status: 'not_configured', attempts: 0, at: now() });
 
     ports.log(`notification ${notification.kind}: ${title}`, { dedupeKey: notification.dedupeKey });
     attempts.push({ channel: 'log', status: 'sent', attempts: 1, at: now() });
-    return done('log');
+    return done(deliveredVia ?? 'log');
   };
 }
 
-/** An in-memory ledger (unit tests, the local runtime without a state table). */
-export function memoryNotificationLedger(): NotificationLedger {
-  const items = new Map<string, 'pending' | 'sent'>();
+/**
+ * An in-memory ledger (unit tests, runs on the in-memory ports). Like the DynamoDB one, an item
+ * expires `ttlSeconds` after it was last written and may then be claimed again.
+ */
+export function memoryNotificationLedger(
+  ttlSeconds = DEFAULT_LEDGER_TTL_SECONDS,
+): NotificationLedger {
+  const items = new Map<string, { state: 'pending' | 'sent'; expires: number }>();
+  const expiry = (at: string) => Date.parse(at) + ttlSeconds * 1000;
   return {
-    async claimNotification(channel, key) {
+    async claimNotification(channel, key, at) {
       const found = items.get(`${channel}#${key}`);
-      if (found) return found;
-      items.set(`${channel}#${key}`, 'pending');
+      if (found && found.expires > Date.parse(at)) return found.state;
+      items.set(`${channel}#${key}`, { state: 'pending', expires: expiry(at) });
       return 'claimed';
     },
-    async markNotificationSent(channel, key) {
-      items.set(`${channel}#${key}`, 'sent');
+    async markNotificationSent(channel, key, at) {
+      items.set(`${channel}#${key}`, { state: 'sent', expires: expiry(at) });
     },
     async releaseNotification(channel, key) {
-      items.delete(`${channel}#${key}`);
+      if (items.get(`${channel}#${key}`)?.state === 'pending') items.delete(`${channel}#${key}`);
     },
   };
 }

@@ -10,6 +10,12 @@ export interface Notification {
   dedupeKey: string;
   title: string;
   markdown: string;
+  /**
+   * 'first' (default): the first channel that takes it ends the chain (an alert reaches someone).
+   * 'every': every configured channel, then the log (a routine report meant for the team's
+   * channel and the issue; docs/notifications.md#every-channel).
+   */
+  deliver?: 'first' | 'every';
 }
 
 /** Sends a notification down the chain and says what each channel did. */

@@ -3,6 +3,7 @@ import {
   BUILTIN_JOB_IDS,
   builtinJobParams,
   Catalog,
+  isReportJob,
   JobDefinition,
   StagePolicy,
   type Stage,
@@ -103,7 +104,9 @@ export function loadPolicy(
     const merged = {
       ...entry,
       environment: settings.environment,
-      enabled: switches?.enabled ?? false,
+      // A report job needs its own switch and the reports' global one (docs/reports.md#switches).
+      enabled:
+        (switches?.enabled ?? false) && (!isReportJob(entry.jobId) || settings.reports.enabled),
       mode: switches?.mode ?? entry.mode,
       schedule: { timezone: settings.timezone, ...entry.schedule, ...switches?.schedule },
       params: { ...entry.params, ...switches?.params },

@@ -1,11 +1,13 @@
 import type {
   GateResults,
+  NotificationRecord,
   DatasetIntegrity,
   KillSwitch,
   SafetyState,
   AuditEvent,
   Diagnostic,
   ErrorKind,
+  FailedStep,
   IntegrityReport,
   JobOutput,
   Quality,
@@ -60,6 +62,10 @@ export interface SealedOutcome {
   effect: RunEffect;
   /** What the approval gate decided, for dangerous ops (gate_results in the bundle). */
   gate?: GateResults | null;
+  /** What the run told people, channel by channel (notifications in the bundle). */
+  notifications?: NotificationRecord[];
+  /** The step a failed run stopped in, for its ticket (docs/evidence.md#tickets). */
+  failedStep?: FailedStep;
 }
 
 export interface RunItem extends RunContext {

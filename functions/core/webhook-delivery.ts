@@ -46,7 +46,8 @@ export function backoffMs(attempt: number, policy: WebhookDeliveryPolicy, random
   return Math.floor(random * cap);
 }
 
-function retryAfterMs(value: string | null, now: Date): number | undefined {
+/** A Retry-After header in ms from now: delay-seconds or an HTTP-date (docs/webhooks.md#delivery). */
+export function retryAfterMs(value: string | null | undefined, now: Date): number | undefined {
   if (!value) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;

@@ -6,6 +6,8 @@ import {
   ExportManifestEntry,
   type Quality,
 } from '../../contracts';
+import { DependencyError } from '../core/errors';
+import { evidenceTableRows } from '../core/evidence-tables';
 import { canonicalJson, sha256Hex } from '../core/hashing';
 import {
   datasetPrefix,
@@ -15,12 +17,16 @@ import {
   exportManifestKey,
   JOB_KPI_COLUMNS,
   jobKpiRows,
+  LATENCY_ROLLUP_COLUMNS,
+  type LatencyRollupRow,
+  latencyRollupRows,
   parseExportManifestKey,
   RUN_RECORD_COLUMNS,
   runRecordRows,
   toCsv,
   toJsonLines,
 } from '../core/exports';
+import type { RunItem } from '../core/ports';
 import type { JobContext, JobImplementation, JobResult } from './types';
 
 /**
@@ -40,8 +46,23 @@ export interface ExportCopier {
 
 const CONTENT_TYPES = { jsonl: 'application/x-ndjson', csv: 'text/csv; charset=utf-8' } as const;
 const WEEK_MS = 7 * 86_400_000;
+/**
+ * How long after an hour the monitor may roll it up: it rolls up at most the last 6 completed hours
+ * (docs/latency-slo.md), filed under its own window's day; an hour is read back from this far on.
+ */
+const ROLLUP_LAG_MS = 7 * 3_600_000;
 const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+interface DatasetBody {
+  jsonl: string;
+  csv: string;
+  rowCount: number;
+  /** SHA-256 of the input rows, one canonical JSON line each. */
+  sourceHash: string;
+  /** The input runs' jobRunIds, sorted. */
+  runIds: string[];
+}
 
 interface DatasetExport {
   dataset: ExportDataset;
@@ -66,19 +87,21 @@ export function datasetExportJob(copier: () => Promise<ExportCopier>): JobImplem
       const params = DatasetExportParams.parse(context.job.params);
       const { run, policy } = context;
       const state = context.control.state;
-      const rows = runRecordRows(
-        await state.listRuns({ since: run.window.start }),
-        run.window,
-        run.claimedAt,
-      );
-      const sourceLines = rows.map((r) => canonicalJson(r)).join('\n');
-      const sourceHash = sha256Hex(sourceLines);
-      const runIds = rows.map((r) => r.jobRunId).sort();
-      const bodies: Record<ExportDataset, { jsonl: string; csv: string; rowCount: number }> = {
+      const listed = await state.listRuns({ since: run.window.start });
+      const rows = runRecordRows(listed, run.window, run.claimedAt);
+      const runInputs = {
+        sourceHash: sha256Hex(rows.map((r) => canonicalJson(r)).join('\n')),
+        runIds: rows.map((r) => r.jobRunId).sort(),
+      };
+      const rollups = params.datasets.includes('latency_rollups')
+        ? await latencyInputs(context, params.latencyJobId, listed)
+        : [];
+      const bodies: Record<ExportDataset, DatasetBody> = {
         run_records: {
           jsonl: toJsonLines(rows, RUN_RECORD_COLUMNS),
           csv: toCsv(rows, RUN_RECORD_COLUMNS),
           rowCount: rows.length,
+          ...runInputs,
         },
         job_kpis: (() => {
           const kpis = jobKpiRows(rows, run.window);
@@ -86,8 +109,16 @@ export function datasetExportJob(copier: () => Promise<ExportCopier>): JobImplem
             jsonl: toJsonLines(kpis, JOB_KPI_COLUMNS),
             csv: toCsv(kpis, JOB_KPI_COLUMNS),
             rowCount: kpis.length,
+            ...runInputs,
           };
         })(),
+        latency_rollups: {
+          jsonl: toJsonLines(rollups, LATENCY_ROLLUP_COLUMNS),
+          csv: toCsv(rollups, LATENCY_ROLLUP_COLUMNS),
+          rowCount: rollups.length,
+          sourceHash: sha256Hex(rollups.map((r) => canonicalJson(r)).join('\n')),
+          runIds: [...new Set(rollups.map((r) => r.jobRunId))].sort(),
+        },
       };
 
       const exports: DatasetExport[] = [];
@@ -126,7 +157,7 @@ export function datasetExportJob(copier: () => Promise<ExportCopier>): JobImplem
             generated_at: allocatedAt,
             checksum_sha256: files[0]!.checksum_sha256,
             row_count: body.rowCount,
-            source_hash: sourceHash,
+            source_hash: body.sourceHash,
             files,
             provenance: {
               code_version: context.codeVersion ?? 'unknown',
@@ -134,8 +165,8 @@ export function datasetExportJob(copier: () => Promise<ExportCopier>): JobImplem
               job_run_id: run.jobRunId,
               inputs: {
                 window: run.window,
-                run_count: runIds.length,
-                run_ids_sha256: sha256Hex(runIds.join('\n')),
+                run_count: body.runIds.length,
+                run_ids_sha256: sha256Hex(body.runIds.join('\n')),
               },
             },
             copy: await copyOut(context, params, dataset, sequence, body),
@@ -228,6 +259,46 @@ export function datasetExportJob(copier: () => Promise<ExportCopier>): JobImplem
       };
     }
   }
+}
+
+/**
+ * The latency_rollups rows of the export's window (docs/exports.md#inputs): read from the monitor's
+ * `latency_rollups` evidence table, only rows written by its runs sealed no later than the export
+ * was claimed. Such a run that succeeded but whose bundle is not written yet (its Finalize still
+ * going) would be read half: the attempt fails retryably, before a number is allocated, so every
+ * attempt that gets on reads the same rows.
+ */
+async function latencyInputs(
+  context: JobContext,
+  latencyJobId: string,
+  runs: readonly RunItem[],
+): Promise<LatencyRollupRow[]> {
+  const { window, claimedAt, stage } = context.run;
+  const asOf = Date.parse(claimedAt);
+  const until = Date.parse(window.end) + ROLLUP_LAG_MS;
+  const sealed = runs.filter(
+    (r) =>
+      r.jobId === latencyJobId &&
+      r.sealed &&
+      Date.parse(r.sealed.endedAt) <= asOf &&
+      Date.parse(r.window.start) < until,
+  );
+  const unwritten = sealed.filter(
+    (r) => r.phase !== 'finalized' && ['ok', 'dry_run'].includes(r.sealed!.status),
+  );
+  if (unwritten.length > 0)
+    throw new DependencyError(
+      `latency_rollups: ${unwritten.length} run(s) of ${latencyJobId} are sealed but their evidence is not written yet (${unwritten[0]!.jobRunId}); a retry reads them once it is`,
+    );
+  const stored = await evidenceTableRows<LatencyRollupRow>(
+    context.evidence,
+    stage,
+    latencyJobId,
+    'latency_rollups',
+    new Date(window.start),
+    new Date(until),
+  );
+  return latencyRollupRows(stored, window, new Set(sealed.map((r) => r.jobRunId)));
 }
 
 /**

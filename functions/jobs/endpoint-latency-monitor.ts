@@ -22,7 +22,7 @@ import {
 } from '../core/latency';
 import { runStamp } from '../core/layout';
 import type { Notify } from '../core/notifications';
-import { createRedactor } from '../core/redaction';
+import { createRedactor, type Redactor } from '../core/redaction';
 import type { EvidenceReader } from '../core/ports';
 import { deliverWebhook, type WebhookPorts } from '../core/webhook-delivery';
 import type { SecretReader } from './kinds/ports';
@@ -80,6 +80,8 @@ export interface LatencyMonitorPorts {
   probe: Probe;
   /** opsrail's notification chain (docs/notifications.md), besides the signed webhook. */
   notify: Notify;
+  /** The stage's redactor (policy `redaction`): what a notification says is redacted with it. */
+  redactor: Redactor;
   log: (message: string, details?: Record<string, unknown>) => void;
 }
 
@@ -193,13 +195,12 @@ export function alertPayload(
   return { ...fields, payload_checksum_sha256: sha256Hex(canonicalJson(fields)) };
 }
 
-const redactor = createRedactor({ placeholder: '[redacted]', patterns: [] });
-
 /**
  * The alert as a notification (docs/latency-slo.md#alerts): keyed per endpoint, level and hour, so
- * a re-run, a retry or a takeover never alerts twice; the body is redacted Markdown.
+ * a re-run, a retry or a takeover never alerts twice; the body is Markdown, redacted with the stage's
+ * redactor (policy `redaction`).
  */
-export function alertNotification(payload: LatencyAlertPayload) {
+export function alertNotification(payload: LatencyAlertPayload, redactor: Redactor) {
   const hour = payload.at.slice(0, 13);
   return {
     kind: 'latency_alert' as const,
@@ -313,7 +314,7 @@ export async function monitorLatency(
   const alerts: LatencyMonitorResult['alerts'] = [];
   let signingKey: string | undefined;
   for (const payload of [...retried, ...raised.map((r) => r.payload)]) {
-    const notification = await ports.notify(alertNotification(payload));
+    const notification = await ports.notify(alertNotification(payload, ports.redactor));
     if (!params.webhook) {
       alerts.push({ payload, delivery: null, notification });
       continue;
@@ -481,6 +482,7 @@ async function run(context: JobContext): Promise<JobResult> {
       webhooks: context.webhooks,
       probe: fetchProbe,
       notify: context.notify,
+      redactor: createRedactor(context.policy.settings.redaction),
       log: context.log,
     },
   );

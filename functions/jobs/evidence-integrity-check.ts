@@ -15,11 +15,22 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
   const problems: Problem[] = [];
   const bundles: BundleResult[] = [];
   let objectsChecked = 0;
-  const inFlight = new Set(
-    (await openRunManifests(context.policy.stage, context.state, context.clock.now()))
-      .filter((r) => r.inFlight)
-      .map((r) => r.manifestKey),
-  );
+  const inFlight = new Set<string>();
+  const readInFlight = async () => {
+    for (const r of await openRunManifests(
+      context.policy.stage,
+      context.state,
+      context.clock.now(),
+    ))
+      if (r.inFlight) inFlight.add(r.manifestKey);
+  };
+  await readInFlight();
+  // A run claimed after the list above may have linked itself as a head since (catch-up runs in
+  // parallel): a manifest not written yet is looked up among the open runs again before it counts.
+  const inFlightNow = async (key: string) => {
+    if (!inFlight.has(key)) await readInFlight();
+    return inFlight.has(key);
+  };
 
   for (const job of context.policy.jobs) {
     const head = (await context.state.getJobState(job.jobId))?.chainHead;
@@ -28,8 +39,8 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
       : null;
     if (
       head &&
-      inFlight.has(head.manifestKey) &&
-      !(await context.evidence.getObject(head.manifestKey))
+      !(await context.evidence.getObject(head.manifestKey)) &&
+      (await inFlightNow(head.manifestKey))
     ) {
       // Its run is being finalized (the manifest is written last): start from the link before it.
       expected = head.previous;
@@ -39,8 +50,8 @@ async function checkEvidence(context: JobContext): Promise<JobResult> {
       // written: the chain cannot be followed past it now, which is not a finding.
       if (
         walked > 0 &&
-        inFlight.has(expected.key) &&
-        !(await context.evidence.getObject(expected.key))
+        !(await context.evidence.getObject(expected.key)) &&
+        (await inFlightNow(expected.key))
       )
         break;
       const before = problems.length;

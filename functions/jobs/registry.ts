@@ -4,6 +4,11 @@ import { weeklyHealthReport } from './weekly-health-report';
 import { evidenceIntegrityCheck } from './evidence-integrity-check';
 import { scheduleLedger } from './schedule-ledger';
 import { datasetExportJob } from './dataset-export';
+import {
+  dailyObservabilityReport,
+  weeklyImprovementDigest,
+  weeklyObservabilityReport,
+} from './reports';
 import { lazyS3ExportCopier } from '../adapters/export-copier';
 import {
   killSwitchRelease,
@@ -24,6 +29,9 @@ export const builtinJobs: readonly JobImplementation[] = [
   killSwitchRelease,
   safetyRelax,
   datasetExportJob(lazyS3ExportCopier()),
+  dailyObservabilityReport,
+  weeklyObservabilityReport,
+  weeklyImprovementDigest,
 ];
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */

@@ -7,15 +7,13 @@ import {
 } from '../../contracts';
 import type { Clock } from '../core/clock';
 import { canonicalJson, sha256Hex } from '../core/hashing';
-import { evidencePrefix } from '../core/ids';
+import { evidenceTableRows } from '../core/evidence-tables';
 import { nearestRank } from '../core/latency';
 import type { EvidenceReader, RunItem, RunQuery } from '../core/ports';
 import { deliverWebhook, type WebhookPorts } from '../core/webhook-delivery';
 import { addDays, isoWeekStart, startOfDay, wallTimeAt } from '../core/zoned';
 import type { SecretReader } from './kinds/ports';
 import type { JobContext, JobImplementation, JobResult } from './types';
-
-const DAY_MS = 86_400_000;
 
 /** Monday 00:00 of the ISO week before the one `at` falls in, in `zone`, as a UTC instant. */
 export function previousIsoWeek(at: Date, zone: string): { start: Date; end: Date } {
@@ -57,27 +55,6 @@ interface AlertRow {
   streak: number;
 }
 
-/** Rows of one evidence table of a job, for every UTC day the range touches. */
-async function tableRows<T>(
-  evidence: EvidenceReader,
-  stage: Stage,
-  jobId: string,
-  folder: string,
-  from: Date,
-  to: Date,
-): Promise<T[]> {
-  const out: T[] = [];
-  const first = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate());
-  for (let day = first; day < to.getTime(); day += DAY_MS)
-    for (const key of await evidence.list(
-      `${evidencePrefix(stage, jobId, new Date(day))}${folder}/`,
-    )) {
-      const text = new TextDecoder().decode((await evidence.getObject(key)) ?? new Uint8Array());
-      for (const line of text.split('\n')) if (line.trim()) out.push(JSON.parse(line) as T);
-    }
-  return out;
-}
-
 const within = (iso: string, from: Date, to: Date) => {
   const t = Date.parse(iso);
   return t >= from.getTime() && t < to.getTime();
@@ -103,7 +80,7 @@ export async function buildWeeklyPayload(
   const seen = new Set<string>();
   // One roll-up per endpoint and hour (a takeover writes the same rows under the same run).
   const rollups = (
-    await tableRows<RollupRow>(
+    await evidenceTableRows<RollupRow>(
       ports.evidence,
       input.stage,
       jobId,
@@ -136,7 +113,7 @@ export async function buildWeeklyPayload(
   });
   const alertSeen = new Set<string>();
   const alerts = (
-    await tableRows<AlertRow>(
+    await evidenceTableRows<AlertRow>(
       ports.evidence,
       input.stage,
       jobId,

@@ -3,7 +3,7 @@ import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { loadNamedQueries } from '../../contracts/named-queries';
+import { loadNamedQueries, withTimeZone } from '../../contracts/named-queries';
 import { EVIDENCE_TABLES, glueType } from '../../contracts/query-tables';
 import { stageResourceNames } from '../../contracts/resource-names';
 import type { Evidence } from './evidence';
@@ -13,13 +13,15 @@ export interface EvidenceQueryProps {
   jobIds: string[];
   evidence: Evidence;
   removalPolicy: RemovalPolicy;
+  /** The stage's time zone: the days and weeks of job_kpis (docs/observability.md#kpis). */
+  timeZone: string;
 }
 
 /**
  * Athena over the evidence: a Glue database with one table per evidence kind (partition projection
  * on stage, dt and job_id, so no crawler and no partition maintenance), a workgroup whose settings
  * are enforced (results KMS-encrypted in their own bucket), and the named queries of
- * named-queries.sql.
+ * named-queries.sql, their days and weeks in the stage's time zone.
  */
 export class EvidenceQuery extends Construct {
   readonly database: CfnDatabase;
@@ -117,7 +119,7 @@ export class EvidenceQuery extends Construct {
         name: query.name,
         description: query.description,
         database: databaseName,
-        queryString: query.sql,
+        queryString: withTimeZone(query.sql, props.timeZone),
         workGroup: this.workGroup.name,
       });
       named.addDependency(this.workGroup);

@@ -3,7 +3,12 @@ import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { stageResourceNames } from '../../contracts/resource-names';
 import { ValidationError } from '../../functions/core/errors';
-import { DatasetExportParams, type HandlerEnv, type JobDefinition } from '../../contracts';
+import {
+  DatasetExportParams,
+  type HandlerEnv,
+  type JobDefinition,
+  type NotificationSettings,
+} from '../../contracts';
 import type { Evidence } from './evidence';
 import { OpsrailFunction } from './opsrail-function';
 import type { StateStorage } from './state-storage';
@@ -18,6 +23,8 @@ export interface JobFunctionsProps {
   removalPolicy: RemovalPolicy;
   storage: StateStorage;
   evidence: Evidence;
+  /** The stage's notification chain: every job may notify, so each may read its secrets. */
+  notifications: NotificationSettings;
 }
 
 /**
@@ -55,6 +62,7 @@ export class JobFunctions extends Construct {
         removalPolicy: props.removalPolicy,
       });
       grantJobPermissions(fn, job, props);
+      grantNotificationSecrets(fn, props.notifications);
       byJob.set(job.jobId, fn);
     }
     this.byJob = byJob;
@@ -129,6 +137,27 @@ function grantJobPermissions(
         reason: `Declared by job ${job.jobId} in the catalog: ${statement.reason}`,
       });
   }
+}
+
+/** The secret_refs the stage's notification chain reads (Slack webhook URL, GitHub token), sorted. */
+export function notificationSecretRefs(settings: NotificationSettings): string[] {
+  const refs = [settings.slack?.webhookSecretRef, settings.github?.tokenSecretRef];
+  return [...new Set(refs.filter((ref): ref is string => !!ref))].sort();
+}
+
+/**
+ * A function that notifies (docs/notifications.md) reads exactly the chain's secrets, nothing else;
+ * none without a configured channel.
+ */
+export function grantNotificationSecrets(
+  fn: OpsrailFunction,
+  settings: NotificationSettings,
+): void {
+  const refs = notificationSecretRefs(settings);
+  if (refs.length > 0)
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: refs }),
+    );
 }
 
 /** Every `{ "secret_ref": "<ARN>" }` value anywhere in a job's params, sorted, once each. */

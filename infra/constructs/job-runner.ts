@@ -29,7 +29,7 @@ import {
 } from '../../statemachines/definition';
 import { FIXED_FUNCTION_TIMEOUT_SECONDS } from '../../statemachines/timeouts';
 import type { Evidence } from './evidence';
-import { JobFunctions } from './job-functions';
+import { grantNotificationSecrets, JobFunctions } from './job-functions';
 import { OpsrailFunction, retentionFor } from './opsrail-function';
 import type { StateStorage } from './state-storage';
 
@@ -42,7 +42,7 @@ export interface JobRunnerProps {
   evidence: Evidence;
   policy: Pick<
     StagePolicy,
-    'retry' | 'approvals' | 'scheduler' | 'environment' | 'executionLogging'
+    'retry' | 'approvals' | 'scheduler' | 'environment' | 'executionLogging' | 'notifications'
   >;
   /** The stage's jobs: each gets a function of its own for the Execute step. */
   jobs: readonly JobDefinition[];
@@ -115,6 +115,7 @@ export class JobRunner extends Construct {
       removalPolicy: props.removalPolicy,
       storage: props.storage,
       evidence,
+      notifications: props.policy.notifications,
     });
 
     // Preflight: claims runs and records duplicates.
@@ -138,6 +139,10 @@ export class JobRunner extends Construct {
       stateTable.grantReadWriteData(writer);
       evidence.grantWriteObjects(writer);
     }
+    // Those that notify (docs/notifications.md) read the chain's secrets: RecordFailure's failure
+    // alert, RequestApproval's request (the job functions: JobFunctions).
+    grantNotificationSecrets(fns['record-failure'], props.policy.notifications);
+    grantNotificationSecrets(fns['request-approval'], props.policy.notifications);
 
     const logging = executionLoggingOf(props.policy);
     const logs = new LogGroup(this, 'ExecutionLogs', {
@@ -195,6 +200,8 @@ export class JobRunner extends Construct {
     });
     stateTable.grantReadWriteData(this.executionEnded);
     evidence.grantWriteObjects(this.executionEnded);
+    // It records timed-out and failed runs like RecordFailure, failure alert included.
+    grantNotificationSecrets(this.executionEnded, props.policy.notifications);
     new Rule(this, 'ExecutionEndedRule', {
       description: `opsrail ${props.stage}: job runs that ended ABORTED, TIMED_OUT or FAILED`,
       eventPattern: {

@@ -187,6 +187,55 @@ export class Observability extends Construct {
       width: 24,
       height: 8,
     });
+    // The KPIs (docs/observability.md#kpis): per job and day or week by Logs Insights over the EMF
+    // records (no per-job metric), for the stage by metric math over the stage's run metrics.
+    const kpiStats = [
+      `stats sum(${RUN_METRICS.completed}) as runs`,
+      `sum(${RUN_METRICS.succeeded}) / sum(${RUN_METRICS.completed}) as success_rate`,
+      `sum(${RUN_METRICS.failed}) as failures`,
+      `sum(${RUN_METRICS.refused}) as refused`,
+      `sum(${RUN_METRICS.retries}) / sum(${RUN_METRICS.completed}) as mean_retries`,
+      `pct(${RUN_METRICS.durationMs}, 50) as p50_duration_ms`,
+      `pct(${RUN_METRICS.durationMs}, 95) as p95_duration_ms`,
+    ].join(', ');
+    const kpiTable = (title: string, bin: '1d' | '7d') =>
+      new LogQueryWidget({
+        title,
+        logGroupNames: props.runLogGroups.map((g) => g.logGroupName),
+        queryLines: [
+          `filter ispresent(${RUN_METRICS.completed})`,
+          `${kpiStats} by bin(${bin}) as period_start, jobId`,
+          'sort period_start desc, jobId asc',
+        ],
+        width: 12,
+        height: 8,
+      });
+    const stageKpis = (title: string, period: Duration) => {
+      const sum = (name: string) => stageMetric(name, 'Sum', period);
+      return new GraphWidget({
+        title,
+        left: [
+          new MathExpression({
+            expression: 'FILL(s, 0) / c',
+            usingMetrics: { s: sum(RUN_METRICS.succeeded), c: sum(RUN_METRICS.completed) },
+            label: 'success rate',
+            period,
+          }),
+          new MathExpression({
+            expression: 'FILL(r, 0) / c',
+            usingMetrics: { r: sum(RUN_METRICS.retries), c: sum(RUN_METRICS.completed) },
+            label: 'mean retries per run',
+            period,
+          }),
+        ],
+        right: (['p50', 'p95'] as const).map((p) =>
+          stageMetric(RUN_METRICS.durationMs, p, period).with({ label: `${p} duration (ms)` }),
+        ),
+        leftYAxis: { min: 0 },
+        rightYAxis: { min: 0 },
+        width: 12,
+      });
+    };
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: stageResourceNames(props.stage).dashboard,
     });
@@ -197,6 +246,16 @@ export class Observability extends Construct {
         height: 2,
       }),
       perJobTable,
+      kpiTable('KPIs per job and day (UTC): success rate, mean retries, p50/p95 duration', '1d'),
+      kpiTable('KPIs per job and 7 days: success rate, mean retries, p50/p95 duration', '7d'),
+      stageKpis(
+        'Stage KPIs per day: success rate, mean retries; p50/p95 duration',
+        Duration.days(1),
+      ),
+      stageKpis(
+        'Stage KPIs per 7 days: success rate, mean retries; p50/p95 duration',
+        Duration.days(7),
+      ),
       new GraphWidget({
         title: 'Success rate (%)',
         left: [successRate],

@@ -21,6 +21,8 @@ export class StateStorage extends Construct {
       tableName: stageResourceNames(props.stage).stateTable,
       partitionKey: { name: stateTable.partitionKey, type: AttributeType.STRING },
       sortKey: { name: stateTable.sortKey, type: AttributeType.STRING },
+      // Notification ledger items expire (docs/notifications.md#idempotency); others carry no ttl.
+      timeToLiveAttribute: stateTable.ttlAttribute,
       billingMode: BillingMode.PAY_PER_REQUEST,
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

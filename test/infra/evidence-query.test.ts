@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { loadNamedQueries } from '../../contracts/named-queries';
+import { loadNamedQueries, withTimeZone } from '../../contracts/named-queries';
 import { EVIDENCE_TABLES } from '../../contracts/query-tables';
 import { buildApp } from '../../infra/app';
 import { templateApp } from '../support/synth';
@@ -72,8 +72,14 @@ describe('Athena over the evidence, per stage', () => {
       queries.map((q) => q.Properties.Name).sort(),
       fromFile.map((q) => q.name).sort(),
     );
+    // Each as written, its days and weeks (job_kpis) in the stage's time zone (Asia/Tokyo).
     for (const q of fromFile)
-      assert.equal(queries.find((n) => n.Properties.Name === q.name).Properties.QueryString, q.sql);
+      assert.equal(
+        queries.find((n) => n.Properties.Name === q.name).Properties.QueryString,
+        withTimeZone(q.sql, 'Asia/Tokyo'),
+      );
+    const kpis = queries.find((n) => n.Properties.Name === 'job_kpis').Properties.QueryString;
+    assert.match(kpis, /AT TIME ZONE 'Asia\/Tokyo'/);
   });
 
   test('bucket retention per stage: GOVERNANCE in dev and stage, COMPLIANCE in prod, days from policy', () => {

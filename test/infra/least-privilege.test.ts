@@ -45,6 +45,9 @@ describe('cdk-nag and least privilege', () => {
     killSwitchRelease: 'RunnerJobsKillSwitchReleaseRole',
     safetyRelax: 'RunnerJobsSafetyRelaxRole',
     datasetExport: 'RunnerJobsDatasetExportRole',
+    dailyObservabilityReport: 'RunnerJobsDailyObservabilityReportRole',
+    weeklyObservabilityReport: 'RunnerJobsWeeklyObservabilityReportRole',
+    weeklyImprovementDigest: 'RunnerJobsWeeklyImprovementDigestRole',
   };
 
   test('dataset_export (writes: exports) may put objects under stage=dev/exports/ only; with params.copy, under the copy prefix too', () => {
@@ -122,6 +125,9 @@ describe('cdk-nag and least privilege', () => {
       jobRoles.runRecordRetention,
       jobRoles.endpointLatencyMonitor,
       jobRoles.weeklyHealthReport,
+      jobRoles.dailyObservabilityReport,
+      jobRoles.weeklyObservabilityReport,
+      jobRoles.weeklyImprovementDigest,
     ]) {
       assert.ok(statementsFor(template, other).length > 0, `${other} exists`);
       const writes = statementsFor(template, other)
@@ -138,11 +144,13 @@ describe('cdk-nag and least privilege', () => {
         .filter((a) => a.startsWith('s3:') || a.startsWith('kms:'))
         .sort();
     assert.deepEqual(evidenceActions('RunnerPreflightRole'), []);
-    // The latency jobs read earlier runs' samples, state and roll-ups.
+    // The latency jobs read earlier runs' samples, state and roll-ups; the digest, the control
+    // events (kill-switches).
     for (const reader of [
       jobRoles.evidenceIntegrityCheck,
       jobRoles.endpointLatencyMonitor,
       jobRoles.weeklyHealthReport,
+      jobRoles.weeklyImprovementDigest,
     ])
       assert.deepEqual(
         evidenceActions(reader),
@@ -153,6 +161,9 @@ describe('cdk-nag and least privilege', () => {
       jobRoles.endpointHealthCheck,
       jobRoles.scheduleLedger,
       jobRoles.runRecordRetention,
+      // The observability reports read run records and breakers from the state table only.
+      jobRoles.dailyObservabilityReport,
+      jobRoles.weeklyObservabilityReport,
     ])
       assert.deepEqual(evidenceActions(role), [], role);
   });
@@ -172,6 +183,43 @@ describe('cdk-nag and least privilege', () => {
       assert.deepEqual(secretsOf(role), [], role);
   });
 
+  test('with a notification chain, exactly the functions that notify may read its two secrets', () => {
+    // Prepare
+    const slack = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:opsrail-slack-AbCdEf';
+    const github = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:opsrail-gh-AbCdEf';
+    const dir = policyFixture({
+      'dev.json': (p) => ({
+        ...p,
+        notifications: {
+          slack: { webhookSecretRef: slack },
+          github: { owner: 'acme', repo: 'ops', issueNumber: 1, tokenSecretRef: github },
+        },
+      }),
+    });
+    // Act
+    const notifying = Template.fromStack(
+      buildApp(templateApp({ stage: 'dev' }), { policyDir: dir }),
+    );
+    const secretsOf = (t: Template, role: string) =>
+      statementsFor(t, role)
+        .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+        .flatMap((s) => [s.Resource].flat())
+        .filter((r) => r === slack || r === github)
+        .sort();
+    // Assess
+    for (const role of [
+      ...Object.values(jobRoles),
+      'RunnerRecordFailureRole',
+      'RunnerRequestApprovalRole',
+      'RunnerExecutionEndedRole',
+    ]) {
+      assert.deepEqual(secretsOf(notifying, role), [github, slack].sort(), role);
+      assert.deepEqual(secretsOf(template, role), [], role);
+    }
+    for (const role of ['RunnerPreflightRole', 'RunnerFinalizeRole'])
+      assert.deepEqual(secretsOf(notifying, role), [], role);
+  });
+
   test('no function has an AWS managed policy; the state machine may invoke exactly its step functions and one function per job', () => {
     for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[])
       assert.equal(role.Properties.ManagedPolicyArns, undefined);
@@ -185,6 +233,7 @@ describe('cdk-nag and least privilege', () => {
         .sort(),
       [
         'RunnerFinalize',
+        'RunnerJobsDailyObservabilityReport',
         'RunnerJobsDatasetExport',
         'RunnerJobsEndpointHealthCheck',
         'RunnerJobsEndpointLatencyMonitor',
@@ -195,6 +244,8 @@ describe('cdk-nag and least privilege', () => {
         'RunnerJobsSafetyRelax',
         'RunnerJobsScheduleLedger',
         'RunnerJobsWeeklyHealthReport',
+        'RunnerJobsWeeklyImprovementDigest',
+        'RunnerJobsWeeklyObservabilityReport',
         'RunnerPreflight',
         'RunnerRecordFailure',
         'RunnerRequestApproval',
@@ -206,6 +257,7 @@ describe('cdk-nag and least privilege', () => {
       .filter(Boolean)
       .sort();
     assert.deepEqual(names, [
+      'opsrail-dev-job-daily_observability_report',
       'opsrail-dev-job-dataset_export',
       'opsrail-dev-job-endpoint_health_check',
       'opsrail-dev-job-endpoint_latency_monitor',
@@ -216,6 +268,8 @@ describe('cdk-nag and least privilege', () => {
       'opsrail-dev-job-safety_relax',
       'opsrail-dev-job-schedule_ledger',
       'opsrail-dev-job-weekly_health_report',
+      'opsrail-dev-job-weekly_improvement_digest',
+      'opsrail-dev-job-weekly_observability_report',
     ]);
   });
 

@@ -154,6 +154,55 @@ describe('notifications, dashboard and alarms', () => {
     assert.match(body, /SOURCE '/);
   });
 
+  test('the KPI widgets: per job and day or 7 days by Logs Insights, for the stage by metric math over stage metrics', () => {
+    // Prepare
+    const [dashboard] = Object.values(dev.findResources('AWS::CloudWatch::Dashboard')) as any[];
+    // The body is a join of JSON text and references (region, log groups): references as text.
+    const widgets = JSON.parse(
+      (dashboard.Properties.DashboardBody['Fn::Join'][1] as unknown[])
+        .map((part) => (typeof part === 'string' ? part : 'REF'))
+        .join(''),
+    ).widgets as any[];
+    const titled = (prefix: string) =>
+      widgets.filter((w) => w.properties.title?.startsWith(prefix));
+    // Act
+    const [daily, weekly] = [titled('KPIs per job and day'), titled('KPIs per job and 7 days')];
+    const [stageDaily, stageWeekly] = [
+      titled('Stage KPIs per day'),
+      titled('Stage KPIs per 7 days'),
+    ];
+    // Assess: the per-job tables bin by day and by 7 days, by job, the KPIs of the definitions.
+    for (const [widget, bin] of [
+      [daily, '1d'],
+      [weekly, '7d'],
+    ] as const) {
+      assert.equal(widget.length, 1);
+      const query = widget[0].properties.query as string;
+      assert.match(query, /filter ispresent\(RunCompleted\)/);
+      for (const stat of [
+        'sum(RunSucceeded) / sum(RunCompleted) as success_rate',
+        'sum(RunRetries) / sum(RunCompleted) as mean_retries',
+        'pct(RunDurationMs, 50) as p50_duration_ms',
+        'pct(RunDurationMs, 95) as p95_duration_ms',
+      ])
+        assert.ok(query.includes(stat), stat);
+      assert.ok(query.includes(`by bin(${bin}) as period_start, jobId`), bin);
+    }
+    // The stage's: success rate and mean retries as metric math, p50/p95 as statistics, a day or
+    // 7 days a point, over metrics without a jobId dimension.
+    for (const [widget, period] of [
+      [stageDaily, 86_400],
+      [stageWeekly, 604_800],
+    ] as const) {
+      assert.equal(widget.length, 1);
+      const metrics = JSON.stringify(widget[0].properties.metrics);
+      assert.ok(metrics.includes('FILL(s, 0) / c') && metrics.includes('FILL(r, 0) / c'));
+      assert.ok(metrics.includes('"stat":"p50"') && metrics.includes('"stat":"p95"'));
+      assert.ok(metrics.includes(`"period":${period}`));
+      assert.ok(!metrics.includes('jobId'));
+    }
+  });
+
   test('no metric carries a per-job dimension but the ones an alarm needs (RunSucceeded, for the dead-man switch)', () => {
     // Prepare: every metric the template names, in alarms and in the dashboard.
     const alarms = Object.values(dev.findResources('AWS::CloudWatch::Alarm')) as any[];

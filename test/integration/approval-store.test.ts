@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import fc from 'fast-check';
-import type { ApprovalDecision, ApprovalRecord } from '../../contracts';
+import { type ApprovalDecision, ApprovalRecord, type NotificationRecord } from '../../contracts';
 import { DynamoDbApprovalStore } from '../../functions/adapters/dynamodb-approval-store';
 import { MemoryApprovalStore } from '../../functions/adapters/memory-approval-store';
 import type { ApprovalAttempt, ApprovalStore } from '../../functions/core/approvals';
@@ -228,6 +228,49 @@ function approvalStoreSuite(
       assert.deepEqual((await store.getApproval(r.approvalId))!.record.deliveries, [
         { channel: 'sns', ok: false, detail: 'no topic' },
       ]);
+    });
+
+    test('setDeliveries keeps the request’s notification record with the deliveries, and a later call without one keeps it', async () => {
+      // Prepare
+      const r = record();
+      await store.putApproval(r, 't');
+      const notification: NotificationRecord = {
+        schema_version: 1,
+        kind: 'approval_request',
+        dedupe_key: `approval_request/${r.approvalId}`,
+        title: 'approve?',
+        delivered_via: 'github',
+        degraded: false,
+        attempts: [
+          {
+            channel: 'slack',
+            status: 'failed',
+            attempts: 3,
+            status_code: 503,
+            error: 'HTTP 503',
+            at: '2026-05-01T00:00:01Z',
+          },
+          {
+            channel: 'github',
+            status: 'sent',
+            attempts: 1,
+            status_code: 201,
+            at: '2026-05-01T00:00:02Z',
+          },
+        ],
+      };
+      // Act
+      await store.setDeliveries(
+        r.approvalId,
+        [{ channel: 'log', ok: true, detail: 'logged' }],
+        notification,
+      );
+      await store.setDeliveries(r.approvalId, [{ channel: 'sns', ok: true, detail: 'sent' }]);
+      // Assess
+      const stored = (await store.getApproval(r.approvalId))!.record;
+      assert.deepEqual(stored.notification, notification);
+      assert.deepEqual(stored.deliveries, [{ channel: 'sns', ok: true, detail: 'sent' }]);
+      assert.deepEqual(ApprovalRecord.parse(stored), stored);
     });
 
     test('what a caller passes in or gets back is a copy: mutating it changes nothing stored', async () => {

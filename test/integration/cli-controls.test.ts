@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 
@@ -42,6 +43,25 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     );
     assert.equal(check.enabled, true);
     assert.match(check.nextRun, /^\d{4}-\d{2}-\d{2}T\d{2}:00:00/);
+    assert.equal(check.monitors, null);
+    // The latency monitor (disabled, never run): its configured endpoint, with no heartbeat yet.
+    const monitor = report.jobs.find(
+      (j: { jobId: string }) => j.jobId === 'endpoint_latency_monitor',
+    );
+    assert.deepEqual(monitor.monitors, {
+      jobRunId: null,
+      stateKey: null,
+      endpoints: [
+        {
+          endpoint: 'health',
+          lastSuccessAt: null,
+          lastBreachAt: null,
+          pendingAlerts: 0,
+          level: null,
+          streak: 0,
+        },
+      ],
+    });
   });
 
   test('safety toward EMERGENCY_STOP is immediate and audited; toward NORMAL it is refused (exit 3) and says why', async () => {
@@ -109,6 +129,8 @@ describe('opsrail status, kill and safety on a running local stack', () => {
     const status = await opsrail('status');
     assert.match(status.stdout, /kill-switches: endpoint_health_check \(by bob/);
     assert.match(status.stdout, /endpoint_health_check\s+false\s+KILLED/);
+    // A disabled latency monitor that never ran has no heartbeat section.
+    assert.doesNotMatch(status.stdout, /latency monitors of/);
   });
 
   test('verify --all exits 0 on untouched evidence; query --named answers from it', async () => {
@@ -142,6 +164,19 @@ describe('opsrail status, kill and safety on a running local stack', () => {
       JSON.parse(query.stdout).some(
         (r: { job_id: string }) => r.job_id === 'evidence_integrity_check',
       ),
+    );
+    // job_kpis: its days in the stage's time zone (Asia/Tokyo), as Athena's named query has them.
+    const kpis = await opsrail('query', '--named', 'job_kpis', '--json');
+    assert.equal(kpis.code, 0, kpis.stderr);
+    const tokyoDay = DateTime.fromISO(at, { zone: 'Asia/Tokyo' }).toISODate();
+    assert.ok(
+      JSON.parse(kpis.stdout).some(
+        (r: { granularity: string; job_id: string; period_start: string }) =>
+          r.granularity === 'day' &&
+          r.job_id === 'evidence_integrity_check' &&
+          r.period_start === tokyoDay,
+      ),
+      kpis.stdout,
     );
     const adHoc = await opsrail(
       'query',

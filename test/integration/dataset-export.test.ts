@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ExportManifestEntry, type RunContext, stageResourceNames } from '../../contracts';
+import {
+  type ExportDataset,
+  ExportManifestEntry,
+  type RunContext,
+  stageResourceNames,
+} from '../../contracts';
 import { exportFileKey, exportManifestKey } from '../../functions/core/exports';
 import { sha256Hex } from '../../functions/core/hashing';
 import { findJob } from '../../functions/core/policy';
@@ -44,7 +49,7 @@ describe('dataset_export on the local stack', () => {
   });
   afterAll(async () => stack.stop());
 
-  const entryOf = async (dataset: 'run_records' | 'job_kpis', n: number) => {
+  const entryOf = async (dataset: ExportDataset, n: number) => {
     const bytes = await runtime.deps.evidence.getObject(exportManifestKey('local', dataset, n));
     assert.ok(bytes, `${dataset} #${n} is stored`);
     return ExportManifestEntry.parse(JSON.parse(new TextDecoder().decode(bytes)));
@@ -79,7 +84,8 @@ describe('dataset_export on the local stack', () => {
       assert.equal(o.kind, 'completed');
       assert.equal(o.kind === 'completed' && o.summary.quality, 'OK');
     }
-    for (const dataset of ['run_records', 'job_kpis'] as const) {
+    // Each dataset numbers its own exports (latency_rollups too: no monitor ran, 0 rows each).
+    for (const dataset of ['run_records', 'job_kpis', 'latency_rollups'] as const) {
       const entries = await Promise.all([1, 2, 3, 4].map((n) => entryOf(dataset, n)));
       assert.deepEqual(entries.map((e) => e.provenance.inputs.window.start).sort(), [
         '2026-09-30T15:00:00Z',
@@ -159,6 +165,7 @@ describe('dataset_export on the local stack', () => {
     assert.equal(retried.quality, 'OK');
     assert.equal((await entryOf('run_records', 5)).provenance.job_run_id, run.jobRunId);
     assert.equal((await entryOf('job_kpis', 5)).provenance.job_run_id, run.jobRunId);
+    assert.equal((await entryOf('latency_rollups', 5)).provenance.job_run_id, run.jobRunId);
     const report = await verifyEvidence(deps, {});
     assert.deepEqual(
       report.problems.filter((p) => p.key.includes('/exports/')),

@@ -11,6 +11,7 @@ import { MemoryEvidenceStore } from '../../functions/adapters/memory-evidence-st
 import { canonicalJson, sha256Hex } from '../../functions/core/hashing';
 import { evidencePrefix } from '../../functions/core/ids';
 import { outputName } from '../../functions/core/layout';
+import { createRedactor } from '../../functions/core/redaction';
 import { fetchProbe, monitorLatency } from '../../functions/jobs/endpoint-latency-monitor';
 import type { Notification } from '../../functions/core/notifications';
 import { FakeEndpoint, FakeWebhook } from '../support/fake-http';
@@ -77,6 +78,7 @@ class Monitor {
             attempts: [],
           };
         },
+        redactor: createRedactor({ placeholder: '[REDACTED]', patterns: [] }),
         log: (message, details) => this.logged.push({ message, details }),
       },
     );

@@ -119,10 +119,14 @@ describe('named queries run locally (DuckDB) on a fixture of runs and return the
       [
         'dangerous_op_decisions',
         'failures_by_job',
+        // Held equal to computeKpis over real runs: test/integration/kpis-query.test.ts.
+        'job_kpis',
         // Run on the latency jobs' own evidence: test/integration/latency-jobs-local.test.ts.
         'latency_breaches',
         'latency_samples_recent',
         'missed_ticks',
+        // Run on failed runs' tickets: test/integration/audit-tickets.test.ts.
+        'open_tickets',
         'quarantine_history',
         'retries_by_job',
         'skipped_ticks',

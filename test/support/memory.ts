@@ -9,6 +9,7 @@ import {
   type MemoryIdempotencyTable,
 } from '../../functions/adapters/memory-idempotency-store';
 import { MemoryStateStore } from '../../functions/adapters/memory-state-store';
+import { memoryNotificationLedger } from '../../functions/core/notification-chain';
 import { DEFAULT_POLICY_DIR, localHandlerEnv, localNames } from '../../local/stack';
 
 /** The in-memory ports (functions/adapters/memory-*.ts), with the adapters' semantics. */
@@ -19,6 +20,7 @@ export function memoryDependencies() {
     approvals: new MemoryApprovalStore(),
     evidence: new MemoryEvidenceStore(),
     idempotencyPersistence: () => new MemoryPersistenceLayer(idempotency),
+    notificationLedger: memoryNotificationLedger(),
   };
 }
 

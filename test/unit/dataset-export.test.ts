@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   type AuditEvent,
   DatasetExportParams,
+  type ExportDataset,
   ExportManifestEntry,
   type RunContext,
   stageResourceNames,
@@ -17,6 +18,8 @@ import { MemoryStateStore } from '../../functions/adapters/memory-state-store';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { exportFileKey, exportManifestKey } from '../../functions/core/exports';
 import { canonicalJson, sha256Hex } from '../../functions/core/hashing';
+import { evidencePrefix } from '../../functions/core/ids';
+import { outputName } from '../../functions/core/layout';
 import { findJob, loadPolicy } from '../../functions/core/policy';
 import type { EvidenceStore, SealedOutcome } from '../../functions/core/ports';
 import { createRedactor } from '../../functions/core/redaction';
@@ -154,7 +157,7 @@ const exportProblems = (report: { problems: { kind: string; key: string; detail:
 
 const text = async (evidence: EvidenceStore, key: string) =>
   new TextDecoder().decode((await evidence.getObject(key)) as Uint8Array);
-const entryAt = async (evidence: EvidenceStore, dataset: 'run_records' | 'job_kpis', n: number) =>
+const entryAt = async (evidence: EvidenceStore, dataset: ExportDataset, n: number) =>
   ExportManifestEntry.parse(
     JSON.parse(await text(evidence, exportManifestKey('local', dataset, n))),
   );
@@ -255,6 +258,248 @@ describe('dataset_export on a fixture of run records', () => {
   });
 });
 
+const MONITOR = 'endpoint_latency_monitor';
+
+/**
+ * A run of the latency monitor over the 15 minutes from `windowStart`: claimed, sealed ok and (unless
+ * `finalized: false`) finalized, with the roll-up rows it wrote in its `latency_rollups` table.
+ */
+async function monitorRun(
+  state: MemoryStateStore,
+  evidence: EvidenceStore,
+  windowStart: string,
+  rollups: Record<string, unknown>[],
+  options: { endedAt?: string; finalized?: boolean } = {},
+) {
+  const jobRunId = `${MONITOR}/${windowStart}`;
+  const window = {
+    start: windowStart,
+    end: new Date(Date.parse(windowStart) + 900_000).toISOString().replace('.000Z', 'Z'),
+  };
+  const prefix = evidencePrefix('local', MONITOR, new Date(windowStart));
+  const run = {
+    ...exportRun(),
+    jobId: MONITOR,
+    jobRunId,
+    scheduledTime: windowStart,
+    window,
+    evidencePrefix: prefix,
+    executionId: `x-${jobRunId}`,
+  };
+  await state.claimRun(
+    run,
+    { type: 'job.run.start', eventId: `${jobRunId}#start` } as AuditEvent,
+    '2026-03-02T23:00:00Z',
+  );
+  const endedAt = options.endedAt ?? new Date(Date.parse(window.end) + 5_000).toISOString();
+  await state.sealOutcome(jobRunId, {
+    status: 'ok',
+    quality: 'OK',
+    startedAt: window.end,
+    endedAt,
+    attempts: 1,
+    diagnostics: [],
+    error: null,
+    integrityReport: null,
+    events: [],
+    effect: { kind: 'success' },
+  });
+  const body = rollups.map((r) => `${canonicalJson({ ...r, jobRunId })}\n`).join('');
+  if (options.finalized === false) return jobRunId;
+  await evidence.putObject(
+    `${prefix}${outputName(windowStart, 'latency_rollups.jsonl', 'latency_rollups')}`,
+    new TextEncoder().encode(body),
+    'application/x-ndjson',
+  );
+  await state.completeRun(
+    {
+      jobRunId,
+      jobId: MONITOR,
+      status: 'ok',
+      quality: 'OK',
+      evidencePrefix: prefix,
+      manifestKey: `${prefix}manifest/x.json`,
+      error: null,
+    },
+    endedAt,
+    { kind: 'success' },
+  );
+  return jobRunId;
+}
+
+const rollup = (
+  hour: string,
+  endpoint: string,
+  p95: number | null,
+  extra: Partial<{ count: number; failures: number }> = {},
+) => ({
+  hour,
+  endpoint,
+  count: extra.count ?? 4,
+  failures: extra.failures ?? 0,
+  p50_ms: p95 === null ? null : Math.round(p95 / 2),
+  p95_ms: p95,
+  threshold_ms: 500,
+  breach: p95 === null || p95 > 500,
+});
+
+/** The monitor's roll-ups around DAY: four rows to export, five that must not be. */
+async function rollupFixture(state: MemoryStateStore, evidence: EvidenceStore) {
+  const runs = {
+    h01: await monitorRun(state, evidence, '2026-03-01T01:45:00Z', [
+      rollup('2026-03-01T01:00:00.000Z', 'web', 120),
+      rollup('2026-03-01T01:00:00.000Z', 'api', 640),
+    ]),
+    h02: await monitorRun(state, evidence, '2026-03-01T02:45:00Z', [
+      rollup('2026-03-01T02:00:00.000Z', 'api', null, { failures: 3 }),
+    ]),
+    // A later run that rolled up 01:00 api again (as it would after a lost state): the first
+    // stands.
+    again: await monitorRun(state, evidence, '2026-03-01T03:45:00Z', [
+      rollup('2026-03-01T01:00:00.000Z', 'api', 999),
+    ]),
+    // The day's last hour, rolled up late by a run of the next UTC day (filed under its dt).
+    h23: await monitorRun(state, evidence, '2026-03-02T00:00:00Z', [
+      rollup('2026-03-01T23:00:00.000Z', 'api', 90, { count: 1 }),
+      rollup('2026-03-02T00:00:00.000Z', 'api', 90),
+    ]),
+  };
+  // The window's first hour by a run before it; a run that ended after the export was claimed.
+  await monitorRun(state, evidence, '2026-02-28T23:45:00Z', [
+    rollup('2026-02-28T23:00:00.000Z', 'api', 10),
+  ]);
+  await monitorRun(
+    state,
+    evidence,
+    '2026-03-01T04:45:00Z',
+    [rollup('2026-03-01T04:00:00.000Z', 'api', 10)],
+    { endedAt: '2026-03-02T00:30:00Z' },
+  );
+  return runs;
+}
+
+describe('the latency_rollups dataset', () => {
+  test("rows are the monitor's roll-ups of the window, one per endpoint and hour, with their own provenance", async () => {
+    // Prepare
+    const state = await fixture();
+    const evidence = new MemoryEvidenceStore();
+    const runs = await rollupFixture(state, evidence);
+    // Act
+    const result = await datasetExportJob(noCopy).run(contextOf(state, evidence, exportRun()));
+    // Assess
+    assert.equal(result.quality, 'OK');
+    const entry = await entryAt(evidence, 'latency_rollups', 1);
+    const jsonl = await text(evidence, exportFileKey('local', 'latency_rollups', 1, 'jsonl'));
+    assert.equal(
+      jsonl,
+      [
+        `{"hour":"2026-03-01T01:00:00.000Z","endpoint":"api","count":4,"failures":0,"p50_ms":320,"p95_ms":640,"threshold_ms":500,"breach":true,"jobRunId":"${runs.h01}"}`,
+        `{"hour":"2026-03-01T01:00:00.000Z","endpoint":"web","count":4,"failures":0,"p50_ms":60,"p95_ms":120,"threshold_ms":500,"breach":false,"jobRunId":"${runs.h01}"}`,
+        `{"hour":"2026-03-01T02:00:00.000Z","endpoint":"api","count":4,"failures":3,"p50_ms":null,"p95_ms":null,"threshold_ms":500,"breach":true,"jobRunId":"${runs.h02}"}`,
+        `{"hour":"2026-03-01T23:00:00.000Z","endpoint":"api","count":1,"failures":0,"p50_ms":45,"p95_ms":90,"threshold_ms":500,"breach":false,"jobRunId":"${runs.h23}"}`,
+        '',
+      ].join('\n'),
+    );
+    assert.equal(
+      await text(evidence, exportFileKey('local', 'latency_rollups', 1, 'csv')),
+      'hour,endpoint,count,failures,p50_ms,p95_ms,threshold_ms,breach,jobRunId\n' +
+        `2026-03-01T01:00:00.000Z,api,4,0,320,640,500,true,${runs.h01}\n` +
+        `2026-03-01T01:00:00.000Z,web,4,0,60,120,500,false,${runs.h01}\n` +
+        `2026-03-01T02:00:00.000Z,api,4,3,,,500,true,${runs.h02}\n` +
+        `2026-03-01T23:00:00.000Z,api,1,0,45,90,500,false,${runs.h23}\n`,
+    );
+    assert.equal(entry.row_count, 4);
+    assert.equal(entry.checksum_sha256, sha256Hex(jsonl));
+    const rows = jsonl
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(entry.source_hash, sha256Hex(rows.map((r) => canonicalJson(r)).join('\n')));
+    assert.notEqual(entry.source_hash, (await entryAt(evidence, 'run_records', 1)).source_hash);
+    assert.equal(entry.provenance.inputs.run_count, 3);
+    assert.equal(
+      entry.provenance.inputs.run_ids_sha256,
+      sha256Hex([runs.h01, runs.h02, runs.h23].sort().join('\n')),
+    );
+    assert.deepEqual(entry.provenance.inputs.window, DAY);
+    assert.equal(entry.provenance.job_run_id, exportRun().jobRunId);
+    assert.deepEqual(
+      JSON.parse(result.outputs[0]!.body).exports.map((e: { dataset: string }) => e.dataset),
+      ['job_kpis', 'latency_rollups', 'run_records'],
+    );
+  });
+
+  test('each dataset has its own gap-free sequence', async () => {
+    // Prepare
+    const state = await fixture();
+    const evidence = new MemoryEvidenceStore();
+    await rollupFixture(state, evidence);
+    const nextDay = exportRun(
+      { start: DAY.end, end: '2026-03-03T00:00:00Z' },
+      '2026-03-03T00:20:01Z',
+    );
+    // Act: only latency_rollups for the first day, then all three for the next.
+    await datasetExportJob(noCopy).run(
+      contextOf(state, evidence, exportRun(), { datasets: ['latency_rollups'] }),
+    );
+    await datasetExportJob(noCopy).run(contextOf(state, evidence, nextDay));
+    // Assess
+    const windowOf = async (dataset: ExportDataset, n: number) =>
+      (await entryAt(evidence, dataset, n)).provenance.inputs.window.start;
+    assert.deepEqual(
+      [await windowOf('latency_rollups', 1), await windowOf('latency_rollups', 2)],
+      [DAY.start, DAY.end],
+    );
+    assert.equal(await windowOf('run_records', 1), DAY.end);
+    assert.equal(await windowOf('job_kpis', 1), DAY.end);
+    assert.equal(await evidence.getObject(exportManifestKey('local', 'run_records', 2)), undefined);
+    assert.deepEqual(
+      [
+        await state.getExportSequence('run_records'),
+        await state.getExportSequence('job_kpis'),
+        await state.getExportSequence('latency_rollups'),
+      ],
+      [1, 1, 2],
+    );
+    // The next day's one roll-up (its 00:00 hour, rolled up by the same late run).
+    assert.equal((await entryAt(evidence, 'latency_rollups', 2)).row_count, 1);
+    const report = await verifyEvidence({ policy, evidence, state, clock }, {});
+    assert.deepEqual(exportProblems(report), []);
+    assert.equal(report.exports, 4);
+  });
+
+  test('a monitor run sealed but not yet written fails the attempt retryably, before any number is taken', async () => {
+    // Prepare
+    const state = await fixture();
+    const evidence = new MemoryEvidenceStore();
+    const pending = await monitorRun(
+      state,
+      evidence,
+      '2026-03-01T05:45:00Z',
+      [rollup('2026-03-01T05:00:00.000Z', 'api', 10)],
+      { finalized: false },
+    );
+    // Act
+    const failed = await datasetExportJob(noCopy)
+      .run(contextOf(state, evidence, exportRun()))
+      .then(
+        () => undefined,
+        (error: Error & { retryable?: boolean }) => error,
+      );
+    // Assess
+    assert.ok(failed, 'the attempt failed');
+    assert.equal(failed.retryable, true);
+    assert.match(failed.message, new RegExp(`not written yet \\(${pending}\\)`));
+    for (const dataset of ['run_records', 'job_kpis', 'latency_rollups'] as const)
+      assert.equal(await state.getExportSequence(dataset), 0, dataset);
+    // Control: the same export without latency_rollups does not wait for the monitor.
+    const without = await datasetExportJob(noCopy).run(
+      contextOf(state, evidence, exportRun(), { datasets: ['run_records'] }),
+    );
+    assert.equal(without.quality, 'OK');
+  });
+});
+
 describe('export sequences', () => {
   test('4 concurrent exports of 4 windows get 1..4 per dataset; verify finds no gap', async () => {
     // Prepare
@@ -274,7 +519,7 @@ describe('export sequences', () => {
     );
     const report = await verifyEvidence({ policy, evidence, state, clock }, {});
     // Assess
-    for (const dataset of ['run_records', 'job_kpis'] as const) {
+    for (const dataset of ['run_records', 'job_kpis', 'latency_rollups'] as const) {
       const entries = await Promise.all([1, 2, 3, 4].map((n) => entryAt(evidence, dataset, n)));
       assert.deepEqual(
         entries.map((e) => e.provenance.inputs.window.start).sort(),
@@ -285,7 +530,7 @@ describe('export sequences', () => {
       report.problems.filter((p) => p.key.includes('/exports/')),
       [],
     );
-    assert.equal(report.exports, 8);
+    assert.equal(report.exports, 12);
   });
 
   test('a run that dies after allocating is re-run with its number: no gap, same bytes', async () => {
@@ -431,7 +676,7 @@ describe('verify and exports', () => {
     const { state, evidence } = await threeExports();
     const report = await verifyEvidence({ policy, evidence, state, clock }, {});
     assert.deepEqual(exportProblems(report), []);
-    assert.equal(report.exports, 6);
+    assert.equal(report.exports, 9);
   });
 });
 
@@ -558,7 +803,7 @@ describe('the optional copy', () => {
     const outputs = JSON.parse(result.outputs[0]!.body);
     assert.deepEqual(
       outputs.exports.map((e: { copy: string }) => e.copy),
-      ['upload_failed', 'upload_failed'],
+      ['upload_failed', 'upload_failed', 'upload_failed'],
     );
     assert.ok(result.diagnostics.some((d) => d.code === 'upload_failed' && d.level === 'error'));
     // The export itself stands: verify finds nothing wrong with it.

@@ -33,7 +33,12 @@ function world(down: { slack?: number; github?: number } = {}) {
     redactor: createRedactor({ placeholder: '[REDACTED]', patterns: [CUSTOM_PATTERN] }),
     log: (m) => logs.push(m),
     get: {
-      get: async () => ({ status: 200, body: JSON.stringify(comments.map((body) => ({ body }))) }),
+      get: async () => ({
+        status: 200,
+        body: JSON.stringify(comments.map((body) => ({ body }))),
+        link: null,
+        retryAfter: null,
+      }),
     },
     http: {
       post: async (url, _h, body) => {
@@ -55,6 +60,49 @@ const note = {
 };
 
 describe('notification chain', () => {
+  it("deliver 'every' posts to Slack and the issue, once each across re-runs, then logs", async () => {
+    // Prepare
+    const w = world();
+    const report = { ...note, kind: 'report' as const, deliver: 'every' as const };
+    // Act
+    const first = await chainNotify(w.ports(), settings)(report);
+    const again = await chainNotify(w.ports(), settings)(report);
+    // Assess
+    expect(w.posts.filter((p) => p.url === SLACK)).toHaveLength(1);
+    expect(w.comments).toHaveLength(1);
+    expect(w.logs).toHaveLength(2);
+    expect([first.delivered_via, first.degraded]).toEqual(['slack', false]);
+    expect(first.attempts.map((a) => `${a.channel}:${a.status}`)).toEqual([
+      'slack:sent',
+      'github:sent',
+      'log:sent',
+    ]);
+    expect(again.attempts.map((a) => `${a.channel}:${a.status}`)).toEqual([
+      'slack:already_sent',
+      'github:already_sent',
+      'log:sent',
+    ]);
+  });
+
+  it("deliver 'every' with Slack down still comments on the issue, and the record is degraded", async () => {
+    // Prepare
+    const w = world({ slack: 503 });
+    // Act
+    const record = await chainNotify(w.ports(), settings)({ ...note, deliver: 'every' });
+    // Assess
+    expect(w.comments).toHaveLength(1);
+    expect([record.delivered_via, record.degraded]).toEqual(['github', true]);
+  });
+
+  it("the default ('first') stops at Slack: no comment on the issue", async () => {
+    // Prepare
+    const w = world();
+    // Act
+    await chainNotify(w.ports(), settings)(note);
+    // Assess
+    expect(w.comments).toHaveLength(0);
+  });
+
   it('posts to Slack once per dedupeKey across re-runs', async () => {
     // Prepare
     const w = world();

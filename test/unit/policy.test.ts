@@ -174,3 +174,37 @@ test('a stage file that claims another stage is rejected', () => {
     'dev',
   );
 });
+
+test('a notifications section loads, and a secret given in place of its secret_ref is refused naming the field', () => {
+  // Prepare
+  const slackRef = 'arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:opsrail/slack-AbCdEf';
+  const github = {
+    owner: 'opsrail-org',
+    repo: 'ops',
+    issueNumber: 42,
+    tokenSecretRef: 'arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:opsrail/gh-AbCdEf',
+  };
+  const good = policyFixture({
+    'local.json': (p) => ({
+      ...p,
+      notifications: { slack: { webhookSecretRef: slackRef }, github },
+    }),
+  });
+  const plainUrl = policyFixture({
+    'local.json': (p) => ({
+      ...p,
+      notifications: { slack: { webhookSecretRef: 'https://hooks.slack.com/services/T/B/x' } },
+    }),
+  });
+  const badIssue = policyFixture({
+    'local.json': (p) => ({ ...p, notifications: { github: { ...github, issueNumber: 0 } } }),
+  });
+  // Act
+  const loaded = load(good).settings.notifications;
+  // Assess
+  assert.equal(loaded.slack?.webhookSecretRef, slackRef);
+  assert.equal(loaded.github?.issueNumber, 42);
+  assert.deepEqual(load(DEFAULT_POLICY_DIR).settings.notifications, {});
+  assertFails(plainUrl, 'local.json', 'notifications.slack.webhookSecretRef', /secret_ref/);
+  assertFails(badIssue, 'local.json', 'notifications.github.issueNumber', />=1|too small/i);
+});

@@ -1,4 +1,9 @@
-import type { ExecuteResult, JobDefinition, RunContext } from '../../../contracts';
+import type {
+  ExecuteResult,
+  JobDefinition,
+  NotificationRecord,
+  RunContext,
+} from '../../../contracts';
 import type { JobContext, JobImplementation } from '../../jobs/types';
 import { approvalIdFor, approvedPlanDigest, planDigest, planOf } from '../approvals';
 import { runEvent } from '../audit';
@@ -15,7 +20,7 @@ import { evidenceAsDeclared } from './job-permissions';
 import { safetyRefusal } from './preflight';
 import type { SecretReader } from '../../jobs/kinds/ports';
 import type { WebhookPorts } from '../webhook-delivery';
-import { logOnlyNotify } from '../notifications';
+import { logOnlyNotify, type Notify } from '../notifications';
 
 /** Without a secret reader (in-memory tests, plans), reading a secret is a configuration error. */
 export const unavailableSecrets: SecretReader = {
@@ -52,6 +57,15 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   }
   const log: JobLog = (message, details) =>
     deps.log(deps.redactor.text(message), details ? deps.redactor.value(details) : undefined);
+  // Every notification the job sends goes into the run's bundle, where Finalize judges it
+  // (docs/notifications.md#in-the-evidence).
+  const sent: NotificationRecord[] = [];
+  const chain = deps.notify ?? logOnlyNotify(log, () => deps.clock.now());
+  const notify: Notify = async (notification) => {
+    const record = await chain(notification);
+    sent.push(record);
+    return record;
+  };
   // The job's code reaches evidence only as its catalog entry declares (its role in AWS).
   const evidence = evidenceAsDeclared(job, deps.evidence);
   const context: JobContext = {
@@ -63,7 +77,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     evidence,
     secrets: deps.secrets ?? unavailableSecrets,
     webhooks: deps.webhooks ?? unavailableWebhooks,
-    notify: deps.notify ?? logOnlyNotify(log, () => deps.clock.now()),
+    notify,
     codeVersion: deps.codeVersion,
     log,
     control: { ...deps, evidence },
@@ -84,7 +98,9 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
   const { attempts } = await bookkeeping('count the attempt', () =>
     deps.state.countExecuteAttempt(run.jobRunId),
   );
-  const startedAt = deps.clock.now().toISOString();
+  // A run starts when it is claimed, as a failed run's record does: its duration covers the
+  // preflight, every attempt and the job (docs/observability.md#kpis).
+  const startedAt = item.claimedAt;
   let result;
   try {
     result = await implementation.run(context);
@@ -113,6 +129,7 @@ export async function executeJob(deps: RunDependencies, run: RunContext): Promis
     // Stored in the idempotency table as part of this result: redacted like everything else.
     integrityReport: result.integrityReport && deps.redactor.value(result.integrityReport),
     diagnostics: deps.redactor.value(result.diagnostics),
+    ...(sent.length > 0 ? { notifications: deps.redactor.value(sent) } : {}),
   };
   const bytes = Buffer.byteLength(JSON.stringify(executed));
   if (bytes > MAX_EXECUTE_RESULT_BYTES) {

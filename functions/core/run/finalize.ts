@@ -1,9 +1,18 @@
-import type { ExecuteResult, JobOutput, RunContext, RunSummary } from '../../../contracts';
+import type {
+  ApprovalRecord,
+  Diagnostic,
+  ExecuteResult,
+  JobOutput,
+  NotificationRecord,
+  RunContext,
+  RunSummary,
+} from '../../../contracts';
 import { approvalIdFor, gateResults } from '../approvals';
 import { gateRecord, runEvent } from '../audit';
 import { buildBundleObjects, buildManifest, describeObjects } from '../bundle';
 import { ContentionError, EvidenceIntegrityError } from '../errors';
 import { sha256Hex } from '../hashing';
+import { runDurationMs } from '../kpis';
 import { objectName, outputName } from '../layout';
 import { findJob } from '../policy';
 import type {
@@ -78,7 +87,13 @@ export async function closeRun(
     };
     // Every object but the manifest passes the redactor once more on its way out (it is
     // deterministic, so retries match).
-    const objects = buildBundleObjects(frozen, sealed, trusted, basis.codeVersion).map((o) => ({
+    const objects = buildBundleObjects(
+      frozen,
+      sealed,
+      trusted,
+      basis.codeVersion,
+      deps.redactor,
+    ).map((o) => ({
       ...o,
       body: new TextEncoder().encode(deps.redactor.text(new TextDecoder().decode(o.body))),
     }));
@@ -137,7 +152,7 @@ export async function closeRun(
     refused: sealed.status === 'skipped',
     errorKind: sealed.error?.kind ?? null,
     attempts: sealed.attempts,
-    durationMs: Math.max(0, Date.parse(sealed.endedAt) - Date.parse(sealed.startedAt)),
+    durationMs: runDurationMs(sealed.startedAt, sealed.endedAt),
     quarantineEntered: sealed.effect.kind === 'failure' && sealed.effect.quarantine !== null,
   });
   return summary;
@@ -172,6 +187,14 @@ export async function finalizeRun(
   result: ExecuteResult,
 ): Promise<RunSummary> {
   const job = findJob(deps.policy, run.jobId);
+  const approval = run.approvalRequired
+    ? await deps.approvals.getApproval(approvalIdFor(run))
+    : undefined;
+  // What the run told people: the approval request, then the job's own notifications. One that
+  // reached only the log makes the run DEGRADED (docs/notifications.md#in-the-evidence).
+  const notifications = runNotifications(approval?.record, result.notifications);
+  const degraded = notifications.filter((record) => record.degraded);
+  const quality = degraded.length > 0 && result.quality === 'OK' ? 'DEGRADED' : result.quality;
   const events = [];
   if (result.integrityReport) {
     events.push(
@@ -189,32 +212,33 @@ export async function finalizeRun(
   events.push(
     runEvent(run, 'job.run.end', result.endedAt, {
       status: result.status,
-      quality: result.quality,
+      quality,
       outputsRefs: result.outputs.map(
         (o) => `${run.evidencePrefix}${outputName(run.window.start, o.name, o.table)}`,
       ),
       evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
     }),
   );
-  const approval = run.approvalRequired
-    ? await deps.approvals.getApproval(approvalIdFor(run))
-    : undefined;
   if (approval) events.unshift(gateRecord(run, approval, result.endedAt));
   // Only a completed run with quality OK is a success; DEGRADED or UNKNOWN never is
   // (docs/safety-rules.md#quality).
-  const effect: RunEffect = result.quality === 'OK' ? { kind: 'success' } : { kind: 'neutral' };
+  const effect: RunEffect = quality === 'OK' ? { kind: 'success' } : { kind: 'neutral' };
   const outcome: SealedOutcome = {
     status: result.status,
-    quality: result.quality,
+    quality,
     startedAt: result.startedAt,
     endedAt: result.endedAt,
     attempts: result.attempts,
-    diagnostics: result.diagnostics,
+    diagnostics: [
+      ...result.diagnostics,
+      ...degraded.map((record) => deps.redactor.value(notificationDegraded(record))),
+    ],
     error: null,
     integrityReport: result.integrityReport,
     events,
     effect,
     gate: approval ? gateResults(approval) : null,
+    ...(notifications.length > 0 ? { notifications: deps.redactor.value(notifications) } : {}),
   };
   const summary = await closeRun(deps, run.jobRunId, outcome, result.outputs);
   // A validation job's verdict is the integrity of the datasets it validates
@@ -237,4 +261,25 @@ export async function finalizeRun(
     }
   }
   return summary;
+}
+
+/** A run's notifications for its bundle: its approval request's (if any), then the job's own. */
+export function runNotifications(
+  approval: Pick<ApprovalRecord, 'notification'> | undefined,
+  sent: NotificationRecord[] | undefined,
+): NotificationRecord[] {
+  return [...(approval?.notification ? [approval.notification] : []), ...(sent ?? [])];
+}
+
+/** The diagnostic of a notification that got no further than the log. */
+export function notificationDegraded(record: NotificationRecord): Diagnostic {
+  const failed = record.attempts
+    .filter((a) => a.status === 'failed')
+    .map((a) => `${a.channel}: ${a.error ?? 'failed'}`)
+    .join('; ');
+  return {
+    level: 'warning',
+    code: 'notification_degraded',
+    message: `${record.kind} ${record.dedupe_key} reached only the log (${failed})`,
+  };
 }

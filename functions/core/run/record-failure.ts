@@ -2,6 +2,7 @@ import type {
   AuditEvent,
   Diagnostic,
   ExecuteStateOutput,
+  NotificationRecord,
   RunContext,
   RunSummary,
 } from '../../../contracts';
@@ -18,8 +19,10 @@ import { objectName } from '../layout';
 import { findJob } from '../policy';
 import type { RunEffect, SealedOutcome } from '../ports';
 import type { Redactor } from '../redaction';
+import { classifyFailure, failedStepOf, type FailureFacts, SUGGESTED_ACTION } from '../tickets';
 import { getClaimedRun, runIdentity, type RunDependencies } from './dependencies';
-import { closeRun, finalizeRun } from './finalize';
+import { closeRun, finalizeRun, notificationDegraded, runNotifications } from './finalize';
+import { logOnlyNotify } from '../notifications';
 import { pinAndClaim } from './preflight';
 
 export interface FailureInput {
@@ -45,7 +48,8 @@ export async function recordFailure(
   deps: Pick<
     RunDependencies,
     'policy' | 'state' | 'evidence' | 'clock' | 'codeVersion' | 'redactor' | 'metrics' | 'approvals'
-  >,
+  > &
+    Partial<Pick<RunDependencies, 'notify' | 'log'>>,
   input: FailureInput,
   executionId: string,
 ): Promise<RunSummary> {
@@ -149,7 +153,11 @@ export async function recordFailure(
   events.push(
     runEvent(run, 'job.run.fail', endedAt, {
       error,
-      evidenceRefs: [`${run.evidencePrefix}${objectName('manifest', run.window.start)}`],
+      // A failed run's bundle holds its audit ticket (docs/evidence.md#tickets); a refusal's none.
+      evidenceRefs: [
+        `${run.evidencePrefix}${objectName('manifest', run.window.start)}`,
+        ...(refused ? [] : [`${run.evidencePrefix}${objectName('ticket', run.window.start)}`]),
+      ],
       details: { refused, executionId },
     }),
   );
@@ -177,26 +185,99 @@ export async function recordFailure(
     }
     effect = { kind: 'failure', quarantine };
   }
+  // A failed run tells people (docs/notifications.md): once per run, never for a refusal or a stop,
+  // and not again once the outcome is sealed (a retried RecordFailure keeps the sealed record).
+  const notifications = runNotifications(approval?.record, undefined);
+  const diagnostics: Diagnostic[] = [
+    {
+      level: refused ? 'warning' : 'error',
+      code: error.kind,
+      message: `${error.name}: ${error.message}`,
+    },
+  ];
+  if (!refused && kind !== 'stopped' && !item.sealed) {
+    const alert = await sendFailureAlert(deps, run, error, item.attempts);
+    if ('record' in alert) notifications.push(alert.record);
+    else diagnostics.push(alert.diagnostic);
+  }
+  for (const record of notifications.filter((r) => r.degraded))
+    diagnostics.push(deps.redactor.value(notificationDegraded(record)));
   const outcome: SealedOutcome = {
     status: refused ? 'skipped' : 'error',
     quality: 'UNKNOWN',
     startedAt: item.claimedAt,
     endedAt,
     attempts: item.attempts,
-    diagnostics: [
-      {
-        level: refused ? 'warning' : 'error',
-        code: error.kind,
-        message: `${error.name}: ${error.message}`,
-      },
-    ],
+    diagnostics,
     error,
     integrityReport: null,
     events,
     effect,
     gate: approval ? gateResults(approval) : null,
+    ...(notifications.length > 0 ? { notifications: deps.redactor.value(notifications) } : {}),
+    // For the run's audit ticket (docs/evidence.md#tickets).
+    failedStep: failedStepOf({
+      hasRun: input.run !== undefined,
+      attempts: item.attempts,
+      errorName: input.error.Error,
+      approvalRequired: run.approvalRequired,
+      approved: approval?.record.status === 'APPROVED',
+    }),
   };
   return closeRun(deps, run.jobRunId, outcome, []);
+}
+
+/**
+ * The failure alert (kind failure_alert, docs/notifications.md): keyed by the run id, so a retried
+ * RecordFailure or a takeover never sends it twice; the reason is redacted before it is written
+ * (the chain redacts again). A chain that throws (its ledger unreachable) becomes a diagnostic: the
+ * failure is still recorded.
+ */
+async function sendFailureAlert(
+  deps: Pick<RunDependencies, 'policy' | 'clock' | 'redactor'> &
+    Partial<Pick<RunDependencies, 'notify' | 'log'>>,
+  run: RunContext,
+  error: { kind: string; name: string; message: string },
+  attempts: number,
+): Promise<{ record: NotificationRecord } | { diagnostic: Diagnostic }> {
+  const notify =
+    deps.notify ??
+    logOnlyNotify(
+      (message, details) => deps.log?.(message, details),
+      () => deps.clock.now(),
+    );
+  const text = deps.redactor.text;
+  const classified = classifyFailure(error as FailureFacts);
+  try {
+    const record = await notify({
+      kind: 'failure_alert',
+      dedupeKey: `failure_alert/${run.jobRunId}`,
+      title: text(`opsrail ${deps.policy.stage}: ${run.jobId} failed`),
+      markdown: text(
+        [
+          `**${run.jobId}** failed (${error.kind}).`,
+          '',
+          `- run: \`${run.jobRunId}\``,
+          `- window: ${run.window.start} – ${run.window.end}`,
+          `- attempts: ${attempts}`,
+          `- error: ${error.name}: ${error.message}`,
+          // The ticket's classification and suggested action (docs/evidence.md#tickets).
+          `- classified: ${classified.category}${classified.http_status ? ` (HTTP ${classified.http_status})` : ''}: ${classified.cause}`,
+          `- suggested action: ${SUGGESTED_ACTION[classified.category]}`,
+          `- evidence: \`${run.evidencePrefix}${objectName('manifest', run.window.start)}\``,
+        ].join('\n'),
+      ),
+    });
+    return { record };
+  } catch (caught) {
+    return {
+      diagnostic: {
+        level: 'warning',
+        code: 'failure_alert_not_sent',
+        message: text(`the failure alert could not be sent: ${(caught as Error).message}`),
+      },
+    };
+  }
 }
 
 /**

@@ -1,0 +1,92 @@
+import { DateTime } from 'luxon';
+import type { ReportPeriod, Window } from '../../../contracts';
+import { isFailure, isRefused, isSuccess } from '../kpis';
+import type { RunItem, SealedOutcome } from '../ports';
+
+/**
+ * What the reports share (docs/reports.md): the period a run covers, and which runs it reads.
+ */
+
+/** A report's period: its run's calendar window, labelled in the job's time zone. */
+export function reportPeriod(kind: 'day' | 'week', window: Window, zone: string): ReportPeriod {
+  const start = DateTime.fromISO(window.start, { zone });
+  return {
+    kind,
+    label: kind === 'day' ? (start.toISODate() as string) : start.toFormat("kkkk-'W'WW"),
+    start: window.start,
+    end: window.end,
+    zone,
+  };
+}
+
+/** The period before this one (the previous day or ISO week in the same zone), as UTC. */
+export function previousPeriod(period: ReportPeriod): { start: string; end: string } {
+  const start = DateTime.fromISO(period.start, { zone: period.zone });
+  const before = period.kind === 'day' ? start.minus({ days: 1 }) : start.minus({ weeks: 1 });
+  return { start: before.toUTC().toISO() as string, end: period.start };
+}
+
+export type SealedRun = RunItem & { sealed: SealedOutcome };
+
+/**
+ * The runs a report of `window` reads: scheduled inside it and sealed (their outcome fixed) no
+ * later than `asOf`, the report run's claim time. Both are pinned for the run and a sealed outcome
+ * never changes, so a re-run or a takeover of the report reads the same runs
+ * (docs/reports.md#inputs). In scheduled-time order, then by job.
+ */
+export function sealedRunsIn(
+  runs: readonly RunItem[],
+  window: { start: string; end: string },
+  asOf: string,
+): SealedRun[] {
+  const from = Date.parse(window.start);
+  const to = Date.parse(window.end);
+  const asOfMs = Date.parse(asOf);
+  return runs
+    .filter((run): run is SealedRun => {
+      if (!run.sealed) return false;
+      const at = Date.parse(run.scheduledTime);
+      return at >= from && at < to && Date.parse(run.sealed.endedAt) <= asOfMs;
+    })
+    .sort((a, b) =>
+      a.scheduledTime !== b.scheduledTime
+        ? a.scheduledTime < b.scheduledTime
+          ? -1
+          : 1
+        : a.jobRunId < b.jobRunId
+          ? -1
+          : 1,
+    );
+}
+
+export type RunOutcome = 'succeeded' | 'failed' | 'refused' | 'degraded';
+
+/**
+ * The KPI module's classes (functions/core/kpis.ts, docs/observability.md#kpis): a success, a
+ * failure (status error), refused (status skipped: the job never ran), or degraded (completed with
+ * quality DEGRADED or UNKNOWN: neither a success nor a failure).
+ */
+export function outcomeOf(run: SealedRun): RunOutcome {
+  const sealed = run.sealed;
+  if (isSuccess(sealed)) return 'succeeded';
+  if (isFailure(sealed)) return 'failed';
+  return isRefused(sealed) ? 'refused' : 'degraded';
+}
+
+/** One line of text, for a report: whitespace collapsed, at most `max` characters. */
+export function oneLine(text: string, max = 300): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** Text inside a Markdown table cell or list item: no pipes, no HTML, no line breaks. */
+export function mdText(text: string): string {
+  return oneLine(text)
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+export const percent = (rate: number | null): string =>
+  rate === null ? '-' : `${(Math.round(rate * 1000) / 10).toFixed(1)}%`;
