@@ -4,10 +4,10 @@
  * definition behind the reports, the `job_kpis` dataset export, the `job_kpis` named query (which
  * a test holds equal to it) and the dashboard's KPI widgets. Pure: runs in, rows out.
  */
-import { DateTime } from 'luxon';
 import type { RunStatus } from '../../contracts';
 import { nearestRank } from './latency';
 import type { RunItem } from './ports';
+import { isoDate, isoWeekStart, isTimeZone, wallTimeAt } from './zoned';
 
 /** What the KPIs read of one finished run: its run record's fields. */
 export interface KpiRun {
@@ -117,9 +117,11 @@ export interface KpiRow extends KpiFigures {
 
 /** The day or ISO week (its Monday) `scheduledTime` falls in, in `zone`, as YYYY-MM-DD. */
 export function periodStart(scheduledTime: string, zone: string, granularity: KpiGranularity) {
-  const at = DateTime.fromISO(scheduledTime, { zone });
-  if (!at.isValid) throw new RangeError(`not a time in ${zone}: '${scheduledTime}'`);
-  return at.startOf(granularity).toISODate() as string;
+  const at = Date.parse(scheduledTime);
+  if (Number.isNaN(at) || !isTimeZone(zone))
+    throw new RangeError(`not a time in ${zone}: '${scheduledTime}'`);
+  const day = wallTimeAt(at, zone);
+  return isoDate(granularity === 'week' ? isoWeekStart(day) : day);
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -139,7 +141,7 @@ export function compareKpiRows(a: KpiRow, b: KpiRow): number {
  * job and period with a finished run, and one for the stage (every job) per such period.
  */
 export function computeKpis(runs: readonly (RunItem | KpiRun)[], options: KpiOptions): KpiRow[] {
-  if (!DateTime.local().setZone(options.zone).isValid)
+  if (!isTimeZone(options.zone))
     throw new RangeError(`zone: not an IANA time zone: '${options.zone}'`);
   const from = Date.parse(options.from);
   const to = Date.parse(options.to);

@@ -24,6 +24,8 @@ export interface WallTime extends CalendarDay {
 
 const DAY_MS = 86_400_000;
 
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(zone: string): Intl.DateTimeFormat {
@@ -112,11 +114,32 @@ export const addMonths = (day: CalendarDay, months: number): CalendarDay =>
 /** Monday of the ISO week a day is in. */
 export const isoWeekStart = (day: CalendarDay): CalendarDay => addDays(day, 1 - isoWeekday(day));
 
+/** The ISO week a day is in: its week-numbering year (that of its Thursday) and number, 1-53. */
+export function isoWeekOf(day: CalendarDay): { year: number; week: number } {
+  const thursday = addDays(day, 4 - isoWeekday(day));
+  const dayOfYear =
+    (Date.UTC(thursday.year, thursday.month - 1, thursday.day) - Date.UTC(thursday.year, 0, 1)) /
+    DAY_MS;
+  return { year: thursday.year, week: Math.floor(dayOfYear / 7) + 1 };
+}
+
+/** A calendar day as YYYY-MM-DD. */
+export const isoDate = (day: CalendarDay): string =>
+  `${pad(day.year, 4)}-${pad(day.month)}-${pad(day.day)}`;
+
+/** Whether the runtime knows `zone` as a time zone. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    formatter(zone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether two days are the same, or which comes first (negative: `a` is earlier). */
 export const compareDays = (a: CalendarDay, b: CalendarDay): number =>
   Date.UTC(a.year, a.month - 1, a.day) - Date.UTC(b.year, b.month - 1, b.day);
-
-const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /**
  * An instant as ISO 8601 in `zone` with its offset (`2026-03-01T10:00:00+09:00`; `Z` for the zone

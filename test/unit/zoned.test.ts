@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { test } from 'vitest';
 import type { JobDefinition } from '../../contracts';
 import { runWindow } from '../../functions/core/window';
-import { instantOf, instantsOf, isoInZone, offsetAt } from '../../functions/core/zoned';
+import { instantOf, instantsOf, isoInZone, isoWeekOf, offsetAt } from '../../functions/core/zoned';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const calendar = (unit: 'hour' | 'day' | 'iso_week' | 'month', offset: number, timezone: string) =>
@@ -110,4 +110,21 @@ test('the calendar windows agree with luxon (what the handlers used before) wher
   // Assess
   assert.ok(checked > 20_000, `${checked} windows`);
   assert.deepEqual(mismatches, []);
+});
+
+test('ISO weeks at the turn of the year: the week belongs to the year of its Thursday', () => {
+  // Act
+  const weeks = [
+    { year: 2024, month: 12, day: 30 }, // a Monday
+    { year: 2026, month: 1, day: 1 }, // a Thursday
+    { year: 2027, month: 1, day: 1 }, // a Friday
+    { year: 2027, month: 1, day: 4 }, // the Monday after
+  ].map((day) => isoWeekOf(day));
+  // Assess
+  assert.deepEqual(weeks, [
+    { year: 2025, week: 1 },
+    { year: 2026, week: 1 },
+    { year: 2026, week: 53 },
+    { year: 2027, week: 1 },
+  ]);
 });

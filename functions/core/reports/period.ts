@@ -1,7 +1,7 @@
-import { DateTime } from 'luxon';
 import type { ReportPeriod, Window } from '../../../contracts';
 import { isFailure, isRefused, isSuccess } from '../kpis';
 import type { RunItem, SealedOutcome } from '../ports';
+import { addDays, instantOf, isoDate, isoWeekOf, wallTimeAt } from '../zoned';
 
 /**
  * What the reports share (docs/reports.md): the period a run covers, and which runs it reads.
@@ -9,10 +9,11 @@ import type { RunItem, SealedOutcome } from '../ports';
 
 /** A report's period: its run's calendar window, labelled in the job's time zone. */
 export function reportPeriod(kind: 'day' | 'week', window: Window, zone: string): ReportPeriod {
-  const start = DateTime.fromISO(window.start, { zone });
+  const start = wallTimeAt(Date.parse(window.start), zone);
+  const week = isoWeekOf(start);
   return {
     kind,
-    label: kind === 'day' ? (start.toISODate() as string) : start.toFormat("kkkk-'W'WW"),
+    label: kind === 'day' ? isoDate(start) : `${week.year}-W${String(week.week).padStart(2, '0')}`,
     start: window.start,
     end: window.end,
     zone,
@@ -21,9 +22,10 @@ export function reportPeriod(kind: 'day' | 'week', window: Window, zone: string)
 
 /** The period before this one (the previous day or ISO week in the same zone), as UTC. */
 export function previousPeriod(period: ReportPeriod): { start: string; end: string } {
-  const start = DateTime.fromISO(period.start, { zone: period.zone });
-  const before = period.kind === 'day' ? start.minus({ days: 1 }) : start.minus({ weeks: 1 });
-  return { start: before.toUTC().toISO() as string, end: period.start };
+  // The same wall time a day or a week earlier (a day across a DST change is 23 or 25 hours).
+  const start = wallTimeAt(Date.parse(period.start), period.zone);
+  const before = { ...start, ...addDays(start, period.kind === 'day' ? -1 : -7) };
+  return { start: new Date(instantOf(before, period.zone)).toISOString(), end: period.start };
 }
 
 export type SealedRun = RunItem & { sealed: SealedOutcome };
