@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildDependencies } from '../functions/adapters/dependencies';
+import { builtinJobs } from '../functions/jobs/registry';
 import { readStackFile, type StackFile } from '../local/home-lock';
 import { isProcessAlive } from '../local/process-identity';
 import { DEFAULT_POLICY_DIR, endpointAnswers, REPO_ROOT, startLocalStack } from '../local/stack';
@@ -189,7 +190,7 @@ const notRunHere = BENCH_JOBS.map((j) => ({
     throw new Error(`${j.jobId} runs in the crash workers, never in the bench process`);
   },
 }));
-const deps = buildDependencies(stack.env, notRunHere);
+const deps = buildDependencies(stack.env, notRunHere, { builtinJobs });
 // What happened, from the state table and the effects file.
 const effects = new Map<string, number>();
 for (const line of readFileSync(effectsFile, 'utf8').split('\n').filter(Boolean))

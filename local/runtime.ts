@@ -14,6 +14,7 @@ import {
   parseFunctionEnv,
   type Dependencies,
 } from '../functions/adapters/dependencies';
+import { builtinJobs } from '../functions/jobs/registry';
 import type { StepHandler } from '../functions/adapters/lambda';
 import type { Clock } from '../functions/core/clock';
 import { ConfigurationError } from '../functions/core/errors';
@@ -249,6 +250,7 @@ export class LocalRuntime {
     for (const dir of functionDirs) parseFunctionEnv(dir, env);
     const built = {
       ...buildDependencies(env, extraJobs, {
+        builtinJobs,
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.ports?.notificationLedger
           ? { notificationLedger: options.ports.notificationLedger }

@@ -1,13 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
-import { FunctionEnv, type FunctionDir, type HandlerEnv } from '../../contracts';
+import { BUILTIN_JOB_IDS, FunctionEnv, type FunctionDir, type HandlerEnv } from '../../contracts';
 import { systemClock, type Clock } from '../core/clock';
 import { validationErrorOf } from '../core/errors';
 import { loadPolicy } from '../core/policy';
 import { createRedactor } from '../core/redaction';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { RunDependencies } from '../core/run/dependencies';
-import { jobRegistry } from '../jobs/registry';
+import { registryOf } from '../jobs/registry-of';
 import { kindJobs } from '../jobs/kinds';
 import { awsJobKindPorts, localJobKindPorts } from './job-kind-adapters';
 import { bundledConfig } from './bundle-config';
@@ -93,12 +93,29 @@ export interface Dependencies extends RunDependencies {
   idempotencyPersistence?: () => BasePersistenceLayer;
 }
 
-/** Everything a handler needs, built once per cold start (or once per local runtime). */
+/** Whether an id is a built-in job's (functions/jobs/registry.ts), loaded here or not. */
+const isBuiltinJob = (jobId: string) => (BUILTIN_JOB_IDS as readonly string[]).includes(jobId);
+
+/**
+ * Everything a handler needs, built once per cold start (or once per local runtime).
+ *
+ * `builtinJobs` are the implementations of the built-in jobs, given by what runs or plans jobs (the
+ * Execute and RequestApproval handlers, a local runtime: `builtinJobs` of functions/jobs/registry.ts).
+ * Without them `jobs` holds only the given and the http/lambda jobs, and the policy still counts
+ * every built-in id as implemented: the other functions never run a job, and not importing the
+ * registry keeps every job's code out of their bundles (docs/failure-semantics.md#cold-start).
+ */
 export function buildDependencies(
   env: HandlerEnv,
   extraJobs: readonly JobImplementation[] = [],
-  overrides: { clock?: Clock; runsJobs?: boolean; notificationLedger?: NotificationLedger } = {},
+  overrides: {
+    clock?: Clock;
+    runsJobs?: boolean;
+    notificationLedger?: NotificationLedger;
+    builtinJobs?: readonly JobImplementation[];
+  } = {},
 ): Dependencies {
+  const builtins = overrides.builtinJobs ?? [];
   const dynamodb = dynamoDbClient(env);
   const source = env.OPSRAIL_POLICY_DIR
     ? directoryPolicySource(env.OPSRAIL_POLICY_DIR)
@@ -109,15 +126,21 @@ export function buildDependencies(
   // What runs jobs (a handler, a local runtime) needs an implementation of every job in its
   // catalog; an operator's command that only reads or decides (status, verify, approve) does not
   // run any.
+  const implemented = registryOf([...builtins, ...given]);
   const policy = loadPolicy(
     source,
     env.OPSRAIL_STAGE,
-    overrides.runsJobs === false ? undefined : jobRegistry(given),
+    overrides.runsJobs === false
+      ? undefined
+      : {
+          has: (jobId) => implemented.has(jobId) || isBuiltinJob(jobId),
+          get: (jobId) => implemented.get(jobId),
+        },
   );
   // http and lambda jobs have no code of their own: made from their catalog entries.
   const kindPorts =
     env.OPSRAIL_STAGE === 'local' ? localJobKindPorts(env, policy) : awsJobKindPorts(env);
-  const jobs = jobRegistry([...given, ...kindJobs(policy.jobs, kindPorts)]);
+  const jobs = registryOf([...builtins, ...given, ...kindJobs(policy.jobs, kindPorts)]);
   const redactor = createRedactor(policy.settings.redaction);
   const jobLogger = new Logger({
     serviceName: env.POWERTOOLS_SERVICE_NAME,

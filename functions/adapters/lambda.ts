@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { FunctionDir } from '../../contracts';
+import type { JobImplementation } from '../jobs/types';
 import { buildDependencies, parseFunctionEnv, type Dependencies } from './dependencies';
 
 export type StepHandler<R> = (event: unknown, context: Context) => Promise<R>;
@@ -28,17 +29,21 @@ export function stepLogger(deps: Dependencies, step: string): StepLogger {
 
 /**
  * The exported Lambda handler of functions/<dir>: parses that function's environment once, at the
- * first invocation, then reuses it.
+ * first invocation, then reuses it. A function that runs or plans jobs passes the built-in jobs
+ * (functions/jobs/registry.ts); the others do not bundle them.
  */
 export function lambdaHandler<R>(
   dir: FunctionDir,
   create: (deps: Dependencies) => StepHandler<R>,
+  builtinJobs?: readonly JobImplementation[],
 ): StepHandler<R> {
   let handler: StepHandler<R> | undefined;
   // async: a bad environment rejects the invocation's promise (reported by name), as any step error
   // does.
   return async (event, context) => {
-    handler ??= create(buildDependencies(parseFunctionEnv(dir, process.env)));
+    handler ??= create(
+      buildDependencies(parseFunctionEnv(dir, process.env), [], builtinJobs ? { builtinJobs } : {}),
+    );
     return handler(event, context);
   };
 }

@@ -12,6 +12,7 @@ import { parseEvent } from '../core/handler-kit';
 import { executeJob } from '../core/run/execute';
 import type { Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
+import { builtinJobs } from '../jobs/registry';
 import { idempotencyTable } from '../adapters/table-layout';
 import { FUNCTION_TIMEOUT_MARGIN_SECONDS } from '../../statemachines/timeouts';
 
@@ -173,4 +174,4 @@ export async function honourRetryAfter(
   return error;
 }
 
-export const handler = lambdaHandler('execute', createExecuteHandler);
+export const handler = lambdaHandler('execute', createExecuteHandler, builtinJobs);

@@ -16,6 +16,7 @@ import {
   runRecordRetention,
   safetyRelax,
 } from './control-jobs';
+import { registryOf } from './registry-of';
 import type { JobImplementation, JobRegistry } from './types';
 
 export const builtinJobs: readonly JobImplementation[] = [
@@ -36,10 +37,5 @@ export const builtinJobs: readonly JobImplementation[] = [
 
 /** The built-in jobs plus a user's own; a job id may be implemented once. */
 export function jobRegistry(extra: readonly JobImplementation[] = []): JobRegistry {
-  const registry = new Map<string, JobImplementation>();
-  for (const job of [...builtinJobs, ...extra]) {
-    if (registry.has(job.jobId)) throw new Error(`job '${job.jobId}' is implemented twice`);
-    registry.set(job.jobId, job);
-  }
-  return registry;
+  return registryOf([...builtinJobs, ...extra]);
 }

@@ -100,6 +100,24 @@ describe('what a shipped bundle needs from the Lambda runtime', () => {
     assert.equal(control.length, 1, 'control: a bundled dynamic import is found');
   });
 
+  test('only the functions that run or plan jobs (Execute, RequestApproval) bundle the built-in jobs', () => {
+    // Prepare
+    const inputsOf = (fn: string) =>
+      Object.keys(
+        (
+          JSON.parse(
+            readFileSync(join(dirname(buildBundle(fn, cacheDir)), 'build.json'), 'utf8'),
+          ) as { inputs: Record<string, string> }
+        ).inputs,
+      );
+    // Act
+    const withJobs = SHIPPED_FUNCTIONS.filter((fn) =>
+      inputsOf(fn).includes('functions/jobs/registry.ts'),
+    );
+    // Assess
+    assert.deepEqual(withJobs, ['execute', 'request-approval']);
+  });
+
   test('control: a module left outside by mistake is refused, and a bundle cannot find it', () => {
     // Prepare
     const code = 'const z = require("zod"); const s3 = require("@aws-sdk/client-s3");';

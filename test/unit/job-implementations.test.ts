@@ -6,7 +6,7 @@ import { buildDependencies } from '../../functions/adapters/dependencies';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { ValidationError } from '../../functions/core/errors';
 import { loadPolicy } from '../../functions/core/policy';
-import { jobRegistry } from '../../functions/jobs/registry';
+import { builtinJobs, jobRegistry } from '../../functions/jobs/registry';
 import { buildApp } from '../../infra/app';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';
 import { countingJob } from '../support/jobs';
@@ -87,6 +87,26 @@ test('the handlers and the local runtime load policy through buildDependencies, 
   const dir = withTestJobs([{ jobId: 'ghost_job' }]);
   assert.throws(() => buildDependencies(env(dir)), namesGhost(/local\.json$/));
   assert.equal(buildDependencies(env(dir), [countingJob('ghost_job')]).jobs.has('ghost_job'), true);
+});
+
+test('a function that runs no job counts the built-in jobs implemented without loading them; one given them has them', () => {
+  // Prepare: the shipped local policy enables built-in jobs
+  const policyDir = env(DEFAULT_POLICY_DIR);
+  // Act
+  const withoutJobs = buildDependencies(policyDir);
+  const withJobs = buildDependencies(policyDir, [], { builtinJobs });
+  // Assess
+  const enabledBuiltins = withJobs.policy.jobs.filter(
+    (j) => j.enabled && builtinJobs.some((b) => b.jobId === j.jobId),
+  );
+  assert.ok(enabledBuiltins.length > 0);
+  for (const { jobId } of enabledBuiltins) {
+    assert.equal(withoutJobs.jobs.has(jobId), false, jobId);
+    assert.equal(
+      withJobs.jobs.get(jobId),
+      builtinJobs.find((b) => b.jobId === jobId),
+    );
+  }
 });
 
 test('cdk synth refuses a stage that enables a job nothing implements, before anything is built', () => {
