@@ -175,3 +175,14 @@ export const runRecordRetention: JobImplementation = {
     };
   },
 };
+
+/**
+ * The built-in jobs with a dry run of their own (`plan`): all RequestApproval needs of the built-in
+ * jobs, so its bundle holds only these (a test checks no other built-in job has a plan).
+ */
+export const plannedJobs: readonly JobImplementation[] = [
+  runRecordRetention,
+  quarantineRelease,
+  killSwitchRelease,
+  safetyRelax,
+];

@@ -7,7 +7,7 @@ import { findJob } from '../core/policy';
 import { unavailableSecrets, unavailableWebhooks } from '../core/run/execute';
 import { approvalGate, type Dependencies } from '../adapters/dependencies';
 import { lambdaHandler, logged, stepLogger, type StepHandler } from '../adapters/lambda';
-import { builtinJobs } from '../jobs/registry';
+import { plannedJobs } from '../jobs/control-jobs';
 
 /**
  * The RequestApproval state (lambda:invoke.waitForTaskToken): stores and announces the request; the
@@ -52,4 +52,4 @@ export function createRequestApprovalHandler(
   };
 }
 
-export const handler = lambdaHandler('request-approval', createRequestApprovalHandler, builtinJobs);
+export const handler = lambdaHandler('request-approval', createRequestApprovalHandler, plannedJobs);

@@ -6,6 +6,7 @@ import { buildDependencies } from '../../functions/adapters/dependencies';
 import { directoryPolicySource } from '../../functions/adapters/policy-sources';
 import { ValidationError } from '../../functions/core/errors';
 import { loadPolicy } from '../../functions/core/policy';
+import { plannedJobs } from '../../functions/jobs/control-jobs';
 import { builtinJobs, jobRegistry } from '../../functions/jobs/registry';
 import { buildApp } from '../../infra/app';
 import { DEFAULT_POLICY_DIR } from '../../local/stack';
@@ -107,6 +108,14 @@ test('a function that runs no job counts the built-in jobs implemented without l
       builtinJobs.find((b) => b.jobId === jobId),
     );
   }
+});
+
+test('the built-in jobs RequestApproval is given are exactly those with a plan of their own', () => {
+  // Act
+  const withPlan = builtinJobs.filter((j) => j.plan !== undefined).map((j) => j.jobId);
+  // Assess
+  assert.ok(withPlan.length > 0);
+  assert.deepEqual(plannedJobs.map((j) => j.jobId).sort(), withPlan.sort());
 });
 
 test('cdk synth refuses a stage that enables a job nothing implements, before anything is built', () => {
