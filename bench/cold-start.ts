@@ -12,7 +12,7 @@
  * Prints size, init time and ratio per function; exits 1 when a bundle is over 500 KB or its init
  * over 1.3× the yardstick's (issue targets, docs/failure-semantics.md "Cold start").
  *
- *   npx tsx bench/cold-start.ts [--rounds N]    # default 15
+ *   npx tsx bench/cold-start.ts [--rounds N]    # default 31 (about half a minute)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ const MAX_BUNDLE_BYTES = 500 * 1024;
 const MAX_INIT_RATIO = 1.3;
 const BASELINE = 'only @aws-sdk/client-dynamodb';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '31' } } });
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
 
