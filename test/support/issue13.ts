@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
-import type { RunSummary } from '../../contracts';
+import type { ObservabilityReport, RunSummary } from '../../contracts';
+import type { KpiRow } from '../../functions/core/kpis';
 import { LocalRuntime, type ExecutionOutcome } from '../../local/runtime';
 import type { LocalStack } from '../../local/stack';
 import { readVerifiedBundle } from './evidence';
@@ -135,4 +136,93 @@ export async function bundleObjects(runtime: LocalRuntime, outcome: ExecutionOut
   const summary = 'summary' in outcome ? (outcome.summary as RunSummary | null) : null;
   assert.ok(summary?.manifestKey, `${outcome.jobRunId} has a bundle`);
   return (await readVerifiedBundle(runtime.deps.evidence, summary.manifestKey)).objects;
+}
+
+/** The KPI numbers a report and the query both give, per job and for the stage, in one shape. */
+export interface ComparedKpis {
+  jobs: {
+    job_id: string | null;
+    runs: number;
+    successes: number;
+    failures: number;
+    refused: number;
+    success_rate: number | null;
+    failure_rate: number | null;
+    retries: number;
+    mean_retries: number | null;
+    p50_duration_ms: number | null;
+    p95_duration_ms: number | null;
+  }[];
+  stage: {
+    runs: number;
+    successes: number;
+    failures: number;
+    refused: number;
+    success_rate: number | null;
+    retries: number;
+  };
+}
+
+/** What the report's JSON says, per job (per_job[]) and for the stage (totals). */
+export function kpisOfReport(report: ObservabilityReport): ComparedKpis {
+  const t = report.totals;
+  return {
+    jobs: report.per_job.map((j) => ({
+      job_id: j.job_id,
+      runs: j.runs,
+      successes: j.succeeded,
+      failures: j.failed,
+      refused: j.refused,
+      success_rate: j.success_rate,
+      failure_rate: j.failure_rate,
+      retries: j.retries,
+      mean_retries: j.mean_retries,
+      p50_duration_ms: j.p50_duration_ms,
+      p95_duration_ms: j.p95_duration_ms,
+    })),
+    stage: {
+      runs: t.runs,
+      successes: t.succeeded,
+      failures: t.failed,
+      refused: t.refused,
+      success_rate: t.success_rate,
+      retries: t.retries,
+    },
+  };
+}
+
+/**
+ * What the `job_kpis` query says for one day: its job rows and its stage row of that day (the
+ * failure rate is failures / runs, as the report defines it: the query has no column for it).
+ */
+export function kpisOfQueryDay(rows: readonly KpiRow[], day: string): ComparedKpis {
+  const ofDay = rows.filter((r) => r.granularity === 'day' && r.period_start === day);
+  const stage = ofDay.filter((r) => r.scope === 'stage');
+  assert.equal(stage.length, 1, `one stage row for ${day}`);
+  const s = stage[0] as KpiRow;
+  return {
+    jobs: ofDay
+      .filter((r) => r.scope === 'job')
+      .map((r) => ({
+        job_id: r.job_id,
+        runs: r.runs,
+        successes: r.successes,
+        failures: r.failures,
+        refused: r.refused,
+        success_rate: r.success_rate,
+        failure_rate: r.failures / r.runs,
+        retries: r.retries,
+        mean_retries: r.mean_retries,
+        p50_duration_ms: r.p50_duration_ms,
+        p95_duration_ms: r.p95_duration_ms,
+      })),
+    stage: {
+      runs: s.runs,
+      successes: s.successes,
+      failures: s.failures,
+      refused: s.refused,
+      success_rate: s.success_rate,
+      retries: s.retries,
+    },
+  };
 }
