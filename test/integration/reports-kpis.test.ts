@@ -69,7 +69,7 @@ describe('the job_kpis query = the daily observability report, on the local stac
     assert.ok((of('i13_slow').p50_duration_ms ?? 0) >= 300, JSON.stringify(of('i13_slow')));
   });
 
-  test('the stage: runs, outcomes, success rate and retries of the totals are the query’s stage row', () => {
+  test('the stage: runs, failures, success and failure rate, retries, p50 and p95 of the totals are the query’s stage row', () => {
     // Prepare
     const { stage } = fromQuery;
     // Act
@@ -81,5 +81,10 @@ describe('the job_kpis query = the daily observability report, on the local stac
       stage.retries,
       fromQuery.jobs.reduce((n, j) => n + j.retries, 0),
     );
+    // The stage's percentiles are over every run of the day: with ten runs its p95 is the longest
+    // run, and so is each job's p95 with at most three.
+    const p95s = fromQuery.jobs.map((j) => j.p95_duration_ms ?? 0);
+    assert.equal(stage.p95_duration_ms, Math.max(...p95s));
+    assert.ok((stage.p50_duration_ms ?? 0) <= (stage.p95_duration_ms ?? 0));
   });
 });

@@ -159,7 +159,10 @@ export interface ComparedKpis {
     failures: number;
     refused: number;
     success_rate: number | null;
+    failure_rate: number | null;
     retries: number;
+    p50_duration_ms: number | null;
+    p95_duration_ms: number | null;
   };
 }
 
@@ -186,7 +189,10 @@ export function kpisOfReport(report: ObservabilityReport): ComparedKpis {
       failures: t.failed,
       refused: t.refused,
       success_rate: t.success_rate,
+      failure_rate: t.failure_rate,
       retries: t.retries,
+      p50_duration_ms: t.p50_duration_ms,
+      p95_duration_ms: t.p95_duration_ms,
     },
   };
 }
@@ -222,7 +228,10 @@ export function kpisOfQueryDay(rows: readonly KpiRow[], day: string): ComparedKp
       failures: s.failures,
       refused: s.refused,
       success_rate: s.success_rate,
+      failure_rate: s.failures / s.runs,
       retries: s.retries,
+      p50_duration_ms: s.p50_duration_ms,
+      p95_duration_ms: s.p95_duration_ms,
     },
   };
 }
