@@ -340,11 +340,11 @@ describe('observability report from a fixture of runs', () => {
     // Assess
     assert.match(markdown, /^# Daily observability report: local, 2026-12-02 \(Asia\/Tokyo\)\n/);
     assert.ok(
-      markdown.includes('| 9 | 2 | 5 | 1 | 1 | 22.2% | 3 | 55.6% | 0.5s | 4.0s |'),
+      markdown.includes('| 9 | 2 | 5 | 1 | 1 | 22.2% | 3 | 55.6% | 500 ms | 4.0s |'),
       markdown,
     );
     assert.ok(markdown.includes('| job_a | 4 | 2 | 50.0% | 2.0s | 4.0s | 3 |'), markdown);
-    assert.ok(markdown.includes('| job_b | 3 | 3 | 100.0% | 0.1s | 0.1s | 0 |'), markdown);
+    assert.ok(markdown.includes('| job_b | 3 | 3 | 100.0% | 100 ms | 100 ms | 0 |'), markdown);
     assert.match(
       markdown,
       /\n1\. validation: payload rejected for \[REDACTED\].* — 3 run\(s\): job_b\n/,

@@ -236,7 +236,9 @@ export function buildObservabilityReport(input: ObservabilityInput): Observabili
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-const ms = (value: number | null) => (value === null ? '-' : formatDuration(value));
+// Under a second in milliseconds (a 45 ms p50 is not "0.0s"), longer as the CLI shows durations.
+const ms = (value: number | null) =>
+  value === null ? '-' : value < 1000 ? `${value} ms` : formatDuration(value);
 
 const TITLES: Record<ObservabilityReport['report'], string> = {
   daily_observability_report: 'Daily observability report',
