@@ -125,6 +125,11 @@ export const ObservabilityReport = deferred(() =>
       degraded: count(),
       success_rate: rate(),
       retries: count(),
+      /** failed / runs, null for no runs. */
+      failure_rate: rate(),
+      /** Nearest-rank percentiles of every run's duration (the stage's KPI row), null for no runs. */
+      p50_duration_ms: count().nullable(),
+      p95_duration_ms: count().nullable(),
     }),
     per_job: z.array(
       z.strictObject({

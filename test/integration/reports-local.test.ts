@@ -115,7 +115,15 @@ describe('routine reports on the local stack: content, one report and one post p
       degraded: 0,
       success_rate: 0.5,
       retries: 1,
+      failure_rate: 2 / 6,
+      // The stage's percentiles: the KPI module's over the day's six runs (durations vary).
+      p50_duration_ms: report.totals.p50_duration_ms,
+      p95_duration_ms: report.totals.p95_duration_ms,
     });
+    assert.ok(
+      (report.totals.p50_duration_ms ?? -1) >= 0 &&
+        (report.totals.p50_duration_ms ?? 0) <= (report.totals.p95_duration_ms ?? -1),
+    );
     assert.deepEqual(
       report.per_job.map((j) => [j.job_id, j.runs, j.succeeded, j.failed, j.refused, j.retries]),
       [

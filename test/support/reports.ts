@@ -25,6 +25,8 @@ export interface ReportPolicyOptions {
   /** The report jobs' own switches (jobs.<id>.enabled); default true. */
   jobsEnabled?: boolean;
   runLeaseSeconds?: number;
+  /** The catalog entries of the jobs to report on (withTestJobs); default rep_ok, rep_flaky, rep_fail. */
+  jobs?: Parameters<typeof withTestJobs>[0];
 }
 
 /** Test jobs: two that succeed, one that succeeds on its second attempt, one that always fails. */
@@ -67,7 +69,7 @@ const REPORT_JOBS = [
 /** A policy directory: the test jobs, the reports switched on (unless told), the fake channels. */
 export function reportPolicy(options: ReportPolicyOptions = {}): string {
   return withTestJobs(
-    [{ jobId: 'rep_ok' }, { jobId: 'rep_flaky' }, { jobId: 'rep_fail' }],
+    options.jobs ?? [{ jobId: 'rep_ok' }, { jobId: 'rep_flaky' }, { jobId: 'rep_fail' }],
     (policy) => ({
       ...policy,
       retry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1, maxDelaySeconds: 1 },

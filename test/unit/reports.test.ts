@@ -206,6 +206,10 @@ describe('observability report from a fixture of runs', () => {
       degraded: 1,
       success_rate: 2 / 9,
       retries: 3,
+      failure_rate: 5 / 9,
+      // Every run's duration: 0, 100, 100, 100, 500, 1000, 2000, 3000, 4000; ranks 5 and 9.
+      p50_duration_ms: 500,
+      p95_duration_ms: 4000,
     });
     assert.deepEqual(report.per_job, [
       {
@@ -335,9 +339,12 @@ describe('observability report from a fixture of runs', () => {
     const markdown = renderObservabilityMarkdown(report);
     // Assess
     assert.match(markdown, /^# Daily observability report: local, 2026-12-02 \(Asia\/Tokyo\)\n/);
-    assert.ok(markdown.includes('| 9 | 2 | 5 | 1 | 1 | 22.2% | 3 |'), markdown);
+    assert.ok(
+      markdown.includes('| 9 | 2 | 5 | 1 | 1 | 22.2% | 3 | 55.6% | 500 ms | 4.0s |'),
+      markdown,
+    );
     assert.ok(markdown.includes('| job_a | 4 | 2 | 50.0% | 2.0s | 4.0s | 3 |'), markdown);
-    assert.ok(markdown.includes('| job_b | 3 | 3 | 100.0% | 0.1s | 0.1s | 0 |'), markdown);
+    assert.ok(markdown.includes('| job_b | 3 | 3 | 100.0% | 100 ms | 100 ms | 0 |'), markdown);
     assert.match(
       markdown,
       /\n1\. validation: payload rejected for \[REDACTED\].* — 3 run\(s\): job_b\n/,
@@ -401,9 +408,12 @@ describe('observability report from a fixture of runs', () => {
       degraded: 0,
       success_rate: null,
       retries: 0,
+      failure_rate: null,
+      p50_duration_ms: null,
+      p95_duration_ms: null,
     });
     const markdown = renderObservabilityMarkdown(report);
-    assert.ok(markdown.includes('| 0 | 0 | 0 | 0 | 0 | - | 0 |'));
+    assert.ok(markdown.includes('| 0 | 0 | 0 | 0 | 0 | - | 0 | - | - | - |'), markdown);
     assert.ok(markdown.includes('No runs in this period.'));
     assert.ok(markdown.includes('No failures.'));
     assert.ok(markdown.includes('None: no rule matched.'));

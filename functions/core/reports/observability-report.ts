@@ -224,6 +224,9 @@ export function buildObservabilityReport(input: ObservabilityInput): Observabili
       degraded: runs.filter((r) => outcomeOf(r) === 'degraded').length,
       success_rate: stage ? stage.success_rate : null,
       retries: stage?.retries ?? 0,
+      failure_rate: stage ? stage.failures / stage.runs : null,
+      p50_duration_ms: stage ? stage.p50_duration_ms : null,
+      p95_duration_ms: stage ? stage.p95_duration_ms : null,
     },
     per_job,
     top_failure_reasons,
@@ -233,7 +236,9 @@ export function buildObservabilityReport(input: ObservabilityInput): Observabili
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-const ms = (value: number | null) => (value === null ? '-' : formatDuration(value));
+// Under a second in milliseconds (a 45 ms p50 is not "0.0s"), longer as the CLI shows durations.
+const ms = (value: number | null) =>
+  value === null ? '-' : value < 1000 ? `${value} ms` : formatDuration(value);
 
 const TITLES: Record<ObservabilityReport['report'], string> = {
   daily_observability_report: 'Daily observability report',
@@ -254,9 +259,9 @@ export function renderObservabilityMarkdown(report: ObservabilityReport): string
     '',
     '## Totals',
     '',
-    '| runs | succeeded | failed | refused | degraded | success rate | retries |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
-    `| ${t.runs} | ${t.succeeded} | ${t.failed} | ${t.refused} | ${t.degraded} | ${percent(t.success_rate)} | ${t.retries} |`,
+    '| runs | succeeded | failed | refused | degraded | success rate | retries | failure rate | p50 | p95 |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${t.runs} | ${t.succeeded} | ${t.failed} | ${t.refused} | ${t.degraded} | ${percent(t.success_rate)} | ${t.retries} | ${percent(t.failure_rate)} | ${ms(t.p50_duration_ms)} | ${ms(t.p95_duration_ms)} |`,
     '',
     '## Per job',
     '',
