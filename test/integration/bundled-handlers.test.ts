@@ -122,17 +122,20 @@ describe('OPSRAIL_HANDLERS=bundled: the real ASL over the shipped bundles', () =
   });
 
   test('the Preflight bundle itself throws DuplicateRunError by that name', async () => {
+    // Prepare: a run of this tick exists (this test's own, whatever ran before it).
+    const tick = {
+      jobId: 'endpoint_health_check',
+      scheduledTime: '2026-03-01T07:00:00Z',
+      trigger: 'schedule' as const,
+    };
+    assert.equal((await runtime.run(tick)).kind, 'completed');
     const { handler } = loadBundle<{ handler: (e: unknown, c: unknown) => Promise<unknown> }>(
       buildBundle('preflight', bundleDir),
     );
     Object.assign(process.env, stack.env);
     const event = {
       executionId: 'arn:aws:states:us-east-1:000000000000:execution:x:other',
-      request: {
-        jobId: 'endpoint_health_check',
-        scheduledTime: '2026-03-01T01:00:00Z',
-        trigger: 'schedule',
-      },
+      request: tick,
     };
     await assert.rejects(
       handler(event, { getRemainingTimeInMillis: () => 30_000 }),
