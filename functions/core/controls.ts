@@ -11,7 +11,7 @@ import { auditEvent } from './audit';
 import type { Clock } from './clock';
 import { DangerousOpRequiresApprovalError, ThrottlingError, ValidationError } from './errors';
 import { sha256Hex } from './hashing';
-import { isoSeconds } from './ids';
+import { controlEventsPrefix, isoSeconds } from './ids';
 import { findJob, type ResolvedPolicy } from './policy';
 import type {
   Controls,
@@ -121,7 +121,7 @@ export async function recordControlEvent(
     const previous = head ? { key: head.key, sha256: head.sha256, sequence: head.sequence } : null;
     const chained = auditEvent({ ...event, chain: { sequence, previous } });
     const body = `${JSON.stringify(chained)}\n`;
-    const key = `stage=${deps.policy.stage}/dt=${chained.at.slice(0, 10)}/control/${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${String(sequence).padStart(6, '0')}.json`;
+    const key = `${controlEventsPrefix(deps.policy.stage, new Date(chained.at))}${isoSeconds(at).replace(/[-:]/g, '')}-${type}-${String(sequence).padStart(6, '0')}.json`;
     if (
       !(await deps.state.linkControlChain(head?.sequence ?? 0, {
         sequence,

@@ -25,4 +25,9 @@ export function evidencePrefix(stage: Stage, jobId: string, windowStart: Date): 
   return `stage=${stage}/dt=${windowStart.toISOString().slice(0, 10)}/job_id=${jobId}/`;
 }
 
+/** Where the stage's control events of one UTC day lie (docs/evidence.md). */
+export function controlEventsPrefix(stage: Stage, day: Date): string {
+  return `stage=${stage}/dt=${day.toISOString().slice(0, 10)}/control/`;
+}
+
 export { isoSeconds };

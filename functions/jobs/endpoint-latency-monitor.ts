@@ -10,6 +10,7 @@ import {
 } from '../../contracts';
 import type { Clock } from '../core/clock';
 import { canonicalJson, sha256Hex } from '../core/hashing';
+import { utcDays } from '../core/evidence-tables';
 import { evidencePrefix } from '../core/ids';
 import {
   advanceStreak,
@@ -22,7 +23,7 @@ import {
 } from '../core/latency';
 import { runStamp } from '../core/layout';
 import type { Notify } from '../core/notifications';
-import { createRedactor, type Redactor } from '../core/redaction';
+import type { Redactor } from '../core/redaction';
 import type { EvidenceReader } from '../core/ports';
 import { deliverWebhook, type WebhookPorts } from '../core/webhook-delivery';
 import type { SecretReader } from './kinds/ports';
@@ -87,15 +88,6 @@ export interface LatencyMonitorPorts {
 
 const hourStart = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
 const stampOf = (key: string): string | undefined => /\/(run=[0-9TZ]+)[./]/.exec(key)?.[1];
-const utcDays = (fromMs: number, toMs: number): Date[] => {
-  const days: Date[] = [];
-  for (let d = Date.UTC(...ymd(fromMs)); d <= toMs; d += 24 * HOUR_MS) days.push(new Date(d));
-  return days;
-};
-const ymd = (ms: number): [number, number, number] => {
-  const d = new Date(ms);
-  return [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()];
-};
 const decode = (bytes: Uint8Array | undefined): string =>
   bytes ? new TextDecoder().decode(bytes) : '';
 const jsonLines = (text: string): unknown[] =>
@@ -115,7 +107,8 @@ async function keysIn(
   toMs: number,
 ): Promise<string[]> {
   const keys: string[] = [];
-  for (const day of utcDays(fromMs, toMs))
+  // The range includes toMs itself: the day it starts, when it is a midnight.
+  for (const day of utcDays(fromMs, toMs + 1))
     keys.push(
       ...(await evidence.list(`${evidencePrefix(input.stage, input.jobId, day)}${folder}/`)),
     );
@@ -482,7 +475,8 @@ async function run(context: JobContext): Promise<JobResult> {
       webhooks: context.webhooks,
       probe: fetchProbe,
       notify: context.notify,
-      redactor: createRedactor(context.policy.settings.redaction),
+      // The stage's redactor, built once per cold start with the dependencies.
+      redactor: context.control.redactor,
       log: context.log,
     },
   );

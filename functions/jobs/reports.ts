@@ -10,7 +10,9 @@ import {
   type ReportPeriod,
 } from '../../contracts';
 import { statusReport } from '../core/controls';
+import { utcDays } from '../core/evidence-tables';
 import { canonicalJson } from '../core/hashing';
+import { controlEventsPrefix } from '../core/ids';
 import type { Notification } from '../core/notifications';
 import {
   buildImprovementDigest,
@@ -165,8 +167,6 @@ function observabilityJob(
   };
 }
 
-const DAY_MS = 86_400_000;
-
 /** The stage's control events (docs/evidence.md) of `type` on the UTC days the period touches. */
 async function controlEvents(
   context: JobContext,
@@ -174,11 +174,8 @@ async function controlEvents(
   type: string,
 ): Promise<{ key: string; event: AuditEvent }[]> {
   const out: { key: string; event: AuditEvent }[] = [];
-  const start = new Date(period.start);
-  const first = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
-  for (let day = first; day < Date.parse(period.end); day += DAY_MS) {
-    const prefix = `stage=${context.run.stage}/dt=${new Date(day).toISOString().slice(0, 10)}/control/`;
-    for (const key of await context.evidence.list(prefix)) {
+  for (const day of utcDays(Date.parse(period.start), Date.parse(period.end))) {
+    for (const key of await context.evidence.list(controlEventsPrefix(context.run.stage, day))) {
       if (!key.includes(`-${type}-`)) continue;
       const bytes = await context.evidence.getObject(key);
       if (!bytes) continue;
