@@ -8,6 +8,7 @@ import {
   type TicketCategory,
 } from '../../contracts';
 import { sha256Hex } from './hashing';
+import { mdText } from './markdown';
 import type { Redactor } from './redaction';
 
 /**
@@ -265,9 +266,6 @@ function fenced(text: string): string {
   return `${fence}text\n${text}\n${fence}`;
 }
 
-/** Markdown table cells hold no pipe or newline of their own. */
-const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-
 /** The ticket for people: the same fields, in Markdown (`ticket_md/` in the bundle). */
 export function ticketMarkdown(ticket: AuditTicket): string {
   const c = ticket.classification;
@@ -277,15 +275,15 @@ export function ticketMarkdown(ticket: AuditTicket): string {
     '| field | value |',
     '|---|---|',
     `| status | ${ticket.status} |`,
-    `| stage | ${cell(ticket.stage)} |`,
-    `| job | ${cell(ticket.job_id)} ${cell(ticket.job_version)} |`,
-    `| run | ${cell(ticket.run_id)} |`,
+    `| stage | ${mdText(ticket.stage)} |`,
+    `| job | ${mdText(ticket.job_id)} ${mdText(ticket.job_version)} |`,
+    `| run | ${mdText(ticket.run_id)} |`,
     `| opened at | ${ticket.opened_at} |`,
     `| failed step | ${ticket.failed.step} (after ${ticket.failed.attempts} attempt(s)) |`,
-    `| error | ${cell(ticket.failed.error_code)} (${cell(ticket.failed.error_name)}) |`,
+    `| error | ${mdText(ticket.failed.error_code)} (${mdText(ticket.failed.error_name)}) |`,
     `| category | ${c.category} |`,
     `| HTTP status | ${c.http_status ?? '-'} |`,
-    `| cause | ${cell(c.cause)} |`,
+    `| cause | ${mdText(c.cause)} |`,
     `| risk | ${ticket.risk} |`,
     `| dangerous op | ${ticket.dangerous ? 'yes' : 'no'} |`,
     `| quarantined the job | ${ticket.quarantined ? 'yes' : 'no'} |`,

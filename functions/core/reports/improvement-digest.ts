@@ -7,7 +7,8 @@ import type {
 } from '../../../contracts';
 import type { RunItem } from '../ports';
 import type { Redactor } from '../redaction';
-import { mdText, oneLine, outcomeOf, sealedRunsIn } from './period';
+import { mdText, oneLine } from '../markdown';
+import { outcomeOf, sealedRunsIn } from './period';
 
 /**
  * The weekly improvement digest (docs/reports.md#the-improvement-digest): pure, from the week's run

@@ -8,15 +8,8 @@ import type { StatusReport } from '../controls';
 import type { RunItem } from '../ports';
 import type { Redactor } from '../redaction';
 import { formatDuration } from '../run-history';
-import {
-  mdText,
-  oneLine,
-  outcomeOf,
-  percent,
-  previousPeriod,
-  type SealedRun,
-  sealedRunsIn,
-} from './period';
+import { mdText, oneLine } from '../markdown';
+import { outcomeOf, percent, previousPeriod, type SealedRun, sealedRunsIn } from './period';
 import { computeKpis, type KpiRow } from '../kpis';
 
 /**
